@@ -1,0 +1,3 @@
+from memlab.cli import main
+
+raise SystemExit(main())
