@@ -19,6 +19,11 @@ from memlab.core.errors import MemlabError
 #: one line per command module; a new command group is one file plus one line here
 COMMAND_MODULES: tuple[str, ...] = (
     "memlab.commands.core",
+    "memlab.commands.lantm",
+    "memlab.commands.ntm",
+    "memlab.commands.stm",
+    "memlab.commands.capacity",
+    "memlab.commands.theory",
 )
 
 
