@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from memlab.core.errors import ConfigError
+from memlab.models import lstm as _lstm
 from memlab.models.base import CoreSequenceModel, ModelEntry, SequenceModel
 
-MODELS: dict[str, ModelEntry] = {}
+MODELS: dict[str, ModelEntry] = {
+    "lstm": _lstm.ENTRY,
+}
 
 
 def get_entry(name: str) -> ModelEntry:

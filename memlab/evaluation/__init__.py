@@ -1,0 +1,1 @@
+"""Evaluation: fine/coarse scores over length scales, as records."""

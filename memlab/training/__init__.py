@@ -1,0 +1,1 @@
+"""Training: the trainer (seed 004 protocol) and run folders."""
