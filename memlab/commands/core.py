@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import json
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,38 @@ def render_benchmarks(results: Path, output: Path) -> Path:
     return atomic_write_text(output, "\n".join(lines))
 
 
+# --------------------------------------------------------------------------- readme
+_INCLUDE = re.compile(r"(<!-- include: (?P<path>[^ ]+) -->\n)(?P<body>.*?)(<!-- end include -->)", re.S)
+
+
+def render_readme(readme: Path) -> list[str]:
+    """Replace each ``<!-- include: FILE -->…<!-- end include -->`` block with FILE's text."""
+    from memlab.core.io import atomic_write_text
+
+    if not readme.exists():
+        raise MemlabError(f"{readme} does not exist")
+    root = readme.parent
+    used: list[str] = []
+
+    def sub(m: re.Match) -> str:
+        path = root / m.group("path")
+        if not path.exists():
+            raise MemlabError(f"{readme} includes {m.group('path')}, which does not exist")
+        used.append(m.group("path"))
+        return m.group(1) + path.read_text().rstrip("\n") + "\n" + m.group(4)
+
+    text = _INCLUDE.sub(sub, readme.read_text())
+    atomic_write_text(readme, text)
+    return used
+
+
+def cmd_render_readme(args: argparse.Namespace) -> dict:
+    used = render_readme(Path(args.readme))
+    if not args.json:
+        print(f"rendered {len(used)} block(s) into {args.readme}: {', '.join(used)}")
+    return {"readme": args.readme, "included": used}
+
+
 # --------------------------------------------------------------------------- registration
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("list", parents=[common], help="list registered models or tasks")
@@ -273,3 +306,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--output", default="BENCHMARKS.md", help="with render: the markdown file to write")
     p.add_argument("--no-record", action="store_true", help="do not write a record")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("render-readme", parents=[common], help="refresh README blocks rendered from results/")
+    p.add_argument("--readme", default="README.md")
+    p.set_defaults(func=cmd_render_readme)
