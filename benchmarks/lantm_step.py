@@ -1,0 +1,106 @@
+"""LANTM training-step speed: the fused kernel (``lantm_scan``) against the per-step reference
+(``lantm_scan_ref``), side by side in one run.
+
+One training step = forward + backward + RMSProp step of the whole LANTM-InvNorm model
+(seed 004 Table 2 copy sizes: 50 cells, embedding 7, memory width 20) on a batch of B
+sequences of T steps (copy of length 64 is T = 130). One CPU thread by default.
+
+Also checks that the fast path evaluates (no_grad) at 8x length (copy of 512, T = 1026)
+and reports its time and the peak resident memory.
+
+    python -m benchmarks.lantm_step          # or: memlab bench lantm-step --json
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import sys
+import time
+
+import torch
+
+
+def _model(impl: str, device: str, task_len: int):
+    from memlab.models.lantm import LANTMConfig, build
+    from memlab.tasks import make_task
+
+    task = make_task("copy", {"train_min": task_len, "train_max": task_len})
+    torch.manual_seed(0)
+    model = build(LANTMConfig(impl=impl), task.spec).to(device)
+    return task, model
+
+
+def _time_train(impl: str, B: int, length: int, iters: int, warmup: int, device: str) -> float:
+    task, model = _model(impl, device, length)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.95, momentum=0.95, eps=1e-6)
+    batch = task.sample(B, length, torch.Generator().manual_seed(0)).to(device)
+    times = []
+    for i in range(warmup + iters):
+        if device != "cpu":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = task.loss(model(batch), batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return 1000 * times[len(times) // 2]  # median, ms
+
+
+def _time_eval(B: int, length: int, device: str) -> tuple[float, int]:
+    task, model = _model("fast", device, length)
+    batch = task.sample(B, length, torch.Generator().manual_seed(1)).to(device)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        out = model(batch)
+    ms = 1000 * (time.perf_counter() - t0)
+    assert torch.isfinite(out).all()
+    return ms, int(batch.inputs.shape[0])
+
+
+def run(quick: bool = False, device: str = "cpu") -> dict:
+    """Time both implementations; returns ms per training step for each and their ratio."""
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        B, length = 32, 64
+        iters_fast, iters_ref = (3, 2) if quick else (15, 5)
+        fast_ms = _time_train("fast", B, length, iters_fast, 2, device)
+        ref_ms = _time_train("ref", B, length, iters_ref, 1, device)
+        eval_len = 128 if quick else 512
+        eval_ms, eval_T = _time_eval(B, eval_len, device)
+    finally:
+        torch.set_num_threads(prev_threads)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "benchmark": "lantm_step",
+        "what": "ms per training step (forward+backward+RMSProp), LANTM-InvNorm copy sizes",
+        "batch": B,
+        "steps_T": 2 * length + 2,
+        "fast_ms": round(fast_ms, 2),
+        "ref_ms": round(ref_ms, 2),
+        "speedup": round(ref_ms / fast_ms, 2),
+        "target_ms": 60.0,
+        "eval_nograd_length": eval_len,
+        "eval_nograd_T": eval_T,
+        "eval_nograd_ms": round(eval_ms, 1),
+        "peak_rss_mb": round(rss_mb, 1),
+        "threads": 1,
+        "device": device,
+        "quick": quick,
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "machine": f"{platform.machine()} {platform.processor() or platform.node()}",
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import json
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=1))
