@@ -277,12 +277,16 @@ def link_update(link_prev: Tensor, p_prev: Tensor, write_weights: Tensor) -> Ten
     (DNC temporal link matrix; one per write head.) L[i, j] ≈ 1 means "i was written right
     after j". link_prev: (B, Hw, N, N); p_prev, write_weights: (B, Hw, N) -> (B, Hw, N, N).
     """
+    B, H, N, _ = link_prev.shape
     w_i = write_weights.unsqueeze(-1)  # (B, Hw, N, 1)
     w_j = write_weights.unsqueeze(-2)  # (B, Hw, 1, N)
-    link = (1.0 - w_i - w_j) * link_prev + w_i * p_prev.unsqueeze(-2)  # (B, Hw, N, N)
-    N = link.shape[-1]
-    off_diag = 1.0 - torch.eye(N, dtype=link.dtype, device=link.device)  # (N, N)
-    return link * off_diag
+    kept = ((1.0 - w_i) - w_j) * link_prev  # (B, Hw, N, N)
+    # + w_i p_jᵀ as one fused batched outer product (few N × N passes: this is the DNC's hot spot)
+    link = torch.baddbmm(
+        kept.reshape(B * H, N, N), w_i.reshape(B * H, N, 1), p_prev.reshape(B * H, 1, N)
+    ).view(B, H, N, N)
+    link.diagonal(dim1=-2, dim2=-1).zero_()  # L_t[i, i] = 0 (baddbmm does not need its output for backward)
+    return link
 
 
 def link_update_ref(link_prev: Tensor, p_prev: Tensor, write_weights: Tensor) -> Tensor:
