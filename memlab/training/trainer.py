@@ -237,7 +237,7 @@ class Trainer:
         if self.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=cfg.max_epochs, initial=self.epoch, desc="train", unit="ep", dynamic_ncols=True)
+            bar = tqdm(total=cfg.max_epochs, initial=self.epoch, desc="train", unit="ep", dynamic_ncols=True, mininterval=1.0)
         self.stop_reason = "max_epochs"
         try:
             while self.epoch < cfg.max_epochs:
