@@ -145,3 +145,15 @@ def test_every_task_samples_and_scores(name):
     c = t.score(out, b)
     assert c.seqs_total == 5 and 0 <= c.fine <= 1
     assert torch.isfinite(t.loss(out, b))
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=30), st.data())
+def test_digits_add_equals_integer_addition(xd, data):
+    yd = data.draw(st.lists(st.integers(0, 9), min_size=len(xd), max_size=len(xd)))
+    value = lambda ds: sum(d * 10**i for i, d in enumerate(ds))  # noqa: E731
+    out = digits_add(torch.tensor(xd), torch.tensor(yd)).tolist()
+    assert len(out) == len(xd) + 1 and value(out) == value(xd) + value(yd)
