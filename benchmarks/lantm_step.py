@@ -5,7 +5,8 @@ One training step = forward + backward + RMSProp step of the whole LANTM-InvNorm
 (seed 004 Table 2 copy sizes: 50 cells, embedding 7, memory width 20) on a batch of B
 sequences of T steps (copy of length 64 is T = 130). One CPU thread by default.
 
-Also checks that the fast path evaluates (no_grad) at 8x length (copy of 512, T = 1026)
+Wall-clock times are medians; on a shared machine the process CPU time (``*_cpu_ms``) is the
+steadier number, and ``load_avg_1m`` says how busy the machine was. Also checks that the fast path evaluates (no_grad) at 8x length (copy of 512, T = 1026)
 and reports its time and the peak resident memory.
 
     python -m benchmarks.lantm_step          # or: memlab bench lantm-step --json
@@ -13,6 +14,7 @@ and reports its time and the peak resident memory.
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import sys
@@ -31,15 +33,16 @@ def _model(impl: str, device: str, task_len: int):
     return task, model
 
 
-def _time_train(impl: str, B: int, length: int, iters: int, warmup: int, device: str) -> float:
+def _time_train(impl: str, B: int, length: int, iters: int, warmup: int, device: str) -> tuple[float, float]:
+    """Median wall-clock and median process CPU time (ms) of one training step."""
     task, model = _model(impl, device, length)
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.95, momentum=0.95, eps=1e-6)
     batch = task.sample(B, length, torch.Generator().manual_seed(0)).to(device)
-    times = []
+    times, cpu = [], []
     for i in range(warmup + iters):
         if device != "cpu":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         loss = task.loss(model(batch), batch)
         loss.backward()
@@ -49,8 +52,10 @@ def _time_train(impl: str, B: int, length: int, iters: int, warmup: int, device:
             torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     times.sort()
-    return 1000 * times[len(times) // 2]  # median, ms
+    cpu.sort()
+    return 1000 * times[len(times) // 2], 1000 * cpu[len(cpu) // 2]
 
 
 def _time_eval(B: int, length: int, device: str) -> tuple[float, int]:
@@ -71,8 +76,8 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
     try:
         B, length = 32, 64
         iters_fast, iters_ref = (3, 2) if quick else (15, 5)
-        fast_ms = _time_train("fast", B, length, iters_fast, 2, device)
-        ref_ms = _time_train("ref", B, length, iters_ref, 1, device)
+        fast_ms, fast_cpu = _time_train("fast", B, length, iters_fast, 2, device)
+        ref_ms, ref_cpu = _time_train("ref", B, length, iters_ref, 1, device)
         eval_len = 128 if quick else 512
         eval_ms, eval_T = _time_eval(B, eval_len, device)
     finally:
@@ -86,6 +91,9 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         "fast_ms": round(fast_ms, 2),
         "ref_ms": round(ref_ms, 2),
         "speedup": round(ref_ms / fast_ms, 2),
+        "fast_cpu_ms": round(fast_cpu, 2),
+        "ref_cpu_ms": round(ref_cpu, 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "target_ms": 60.0,
         "eval_nograd_length": eval_len,
         "eval_nograd_T": eval_T,

@@ -49,9 +49,14 @@ def squared_distances(k: Tensor, a: Tensor) -> Tensor:
     return (k.unsqueeze(2) - a.unsqueeze(1)).square().sum(-1)  # (B, R, N)
 
 
+#: added to Σ_i u_i: a row with no strength anywhere reads zeros with finite gradients, not NaN
+#: (u is scaled so its largest entry is that slot's strength, so this only matters when S < 1e-30)
+Z_FLOOR = 1e-30
+
+
 def _normalise_rows(u: Tensor) -> Tensor:
-    """u / Σ_i u_i over the last dim; an all-zero row (no strength anywhere) gives zeros, not NaN."""
-    return u / (u.sum(-1, keepdim=True) + torch.finfo(u.dtype).tiny)
+    """u / (Σ_i u_i + Z_FLOOR) over the last dim."""
+    return u / (u.sum(-1, keepdim=True) + Z_FLOOR)
 
 
 def invnorm_weights(k: Tensor, a: Tensor, s: Tensor, alpha: float = 2.0, eps: float = 1e-9) -> Tensor:
@@ -274,8 +279,8 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, save:
     rescale = invnorm and spec.alpha / 2 * -math.log10(spec.eps) > 0.4 * math.log10(torch.finfo(xg.dtype).max)
     nhalf = -spec.alpha / 2
     h, c, r, k, v = h0, c0, r0, k0, v0
-    hs, cs, rs, sigs, tgs, tcs, qs, sqs, mems = [], [], [], [], [], [], [], [], []
-    ks, vs, kbars, vts, ws, d2s, temps = [], [], [], [], [], [], []
+    hs, cs, rs, sigs, tgs, tcs, qs, sqs = [], [], [], [], [], [], [], []
+    ks, vs, kbars, vts, ws, d2s, diffs, temps = [], [], [], [], [], [], [], []
     for t in range(T):
         z = torch.addmm(torch.addmm(xg[t], h, Uh), r.reshape(B, R * m), Ur)  # (B, 4H)
         sg = torch.sigmoid(z[:, : 3 * H])  # [i, f, o]
@@ -299,17 +304,21 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, save:
         M_buf[:, lo:N] = mem
         S_buf[:, lo:N] = sq[:, 2 * A :]
         kr = k[:, W:]  # (B, R, n)
-        d2 = (kr.unsqueeze(2) - a_buf[:, :N].unsqueeze(1)).square_().sum(-1)  # (B, R, N)
+        diff = kr.unsqueeze(2) - a_buf[:, :N].unsqueeze(1)  # k_r − a_i: (B, R, N, n)
+        d2 = diff.square().sum(-1)  # (B, R, N)
         if invnorm:
             d2.add_(spec.eps)
-            u = (d2 / d2.amin(-1, keepdim=True)).pow_(nhalf) if rescale else d2.pow(nhalf)
+            if rescale:
+                u = (d2 / d2.amin(-1, keepdim=True)).pow_(nhalf)
+            else:
+                u = torch.reciprocal(d2) if nhalf == -1.0 else d2.pow(nhalf)
             temp = None
         else:
             temp = F.softplus(q[:, ot0:ot1]).add_(spec.temp_min)  # (B, R)
             u = d2 / temp.neg().unsqueeze(-1)
             u = u.sub_(u.amax(-1, keepdim=True)).exp_()
         u.mul_(S_buf[:, None, :N])
-        w = u.div_(u.sum(-1, keepdim=True).add_(torch.finfo(u.dtype).tiny))  # (B, R, N)
+        w = u.div_(u.sum(-1, keepdim=True).add_(Z_FLOOR))  # (B, R, N)
         r = torch.bmm(w, M_buf[:, :N])  # (B, R, m)
         hs.append(h)
         ks.append(k)
@@ -322,12 +331,12 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, save:
             tgs.append(tg)
             tcs.append(tc)
             qs.append(q)
-            mems.append(mem)
             vs.append(v)
             kbars.append(kbar)
             vts.append(vt)
             ws.append(w)
             d2s.append(d2)
+            diffs.append(diff)
     hs_t = torch.stack(hs)  # (T, B, H)
     sq_t = torch.stack(sqs)  # (T, B, 2A + W)
     ks_t = torch.stack(ks)  # (T, B, A, n)
@@ -336,8 +345,8 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, save:
     trace = Trace(ks_t, torch.stack([sq_t[..., :A], sq_t[..., A : 2 * A]], -1), sq_t[..., 2 * A :], temps_t)
     saved = None
     if save:
-        saved = dict(cs=cs, rs=rs, sigs=sigs, tgs=tgs, tcs=tcs, qs=qs, mems=mems, vs=vs, kbars=kbars, vts=vts,
-                     ws=ws, d2s=d2s, temps=temps, hs=hs, sqs=sqs, ks=ks, a=a_buf, M=M_buf, S=S_buf)
+        saved = dict(cs=cs, rs=rs, sigs=sigs, tgs=tgs, tcs=tcs, qs=qs, vs=vs, kbars=kbars, vts=vts,
+                     ws=ws, d2s=d2s, diffs=diffs, temps=temps, hs=hs, sqs=sqs, ks=ks, a=a_buf, M=M_buf, S=S_buf)
     return hs_t, final, trace, saved
 
 
@@ -358,7 +367,6 @@ class _LANTMScan(torch.autograd.Function):
     def backward(ctx, ghs, *_):
         xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0 = ctx.saved_tensors
         spec, sv = ctx.spec, ctx.saved
-        ctx.saved = None
         grads = _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec, sv)
         return (*grads, None)
 
@@ -366,8 +374,9 @@ class _LANTMScan(torch.autograd.Function):
 def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, sv: dict):
     """Back-propagation through time for ``_scan_forward``, by hand, newest step first.
 
-    Slot gradients (g_a, g_M, and the strength logit) accumulate in (B, T·W, ·) buffers; when the
-    loop reaches step t every read that saw slot t has been processed, so slot t is complete.
+    Slot gradients (g_a, g_M, and Σ_r e for the strength) accumulate in (B, T·W, ·) buffers; when
+    the loop reaches step t every read that saw slot t has been processed, so slot t is complete.
+    Everything that does not depend on the backward recursion is computed for all steps at once.
     """
     T, B, _ = xg.shape
     H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
@@ -378,84 +387,87 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
     ot0, ot1 = o["temp"]
     a_buf, M_buf, S_buf = sv["a"], sv["M"], sv["S"]
     hs = torch.stack(sv["hs"])  # (T, B, H); lists, not the outputs, are kept (no reference cycle)
-    if ghs is None:
-        ghs = torch.zeros_like(hs)
-    # activation derivatives for all steps at once
-    sig = torch.stack(sv["sigs"])  # (T, B, 3H)
+    ghs_t = ghs.unbind(0) if ghs is not None else [torch.zeros_like(h0)] * T
+    # ---- everything outside the recursion, vectorised over t
+    sig = torch.stack(sv["sigs"])  # (T, B, 3H): [i, f, o]
     tg = torch.stack(sv["tgs"])  # (T, B, H)
-    dz = torch.cat([sig * (1 - sig), 1 - tg * tg], -1)  # (T, B, 4H)
     tcs = torch.stack(sv["tcs"])  # (T, B, H)
-    do_tc = sig[..., 2 * H :] * (1 - tcs * tcs)  # ∂h/∂c = o (1 − tanh² c)
-    sq = torch.stack(sv["sqs"])  # (T, B, 2A + W)
-    dgate = sq[..., : 2 * A] * (1 - sq[..., : 2 * A])  # (T, B, 2A)
-    mems = torch.stack(sv["mems"])  # (T, B, W, m)
-    dmem = 1 - mems * mems
+    c_prev = torch.stack(sv["cs"])  # (T, B, H)
+    # gz = [gc, gc, gh, gc] * Y with Y = [tanh g, c_prev, tanh c, i] * activation derivatives
+    Y = torch.cat([tg, c_prev, tcs, sig[..., :H]], -1).mul_(torch.cat([sig * (1 - sig), 1 - tg * tg], -1))
+    Y_t = Y.unbind(0)
+    do_tc_t = (sig[..., 2 * H :] * (1 - tcs * tcs)).unbind(0)  # ∂h/∂c = o (1 − tanh² c)
+    f_t = sig[..., H : 2 * H].unbind(0)
+    sq = torch.stack(sv["sqs"])  # (T, B, 2A + W): g, h, S
+    Q = torch.stack(sv["qs"])  # (T, B, Q)
+    Ktr = torch.stack(sv["ks"])  # (T, B, A, n)
+    K_prev = torch.cat([k0.unsqueeze(0), Ktr[:-1]], 0)
+    Vtr = torch.stack(sv["vs"])  # (T, B, A, P)
+    V_prev = torch.cat([v0.unsqueeze(0), Vtr[:-1]], 0)
+    kt_all = Q[..., ok0:ok1].reshape(T, B, A, n)
+    dk_t = (kt_all - K_prev).unbind(0)  # k̃ − k_prev, for ∂L/∂g
+    g_t = sq[..., :A].unsqueeze(-1).unbind(0)  # (B, A, 1)
+    hg_t = sq[..., A : 2 * A].unsqueeze(-1).unbind(0)
+    vr_t = Q[..., os0:os1].reshape(T, B, A, P).unbind(0)
+    vprev_t = V_prev.unbind(0)
+    # gq = [g_k̃, g_raw, g_g, g_h, Σe, g_M, g_T] * DQ: the activation derivative of each column block
+    S_all = sq[..., 2 * A :]
+    mem_all = M_buf.view(B, T, W * m).transpose(0, 1)  # (T, B, W·m)
+    dq = [sq[..., : 2 * A] * (1 - sq[..., : 2 * A]), 1 - S_all, 1 - mem_all * mem_all]
+    if not invnorm:
+        dq.append(torch.sigmoid(Q[..., ot0:ot1]))  # softplus' = sigmoid
+    DQ_t = torch.cat(dq, -1).unbind(0)  # (B, 2A + W + W·m [+ R]) per step
     g_a = torch.zeros_like(a_buf)  # (B, TW, n)
     g_M = torch.zeros_like(M_buf)  # (B, TW, m)
     g_Se = torch.zeros_like(S_buf)  # Σ_r e_ri, (B, TW)
-    g_coef = torch.zeros_like(S_buf)  # Σ_r ∂L/∂d2_ri, (B, TW)
-    gh_c = torch.zeros_like(h0)  # dL/dh_t via z_{t+1}
-    gr_c = torch.zeros_like(r0)  # dL/dρ_t via z_{t+1}
+    gh_c = torch.zeros_like(h0)  # ∂L/∂h_t via z_{t+1}
+    gr_c = torch.zeros_like(r0)  # ∂L/∂ρ_t via z_{t+1}
     gc_c = torch.zeros_like(c0)
-    gk_c = torch.zeros_like(k0)  # dL/dk_t via k̄_{t+1}
-    gv_c = torch.zeros_like(v0)  # dL/dv_t via v_{t+1}
+    gk_c = torch.zeros_like(k0)  # ∂L/∂k_t via k̄_{t+1}
+    gv_c = torch.zeros_like(v0)  # ∂L/∂v_t via v_{t+1}
     WqT, UhT, UrT = Wq.t(), Uh.t(), Ur.t()
     gzs, gqs = [None] * T, [None] * T
-    nhalf = -spec.alpha / 2
+    # ∂d2/∂k = 2(k − a) = 2·diff; invnorm: ∂L/∂d2 = e·(−α/2)/d2, softmax: ∂L/∂d2 = −e/T
+    scale = -spec.alpha if invnorm else -2.0
     for t in range(T - 1, -1, -1):
         lo, N = t * W, (t + 1) * W
-        w, d2 = sv["ws"][t], sv["d2s"][t]  # (B, R, N)
-        k = sv["ks"][t]  # (B, A, n)
-        kr = k[:, W:]
-        a_pre, M_pre = a_buf[:, :N], M_buf[:, :N]
+        w, d2, diff = sv["ws"][t], sv["d2s"][t], sv["diffs"][t]  # (B, R, N), (B, R, N), (B, R, N, n)
         # ---- read: ρ = w M,  w = u/Σu,  u = φ(d2) S
-        g_M[:, :N].baddbmm_(w.transpose(1, 2), gr_c)
-        gw = torch.bmm(gr_c, M_pre.transpose(1, 2))  # (B, R, N)
-        e = (gw - (gw * w).sum(-1, keepdim=True)).mul_(w)  # e_ri = (∂L/∂w_ri − Σ_j ∂L/∂w_rj w_rj) w_ri
-        g_Se[:, :N] += e.sum(1)
+        g_M[:, :N].add_(torch.bmm(w.transpose(1, 2), gr_c))
+        gw = torch.bmm(gr_c, M_buf[:, :N].transpose(1, 2))  # (B, R, N)
+        # e_ri = (∂L/∂w_ri − Σ_j ∂L/∂w_rj w_rj) w_ri = ∂L/∂log u_ri;  Σ_j ∂L/∂w_rj w_rj = g_ρ·ρ
+        e = (gw - (gr_c * sv["rs"][t]).sum(-1, keepdim=True)).mul_(w)
+        g_Se[:, :N].add_(e.sum(1))  # ∂L/∂log S_i
         if invnorm:
-            gd2 = e.div_(d2).mul_(nhalf)  # ∂φ/∂d2 / φ = −α/2 / (d2 + ε)
             gtemp = None
+            e.div_(d2)
         else:
             temp = sv["temps"][t]  # (B, R)
-            gtemp = (e * d2).sum(-1) / (temp * temp)  # ∂ log φ/∂T = d2/T²
-            gd2 = e.div_(temp.neg().unsqueeze(-1))
-        # d2 = ‖k − a‖² (+ε):  ∂/∂k = 2 Σ_i g_i (k − a_i),  ∂/∂a_i = 2 Σ_r g_ri (a_i − k_r)
-        gkr = torch.baddbmm(kr * gd2.sum(-1, keepdim=True), gd2, a_pre, alpha=-1).mul_(2)  # (B, R, n)
-        g_a[:, :N].baddbmm_(gd2.transpose(1, 2), kr, alpha=-2)
-        g_coef[:, :N] += gd2.sum(1)
-        # ---- write of step t: slot t is complete now
-        gkw = torch.addcmul(g_a[:, lo:N], a_buf[:, lo:N], g_coef[:, lo:N, None], value=2)  # (B, W, n)
-        gs_logit = g_Se[:, lo:N] * (1 - S_buf[:, lo:N])  # ∂S/∂logit = S(1−S); ∂L/∂S_i = Σ_r e_ri / S_i
-        gmem = (g_M[:, lo:N] * dmem[t]).view(B, W * m)
-        # ---- heads: k = v·k̄,  k̄ = lerp(k_prev, k̃, g),  v = interp(h, ṽ, v_prev),  ṽ = param(raw)
-        gk = torch.cat([gkw, gkr], 1).add_(gk_c)  # (B, A, n)
-        v, kbar, vt = sv["vs"][t], sv["kbars"][t], sv["vts"][t]
-        k_prev = sv["ks"][t - 1] if t > 0 else k0
-        v_prev = sv["vs"][t - 1] if t > 0 else v0
-        q = sv["qs"][t]
-        kt = q[:, ok0:ok1].view(B, A, n)
-        vr = q[:, os0:os1].view(B, A, P)
-        gv_a, gkbar = group.act_bwd(v, kbar, gk)
+            gtemp = (e * d2).sum(-1).div_(temp * temp)  # ∂ log φ/∂T = d2/T²
+            e.div_(temp.unsqueeze(-1))
+        G = e.unsqueeze(-1) * diff  # (B, R, N, n)
+        gkr = G.sum(2).mul_(scale)  # (B, R, n)
+        g_a[:, :N].add_(G.sum(1), alpha=-scale)
+        # ---- heads of step t (slot t is complete):  k = v·k̄,  k̄ = lerp(k_prev, k̃, g),  v = interp(h, ṽ, v_prev)
+        gk = torch.cat([g_a[:, lo:N], gkr], 1).add_(gk_c)  # (B, A, n)
+        v, vt = sv["vs"][t], sv["vts"][t]
+        gv_a, gkbar = group.act_bwd(v, sv["kbars"][t], gk)
         gv = gv_c + gv_a
-        g = sq[t, :, :A, None]
-        gkt = gkbar * g
+        gkt = gkbar * g_t[t]
         gk_c = gkbar - gkt
-        gg = (gkbar * (kt - k_prev)).sum(-1)  # (B, A)
-        ghg, gvt, gv_c = group.interpolate_bwd(sq[t, :, A : 2 * A, None], vt, v_prev, v, gv)
-        gvr = group.parameterise_bwd(vr, vt, gvt, spec.normalise_steps, spec.step_delta)
-        pieces = [gkt.reshape(B, A * n), gvr.reshape(B, A * P),
-                  torch.cat([gg, ghg.view(B, A)], 1).mul_(dgate[t]), gs_logit, gmem]
+        gg = (gkbar * dk_t[t]).sum(-1)  # (B, A)
+        ghg, gvt, gv_c = group.interpolate_bwd(hg_t[t], vt, vprev_t[t], v, gv)
+        gvr = group.parameterise_bwd(vr_t[t], vt, gvt, spec.normalise_steps, spec.step_delta)
+        pieces = [gg, ghg.view(B, A), g_Se[:, lo:N], g_M[:, lo:N].reshape(B, W * m)]
         if gtemp is not None:
-            pieces.append(gtemp * torch.sigmoid(q[:, ot0:ot1]))  # softplus' = sigmoid
-        gq = torch.cat(pieces, 1)  # (B, Q)
+            pieces.append(gtemp)
+        gq = torch.cat([gkt.view(B, A * n), gvr.reshape(B, A * P), torch.cat(pieces, 1).mul_(DQ_t[t])], 1)
         gqs[t] = gq
         # ---- LSTM: h = o tanh(c),  c = f c_prev + i g
-        gh = torch.addmm(gh_c.add_(ghs[t]), gq, WqT)
-        gc = torch.addcmul(gc_c, gh, do_tc[t])
-        s_t = sig[t]
-        gz = torch.cat([gc * tg[t], gc * sv["cs"][t], gh * tcs[t], gc * s_t[:, :H]], 1).mul_(dz[t])  # (B, 4H)
-        gc_c = gc * s_t[:, H : 2 * H]
+        gh = torch.addmm(gh_c.add_(ghs_t[t]), gq, WqT)
+        gc = torch.addcmul(gc_c, gh, do_tc_t[t])
+        gz = torch.cat([gc, gc, gh, gc], 1).mul_(Y_t[t])  # (B, 4H)
+        gc_c = gc * f_t[t]
         gzs[t] = gz
         gh_c = gz @ UhT
         gr_c = (gz @ UrT).view(B, R, m)
