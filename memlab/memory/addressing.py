@@ -117,11 +117,11 @@ def sharpen(w: Tensor, gamma: Tensor, eps: float = EPS) -> Tensor:
     """w_t(i) = w̃_t(i)^γ_t / Σ_j w̃_t(j)^γ_t  (NTM eq. 9), γ ≥ 1.
 
     w: (B, H, N) non-negative; gamma: (B, H) -> (B, H, N).
-    Computed as exp(γ log(w̃ + ε)): finite in value and in its γ-gradient where w̃ = 0
-    (w^γ log w is 0·(−∞) there otherwise).
+    Computed as softmax_i(γ log(w̃(i) + ε)), which is the same ratio for w̃ + ε: finite in value
+    and in its γ-gradient where w̃ = 0 (w^γ log w is 0·(−∞) there otherwise), and free of
+    underflow for large γ (0.75^100 vanishes next to any ε in a plain normaliser).
     """
-    p = torch.exp(gamma.unsqueeze(-1) * torch.log(w + eps))  # (B, H, N)
-    return p / (p.sum(-1, keepdim=True) + eps)
+    return torch.softmax(gamma.unsqueeze(-1) * torch.log(w + eps), dim=-1)  # (B, H, N)
 
 
 def sharpen_ref(w: Tensor, gamma: Tensor, eps: float = EPS) -> Tensor:
@@ -131,7 +131,7 @@ def sharpen_ref(w: Tensor, gamma: Tensor, eps: float = EPS) -> Tensor:
     for b in range(B):
         for h in range(H):
             p = torch.stack([(w[b, h, i] + eps) ** gamma[b, h] for i in range(N)])
-            out[b, h] = p / (p.sum() + eps)
+            out[b, h] = p / p.sum()
     return out
 
 
@@ -231,7 +231,7 @@ def allocation_weighting_ref(usage: Tensor, eps: float = EPS) -> Tensor:
     out = torch.zeros_like(usage)
     for b in range(B):
         u = eps + (1 - eps) * usage[b]
-        order = sorted(range(N), key=lambda i: (float(u[i]), i))
+        order = sorted(range(N), key=lambda i: (float(u[i].detach()), i))
         prod = usage.new_ones(())
         for j in order:
             out[b, j] = (1 - u[j]) * prod

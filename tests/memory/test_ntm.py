@@ -1,0 +1,153 @@
+"""NTM core and model: fast path = stepping, invariants, numerical safety, configs, tiny overfit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from memlab.core.config import from_dict
+from memlab.core.errors import ConfigError
+from memlab.core.interfaces import run_core, state_to_vector
+from memlab.memory.ntm import NTMCore
+from memlab.models import MODELS, build_model
+from memlab.models.ntm import NTMConfig
+from memlab.tasks import make_task
+
+
+def _core(**kw):
+    torch.manual_seed(0)
+    args = dict(controller_size=16, memory_size=10, word_size=4, read_heads=2, write_heads=2, shift_range=1)
+    args.update(kw)
+    return NTMCore(5, **args)
+
+
+@pytest.mark.parametrize("controller", ["lstm", "ff"])
+def test_forward_sequence_matches_stepping(controller):
+    core = _core(controller=controller).double()
+    xs = torch.randn(7, 3, 5, dtype=torch.float64)
+    ys_fast, s_fast = core.forward_sequence(xs)
+    ys_step, s_step = run_core(core, xs)
+    torch.testing.assert_close(ys_fast, ys_step)
+    torch.testing.assert_close(s_fast.memory, s_step.memory)
+    g_fast = torch.autograd.grad(ys_fast.square().sum(), list(core.parameters()), allow_unused=True)
+    g_step = torch.autograd.grad(ys_step.square().sum(), list(core.parameters()), allow_unused=True)
+    for a, b in zip(g_fast, g_step):
+        if a is not None:
+            torch.testing.assert_close(a, b)
+
+
+def test_shapes_state_size_and_weightings():
+    core = _core()
+    state = core.initial_state(3)
+    assert state.memory.shape == (3, 10, 4) and state.weights.shape == (3, 4, 10) and state.reads.shape == (3, 2, 4)
+    y, state = core(torch.randn(3, 5), state)
+    assert y.shape == (3, core.output_size) and core.output_size == 16 + 2 * 4
+    assert state_to_vector(state).shape == (3, core.state_size())
+    tr = core.trace(torch.randn(6, 3, 5))
+    for w in (tr["read"], tr["write"]):
+        assert bool((w >= 0).all())
+        torch.testing.assert_close(w.sum(-1), torch.ones_like(w.sum(-1)), atol=1e-5, rtol=0)
+
+
+def test_lengths_mask_freezes_state():
+    core = _core()
+    xs = torch.randn(6, 2, 5)
+    ys, state = core.forward_sequence(xs, lengths=torch.tensor([6, 3]))
+    _, s3 = core.forward_sequence(xs[:3, 1:])
+    torch.testing.assert_close(state.memory[1], s3.memory[0])
+    assert float(ys.detach()[3:, 1].abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("init", ["constant", "learned", "random"])
+def test_memory_init_schemes(init):
+    core = _core(memory_init=init)
+    m = core.initial_state(2).memory
+    if init == "constant":
+        assert float((m - 1e-6).abs().max()) == 0.0
+    if init == "learned":
+        assert core.m0 is not None and core.m0.requires_grad
+    if init == "random":
+        assert not torch.equal(m, core.initial_state(2).memory)
+
+
+def test_no_nan_on_all_zero_memory_and_inputs():
+    core = _core(init_value=0.0)
+    xs = torch.zeros(5, 2, 5)
+    ys, state = core.forward_sequence(xs)
+    ys.sum().backward()
+    assert torch.isfinite(ys).all() and torch.isfinite(state.memory).all()
+    for p in core.parameters():
+        assert p.grad is None or torch.isfinite(p.grad).all()
+
+
+def test_extreme_controller_outputs_stay_finite():
+    core = _core()
+    with torch.no_grad():
+        core.heads.weight.mul_(1e4)  # saturate every head parameter (clipped to ±20)
+    ys, state = core.forward_sequence(torch.randn(6, 2, 5) * 100)
+    ys.sum().backward()
+    assert torch.isfinite(ys).all()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in core.parameters())
+
+
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ({"memory_size": 0}, "model.memory_size=0 is out of range; allowed: >= 1"),
+        ({"memory_size": 8, "shift_range": 4}, "allowed: 0 <= shift_range <= 3"),
+        ({"read_heads": 0}, "model.read_heads=0 is out of range; allowed: >= 1"),
+        ({"write_heads": 0}, "model.write_heads=0 is out of range; allowed: >= 1"),
+        ({"controller": "gru"}, "choose one of lstm, ff"),
+        ({"memory_init": "zeros"}, "choose one of constant, learned, random"),
+        ({"hidden": 3}, "allowed keys"),
+    ],
+)
+def test_bad_settings_give_one_line_errors(override, needle):
+    with pytest.raises(ConfigError) as e:
+        from_dict(NTMConfig, override, prefix="model.")
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_registered_and_runs_binary_and_symbolic_tasks():
+    assert "ntm" in MODELS
+    g = torch.Generator().manual_seed(0)
+    for name in ("ntm-copy", "repeat-copy", "associative-recall", "priority-sort", "copy", "addition"):
+        task = make_task(name)
+        model = build_model("ntm", task.spec, name, {"controller_size": 16, "memory_size": 8, "word_size": 4})
+        batch = task.sample_range(2, *task.train_range, g)
+        out = model(batch)
+        assert out.shape[:2] == batch.mask.shape
+        loss = task.loss(out, batch)
+        loss.backward()
+        assert torch.isfinite(loss)
+
+
+def test_trainer_runs_ntm(tmp_path):
+    from memlab.training.run import train_run
+
+    s = train_run("ntm", "ntm-copy", {"model": {"controller_size": 16, "memory_size": 8, "word_size": 4},
+                                      "train": {"max_epochs": 2, "batches_per_epoch": 2, "batch_size": 4, "eval_every": 1,
+                                                "eval_batches": 1},
+                                      "task": {"train_max": 3, "test_min": 4, "test_max": 5}},
+                  out=tmp_path, progress=False)
+    assert s["status"] == "done" and s["epochs"] == 2 and s["nonfinite_events"] == 0
+
+
+def test_tiny_overfit_copy():
+    """A small NTM learns 4-bit copy of lengths 1–5 (about 35 s on one core)."""
+    torch.manual_seed(0)
+    task = make_task("ntm-copy", {"width": 4, "train_min": 1, "train_max": 5, "test_min": 6, "test_max": 8})
+    model = build_model("ntm", task.spec, "ntm-copy", {"controller_size": 32, "memory_size": 12, "word_size": 6})
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(750):
+        batch = task.sample_range(16, 1, 5, g)
+        loss = task.loss(model(batch), batch)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+    with torch.no_grad():
+        batch = task.sample(64, 5, torch.Generator().manual_seed(123))
+        scores = task.score(model(batch), batch).as_dict()
+    assert scores["bit_errors"] < 0.1 and scores["fine"] > 0.99
