@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memlab.core.errors import ConfigError
-from memlab.core.interfaces import MemoryCore, run_core
+from memlab.core.interfaces import MemoryCore, run_core, tree_map
 from memlab.memory import addressing as A
 
 ControllerKind = Literal["lstm", "ff"]
@@ -101,7 +101,10 @@ class NTMCore(MemoryCore):
 
     ``forward(x_t (B, I), state)`` -> ``(y_t (B, C + Hr·W), state)``; ``forward_sequence``
     is the fast path (input projection for all steps in one product, recurrent weights
-    concatenated once) and agrees with stepping ``forward``.
+    concatenated once) and agrees with stepping ``forward``. With ``compile_step`` the step
+    inside ``forward_sequence`` goes through ``torch.compile``: the ~50 small ops of a step
+    fuse into a few kernels, which is where the time goes at NTM sizes (per-op overhead,
+    not arithmetic). It pays off for runs longer than the ~1 min of compilation.
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class NTMCore(MemoryCore):
         init_value: float = 1e-6,
         clip: float = 20.0,
         eps: float = A.EPS,
+        compile_step: bool = False,
     ):
         super().__init__()
         if memory_size < 1 or word_size < 1 or read_heads < 1 or write_heads < 1 or controller_size < 1:
@@ -134,6 +138,8 @@ class NTMCore(MemoryCore):
         self.H = read_heads + write_heads
         self.S = 2 * shift_range + 1
         self.memory_init, self.init_value, self.clip, self.eps = memory_init, init_value, clip, eps
+        self.compile_step = compile_step
+        self._compiled_step = None  # built on first use (torch.compile is lazy and process-local)
         self.controller = Controller(controller, input_size, read_heads * word_size, controller_size)
         self.output_size = controller_size + read_heads * word_size
         H, W, S = self.H, self.W, self.S
@@ -211,9 +217,15 @@ class NTMCore(MemoryCore):
             state = self.initial_state(B, xs.device)
         xproj = self.controller.project_input(xs)  # (T, B, G), one product for all steps
         w_rec = self.controller.recurrent_weight()
+        step = self._step
+        if self.compile_step:
+            if self._compiled_step is None:
+                self._compiled_step = torch.compile(self._step, dynamic=False)
+            step = self._compiled_step
+            state = tree_map(lambda x: x.contiguous(), state)  # one stride pattern: no recompiles after t = 0
         ys = []
         for t in range(T):
-            y, state = self._step(xproj[t], state, w_rec)
+            y, state = step(xproj[t], state, w_rec)
             ys.append(y)
         return torch.stack(ys, 0), state  # (T, B, O)
 

@@ -41,13 +41,15 @@ def unbinding_vectors(roles: Tensor) -> Tensor:
     return torch.linalg.pinv(roles).transpose(-1, -2)
 
 
-def orthonormal_roles(batch: int, count: int, size: int, generator: torch.Generator | None = None) -> Tensor:
+def orthonormal_roles(
+    batch: int, count: int, size: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Q ≤ Dr random orthonormal role vectors (B, Q, Dr) (QR of a Gaussian matrix)."""
     if count > size:
         raise ConfigError(f"count={count} orthonormal roles in {size} dimensions; allowed: count <= {size}")
     g = torch.randn(batch, size, count, generator=generator, dtype=torch.float64)
     q, _ = torch.linalg.qr(g)  # (B, Dr, Q)
-    return q.transpose(-1, -2).float()
+    return q.transpose(-1, -2).to(dtype)
 
 
 def random_roles(batch: int, count: int, size: int, generator: torch.Generator | None = None) -> Tensor:
