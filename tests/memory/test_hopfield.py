@@ -136,3 +136,31 @@ def test_bad_arguments():
         mem.recall(torch.zeros(2, 16))
     with pytest.raises(ConfigError, match="auto-associative"):
         Hopfield(4).store(torch.ones(1, 4), -torch.ones(1, 4))
+
+
+def test_crossing_helper_golden():
+    from memlab.theory.capacity import crossing, crossing_or_bound, hopfield_one_step_capacity_theory
+
+    assert crossing([0.1, 0.2, 0.3], [0.0, 0.02, 0.04], 0.01) == pytest.approx(0.15)
+    assert crossing([0.1, 0.2], [1.0, 0.0], 0.5) == pytest.approx(0.15)
+    assert crossing([0.1, 0.2], [0.0, 0.001], 0.01) is None
+    assert crossing_or_bound([1, 2], [0.5, 0.4], 0.99) == "< 1"
+    assert crossing_or_bound([1, 2], [1.0, 1.0], 0.99) == "> 2"
+    assert hopfield_one_step_capacity_theory(0.01) == pytest.approx(0.1848, abs=1e-4)
+
+
+def test_capacity_experiment_quick_records():
+    from memlab.core.config import from_dict
+    from memlab.theory.capacity import QUICK, HopfieldCapacityConfig, run_hopfield, summarize_hopfield
+
+    cfg = from_dict(HopfieldCapacityConfig, QUICK["hopfield"])
+    recs = run_hopfield(cfg, progress=False)
+    again = run_hopfield(cfg, progress=False)
+    assert [r["bit_error"] for r in recs if r["part"] == "one_step"] == [r["bit_error"] for r in again if r["part"] == "one_step"]
+    one = sorted((r for r in recs if r["part"] == "one_step"), key=lambda r: r["load"])
+    assert one[0]["bit_error"] < one[-1]["bit_error"]
+    head = summarize_hopfield(recs)
+    assert "0.18N" in head["criterion_one_step"] and "0.138" in head["criterion_stable"]
+    assert set(head["one_step_capacity"]) == {"60"}
+    with pytest.raises(ConfigError, match="cue_noise=0.7"):
+        from_dict(HopfieldCapacityConfig, {"cue_noise": 0.7})

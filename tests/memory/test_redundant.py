@@ -51,3 +51,13 @@ def test_bad_arguments():
     mem = RedundantAssociativeMemory(8, copies=2)
     with pytest.raises(ConfigError, match=r"keys has shape \(1, 2, 9\)"):
         mem.store(torch.ones(1, 2, 9), torch.ones(1, 2, 9))
+
+
+def test_variance_law_fit_recovers_exponents():
+    from memlab.theory.capacity import fit_variance_law
+
+    recs = [{"part": "variance", "form": "complex", "Q": q, "S": s, "noise_variance": 2.0 * (q - 1) / s}
+            for q in (2, 5, 17, 65) for s in (1, 3, 9)]
+    fit = fit_variance_law(recs)
+    assert fit["slope_Q"] == pytest.approx(1.0) and fit["slope_S"] == pytest.approx(-1.0)
+    assert fit["constant"] == pytest.approx(2.0) and fit["r2"] == pytest.approx(1.0)
