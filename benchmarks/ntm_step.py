@@ -1,0 +1,135 @@
+"""NTM copy training speed: sequences per second of whole training steps, three ways in one run.
+
+One training step = forward + backward + gradient-norm clipping + RMSProp step (the trainer's
+NTM settings: lr 1e-3, momentum 0.9) of the default NTM (LSTM controller 100, memory
+128 × 20, one read and one write head) on a batch of 32 copy sequences whose lengths are
+drawn uniformly from 1–20, as in training (T = 2·max length + 1 steps per batch). The same
+fixed list of batches is timed for
+
+* ``ref``      — the eager reference: ``run_core`` stepping ``NTMCore.forward`` one input at a time;
+* ``fast``     — ``NTMCore.forward_sequence`` (input projection hoisted out of the loop), eager;
+* ``compiled`` — ``forward_sequence`` with the step under ``torch.compile`` (``model.compile=true``);
+  compilation time is reported separately and excluded from the rate. Skipped with ``quick``.
+
+The outputs of the three are checked to agree on one batch before timing. On a shared
+machine, process CPU time (``*_cpu_s``) is steadier than wall time; ``load_avg_1m`` says how
+busy the machine was. One CPU thread.
+
+    python -m benchmarks.ntm_step          # or: memlab bench ntm-step --json
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import torch
+
+
+def _setup(device: str, compile_step: bool):
+    from memlab.models import build_model
+    from memlab.tasks import make_task
+
+    task = make_task("ntm-copy")
+    torch.manual_seed(0)
+    model = build_model("ntm", task.spec, "ntm-copy", {"compile": compile_step}).to(device)
+    return task, model
+
+
+def _batches(task, n: int, B: int, device: str):
+    g = torch.Generator().manual_seed(0)
+    return [task.sample_range(B, 1, 20, g).to(device) for _ in range(n)]
+
+
+def _forward(model, batch, impl: str):
+    from memlab.core.interfaces import run_core
+
+    if impl == "ref":
+        x = model.encoder(batch.inputs)
+        ys, _ = run_core(model.core, x)
+        return model.readout(ys)
+    return model(batch)
+
+
+def _time(impl: str, batches, device: str, warmup: int) -> dict:
+    task, model = _setup(device, impl == "compiled")
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.95, eps=1e-6, momentum=0.9)
+
+    def step(batch):
+        opt.zero_grad(set_to_none=True)
+        loss = task.loss(_forward(model, batch, impl), batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+
+    t0 = time.perf_counter()
+    for b in batches[:warmup]:
+        step(b)
+    warm_s = time.perf_counter() - t0
+    if device != "cpu":
+        torch.cuda.synchronize()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for b in batches:
+        step(b)
+    if device != "cpu":
+        torch.cuda.synchronize()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    n_seq = sum(b.inputs.shape[1] for b in batches)
+    return {"seq_per_s": n_seq / wall, "wall_s": wall, "cpu_s": cpu, "warmup_s": warm_s}
+
+
+def _agreement(device: str, compiled: bool) -> dict:
+    """Max |difference| of the outputs of ref, fast (and compiled) on one batch."""
+    task, model = _setup(device, False)
+    batch = _batches(task, 1, 8, device)[0]
+    with torch.no_grad():
+        ref = _forward(model, batch, "ref")
+        out = {"fast_vs_ref_max_abs": float((_forward(model, batch, "fast") - ref).abs().max())}
+        if compiled:
+            model.core.compile_step = True
+            out["compiled_vs_ref_max_abs"] = float((_forward(model, batch, "compiled") - ref).abs().max())
+    return out
+
+
+def run(quick: bool = False, device: str = "cpu") -> dict:
+    """Sequences/s of NTM copy training steps for the eager reference, fast and compiled paths."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        task, _ = _setup(device, False)
+        n = 3 if quick else 12
+        batches = _batches(task, n, 32, device)
+        agree = _agreement(device, compiled=not quick)
+        ref = _time("ref", batches, device, warmup=1)
+        fast = _time("fast", batches, device, warmup=1)
+        comp = None if quick else _time("compiled", batches, device, warmup=3)
+    finally:
+        torch.set_num_threads(prev)
+    out = {
+        "benchmark": "ntm_step",
+        "what": "NTM copy training steps (fwd+bwd+clip+RMSProp), batch 32, lengths 1-20, memory 128x20, LSTM 100",
+        "batches_timed": n,
+        "ref_seq_per_s": round(ref["seq_per_s"], 1),
+        "fast_seq_per_s": round(fast["seq_per_s"], 1),
+        "fast_speedup": round(fast["seq_per_s"] / ref["seq_per_s"], 2),
+        "ref_cpu_s": round(ref["cpu_s"], 2),
+        "fast_cpu_s": round(fast["cpu_s"], 2),
+        **{k: float(f"{v:.2e}") for k, v in agree.items()},
+    }
+    if comp is not None:
+        out.update(
+            compiled_seq_per_s=round(comp["seq_per_s"], 1),
+            compiled_speedup=round(comp["seq_per_s"] / ref["seq_per_s"], 2),
+            compiled_cpu_s=round(comp["cpu_s"], 2),
+            compile_and_warmup_s=round(comp["warmup_s"], 1),
+        )
+    out.update(load_avg_1m=round(os.getloadavg()[0], 2), threads=1, device=device, quick=quick,
+               torch=torch.__version__, python=sys.version.split()[0])
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import json
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=1))
