@@ -12,6 +12,10 @@ MODELS: dict[str, ModelEntry] = {
     "lstm": _lstm.ENTRY,
 }
 
+from memlab.models import lantm as _lantm  # noqa: E402
+
+MODELS.update({"lantm-invnorm": _lantm.ENTRY_INVNORM, "lantm-softmax": _lantm.ENTRY_SOFTMAX})
+
 
 def get_entry(name: str) -> ModelEntry:
     if name not in MODELS:
