@@ -27,7 +27,7 @@ def _used_locations(*weightings: np.ndarray, thresh: float = 0.02, margin: int =
         used = used | np.roll(used, 1) | np.roll(used, -1)
     if used.all():
         return np.arange(N)
-    start = int(np.flatnonzero(~used)[0])  # walk the circle from an unused location
+    start = int(np.flatnonzero(used)[0])  # walk the circle from a used location: every unused run lies inside the walk
     best_len, best_end, run = 0, start, 0
     for step in range(1, N + 1):
         i = (start + step) % N

@@ -122,15 +122,32 @@ def test_registered_and_runs_binary_and_symbolic_tasks():
         assert torch.isfinite(loss)
 
 
-def test_trainer_runs_ntm(tmp_path):
+def test_trainer_and_ntm_commands(tmp_path):
+    """Trainer run, then ntm-eval records, plot-ntm (record + PNG) and ntm-table from the records."""
+    import json
+
+    from memlab.cli import main
     from memlab.training.run import train_run
 
     s = train_run("ntm", "ntm-copy", {"model": {"controller_size": 16, "memory_size": 8, "word_size": 4},
                                       "train": {"max_epochs": 2, "batches_per_epoch": 2, "batch_size": 4, "eval_every": 1,
                                                 "eval_batches": 1},
                                       "task": {"train_max": 3, "test_min": 4, "test_max": 5}},
-                  out=tmp_path, progress=False)
+                  out=tmp_path, progress=False, name="r")
     assert s["status"] == "done" and s["epochs"] == 2 and s["nonfinite_events"] == 0
+    run, recs = str(tmp_path / "r"), tmp_path / "evals.jsonl"
+    assert main(["ntm-eval", run, "--lengths", "2,6", "--batches", "1", "--records", str(recs)]) == 0
+    rows = [json.loads(line) for line in recs.read_text().splitlines()]
+    assert [r["length"] for r in rows] == [2, 6] and rows[0]["sequences_seen"] == 16
+    assert all(0 <= r["fine"] <= 1 and r["n_sequences"] == 32 for r in rows)
+    assert main(["plot-ntm", run, "--out", str(tmp_path / "w.png"), "--length", "3"]) == 0
+    rec = json.loads((tmp_path / "w.json").read_text())
+    assert len(rec["write"]) == 7 and len(rec["write"][0][0]) == 8  # T = 2·3 + 1 steps, N = 8 locations
+    assert (tmp_path / "w.png").stat().st_size > 1000
+    assert main(["ntm-table", "--records", str(recs), "--out", str(tmp_path / "t.md")]) == 0
+    table = (tmp_path / "t.md").read_text()
+    assert "| ntm | ntm-copy | 0 | 6 |" in table
+    assert main(["ntm-eval", run, "--lengths", "0"]) == 2  # one-line error, exit status 2
 
 
 def test_tiny_overfit_copy():
@@ -151,3 +168,16 @@ def test_tiny_overfit_copy():
         batch = task.sample(64, 5, torch.Generator().manual_seed(123))
         scores = task.score(model(batch), batch).as_dict()
     assert scores["bit_errors"] < 0.1 and scores["fine"] > 0.99
+
+
+def test_plot_window_keeps_a_wrapping_focus_contiguous():
+    import numpy as np
+
+    from memlab.plots.ntm import _used_locations
+
+    w = np.zeros((4, 20))
+    for t, loc in enumerate([18, 19, 0, 1]):  # a head moving across N − 1 -> 0
+        w[t, loc] = 1.0
+    assert _used_locations(w, margin=0).tolist() == [18, 19, 0, 1]
+    assert _used_locations(w, margin=1).tolist() == [17, 18, 19, 0, 1, 2]
+    assert _used_locations(np.zeros((2, 5))).tolist() == [0, 1, 2, 3, 4]
