@@ -38,6 +38,12 @@ from memlab.core.interfaces import SequenceMemory
 
 BASES = ("monomial", "chebyshev", "legendre")
 _MODULES = {"monomial": polynomial, "chebyshev": chebyshev, "legendre": legendre}
+_PREFIX = {"monomial": "poly", "chebyshev": "cheb", "legendre": "leg"}
+
+
+def _fn(basis: str, op: str):
+    """numpy.polynomial routine ``op`` (int, der, val, vander) of ``basis``."""
+    return getattr(_MODULES[basis], _PREFIX[basis] + op)
 
 
 class FunctionState(NamedTuple):
@@ -53,17 +59,16 @@ def basis_operators(basis: str, K: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     """
     check_choice("basis", basis, BASES)
     check_range("basis_size", K, 1)
-    mod = _MODULES[basis]
     S, D = np.zeros((K, K)), np.zeros((K, K))
     z = np.zeros(K)
     for j in range(K):
         unit = np.zeros(K)
         unit[j] = 1.0
-        integ = mod.__dict__[{"monomial": "polyint", "chebyshev": "chebint", "legendre": "legint"}[basis]](unit, lbnd=0)
+        integ = _fn(basis, "int")(unit, lbnd=0)
         S[:, j] = integ[:K]  # drop the degree-K coefficient: the truncation
-        der = mod.__dict__[{"monomial": "polyder", "chebyshev": "chebder", "legendre": "legder"}[basis]](unit)
+        der = _fn(basis, "der")(unit)
         D[: len(der), j] = der
-        z[j] = mod.__dict__[{"monomial": "polyval", "chebyshev": "chebval", "legendre": "legval"}[basis]](0.0, unit)
+        z[j] = _fn(basis, "val")(0.0, unit)
     e = np.zeros(K)
     e[0] = 1.0  # φ_0 = 1 in all three bases
     return S, e, z, D
@@ -105,9 +110,7 @@ class FunctionMemory(SequenceMemory):
 
     def evaluate(self, m: FunctionState, t: Tensor) -> Tensor:
         """m(t) at points t (P,) -> (B, P, d)."""
-        mod = _MODULES[self.basis]
-        val = {"monomial": mod.polyvander, "chebyshev": mod.chebvander, "legendre": mod.legvander}[self.basis]
-        V = torch.from_numpy(val(t.detach().cpu().numpy().astype(np.float64), self.K - 1))  # (P, K)
+        V = torch.from_numpy(_fn(self.basis, "vander")(t.detach().cpu().numpy().astype(np.float64), self.K - 1))  # (P, K)
         return torch.einsum("pk,bkd->bpd", V.to(m.coef.device), m.coef)
 
 

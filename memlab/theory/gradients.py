@@ -27,11 +27,23 @@ import torch
 from torch import Tensor
 
 from memlab.core.errors import ConfigError, check_range
-from memlab.core.interfaces import MemoryCore, State, state_to_vector, tree_leaves
+from memlab.core.interfaces import MemoryCore, State, tree_leaves
+
+
+def flatten_state(state: State) -> Tensor:
+    """Flatten a batched state into (B, S) keeping its dtype (``state_to_vector`` casts to the
+    default dtype, which would throw away float64 precision here)."""
+    leaves = [x for x in tree_leaves(state) if x.dim() > 0]
+    if not leaves:
+        raise ConfigError("state has no batched tensors to flatten")
+    dtype = leaves[0].dtype
+    for x in leaves[1:]:
+        dtype = torch.promote_types(dtype, x.dtype)
+    return torch.cat([x.reshape(x.shape[0], -1).to(dtype) for x in leaves], dim=1)  # (B, S)
 
 
 def vector_to_state(vec: Tensor, template: State) -> State:
-    """Inverse of ``state_to_vector``: split ``vec`` (B, S) into a state shaped like ``template``."""
+    """Inverse of ``flatten_state``: split ``vec`` (B, S) into a state shaped like ``template``."""
     leaves = tree_leaves(template)
     sizes = [x[0].numel() for x in leaves]
     if sum(sizes) != vec.shape[1]:
@@ -67,17 +79,17 @@ def step_jacobians(core: MemoryCore, xs: Tensor, t_from: int, state: State | Non
     T = xs.shape[0]
     check_range("t_from", t_from, 1, T)
     states = run_states(core, xs, state)
-    sizes = {state_to_vector(s).shape[1] for s in states[t_from - 1 :]}
+    sizes = {flatten_state(s).shape[1] for s in states[t_from - 1 :]}
     if len(sizes) != 1:
         raise ConfigError("step_jacobians needs a fixed-size state; this core's state grows over time")
     out = []
     for t in range(t_from, T + 1):
         prev = states[t - 1]
-        s_prev = state_to_vector(prev).detach()  # (B, S)
+        s_prev = flatten_state(prev).detach()  # (B, S)
 
         def f(s: Tensor, x_t: Tensor = xs[t - 1], template: State = prev) -> Tensor:
             _, new = core(x_t, vector_to_state(s, template))
-            return state_to_vector(new).sum(0)  # (S,): examples are independent, so summing keeps blocks
+            return flatten_state(new).sum(0)  # (S,): examples are independent, so summing keeps blocks
 
         J = torch.autograd.functional.jacobian(f, s_prev, vectorize=True)  # (S_out, B, S_in)
         out.append(J.permute(1, 0, 2))  # (B, S, S)

@@ -29,7 +29,8 @@ import torch
 from torch import Tensor
 
 from memlab.core.errors import ConfigError, check_range
-from memlab.core.interfaces import MemoryCore, SequenceMemory, state_to_vector
+from memlab.core.interfaces import MemoryCore, SequenceMemory
+from memlab.theory.gradients import flatten_state
 
 Memory = Union[MemoryCore, SequenceMemory]
 
@@ -92,7 +93,7 @@ def states_at_lengths(memory: Memory, xs: Tensor, ns: list[int]) -> dict[int, Te
             for t in range(max(ns)):
                 _, state = memory(xs[t].to(dtype), state)
                 if t + 1 in want:
-                    out[t + 1] = state_to_vector(state).to(torch.float64)
+                    out[t + 1] = flatten_state(state).to(torch.float64)
         else:
             raise ConfigError(f"{type(memory).__name__} is neither a MemoryCore nor a SequenceMemory")
     for n, S in out.items():
