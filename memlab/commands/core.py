@@ -267,7 +267,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("train", parents=[common], help="train a model on a task in a new run folder")
     p.add_argument("--model", help="a name from `memlab list models`")
     p.add_argument("--task", help="a name from `memlab list tasks`")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                    help="overrides: model.*, task.*, train.* (e.g. train.lr=0.01 task.train_max=10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs", help="store folder (default runs/)")
