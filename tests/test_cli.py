@@ -91,3 +91,10 @@ def test_resume_cli(capsys, tmp_path):
     code, out, _ = _run(capsys, *more, "--resume", "--json")
     s = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and s["resumed"] and s["epochs"] == 3
+
+
+def test_repeated_set_flags_accumulate():
+    from memlab.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--set", "train.lr=1", "--set", "model.hidden=2", "task.vocab=3"])
+    assert args.set == ["train.lr=1", "model.hidden=2", "task.vocab=3"]
