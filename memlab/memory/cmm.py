@@ -16,6 +16,8 @@ Shapes: keys X (B, Q, Dk), values Y (B, Q, Dv), M (B, Dv, Dk), cues (B, P, Dk).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -49,12 +51,16 @@ def widrow_hoff(
     lr: float | None = None,
     epochs: int = 10_000,
     tol: float = 1e-6,
+    check_every: int = 100,
+    min_progress: float = 1e-4,
 ) -> tuple[Tensor, int]:
     """Widrow–Hoff (delta) rule in epoch form: M ← M + η Σ_i (y_i − M x_i) x_iᵀ.
 
     keys (B, Q, Dk), values (B, Q, Dv), M0 (B, Dv, Dk) or None (zeros). ``lr`` defaults to
     1/λ_max(XᵀX) per memory, which makes the iteration converge for any keys (to Y X⁺ + the part of
-    M0 orthogonal to the keys). Stops when max_i ‖y_i − M x_i‖ / ‖y_i‖ < ``tol``.
+    M0 orthogonal to the keys). Stops when max_i ‖y_i − M x_i‖ / ‖y_i‖ < ``tol``, or when that error
+    shrank by less than a fraction ``min_progress`` over ``check_every`` epochs (it has stalled at the
+    least-squares residual, e.g. for linearly dependent keys), or after ``epochs``.
     Returns M (B, Dv, Dk) and the number of epochs run.
     """
     B, _, Dk = keys.shape
@@ -65,10 +71,17 @@ def widrow_hoff(
     else:
         eta = torch.full((B, 1, 1), float(lr), dtype=keys.dtype, device=keys.device)
     ynorm = values.norm(dim=-1).clamp_min(1e-12)  # (B, Q)
-    for epoch in range(1, epochs + 1):
+    last = math.inf
+    for epoch in range(epochs):
         err = values - cmm_recall(M, keys)  # (B, Q, Dv)
-        if float((err.norm(dim=-1) / ynorm).max()) < tol:
-            return M, epoch - 1
+        if epoch % check_every == 0:
+            worst = float((err.norm(dim=-1) / ynorm).max())
+            if worst < tol:
+                return M, epoch
+            # dependent keys: the error converges to the least-squares residual, not to 0
+            if worst > last * (1 - min_progress):
+                return M, epoch
+            last = worst
         M = M + eta * (err.transpose(-1, -2) @ keys)  # η Σ_i e_i x_iᵀ
     return M, epochs
 

@@ -123,7 +123,7 @@ def plot_hrr(records: Records, path: Path) -> Path:
         ax[0].text(0.02, 0.98, f"fit: var ∝ (Q−1)^{fit['slope_Q']:.3f} · S^{fit['slope_S']:.3f}  (R²={fit['r2']:.4f})",
                    transform=ax[0].transAxes, va="top", fontsize=8)
     ax[0].set(xlabel="stored pairs Q", ylabel="noise variance E|ỹ−y|²/E|y|²", title="retrieval noise (eq. 2.51); lines: (Q−1)/S")
-    ax[0].legend(fontsize=6)
+    ax[0].legend(fontsize=6, loc="lower right")
     cl = _part(records, "cleanup")
     for S in dict.fromkeys(r["S"] for r in cl):
         rs = sorted((r for r in cl if r["S"] == S), key=lambda r: r["Q"])
@@ -185,8 +185,9 @@ def plot_fast_weights(records: Records, path: Path) -> Path:
     for lam, (xs, ys) in _series(rs, "decay", "age", "strength").items():
         (line,) = ax[0].semilogy(xs, [max(y, 1e-12) for y in ys], "-", label=f"λ={lam}")
         tx, ty = _series([r for r in rs if r["decay"] == lam], "decay", "age", "strength_theory")[lam]
-        ax[0].semilogy(tx, [max(y, 1e-12) for y in ty], ":", color=line.get_color())
-    ax[0].set(xlabel="age (steps since storage)", ylabel="read-back strength hᵀ A h", title="A(t) = λA(t−1) + η h hᵀ (eq. 2.56); dotted: ηλ^age")
+        ax[0].semilogy(tx, [max(y, 1e-12) for y in ty], "k:", lw=1, zorder=3, label="theory" if lam == max(r["decay"] for r in rs) else None)
+    ax[0].set(xlabel="age (steps since storage)", ylabel="read-back strength hᵀ A h",
+              title="A(t) = λA(t−1) + η h hᵀ (eq. 2.56)\ndotted: ηλ^age + crosstalk η Σ_{s≠t} λ^{age_s} / D")
     ax[0].legend(fontsize=7)
     for lam, (xs, ys) in _series(rs, "decay", "age", "retrieval_accuracy").items():
         ax[1].plot(xs, ys, "-", label=f"λ={lam}")
@@ -244,7 +245,7 @@ def _md_hopfield(h: dict[str, Any]) -> list[str]:
         "| N | α at 1% one-step bit error | α where retrieval stops being stable | α where noisy-cue recall fails |",
         "|---|---|---|---|",
     ]
-    for N in h["one_step_capacity"]:
+    for N in sorted(h["one_step_capacity"], key=float):
         lines.append(f"| {N} | {_f(h['one_step_capacity'][N])} | {_f(h['stable_capacity'].get(N))} | {_f(h['cue_capacity'].get(N))} |")
     lines.append(f"| theory | {_f(h['one_step_theory'])} (Φ(−1/√α) = 1%; seed 0.18) | 0.138 (N → ∞) | |")
     if fs.get("alpha_infinity") is not None:
@@ -267,7 +268,7 @@ def _md_cmm(h: dict[str, Any]) -> list[str]:
         "| key correlation ρ | Hebbian error | Widrow–Hoff error |",
         "|---|---|---|",
     ]
-    lines += [f"| {k} | {_f(cor_h[k])} | {_f(cor_w[k])} |" for k in cor_h]
+    lines += [f"| {k} | {_f(cor_h[k])} | {_f(cor_w[k])} |" for k in sorted(cor_h, key=float)]
     return lines
 
 
@@ -282,17 +283,20 @@ def _md_hrr(h: dict[str, Any]) -> list[str]:
         lines.append(f"- {form} (S = 1): variance ∝ (Q−1)^{_f(v['slope_Q'])}, constant {_f(v['constant'])}.")
     lines += [f"- cleanup: {h['criterion_cleanup']}; cleanup never lowers accuracy: {h['cleanup_raises_accuracy_everywhere']}.", "",
               "| S | Q | raw bit accuracy | after cleanup |", "|---|---|---|---|"]
-    for S, byq in h["cleanup_raw_vs_cleaned_bit_accuracy_by_S_and_Q"].items():
-        for Q, (raw, cl) in byq.items():
+    table = h["cleanup_raw_vs_cleaned_bit_accuracy_by_S_and_Q"]
+    for S in sorted(table, key=float):
+        for Q in sorted(table[S], key=float):
+            raw, cl = table[S][Q]
             lines.append(f"| {S} | {Q} | {_f(raw)} | {_f(cl)} |")
     return lines
 
 
 def _md_sdm(h: dict[str, Any]) -> list[str]:
-    lines = [f"- capacity: {h['criterion_capacity']}.", f"- noise tolerance: {h['criterion_noise']}.", "",
+    lines = [f"- capacity: {h['criterion_capacity']}.", f"- noise tolerance: {h['criterion_noise']}.",
+             "- “< x” means already below 99% at the first grid point x, “> x” still above at the last.", "",
              "| memory | weights (counters) | pattern bits | items at 99% bits | items / pattern bit | cue noise tolerated |",
              "|---|---|---|---|---|---|"]
-    for name, c in h["capacity"].items():
+    for name, c in sorted(h["capacity"].items(), key=lambda kv: (kv[0].split()[0], kv[1]["weights"])):
         lines.append(f"| {name} | {c['weights']:,} | {c['pattern_bits']} | {_f(c['items_at_99pct_bits'], 1)} | "
                      f"{_f(c['items_per_pattern_bit'], 3)} | {_f(h['noise_tolerance'].get(name))} |")
     return lines
@@ -305,13 +309,13 @@ def _md_tpr(h: dict[str, Any]) -> list[str]:
              f"- orthonormal roles: max error {_f(h['orthonormal_max_error'])}, exact up to Q = {h['orthonormal_exact_up_to_Q']} = R.",
              f"- random roles with the dual basis: exact up to Q = {h['random_dual_exact_up_to_Q']}.", "",
              "| Q | random roles, u = r: error | cleanup accuracy |", "|---|---|---|"]
-    lines += [f"| {q} | {_f(err[q])} | {_f(acc[q])} |" for q in err]
+    lines += [f"| {q} | {_f(err[q])} | {_f(acc[q])} |" for q in sorted(err, key=float)]
     return lines
 
 
 def _md_fast_weights(h: dict[str, Any]) -> list[str]:
     lines = [f"- {h['criterion']}.", "", "| decay λ | retrieval span (steps) |", "|---|---|"]
-    lines += [f"| {lam} | {span} |" for lam, span in h["span"].items()]
+    lines += [f"| {lam} | {h['span'][lam]} |" for lam in sorted(h["span"], key=float, reverse=True)]
     return lines
 
 
