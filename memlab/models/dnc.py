@@ -50,7 +50,9 @@ def build(cfg: DNCConfig, spec: TaskSpec) -> CoreSequenceModel:
 
 
 def train_defaults(task: str) -> dict:
-    return {"lr": 1e-3, "momentum": 0.9, "rms_alpha": 0.95, "clip_norm": 10.0, "lr_halve_after": 0}
+    # the NTM's settings (see memlab.models.ntm.train_defaults)
+    return {"lr": 5e-4, "momentum": 0.9, "rms_alpha": 0.95, "clip_norm": 10.0, "lr_halve_after": 30,
+            "lr_patience": 10, "eval_every": 10}
 
 
 ENTRY = ModelEntry(

@@ -74,9 +74,12 @@ def build(cfg: NTMConfig, spec: TaskSpec) -> CoreSequenceModel:
 
 
 def train_defaults(task: str) -> dict:
-    # RMSProp with momentum 0.9 (Graves et al. 2014), a larger step than their 1e-4 because
-    # batches hold 32 sequences; norm clipping at 10 keeps early spikes out of the weights.
-    return {"lr": 1e-3, "momentum": 0.9, "rms_alpha": 0.95, "clip_norm": 10.0, "lr_halve_after": 0}
+    # RMSProp with momentum 0.9 (Graves et al. 2014) and a larger step than their 1e-4, since
+    # batches hold 32 sequences. At 1e-3 and 3e-4 copy training reached >99% bits and then
+    # collapsed for a while (seed 0); 5e-4 with halving on a 10-epoch plateau after epoch 30
+    # reached the target in 9,600 sequences. Checkpoints keep the best test score anyway.
+    return {"lr": 5e-4, "momentum": 0.9, "rms_alpha": 0.95, "clip_norm": 10.0, "lr_halve_after": 30,
+            "lr_patience": 10, "eval_every": 10}
 
 
 ENTRY = ModelEntry(
