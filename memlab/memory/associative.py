@@ -185,7 +185,31 @@ class AssociativeMemory(abc.ABC):
         return cues.to(self.device), squeezed
 
 
+# ----------------------------------------------------------------------------- registry
+#: every associative memory: name -> (module, class); a new memory is one file plus one line here
+ASSOCIATIVE_MEMORIES: dict[str, tuple[str, str]] = {
+    "hopfield": ("memlab.memory.hopfield", "Hopfield"),
+    "cmm": ("memlab.memory.cmm", "CorrelationMatrixMemory"),
+    "hrr": ("memlab.memory.hrr", "HRR"),
+    "redundant": ("memlab.memory.redundant", "RedundantAssociativeMemory"),
+    "tpr": ("memlab.memory.tpr", "TensorProductRepresentation"),
+    "sdm": ("memlab.memory.sdm", "SparseDistributedMemory"),
+    "fast-weights": ("memlab.memory.fast_weights", "FastWeights"),
+}
+
+
+def get_associative(name: str) -> type[AssociativeMemory]:
+    """The class registered as ``name`` (imported lazily to keep this module dependency-free)."""
+    import importlib
+
+    check_choice("memory", name, ASSOCIATIVE_MEMORIES)
+    module, cls = ASSOCIATIVE_MEMORIES[name]
+    return getattr(importlib.import_module(module), cls)
+
+
 __all__ = [
+    "ASSOCIATIVE_MEMORIES",
+    "get_associative",
     "AssociativeMemory",
     "Cleanup",
     "batched",
