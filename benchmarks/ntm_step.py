@@ -106,6 +106,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         comp = None if quick else _time("compiled", batches, device, warmup=3)
     finally:
         torch.set_num_threads(prev)
+    n_seq = sum(b.inputs.shape[1] for b in batches)
     out = {
         "benchmark": "ntm_step",
         "what": "NTM copy training steps (fwd+bwd+clip+RMSProp), batch 32, lengths 1-20, memory 128x20, LSTM 100",
@@ -115,6 +116,8 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         "fast_speedup": round(fast["seq_per_s"] / ref["seq_per_s"], 2),
         "ref_cpu_s": round(ref["cpu_s"], 2),
         "fast_cpu_s": round(fast["cpu_s"], 2),
+        "ref_seq_per_cpu_s": round(n_seq / ref["cpu_s"], 1),
+        "fast_seq_per_cpu_s": round(n_seq / fast["cpu_s"], 1),
         **{k: float(f"{v:.2e}") for k, v in agree.items()},
     }
     if comp is not None:
@@ -122,6 +125,8 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
             compiled_seq_per_s=round(comp["seq_per_s"], 1),
             compiled_speedup=round(comp["seq_per_s"] / ref["seq_per_s"], 2),
             compiled_cpu_s=round(comp["cpu_s"], 2),
+            compiled_seq_per_cpu_s=round(n_seq / comp["cpu_s"], 1),
+            compiled_cpu_speedup=round(ref["cpu_s"] / comp["cpu_s"], 2),
             compile_and_warmup_s=round(comp["warmup_s"], 1),
         )
     out.update(load_avg_1m=round(os.getloadavg()[0], 2), threads=1, device=device, quick=quick,
