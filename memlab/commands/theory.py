@@ -78,7 +78,10 @@ def cmd_gradients(args: argparse.Namespace) -> dict:
     from memlab.plots.theory import plot_gradients
     from memlab.theory.gradients import gradients_experiment
 
-    recs = _finish(args, "gradients", gradients_experiment(hidden=args.hidden, T=args.T, q_max=args.q_max, batch=args.batch, seed=args.seed), plot_gradients)
+    from memlab.core.runtime import resolve_device
+
+    dev = resolve_device(args.device)
+    recs = _finish(args, "gradients", gradients_experiment(hidden=args.hidden, T=args.T, q_max=args.q_max, batch=args.batch, seed=args.seed, device=dev), plot_gradients)
     return {
         "q_max": args.q_max,
         "norm_at_q_max": {r["label"]: float(f"{r['norm_geomean'][-1]:.4g}") for r in recs},
@@ -96,12 +99,14 @@ def cmd_saxe(args: argparse.Namespace) -> dict:
 
 def cmd_profile(args: argparse.Namespace) -> dict:
     from memlab.plots.theory import plot_profile
+    from memlab.core.runtime import resolve_device
     from memlab.theory.profile import profile_experiment
 
+    dev = resolve_device(args.device)
     recs = _finish(
         args,
         "profile",
-        profile_experiment(d=args.item_size, size=args.size, ns=args.ns, threshold=args.threshold, n_test=args.n_test, seed=args.seed),
+        profile_experiment(d=args.item_size, size=args.size, ns=args.ns, threshold=args.threshold, n_test=args.n_test, seed=args.seed, device=dev),
         plot_profile,
     )
     mods = [r for r in recs if r["kind"] == "module"]
@@ -195,6 +200,13 @@ def write_summary(out: Path) -> Path:
             lines += ["| memory | state dim (at n max) | capacity | " + " | ".join(f"lags recovered, n={n}" for n in ns) + " |", "|---|---|---|" + "---|" * len(ns)]
             for r in mods:
                 lines.append(f"| {r['module']} | {r['state_dim_at_max_n']} | {r['capacity']} | " + " | ".join(str(x["lags_recovered"]) for x in r["rows"]) + " |")
+        rc = [r for r in rec["profile"] if r["kind"] == "readout_compare"]
+        if rc:
+            lines += ["", f"Linear versus small-MLP recover map (n={rc[0]['n']}; error per lag 1..n):", ""]
+            lines += ["| memory | readout | lags recovered | error by lag |", "|---|---|---|---|"]
+            for r in rc:
+                lines.append(f"| {r['module']} | linear | {r['lags_recovered_linear']} | {', '.join(f'{e:.3f}' for e in r['error_linear_by_lag'])} |")
+                lines.append(f"| {r['module']} | MLP | {r['lags_recovered_mlp']} | {', '.join(f'{e:.3f}' for e in r['error_mlp_by_lag'])} |")
         fb = [r for r in rec["profile"] if r["kind"] == "function_basis"]
         if fb:
             Ks = sorted({r["K"] for r in fb})
@@ -244,6 +256,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     g.add_argument("--T", type=int, default=100, help="sequence length")
     g.add_argument("--q-max", dest="q_max", type=int, default=60, help="largest lag q (<= T)")
     g.add_argument("--batch", type=int, default=8, help="random input sequences")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     g.set_defaults(func=cmd_gradients)
 
     s = tsub.add_parser("saxe", parents=[common, base], help="deep linear network mode strengths vs eq. 2.18, MDS")
@@ -259,6 +272,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     pr.add_argument("--ns", type=_ints, default=(1, 2, 4, 8, 12, 16, 24, 32), help="sequence lengths, comma-separated")
     pr.add_argument("--threshold", type=float, default=0.1, help="error below which an item counts as recovered")
     pr.add_argument("--n-test", dest="n_test", type=int, default=500, help="held-out sequences")
+    pr.add_argument("--device", default="cpu", help="where the memories run: cpu, cuda, cuda:N or auto (default cpu)")
     pr.set_defaults(func=cmd_profile)
 
     r = tsub.add_parser("report", parents=[common, base], help="rewrite SUMMARY.md from the records in --out")

@@ -185,7 +185,7 @@ def elman_bound(core, xs: Tensor, q_max: int) -> dict[str, np.ndarray]:
     T = xs.shape[0]
     nets = _elman_nets(core, xs)
     fp = torch.stack([_fprime(core, nets[T - 1 - m]).amax(-1) for m in range(q_max)], 0)  # (Q, B)
-    fmax = torch.cummax(fp, dim=0).values.double().numpy()  # max over m = 1..q
+    fmax = torch.cummax(fp, dim=0).values.double().cpu().numpy()  # max over m = 1..q
     wnorm = float(torch.linalg.matrix_norm(core.W.detach().double(), ord=2))
     q = np.arange(1, q_max + 1)[:, None]
     nb = (fmax * wnorm) ** q
@@ -195,7 +195,9 @@ def elman_bound(core, xs: Tensor, q_max: int) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------- experiment records
 
 
-def gradients_experiment(hidden: int = 32, T: int = 100, q_max: int = 60, batch: int = 8, seed: int = 0) -> list[dict]:
+def gradients_experiment(
+    hidden: int = 32, T: int = 100, q_max: int = 60, batch: int = 8, seed: int = 0, device: str | torch.device = "cpu"
+) -> list[dict]:
     """‖∂s_T/∂s_{T-q}‖ for Elman (tanh, linear) at several W scales and LSTM variants; plain records."""
     from memlab.controllers import ElmanCore, LSTMCore
 
@@ -203,7 +205,7 @@ def gradients_experiment(hidden: int = 32, T: int = 100, q_max: int = 60, batch:
     if q_max > T:
         raise ConfigError(f"q_max={q_max} lags go beyond the simulated length T={T}")
     g = torch.Generator().manual_seed(seed)
-    xs = torch.randn(T, batch, 1, generator=g, dtype=torch.float64)  # (T, B, 1)
+    xs = torch.randn(T, batch, 1, generator=g, dtype=torch.float64).to(device)  # (T, B, 1)
     recs = []
 
     def summary(norms: np.ndarray) -> dict:
@@ -212,7 +214,7 @@ def gradients_experiment(hidden: int = 32, T: int = 100, q_max: int = 60, batch:
 
     for nl, scales in (("tanh", (0.5, 1.0, 1.5, 3.0)), ("linear", (0.9, 1.0, 1.1))):
         for s in scales:
-            core = ElmanCore(input_size=1, hidden_size=hidden, nonlinearity=nl, w_init="orthogonal", w_scale=s, seed=seed).double()
+            core = ElmanCore(input_size=1, hidden_size=hidden, nonlinearity=nl, w_init="orthogonal", w_scale=s, seed=seed).double().to(device)
             norms = gradient_norms(core, xs, q_max)
             b = elman_bound(core, xs, q_max)
             recs.append(
@@ -238,7 +240,7 @@ def gradients_experiment(hidden: int = 32, T: int = 100, q_max: int = 60, batch:
         ("LSTM, forget bias 0", dict(forget_gate=True, forget_bias=0.0)),
         ("LSTM + peepholes, no forget gate", dict(forget_gate=False, peepholes=True)),
     ):
-        core = LSTMCore(input_size=1, hidden_size=H, seed=seed, **kw).double()
+        core = LSTMCore(input_size=1, hidden_size=H, seed=seed, **kw).double().to(device)
         P = core.P
         blocks = {"cell c->c": (slice(P, P + H), slice(P, P + H)), "full state": None}
         for part, norms in gradient_norms_blocks(core, xs, q_max, blocks).items():

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from memlab.core.errors import ConfigError, check_range
+from memlab.core.errors import ConfigError, check_choice, check_range
 from memlab.core.interfaces import MemoryCore, SequenceMemory
 from memlab.theory.gradients import flatten_state
 
@@ -73,27 +73,60 @@ def apply_recover(S: Tensor, fit: LinearRecover) -> Tensor:
     return torch.cat([Z, torch.ones(S.shape[0], 1, dtype=S.dtype)], 1) @ fit.coef
 
 
-def states_at_lengths(memory: Memory, xs: Tensor, ns: list[int]) -> dict[int, Tensor]:
-    """States after the first n items of xs (n_max, B, d) for each n in ``ns``: n -> (B, S) float64.
+def fit_mlp_recover(S: Tensor, Y: Tensor, hidden: int = 64, steps: int = 800, lr: float = 5e-3, seed: int = 0) -> Callable[[Tensor], Tensor]:
+    """A small MLP recover map (standardised S -> tanh(hidden) -> Y), full-batch Adam on MSE.
 
-    One pass over the sequence: the state after n items does not depend on later items.
+    For memories that store items nonlinearly; returns a function S (B, S) -> Ŷ (B, D) (float64).
+    Trained in float32: a readout needs no more, and it is several times faster on a CPU.
+    """
+    check_range("hidden", hidden, 1)
+    check_range("steps", steps, 1)
+    S, Y = S.float(), Y.float()
+    mean, std = S.mean(0), S.std(0)
+    scale = torch.where(std > 0, std, torch.ones_like(std))
+    g = torch.Generator().manual_seed(seed)
+    W1 = (torch.randn(S.shape[1], hidden, generator=g, dtype=S.dtype) / S.shape[1] ** 0.5).requires_grad_()
+    b1 = torch.zeros(hidden, dtype=S.dtype, requires_grad=True)
+    W2 = (torch.randn(hidden, Y.shape[1], generator=g, dtype=S.dtype) / hidden**0.5).requires_grad_()
+    b2 = torch.zeros(Y.shape[1], dtype=S.dtype, requires_grad=True)
+
+    def f(X: Tensor) -> Tensor:
+        return torch.tanh(((X - mean) / scale) @ W1 + b1) @ W2 + b2
+
+    opt = torch.optim.Adam([W1, b1, W2, b2], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((f(S) - Y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return lambda X: f(X.float()).detach().double()
+
+
+def states_at_lengths(memory: Memory, xs: Tensor, ns: list[int], device: str | torch.device = "cpu") -> dict[int, Tensor]:
+    """States after the first n items of xs (n_max, B, d) for each n in ``ns``: n -> (B, S) float64 on CPU.
+
+    One pass over the sequence: the state after n items does not depend on later items. The memory
+    runs on ``device`` (a ``MemoryCore`` is moved there); the fits run on the CPU.
     """
     want = set(ns)
+    xs = xs.to(device)
+    if isinstance(memory, torch.nn.Module):
+        memory.to(device)
     out: dict[int, Tensor] = {}
     with torch.no_grad():
         if isinstance(memory, SequenceMemory):
-            m = memory.initial_memory(xs.shape[1])
+            m = memory.initial_memory(xs.shape[1], xs.device)
             for t in range(max(ns)):
                 m = memory.save(m, xs[t])
                 if t + 1 in want:
-                    out[t + 1] = memory.memory_vector(m).to(torch.float64)
+                    out[t + 1] = memory.memory_vector(m).to(torch.float64).cpu()
         elif isinstance(memory, MemoryCore):
             dtype = next((p.dtype for p in memory.parameters()), torch.get_default_dtype())
             state = memory.initial_state(xs.shape[1], xs.device)
             for t in range(max(ns)):
                 _, state = memory(xs[t].to(dtype), state)
                 if t + 1 in want:
-                    out[t + 1] = flatten_state(state).to(torch.float64)
+                    out[t + 1] = flatten_state(state).to(torch.float64).cpu()
         else:
             raise ConfigError(f"{type(memory).__name__} is neither a MemoryCore nor a SequenceMemory")
     for n, S in out.items():
@@ -102,20 +135,28 @@ def states_at_lengths(memory: Memory, xs: Tensor, ns: list[int]) -> dict[int, Te
     return out
 
 
-def _lag_errors(S_tr: Tensor, S_te: Tensor, xs_tr: Tensor, xs_te: Tensor, lags: list[int], ridge: float) -> np.ndarray:
+READOUTS = ("linear", "mlp")
+
+
+def _lag_errors(
+    S_tr: Tensor, S_te: Tensor, xs_tr: Tensor, xs_te: Tensor, lags: list[int], ridge: float, readout: str = "linear", seed: int = 0
+) -> np.ndarray:
     """Fit on (S_tr, items of each lag) and score on the test set. xs_*: (n, B, d) -> (L,) errors."""
     n, d = xs_tr.shape[0], xs_tr.shape[2]
     idx = [n - k for k in lags]  # lag k -> index n-k (0-based) of x_{n-k+1}
     Y_tr = xs_tr[idx].permute(1, 0, 2).reshape(xs_tr.shape[1], -1)  # (B, L·d)
     Y_te = xs_te[idx].permute(1, 0, 2).reshape(xs_te.shape[1], -1)
-    fit = fit_linear_recover(S_tr, Y_tr, ridge)
-    err = ((apply_recover(S_te, fit) - Y_te) ** 2).reshape(-1, len(lags), d).sum(-1).mean(0)
+    if readout == "mlp":
+        pred = fit_mlp_recover(S_tr, Y_tr, seed=seed)(S_te)
+    else:
+        pred = apply_recover(S_te, fit_linear_recover(S_tr, Y_tr, ridge))
+    err = ((pred - Y_te) ** 2).reshape(-1, len(lags), d).sum(-1).mean(0)
     ref = (Y_te**2).reshape(-1, len(lags), d).sum(-1).mean(0)
     return (err / ref).numpy()
 
 
-def _train_size(memory: Memory, n_max: int, seed: int, n_train: int | None) -> int:
-    probe = states_at_lengths(memory, random_items(n_max, 2, item_size(memory), seed + 7), [n_max])[n_max]
+def _train_size(memory: Memory, n_max: int, seed: int, n_train: int | None, device: str | torch.device = "cpu") -> int:
+    probe = states_at_lengths(memory, random_items(n_max, 2, item_size(memory), seed + 7), [n_max], device)[n_max]
     return n_train or max(2000, 4 * (probe.shape[1] + 1))
 
 
@@ -127,23 +168,27 @@ def profile_errors(
     lags: list[int] | None = None,
     seed: int = 0,
     ridge: float = 0.0,
+    readout: str = "linear",
+    device: str | torch.device = "cpu",
 ) -> dict:
-    """Held-out error of a least-squares recover map for each lag after n items.
+    """Held-out error of a fitted recover map for each lag after n items.
 
+    ``readout``: "linear" (least squares, the default) or "mlp" (``fit_mlp_recover``).
     ``n_train`` defaults to max(2000, 4(S+1)) so the fit is well determined.
     Returns {"lags": (L,), "error": (L,) normalised MSE, "state_dim": S, "n": n}.
     """
     check_range("n", n, 1)
     check_range("n_test", n_test, 2)
+    check_choice("readout", readout, READOUTS)
     lags = list(range(1, n + 1)) if lags is None else list(lags)
     bad = [k for k in lags if k < 1 or k > n]
     if bad:
         raise ConfigError(f"lags {bad} are outside 1..{n}: only n={n} items were saved")
     d = item_size(memory)
-    n_train = _train_size(memory, n, seed, n_train)
+    n_train = _train_size(memory, n, seed, n_train, device)
     xs_tr, xs_te = random_items(n, n_train, d, seed), random_items(n, n_test, d, seed + 1)
-    S_tr, S_te = states_at_lengths(memory, xs_tr, [n])[n], states_at_lengths(memory, xs_te, [n])[n]
-    err = _lag_errors(S_tr, S_te, xs_tr, xs_te, lags, ridge)
+    S_tr, S_te = states_at_lengths(memory, xs_tr, [n], device)[n], states_at_lengths(memory, xs_te, [n], device)[n]
+    err = _lag_errors(S_tr, S_te, xs_tr, xs_te, lags, ridge, readout, seed)
     return {"n": n, "lags": np.array(lags), "error": err, "state_dim": int(S_tr.shape[1])}
 
 
@@ -167,6 +212,7 @@ def profile_over_lengths(
     n_test: int = 1000,
     ridge: float = 0.0,
     stop_after_failure: bool = False,
+    device: str | torch.device = "cpu",
 ) -> dict:
     """Profile at each n in ``ns``: mean and max error over lags, lags recovered, and the capacity.
 
@@ -179,9 +225,9 @@ def profile_over_lengths(
     if not ns or ns[0] < 1:
         raise ConfigError(f"sequence lengths must be >= 1; got {ns}")
     d, n_max = item_size(memory), ns[-1]
-    n_train = _train_size(memory, n_max, seed, n_train)
+    n_train = _train_size(memory, n_max, seed, n_train, device)
     xs_tr, xs_te = random_items(n_max, n_train, d, seed), random_items(n_max, n_test, d, seed + 1)
-    st_tr, st_te = states_at_lengths(memory, xs_tr, ns), states_at_lengths(memory, xs_te, ns)
+    st_tr, st_te = states_at_lengths(memory, xs_tr, ns, device), states_at_lengths(memory, xs_te, ns, device)
     rows, capacity, failed = [], 0, False
     for n in ns:
         err = _lag_errors(st_tr[n], st_te[n], xs_tr[:n], xs_te[:n], list(range(1, n + 1)), ridge)
@@ -247,6 +293,7 @@ def profile_experiment(
     function_Ks: tuple[int, ...] = (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24),
     dims: tuple[int, ...] = (2, 4, 8, 12, 16),
     seed: int = 0,
+    device: str | torch.device = "cpu",
 ) -> list[dict]:
     """Side-by-side profiles, the function-basis memory versus K, and capacity versus state size."""
     from memlab.controllers import ElmanCore, LSTMCore
@@ -255,7 +302,7 @@ def profile_experiment(
     recs: list[dict] = []
     for name, build in standard_modules(d, size, seed).items():
         mem = build()
-        res = profile_over_lengths(mem, list(ns), threshold=threshold, seed=seed, n_test=n_test)
+        res = profile_over_lengths(mem, list(ns), threshold=threshold, seed=seed, n_test=n_test, device=device)
         recs.append(
             {
                 "analysis": "profile",
@@ -268,11 +315,30 @@ def profile_experiment(
                 "state_dim_at_max_n": res["rows"][-1]["state_dim"],
             }
         )
+    for name, build in standard_modules(d, size, seed).items():
+        if not name.startswith(("tanh", "lstm")):
+            continue
+        mem = build()
+        n_cmp = 8
+        lin = profile_errors(mem, n_cmp, n_test=n_test, seed=seed, device=device)["error"]
+        mlp = profile_errors(mem, n_cmp, n_test=n_test, seed=seed, readout="mlp", device=device)["error"]
+        recs.append(
+            {
+                "analysis": "profile",
+                "kind": "readout_compare",
+                "module": name,
+                "n": n_cmp,
+                "error_linear_by_lag": lin.tolist(),
+                "error_mlp_by_lag": mlp.tolist(),
+                "lags_recovered_linear": int((lin < threshold).sum()),
+                "lags_recovered_mlp": int((mlp < threshold).sum()),
+            }
+        )
     for basis in ("monomial", "chebyshev", "legendre"):
         for K in function_Ks:
             mem = FunctionMemory(d, K, basis)
             own = own_recover_errors(mem, function_n, batch=n_test, seed=seed)
-            fit = profile_errors(mem, function_n, n_test=n_test, seed=seed)["error"]
+            fit = profile_errors(mem, function_n, n_test=n_test, seed=seed, device=device)["error"]
             recs.append(
                 {
                     "analysis": "profile",
@@ -298,7 +364,7 @@ def profile_experiment(
     for fam, build in families.items():
         for S in dims:
             mem = build(S)
-            res = profile_over_lengths(mem, grid[: 2 * S + 2], threshold=threshold, seed=seed, n_test=n_test, stop_after_failure=True)
+            res = profile_over_lengths(mem, grid[: 2 * S + 2], threshold=threshold, seed=seed, n_test=n_test, stop_after_failure=True, device=device)
             recs.append(
                 {
                     "analysis": "profile",
