@@ -1,0 +1,1 @@
+"""Theory: analyses of memory (stm, fisher, capacity, profile, ...); submodules import lazily."""
