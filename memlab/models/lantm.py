@@ -4,7 +4,7 @@ Registered as ``lantm-invnorm`` and ``lantm-softmax``; per-task sizes and learni
 seed 004 Table 2 (LSTM 50 or 100 cells, memory width 20, embedding 7/10/14, LR 0.02/0.01).
 Training (Table 2 / §4): RMSProp, momentum 0.95, batches of 32, 10 batches per epoch; the
 trainer's defaults already follow that protocol, so ``train_defaults`` only sets the rate
-and gradient clipping.
+(Table 2 × ``LR_SCALE``, see there) and gradient clipping.
 """
 
 from __future__ import annotations
@@ -118,11 +118,18 @@ def _model_defaults(weighting: str):
     return defaults
 
 
+#: Table 2's rates are for the paper's RMSProp; with ``torch.optim.RMSprop`` (momentum 0.95, so
+#: an effective step of 20·lr) they stall: on copy 2–6 (vocabulary 8) lr 0.02 stayed at 36% fine
+#: after 2300 batches while lr 0.002 reached 98% fine. We therefore train at Table 2 rate × LR_SCALE
+#: (0.002 and 0.001); ``train.lr=0.02`` restores the paper's number.
+LR_SCALE = 0.1
+
+
 def _train_defaults(weighting: str):
     def defaults(task: str) -> dict:
         row = _row(weighting, task)
         # clipping is not in the seed; it keeps the early random-access phase from diverging
-        return {"lr": row[2] if row is not None else 0.02, "clip_norm": 1.0}
+        return {"lr": (row[2] if row is not None else 0.02) * LR_SCALE, "clip_norm": 1.0}
 
     return defaults
 
