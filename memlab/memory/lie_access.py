@@ -563,8 +563,9 @@ class LANTMCore(MemoryCore):
         self.h0 = nn.Parameter(torch.zeros(H))
         self.c0 = nn.Parameter(torch.zeros(H))
         self.r0 = nn.Parameter(torch.zeros(R, mem_width))
-        self.k0 = nn.Parameter(g.init_key(A))
-        self.v0 = nn.Parameter(g.init_step(A))
+        # every head starts at the same key with the same step, so reads begin on the write line
+        self.k0 = nn.Parameter(g.init_key(1).repeat(A, 1))
+        self.v0 = nn.Parameter(g.init_step(1).repeat(A, 1))
 
     def params(self) -> LANTMParams:
         return LANTMParams(self.Uh, self.Ur, self.Wq, self.bq)

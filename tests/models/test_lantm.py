@@ -1,0 +1,138 @@
+"""LANTM models: config checks, registry and Table 2 defaults, figure and tables, a tiny model that learns copy."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+
+from memlab.core.config import from_dict
+from memlab.core.errors import ConfigError
+from memlab.models import MODELS, build_model
+from memlab.models.lantm import TABLE2, LANTMConfig, LANTMModel
+from memlab.tasks import make_task
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ({"alpha": 0}, r"model\.alpha=0\.0 is out of range; allowed: > 0"),
+        ({"alpha": -1.5}, r"model\.alpha=-1\.5 is out of range; allowed: > 0"),
+        ({"group": "mobius"}, r"model\.group='mobius' is not allowed; choose one of translation, so2, scaling_rotation"),
+        ({"group": "so2", "key_dim": 3}, r"acts on R\^2 only.*use key_dim=2 or group=translation"),
+        ({"group": "scaling_rotation", "key_dim": 1}, r"acts on R\^2 only"),
+        ({"read_heads": 0}, r"model\.read_heads=0 is out of range; allowed: >= 1"),
+        ({"write_heads": 0}, r"model\.write_heads=0 is out of range; allowed: >= 1"),
+        ({"weighting": "cosine"}, r"choose one of invnorm, softmax"),
+        ({"wings": 2}, r"unknown key model\.wings"),
+    ],
+)
+def test_bad_settings_give_one_line_config_errors(bad, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        from_dict(LANTMConfig, bad, prefix="model.")
+    assert "\n" not in str(info.value)
+
+
+def test_translation_group_takes_any_key_dim():
+    cfg = from_dict(LANTMConfig, {"key_dim": 3, "alpha": 0.5})
+    task = make_task("copy", {"vocab": 5})
+    from memlab.models.lantm import build
+
+    model = build(cfg, task.spec)
+    batch = task.sample(2, 3, torch.Generator().manual_seed(0))
+    assert model(batch).shape == (batch.inputs.shape[0], 2, task.spec.n_tokens)
+
+
+@pytest.mark.parametrize("name,weighting", [("lantm-invnorm", "invnorm"), ("lantm-softmax", "softmax")])
+@pytest.mark.parametrize("task_name", ["copy", "reverse", "bigramFlip", "double", "addition"])
+def test_registry_entries_use_table2_sizes(name, weighting, task_name):
+    entry = MODELS[name]
+    hidden, embed, lr = TABLE2[weighting][task_name]
+    task = make_task(task_name)
+    model = build_model(name, task.spec, task_name)
+    assert isinstance(model, LANTMModel)
+    core = model.core
+    assert core.spec.hidden == hidden and model.encoder.out_size == embed and core.spec.mem_width == 20
+    assert core.spec.weighting == weighting and core.spec.group.name == "translation" and core.spec.key_dim == 2
+    td = entry.train_defaults(task_name)
+    assert td["lr"] == pytest.approx(lr * 0.1) and td["clip_norm"] > 0
+    # every parameter receives a gradient
+    batch = task.sample(2, 4, torch.Generator().manual_seed(0))
+    task.loss(model(batch), batch).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_build_model_rejects_bad_overrides_in_one_line():
+    task = make_task("copy")
+    with pytest.raises(ConfigError, match="model.alpha"):
+        build_model("lantm-invnorm", task.spec, "copy", {"alpha": -2})
+
+
+def test_write_gate_tweak_and_step_normalisation_are_on_by_default():
+    task = make_task("copy", {"vocab": 6})
+    model = build_model("lantm-invnorm", task.spec, "copy")
+    sp = model.core.spec
+    o = sp.offsets()["sig"][0]
+    bq = model.core.bq.detach()
+    assert bq[o] < -3 and bq[o + sp.heads] < -3  # write key gate g and write step gate h
+    assert bq[o + 1] == 0 and bq[o + sp.heads + 1] == 0  # the read head's gates are not biased
+    assert sp.normalise_steps
+    batch = task.sample(3, 5, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        _, tr, _ = model.trace(batch)
+    assert (tr.gates[:, :, 0] < 0.05).all()  # the write head starts out writing along a line
+
+
+def test_trace_plot_and_tables(tmp_path):
+    from memlab.commands.lantm import render_tables, trace_record
+    from memlab.plots.lantm import key_space_figure
+    from memlab.training.run import train_run
+
+    s = train_run("lantm-invnorm", "copy", {"task": {"vocab": 6, "train_min": 2, "train_max": 4, "test_min": 5,
+                                                     "test_max": 8},
+                                            "train": {"max_epochs": 1, "eval_every": 0}},
+                  out=tmp_path, name="tiny", progress=False)
+    rec = trace_record(s["run_dir"], 7, seed=3)
+    assert len(rec["answer"]) == len(rec["prediction"]) == 8 and len(rec["reads"]) == 7
+    assert set(rec["gates"]) == {"write key", "write step", "read key", "read step"}
+    png = key_space_figure(json.loads(json.dumps(rec)), tmp_path / "fig.png")
+    assert png.stat().st_size > 10_000
+    records = [{"model": "lantm-invnorm", "task": "copy", "scale": 1, "seed": 0, "coarse": 0.5, "fine": 0.75,
+                "lengths": [2, 64], "epochs": 3},
+               {"model": "lantm-invnorm", "task": "copy", "scale": 4, "seed": 0, "coarse": 0.25, "fine": 0.875,
+                "lengths": [193, 256]}]
+    md = render_tables(records)
+    assert "| copy | lantm-invnorm | 50% | 75% |  |  | 100% | 100% | 100% | 100% | 3 |" in md
+    assert "| copy | 4x | 193–256 | 25% | 88% | 100% | 100% |" in md
+
+
+def _train_tiny_copy(seed: int, budget_s: float) -> tuple[float, int]:
+    torch.manual_seed(seed)
+    task = make_task("copy", {"vocab": 8, "train_min": 2, "train_max": 6, "test_min": 2, "test_max": 6})
+    model = build_model("lantm-invnorm", task.spec, "copy")
+    opt = torch.optim.RMSprop(model.parameters(), lr=0.002, alpha=0.95, momentum=0.95, eps=1e-6)  # seed 004 §4
+    gen = torch.Generator().manual_seed(seed)
+    test = [task.sample(64, k, torch.Generator().manual_seed(100 + k)) for k in range(2, 7)]
+    t0, coarse, step = time.process_time(), 0.0, 0
+    while time.process_time() - t0 < budget_s:
+        for _ in range(50):
+            batch = task.sample_range(32, 2, 6, gen)
+            loss = task.loss(model(batch), batch)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+        with torch.no_grad():
+            coarse = min(task.score(model(b), b).coarse for b in test)
+        if coarse == 1.0:
+            break
+    return coarse, step
+
+
+@pytest.mark.slow
+def test_tiny_lantm_learns_copy():
+    coarse, steps = _train_tiny_copy(seed=0, budget_s=150)
+    assert coarse == 1.0, f"copy 2-6 coarse {coarse} after {steps} steps"
