@@ -35,14 +35,18 @@ from memlab.memory.associative import (
 
 
 # ----------------------------------------------------------------------------- pure functions
-def hebbian_weights(patterns: Tensor, normalize: bool = False) -> Tensor:
-    """Eq. 2.24: w_ij = Σ_p x_i^p x_j^p with w_ii = 0.
+def hebbian_weights(patterns: Tensor, normalize: bool = False, zero_diagonal: bool = True) -> Tensor:
+    """Eq. 2.24: w_ij = Σ_p x_i^p x_j^p, by default with w_ii = 0.
 
     patterns (B, Q, N) in {-1, +1} -> W (B, N, N), symmetric. ``normalize`` divides by N
-    (does not change the sign dynamics, keeps energies O(N)).
+    (does not change the sign dynamics, keeps energies O(N)). ``zero_diagonal=False`` keeps the
+    self-coupling w_ii = Q that eq. 2.24 literally contains; it biases every unit towards its
+    current state (fewer flips, many more spurious fixed points), and the seed's Q ≈ 0.18N figure
+    is the zero-diagonal one.
     """
     W = patterns.transpose(-1, -2) @ patterns  # (B, N, N)
-    W = W - torch.diag_embed(torch.diagonal(W, dim1=-2, dim2=-1))  # zero diagonal: no self-coupling
+    if zero_diagonal:
+        W = W - torch.diag_embed(torch.diagonal(W, dim1=-2, dim2=-1))  # no self-coupling
     return W / patterns.shape[-1] if normalize else W
 
 
@@ -144,14 +148,14 @@ def is_fixed_point(W: Tensor, x: Tensor) -> Tensor:
     return (sync_step(W, x) == x).all(-1)
 
 
-def one_step_bit_error(patterns: Tensor, W: Tensor | None = None) -> Tensor:
+def one_step_bit_error(patterns: Tensor, W: Tensor | None = None, zero_diagonal: bool = True) -> Tensor:
     """Fraction of bits of each stored pattern flipped by one update from that pattern.
 
     This is the crosstalk criterion of eq. 2.25: bit i of x^p flips when the crosstalk
     Σ_{q≠p} x_i^q (x^p·x^q) (minus the removed self term) outweighs the signal (N-1) x_i^p.
-    patterns (B, Q, N) -> (B, Q).
+    patterns (B, Q, N) -> (B, Q). ``W`` defaults to the Hebbian weights of ``patterns``.
     """
-    W = hebbian_weights(patterns) if W is None else W
+    W = hebbian_weights(patterns, zero_diagonal=zero_diagonal) if W is None else W
     return (sync_step(W, patterns) != patterns).float().mean(-1)
 
 

@@ -50,6 +50,10 @@ def plot_hopfield(records: Records, path: Path) -> Path:
     one = _part(records, "one_step")
     for N, (xs, ys) in _series(one, "N", "load", "bit_error").items():
         ax[0].semilogy(xs, [max(y, 1e-6) for y in ys], "o-", ms=3, label=f"N={N}")
+    if one and "bit_error_self_coupling" in one[0]:
+        big = max(r["N"] for r in one)
+        xs, ys = _series([r for r in one if r["N"] == big], "N", "load", "bit_error_self_coupling")[big]
+        ax[0].semilogy(xs, [max(y, 1e-6) for y in ys], "^:", ms=3, color="gray", label=f"N={big}, w_ii = Q kept")
     if one:
         xs = sorted({r["load"] for r in one})
         ax[0].semilogy(xs, [max(r, 1e-6) for r in (next(o["bit_error_theory"] for o in one if o["load"] == x) for x in xs)], "k--", lw=1, label="Φ(−1/√α)")
@@ -248,6 +252,11 @@ def _md_hopfield(h: dict[str, Any]) -> list[str]:
     for N in sorted(h["one_step_capacity"], key=float):
         lines.append(f"| {N} | {_f(h['one_step_capacity'][N])} | {_f(h['stable_capacity'].get(N))} | {_f(h['cue_capacity'].get(N))} |")
     lines.append(f"| theory | {_f(h['one_step_theory'])} (Φ(−1/√α) = 1%; seed 0.18) | 0.138 (N → ∞) | |")
+    sc = h.get("one_step_capacity_self_coupling") or {}
+    if sc:
+        lines += ["", f"- {h['note_self_coupling']}. With w_ii = Q kept, the 1% crossing is at "
+                  + ", ".join(f"N={n}: {_f(sc[n])}" for n in sorted(sc, key=float))
+                  + f" (theory Φ(−(1+α)/√α) = 1% at {_f(h['one_step_theory_self_coupling'])})."]
     if fs.get("alpha_infinity") is not None:
         lines += ["", f"Finite-size fit of the stability load, α(N) = α∞ + a/√N: α∞ = {_f(fs['alpha_infinity'])}, a = {_f(fs['slope'], 2)}."]
     return lines

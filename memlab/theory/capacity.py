@@ -67,17 +67,24 @@ def normal_cdf(z: float) -> float:
     return 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
 
-def hopfield_bit_error_theory(load: float) -> float:
+def hopfield_bit_error_theory(load: float, self_coupling: bool = False) -> float:
     """Large-N per-bit error after one update from a stored pattern: P = Φ(−1/√α), α = Q/N
-    (the crosstalk of eq. 2.25 is approximately N(0, QN) against a signal N)."""
-    return normal_cdf(-1 / math.sqrt(load)) if load > 0 else 0.0
+    (the crosstalk of eq. 2.25 is approximately N(0, QN) against a signal N). With the
+    self-coupling w_ii = Q kept the signal is N + Q: P = Φ(−(1 + α)/√α)."""
+    if load <= 0:
+        return 0.0
+    return normal_cdf(-(1 + load if self_coupling else 1) / math.sqrt(load))
 
 
-def hopfield_one_step_capacity_theory(level: float = 0.01) -> float:
-    """α with Φ(−1/√α) = level (0.1848 for 1%)."""
+def hopfield_one_step_capacity_theory(level: float = 0.01, self_coupling: bool = False) -> float:
+    """α where the one-step bit error equals ``level``: 0.1848 for 1% (0.324 with self-coupling)."""
     from scipy.stats import norm
 
-    return float(1 / norm.ppf(level) ** 2)
+    z = -float(norm.ppf(level))
+    if not self_coupling:
+        return 1 / z**2
+    s = (z - math.sqrt(z * z - 4)) / 2  # smaller root of s² − z s + 1 = 0, s = √α
+    return s * s
 
 
 def _check_positive_tuple(name: str, values, integer: bool = True) -> None:
@@ -150,10 +157,13 @@ def run_hopfield(cfg: HopfieldCapacityConfig, progress: bool = True) -> list[dic
             Q = max(1, round(load * N))
             p = hop.random_patterns(trials, Q, N, g).to(dev)
             err = hop.one_step_bit_error(p)  # (trials, Q)
+            err_self = hop.one_step_bit_error(p, zero_diagonal=False)  # eq. 2.24 with w_ii = Q kept
             recs.append(_point(
                 "hopfield", "one_step", cfg.seed, N=N, load=Q / N, Q=Q, networks=trials,
                 bit_error_level=cfg.bit_error, bit_error=float(err.mean()), bit_error_theory=hopfield_bit_error_theory(Q / N),
                 pattern_fixed_fraction=float((err == 0).float().mean()),
+                bit_error_self_coupling=float(err_self.mean()),
+                bit_error_self_coupling_theory=hopfield_bit_error_theory(Q / N, self_coupling=True),
             ))
             bar.update()
         # -- part 2: asynchronous dynamics from x^p (stability) and from a noisy cue (recall)
@@ -213,12 +223,22 @@ def summarize_hopfield(records: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "one_step_theory": hopfield_one_step_capacity_theory(level),
         "one_step_capacity": {},
+        "note_self_coupling": (
+            "W has zero diagonal. Eq. 2.24 as printed keeps the self-coupling w_ii = Q; one update then flips "
+            "fewer bits (signal N + Q instead of N), a bias towards the current state rather than more storage, "
+            "so the seed's 0.18N is the zero-diagonal figure"
+        ),
+        "one_step_theory_self_coupling": hopfield_one_step_capacity_theory(level, self_coupling=True),
+        "one_step_capacity_self_coupling": {},
         "stable_capacity": {},
         "cue_capacity": {},
     }
     for N in sorted({r["N"] for r in one}):
         rs = sorted((r for r in one if r["N"] == N), key=lambda r: r["load"])
         out["one_step_capacity"][str(N)] = crossing([r["load"] for r in rs], [r["bit_error"] for r in rs], level)
+        if all("bit_error_self_coupling" in r for r in rs):
+            out["one_step_capacity_self_coupling"][str(N)] = crossing_or_bound(
+                [r["load"] for r in rs], [r["bit_error_self_coupling"] for r in rs], level)
     for N in sorted({r["N"] for r in dyn}):
         rs = sorted((r for r in dyn if r["N"] == N), key=lambda r: r["load"])
         xs = [r["load"] for r in rs]

@@ -164,3 +164,12 @@ def test_capacity_experiment_quick_records():
     assert set(head["one_step_capacity"]) == {"60"}
     with pytest.raises(ConfigError, match="cue_noise=0.7"):
         from_dict(HopfieldCapacityConfig, {"cue_noise": 0.7})
+
+
+def test_self_coupling_only_removes_flips():
+    # eq. 2.24 literally keeps w_ii = Q: h_i gains Q x_i, so a bit can only flip if it also flips without it
+    p = random_patterns(3, 40, 100, g(12))
+    assert torch.all(torch.diagonal(hebbian_weights(p, zero_diagonal=False), dim1=-2, dim2=-1) == 40)
+    e0 = one_step_bit_error(p)
+    e1 = one_step_bit_error(p, zero_diagonal=False)
+    assert torch.all(e1 <= e0) and e1.mean() < e0.mean()
