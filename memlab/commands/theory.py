@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 DEFAULT_OUT = "results/theory"
 
 
@@ -128,6 +130,11 @@ def cmd_report(args: argparse.Namespace) -> dict:
 # ----------------------------------------------------------------------------- summary from records
 
 
+def _cell(text: Any) -> str:
+    """A markdown table cell: pipes inside labels would split the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def _fmt(x: Any, digits: int = 4) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}g}"
@@ -145,12 +152,28 @@ def write_summary(out: Path) -> Path:
         lines += [f"## Fisher memory curve (`fisher.jsonl`, `fisher.png`; seed {r0.get('seed')}, commit {r0.get('commit')})", ""]
         lines += ["| network | normal | J_tot | prediction | closed form | max rel. diff |", "|---|---|---|---|---|---|"]
         for r in (r for r in rec["fisher"] if r["kind"] == "curve"):
-            pred = f"{_fmt(r['prediction'])} ({r['prediction_label']})" if "prediction" in r else "—"
-            lines.append(f"| {r['family']} | {r['normal']} | {_fmt(r['J_total'], 6)} | {pred} | {r['closed_form'] or '—'} | {_fmt(r['max_rel_diff_closed']) if r['max_rel_diff_closed'] is not None else '—'} |")
+            pred = f"{_fmt(r['prediction'])} ({_cell(r['prediction_label'])})" if "prediction" in r else "—"
+            lines.append(f"| {_cell(r['family'])} | {r['normal']} | {_fmt(r['J_total'], 6)} | {pred} | {r['closed_form'] or '—'} | {_fmt(r['max_rel_diff_closed']) if r['max_rel_diff_closed'] is not None else '—'} |")
         tot = [r for r in rec["fisher"] if r["kind"] == "total_vs_N"]
         if tot:
             lines += ["", "Delay lines / amplifying chains, J_tot versus N:", "", "| alpha | N | J_tot | H_N | N(1-alpha^-2) |", "|---|---|---|---|---|"]
             lines += [f"| {r['alpha']:g} | {r['N']} | {_fmt(r['J_total'], 6)} | {_fmt(r['harmonic_number'], 6)} | {_fmt(r['N_one_minus_alpha_m2'], 6)} |" for r in tot]
+        curves = [r for r in rec["fisher"] if r["kind"] == "curve"]
+        normal = [r["J_total"] for r in curves if r["normal"]]
+        diffs = [r["max_rel_diff_closed"] for r in curves if r["max_rel_diff_closed"] is not None]
+        lines += ["", "Findings (computed from the records):", ""]
+        if normal:
+            lines.append(f"- Normal networks: J_tot = {', '.join(f'{x:.10f}' for x in normal)} (theory: ‖v‖²/ε = 1).")
+        if diffs:
+            lines.append(f"- Closed forms (eq. 2.28 for normal W; Ganguli's delay-line formula) match the Lyapunov formula eq. 2.27 to {max(diffs):.1e} relative.")
+        h = [abs(r["J_total"] - r["harmonic_number"]) for r in tot if r["alpha"] == 1]
+        if h:
+            lines.append(f"- Delay line (α = 1): J_tot = H_N for every N tested (max |J_tot − H_N| = {max(h):.1e}); it grows only like log N.")
+        amp = [r for r in tot if r["alpha"] > 1]
+        if amp:
+            gap = [r["J_total"] - r["N_one_minus_alpha_m2"] for r in amp]
+            below = all(r["J_total"] <= r["N"] + 1e-9 for r in amp)
+            lines.append(f"- Amplifying chains: J_tot − N(1−α⁻²) stays in [{min(gap):.3f}, {max(gap):.3f}] while N grows to {max(r['N'] for r in amp)}, so J_tot ≈ N(1−α⁻²) → N; J_tot ≤ N always: {below}.")
         lines.append("")
     if rec["capacity"]:
         r0 = rec["capacity"][0]
@@ -170,6 +193,18 @@ def write_summary(out: Path) -> Path:
             for rho in dict.fromkeys(r["rho"] for r in th):
                 cells = [next((_fmt(r["MC_test"]) for r in th if r["rho"] == rho and r["input_scale"] == s), "—") for s in scales]
                 lines.append(f"| {rho:g} | " + " | ".join(cells) + " |")
+        lin = [r for r in rec["capacity"] if r["kind"] == "linear"]
+        lines += ["", "Findings (computed from the records):", ""]
+        for r in lin:
+            lines.append(f"- Linear {r['network']} network, N = {r['N']}: closed-form MC over all lags = {r['MC_closed_infinite']:.6f} (theory: N); held-out regression on {r['T'] // 2} samples gives {r['MC_test']:.3f}.")
+        if fs:
+            lo = fs[0]
+            hi = fs[-1]
+            lines.append(f"- Finite-sample bias: with {lo['n_train']} training samples the in-sample estimate is {lo['MC_train']:.2f} (+{lo['MC_train'] - lo['MC_closed_kmax']:.2f} over the closed form; predicted ≈ +{lo['bias_prediction']:.2f}) and the held-out one {lo['MC_test']:.2f}; with {hi['n_train']} they are {hi['MC_train']:.2f} and {hi['MC_test']:.2f} (closed form {hi['MC_closed_kmax']:.2f}).")
+        if th:
+            best = max(th, key=lambda r: r["MC_test"])
+            mean_by_scale = {sc: np.mean([r["MC_test"] for r in th if r["input_scale"] == sc]) for sc in dict.fromkeys(r["input_scale"] for r in th)}
+            lines.append(f"- tanh reservoirs: best MC {best['MC_test']:.2f} of N = {best['N']} at ρ = {best['rho']:g}, input scale {best['input_scale']:g}; mean MC over ρ by input scale: " + ", ".join(f"{sc:g} → {m:.2f}" for sc, m in mean_by_scale.items()) + ".")
         lines.append("")
     if rec["gradients"]:
         r0 = rec["gradients"][0]
@@ -181,14 +216,35 @@ def write_summary(out: Path) -> Path:
         for r in rec["gradients"]:
             b = _fmt(r["bound_norm"][-1], 3) if "bound_norm" in r else "—"
             wb = str(r["within_bound"]) if "within_bound" in r else "—"
-            lines.append(f"| {r['label']} | " + " | ".join(_fmt(r["norm_geomean"][i], 3) for i in pick) + f" | {b} | {wb} |")
+            lines.append(f"| {_cell(r['label'])} | " + " | ".join(_fmt(r["norm_geomean"][i], 3) for i in pick) + f" | {b} | {wb} |")
+        el = [r for r in rec["gradients"] if "within_bound" in r]
+        cec = [r for r in rec["gradients"] if r["core"] == "lstm" and "no forget" in r["label"] and r["block"].startswith("cell")]
+        f0 = [r for r in rec["gradients"] if r["core"] == "lstm" and "forget bias 0" in r["label"] and r["block"].startswith("cell")]
+        lines += ["", "Findings (computed from the records):", ""]
+        if el:
+            lines.append(f"- Every measured Elman Jacobian norm lies below (f'_max‖W‖₂)^q: {all(r['within_bound'] for r in el)}.")
+            on = [r["label"] for r in el if r["core"] == "elman_linear" and max(abs(a / b - 1) for a, b in zip(r["norm_geomean"], r["bound_norm"])) < 1e-4]
+            if on:
+                lines.append(f"- On the bound (within 1e-4 relative at every q): {', '.join(on)} (orthogonal W, f' ≡ 1).")
+            regime = {"vanishing (< 1e-2)": [], "exploding (> 1e2)": [], "neither": []}
+            for r in el:
+                v = r["norm_geomean"][-1]
+                regime["vanishing (< 1e-2)" if v < 1e-2 else "exploding (> 1e2)" if v > 1e2 else "neither"].append(f"{r['label']} ({v:.2g})")
+            lines.append(f"- At q = {q[-1]}: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in regime.items() if v) + ".")
+        if cec and f0:
+            lines.append(f"- LSTM cell c→c at q = {q[-1]}: {cec[0]['norm_geomean'][-1]:.3g} without a forget gate (constant error carousel) versus {f0[0]['norm_geomean'][-1]:.3g} with forget bias 0.")
         lines.append("")
     if rec["saxe"]:
         lines += [f"## Deep linear network learning dynamics (`saxe.jsonl`, `saxe.png`; seed {rec['saxe'][0].get('seed')})", ""]
-        lines += ["| start | depth | lr | steps | singular values s | max_t |a_sim - a_eq2.18| / s |", "|---|---|---|---|---|---|"]
+        lines += ["| start | depth | lr | steps | singular values s | max over t, α of \\|a_sim − a_eq2.18\\| / s_α |", "|---|---|---|---|---|---|"]
         for r in rec["saxe"]:
             note = " (a(0) fitted per mode)" if r["init"] == "random" else ""
             lines.append(f"| {r['init']}{note} | {r['depth']} | {r['lr']} | {r['steps']} | {', '.join(_fmt(s, 3) for s in dict.fromkeys(round(s, 6) for s in r['s']))} | {r['max_rel_dev']:.3%} |")
+        dec = next((r for r in rec["saxe"] if r["init"] == "decoupled"), None)
+        if dec:
+            t, a, sv = np.array(dec["t"]), np.array(dec["a_sim"]), np.array(dec["s"])
+            half = {round(float(x), 4): float(t[np.argmax(a[:, j] >= x / 2)]) if np.any(a[:, j] >= x / 2) else float("inf") for j, x in enumerate(sv)}
+            lines += ["", f"Findings: from a decoupled small start, simulated gradient descent and eq. 2.18 agree to {dec['max_rel_dev']:.2%} of s_α (target ≤ 2%: {'met' if dec['max_rel_dev'] <= 0.02 else 'NOT met'}). Time (t/τ) for each mode to reach s_α/2: " + ", ".join(f"s = {k:g}: {v:.2f}" for k, v in sorted(half.items(), reverse=True)) + "."]
         lines.append("")
     if rec["profile"]:
         mods = [r for r in rec["profile"] if r["kind"] == "module"]
@@ -223,6 +279,24 @@ def write_summary(out: Path) -> Path:
             for fam in dict.fromkeys(r["family"] for r in cv):
                 cells = [next((str(r["capacity"]) for r in cv if r["family"] == fam and r["state_dim"] == s), "—") for s in Ss]
                 lines.append(f"| {fam} | " + " | ".join(cells) + " |")
+        lines += ["", "Findings (computed from the records):", ""]
+        by = {r["module"]: r for r in mods}
+        if "exact_stack" in by:
+            es = by["exact_stack"]["rows"][-1]
+            lines.append(f"- Exact stack (perfect memory, Thm 3.2): every item of n = {es['n']} recovered, max error {es['max_error']:.1e}; its state grows as n·d.")
+        if "leaky_integrator_N1" in by:
+            lk = by["leaky_integrator_N1"]["rows"][-1]["error_by_lag"]
+            lines.append(f"- 1-unit leaky integrator: error {lk[0]:.3f} at lag 1, {lk[1]:.3f} at lag 2, ≥ {min(lk[2:]):.3f} beyond.")
+        if cv:
+            lines.append(f"- Capacity never exceeds S/d for any finite memory tested: {all(r['capacity'] <= r['bound'] for r in cv)} (Thm 3.3).")
+            fams = list(dict.fromkeys(r["family"] for r in cv))
+            at = [f for f in fams if all(r["capacity"] == r["bound"] for r in cv if r["family"] == f)]
+            below = [f for f in fams if f not in at]
+            lines.append(f"- Reach S/d at every S: {', '.join(at) or 'none'}; below it somewhere: " + ", ".join(f"{f} (max {max(r['capacity'] for r in cv if r['family'] == f)} at S ≤ {max(r['state_dim'] for r in cv if r['family'] == f)})" for f in below) + ".")
+        if fb:
+            mono = sorted((r for r in fb if r["basis"] == "monomial"), key=lambda r: r["K"])
+            first_perfect = next((r["K"] for r in mono if r["own_error_mean"] < 1e-12), None)
+            lines.append(f"- Function memory (§5, monomial basis): own-recover error falls from {mono[0]['own_error_mean']:.3f} at K = {mono[0]['K']} to {mono[-1]['own_error_mean']:.1e} at K = {mono[-1]['K']} (n = {mono[0]['n']}); smallest K with error < 1e-12: {first_perfect}.")
         lines.append("")
     return atomic_write_text(out / "SUMMARY.md", "\n".join(lines))
 

@@ -224,7 +224,7 @@ def fisher_experiment(N: int = 20, eps: float = 1.0, k_max: int = 60, rho: float
             rec["prediction_label"] = "N (1 - alpha^-2) / eps"
         elif rec["normal"]:
             rec["prediction"] = float(v @ v) / eps
-            rec["prediction_label"] = "|v|^2 / eps"
+            rec["prediction_label"] = "‖v‖² / eps"
         recs.append(rec)
     for alpha in (1.0, 1.5, 2.0):
         for n in (2, 4, 8, 16, 32, 64):

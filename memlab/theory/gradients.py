@@ -221,7 +221,7 @@ def gradients_experiment(
                 {
                     "analysis": "gradients",
                     "core": f"elman_{nl}",
-                    "label": f"Elman {nl}, ||W||={s:g}",
+                    "label": f"Elman {nl}, ‖W‖={s:g}",
                     "w_scale": s,
                     "hidden": hidden,
                     "q": list(range(1, q_max + 1)),
