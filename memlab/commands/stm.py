@@ -101,8 +101,9 @@ def _execute(
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            # larger units first so the pool does not end waiting on one big network
-            order = sorted(todo, key=lambda u: -u[0]) if isinstance(todo[0][0], int) else todo
+            # trial-major (every grid point gets its first trials before any gets its last, so a
+            # run stopped early still covers the grid), larger networks first within a trial
+            order = sorted(todo, key=lambda u: (u[-1], -u[0]))
             with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init) as ex:
                 futs = [ex.submit(fn, cfg_dict, *u, device) for u in order]
                 for f in as_completed(futs):

@@ -272,7 +272,7 @@ def time_basis(
     if name == "haar":
         return haar_matrix(N, dtype)
     q, r = torch.linalg.qr(torch.randn(N, N, generator=generator, dtype=dtype))
-    return q * torch.sign(torch.diagonal(r)).unsqueeze(0)
+    return (q * torch.sign(torch.diagonal(r)).unsqueeze(0)).contiguous()
 
 
 def apply_time_basis(A: torch.Tensor, Psi_t: torch.Tensor, L: int) -> torch.Tensor:
@@ -434,10 +434,9 @@ def donoho_tanner(delta: float | np.ndarray) -> np.ndarray:
     delta = 2 phi(t) / (t + 2 (phi(t) - t Phi(-t))),  rho = 1 - t Phi(-t) / phi(t);
     inverted in t by bisection (delta is decreasing in t).
     """
-    from scipy.stats import norm
-
-    def dr(t):
-        phi, Phi = norm.pdf(t), norm.cdf(-t)
+    def dr(t: float) -> tuple[float, float]:
+        phi = math.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
+        Phi = 0.5 * math.erfc(t / math.sqrt(2))  # Phi(-t)
         return 2 * phi / (t + 2 * (phi - t * Phi)), 1 - t * Phi / phi
 
     d = np.atleast_1d(np.asarray(delta, dtype=float))
@@ -470,8 +469,8 @@ class PhaseConfig:
     L: int = 40
     N: int = 100
     trials: int = 20
-    # 7 x 11 + 7 x 8 points per panel pair; the Donoho-Tanner checks need 0.1, 0.25 and 0.5
-    gammas: tuple[float, ...] = (0.05, 0.1, 0.15, 0.25, 0.35, 0.5, 0.65)
+    # 6 x 11 (sparse) and 6 x 8 (low-rank) points per coherence; the Donoho-Tanner checks need 0.1, 0.25 and 0.5
+    gammas: tuple[float, ...] = (0.05, 0.1, 0.15, 0.25, 0.35, 0.5)
     rhos_sparse: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
     rhos_lowrank: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
     spectral_radius: float = 0.999
@@ -483,6 +482,7 @@ class PhaseConfig:
     high_temporal: str = "dct"
     lasso_backend: str = "auto"
     lasso_tol: float = 1e-5
+    lasso_max_epochs: int = 2000
     nuclear_max_iter: int = 300
     nuclear_tol: float = 1e-5
     nuclear_stage_iters: int = 50
@@ -565,7 +565,7 @@ def phase_unit(cfg: PhaseConfig, gamma_index: int, trial: int, device: str = "cp
                 t1 = time.perf_counter()
                 a_hat, info = recovery.lasso(
                     D, y.cpu().numpy(), recovery.lasso_alpha(D, tau), backend=cfg.lasso_backend,
-                    tol=cfg.lasso_tol, debias=True, return_info=True,
+                    tol=cfg.lasso_tol, max_epochs=cfg.lasso_max_epochs, debias=True, return_info=True,
                 )
                 dt = time.perf_counter() - t1
                 S_hat = synthesize(torch.from_numpy(a_hat), Psi, L, N)

@@ -1,0 +1,126 @@
+"""Seed 003 recovery: LASSO and nuclear-norm APG against cvxpy, exact recovery and failure."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from memlab.core.errors import ConfigError
+from memlab.theory import recovery, stm
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def _rnn_problem(M, L, N, seed=0):
+    net = stm.random_network(M, L, spectral_radius=0.99, generator=_gen(seed))
+    return net, stm.measurement_operator(net.W, net.Z, N)
+
+
+@pytest.mark.parametrize("backend", ["skglm", "sklearn"])
+def test_lasso_matches_cvxpy_objective(backend):
+    pytest.importorskip("cvxpy")
+    if backend == "skglm":
+        pytest.importorskip("skglm")
+    _, A = _rnn_problem(30, 4, 20, seed=1)  # (30, 80)
+    g = _gen(2)
+    S, _ = stm.sparse_input(6, 4, 20, stm.time_basis("identity", 20), generator=g)
+    y = (A @ stm.vec(S)).numpy() + 0.01 * torch.randn(30, generator=g, dtype=torch.float64).numpy()
+    alpha = 1e-3
+    a = recovery.lasso(A, y, alpha, backend=backend, tol=1e-10, max_iter=200)
+    _, ref = recovery.lasso_cvxpy(A, y, alpha)
+    ours = recovery.lasso_objective(A, y, a, alpha)
+    assert abs(ours - ref) <= 1e-4 * abs(ref)
+
+
+def test_nuclear_matches_cvxpy_objective():
+    pytest.importorskip("cvxpy")
+    L, N, M = 4, 6, 18
+    _, A = _rnn_problem(M, L, N, seed=3)
+    S, _, _ = stm.lowrank_input(1, L, N, generator=_gen(4))
+    y = A @ stm.vec(S) + 0.05 * torch.randn(M, generator=_gen(5), dtype=torch.float64)
+    lam = 0.05
+    res = recovery.nuclear_norm_apg(A, y, lam, (L, N), max_iter=20000, tol=1e-12)
+    assert res.converged
+    _, ref = recovery.nuclear_cvxpy(A, y, lam, (L, N), solver="SCS", eps=1e-10, max_iters=200000)
+    assert abs(res.objective.item() - ref) <= 1e-4 * abs(ref)
+    # our objective is also what nuclear_objective computes for the returned X
+    torch.testing.assert_close(recovery.nuclear_objective(A, y.unsqueeze(0), res.X.unsqueeze(0), lam)[0], res.objective)
+
+
+def test_svt_is_the_nuclear_prox():
+    g = _gen(6)
+    X = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
+    out = recovery.svt(X, 0.7)
+    for b in range(3):
+        U, s, Vh = torch.linalg.svd(X[b], full_matrices=False)
+        torch.testing.assert_close(out[b], U @ torch.diag(torch.clamp(s - 0.7, min=0)) @ Vh)
+    # prox optimality: X - prox(X) is a subgradient of thr ||.||_* at prox(X), spectral norm <= thr
+    assert torch.linalg.matrix_norm(X - out, ord=2).max() <= 0.7 + 1e-10
+
+
+def test_nuclear_batched_equals_single_and_warm_start():
+    L, N, M = 5, 12, 40
+    _, A = _rnn_problem(M, L, N, seed=7)
+    g = _gen(8)
+    Sb = torch.stack([stm.lowrank_input(R, L, N, generator=g)[0] for R in (1, 2, 3)])
+    Y = stm.vec(Sb) @ A.T
+    kw = dict(max_iter=3000, tol=1e-10)
+    batch = recovery.nuclear_norm_apg(A, Y, 1e-3, (L, N), **kw)
+    for b in range(3):
+        single = recovery.nuclear_norm_apg(A, Y[b], 1e-3, (L, N), **kw)
+        torch.testing.assert_close(single.X, batch.X[b], atol=1e-6, rtol=0)
+    warm = recovery.nuclear_norm_apg(A, Y, 1e-3, (L, N), X0=batch.X, max_iter=3000, tol=1e-8)
+    assert warm.iters < 50 and bool(warm.converged.all())
+
+
+def test_recovery_exact_inside_and_fails_outside_sparse():
+    L, N, M = 5, 40, 100  # gamma = 0.5, Donoho-Tanner rho* ~ 0.39
+    _, A = _rnn_problem(M, L, N, seed=9)
+    I = stm.time_basis("identity", N)
+    g = _gen(10)
+    errs = {}
+    for K in (10, 80):  # rho = 0.1 (deep inside) and 0.8 (far outside)
+        S, _ = stm.sparse_input(K, L, N, I, generator=g)
+        y = A @ stm.vec(S)
+        a = recovery.lasso(A, y, 1e-7, tol=1e-10, debias=True)
+        errs[K] = stm.rmse(stm.synthesize(torch.from_numpy(a), I, L, N), S).item()
+    assert errs[10] < 1e-8
+    assert errs[80] > 0.05
+
+
+def test_recovery_exact_inside_and_fails_outside_lowrank():
+    L, N, M = 6, 20, 90  # gamma = 0.75
+    _, A = _rnn_problem(M, L, N, seed=11)
+    g = _gen(12)
+    S1, _, _ = stm.lowrank_input(1, L, N, generator=g)  # rho = 25/90
+    S4, _, _ = stm.lowrank_input(5, L, N, generator=g)  # rho = 105/90 > 1: more unknowns than data
+    res = recovery.nuclear_norm_apg(A, stm.vec(torch.stack([S1, S4])) @ A.T, 1e-4, (L, N), max_iter=4000, tol=1e-9)
+    e = stm.rmse(res.X, torch.stack([S1, S4]))
+    assert e[0] < 1e-6
+    assert e[1] > 0.05
+
+
+def test_alpha_and_lambda_scale_with_noise():
+    _, A = _rnn_problem(50, 3, 20, seed=13)
+    assert recovery.lasso_alpha(A, 0.2) == pytest.approx(2 * recovery.lasso_alpha(A, 0.1))
+    c = math.sqrt(float((A**2).sum()) / A.shape[1])
+    assert recovery.nuclear_lambda(A, 0.1, 3, 20) == pytest.approx(0.1 * c * (math.sqrt(3) + math.sqrt(20)))
+    assert recovery.operator_norm_sq(A) == pytest.approx(float(torch.linalg.matrix_norm(A, ord=2)) ** 2)
+
+
+def test_bad_arguments():
+    A = np.random.default_rng(0).standard_normal((10, 20))
+    with pytest.raises(ConfigError, match="shape"):
+        recovery.lasso(A, np.ones(9), 0.1)
+    with pytest.raises(ConfigError, match="alpha"):
+        recovery.lasso(A, np.ones(10), 0.0)
+    with pytest.raises(ConfigError, match="backend"):
+        recovery.lasso(A, np.ones(10), 0.1, backend="glmnet")
+    At = torch.from_numpy(A)
+    with pytest.raises(ConfigError, match="shape"):
+        recovery.nuclear_norm_apg(At, torch.ones(10, dtype=torch.float64), 0.1, (3, 5))
+    with pytest.raises(ConfigError, match="lambda"):
+        recovery.nuclear_norm_apg(At, torch.ones(10, dtype=torch.float64), -1.0, (4, 5))
