@@ -45,9 +45,10 @@ def cmd_capacity(args: argparse.Namespace) -> dict:
     if args.memory == "all" and args.overrides:
         raise ConfigError("key=value overrides are per experiment; allowed with one memory, not with 'all'")
     configs = {n: _build_config(n, args) for n in names}  # validate everything before running anything
+    out = args.out or ("results/capacity-quick" if args.quick else "results/capacity")  # never clobber real runs
     results = {}
     for n in names:
-        res = run_experiment(n, configs[n], args.out, progress=not args.no_progress, plot=not args.no_plot)
+        res = run_experiment(n, configs[n], out, progress=not args.no_progress, plot=not args.no_plot)
         results[res["experiment"]] = res
         if not args.json:
             print(f"[{res['experiment']}] {res['seconds']} s -> {res['records']}"
@@ -67,7 +68,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("memory", choices=names + ["all"], help="which experiment")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. sizes=100,250 trials=4")
-    p.add_argument("--out", default="results/capacity", help="output folder (default results/capacity)")
+    p.add_argument("--out", default=None, help="output folder (default results/capacity; results/capacity-quick with --quick)")
     p.add_argument("--seed", type=int, default=None, help="seed (default: the config's, 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default cpu)")
     p.add_argument("--quick", action="store_true", help="tiny sizes for a smoke run (seconds)")
