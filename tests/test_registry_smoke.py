@@ -7,7 +7,7 @@ import torch
 from memlab.models import MODELS, build_model
 from memlab.tasks import TASKS, make_task
 
-SMALL = {"hidden": 8, "controller": 8, "layers": 1, "embed": 4, "memory_width": 4, "memory_size": 8}
+SMALL = {"hidden": 8, "controller_size": 8, "layers": 1, "embed": 4, "memory_width": 4, "memory_size": 8, "word_size": 4, "mem_width": 4}
 
 
 def _small_overrides(entry):

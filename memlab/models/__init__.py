@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from memlab.core.errors import ConfigError
+from memlab.models import dnc as _dnc
+from memlab.models import lantm as _lantm
 from memlab.models import lstm as _lstm
+from memlab.models import ntm as _ntm
+from memlab.models import rnn as _rnn
 from memlab.models.base import CoreSequenceModel, ModelEntry, SequenceModel
 
 MODELS: dict[str, ModelEntry] = {
     "lstm": _lstm.ENTRY,
+    "lantm-invnorm": _lantm.ENTRY_INVNORM,
+    "lantm-softmax": _lantm.ENTRY_SOFTMAX,
+    "ntm": _ntm.ENTRY,
+    "dnc": _dnc.ENTRY,
+    "elman": _rnn.ELMAN,
+    "lstm-cell": _rnn.LSTM_CELL,
 }
-
-from memlab.models import lantm as _lantm  # noqa: E402
-
-MODELS.update({"lantm-invnorm": _lantm.ENTRY_INVNORM, "lantm-softmax": _lantm.ENTRY_SOFTMAX})
 
 
 def get_entry(name: str) -> ModelEntry:

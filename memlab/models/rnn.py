@@ -1,0 +1,63 @@
+"""Single-core recurrent baselines under the seed 004 protocol: an Elman RNN and an LSTM cell
+with the seed 002 variants (forget gate on/off, peepholes, recurrent projection).
+
+Both are the composition embedding -> controller core (``memlab.controllers``) -> softmax
+readout, so they are trained and scored exactly like the memory-augmented models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from memlab.controllers import make_controller
+from memlab.core.errors import check_range
+from memlab.models.base import CoreSequenceModel, InputEncoder, ModelEntry
+from memlab.tasks.base import TaskSpec
+
+
+@dataclass
+class ElmanModelConfig:
+    hidden: int = 128
+    embed: int = 16
+    nonlinearity: str = "tanh"
+    w_scale: float = 1.0  # spectral radius of the initial recurrent matrix
+
+    def validate(self) -> None:
+        check_range("model.hidden", self.hidden, 1)
+        check_range("model.embed", self.embed, 0)
+
+
+@dataclass
+class LSTMCellModelConfig:
+    hidden: int = 128
+    embed: int = 16
+    forget_gate: bool = True
+    peepholes: bool = False
+    proj_size: int = 0
+
+    def validate(self) -> None:
+        check_range("model.hidden", self.hidden, 1)
+        check_range("model.embed", self.embed, 0)
+
+
+def _embed_size(spec: TaskSpec, embed: int) -> int:
+    return InputEncoder(spec, embed or None).out_size
+
+
+def build_elman(cfg: ElmanModelConfig, spec: TaskSpec) -> CoreSequenceModel:
+    core = make_controller("elman", input_size=_embed_size(spec, cfg.embed), hidden_size=cfg.hidden,
+                           nonlinearity=cfg.nonlinearity, w_scale=cfg.w_scale, bias=True)
+    return CoreSequenceModel(spec, core, cfg.embed or None)
+
+
+def build_lstm_cell(cfg: LSTMCellModelConfig, spec: TaskSpec) -> CoreSequenceModel:
+    core = make_controller("lstm", input_size=_embed_size(spec, cfg.embed), hidden_size=cfg.hidden,
+                           forget_gate=cfg.forget_gate, peepholes=cfg.peepholes, proj_size=cfg.proj_size)
+    return CoreSequenceModel(spec, core, cfg.embed or None)
+
+
+ELMAN = ModelEntry(ElmanModelConfig, build_elman, "Elman RNN (seed 001 §2.2) with a softmax readout",
+                   train_defaults=lambda task: {"lr": 1e-3})
+LSTM_CELL = ModelEntry(LSTMCellModelConfig, build_lstm_cell,
+                       "one LSTM cell with seed-002 variants (forget gate, peepholes, projection)",
+                       train_defaults=lambda task: {"lr": 2e-3})
