@@ -271,54 +271,58 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, save:
     og0, og1 = o["sig"]
     om0, om1 = o["mem"]
     ot0, ot1 = o["temp"]
-    # preallocated dictionary: slot W·t + j holds write head j's step-t entry
-    a_buf = xg.new_zeros(B, T * W, n)
-    M_buf = xg.new_zeros(B, T * W, m)
-    S_buf = xg.new_zeros(B, T * W)
+    # preallocated dictionary, one record [a (n) | M (m) | S (1)] per slot; slot W·t + j holds write
+    # head j's step-t entry, so the slots written so far are always the prefix [:N]
+    rec = xg.new_zeros(B, T * W, n + m + 1)
+    a_buf, M_buf, S_buf = rec[..., :n], rec[..., n : n + m], rec[..., n + m]
     # skip the nearest-slot rescaling of InvNorm when ε^(−α/2) cannot overflow (the weights are equal)
     rescale = invnorm and spec.alpha / 2 * -math.log10(spec.eps) > 0.4 * math.log10(torch.finfo(xg.dtype).max)
     nhalf = -spec.alpha / 2
+    sizes = [ok1 - ok0, os1 - os0, og1 - og0, om1 - om0, ot1 - ot0]
+    # 0-dim tensors: adding a Python float costs a dtype conversion per call
+    eps_t, zf_t, delta_t = (xg.new_tensor(x) for x in (spec.eps, Z_FLOOR, spec.step_delta))
     h, c, r, k, v = h0, c0, r0, k0, v0
     hs, cs, rs, sigs, tgs, tcs, qs, sqs = [], [], [], [], [], [], [], []
     ks, vs, kbars, vts, ws, d2s, diffs, temps = [], [], [], [], [], [], [], []
-    for t in range(T):
-        z = torch.addmm(torch.addmm(xg[t], h, Uh), r.reshape(B, R * m), Ur)  # (B, 4H)
+    for t, xg_t in enumerate(xg.unbind(0)):
+        z = torch.addmm(torch.addmm(xg_t, h, Uh), r.view(B, R * m), Ur)  # (B, 4H)
         sg = torch.sigmoid(z[:, : 3 * H])  # [i, f, o]
         tg = torch.tanh(z[:, 3 * H :])
+        i_g, f_g, o_g = sg.chunk(3, 1)
         c_prev = c
-        c = torch.addcmul(sg[:, H : 2 * H] * c, sg[:, :H], tg)
+        c = torch.addcmul(f_g * c, i_g, tg)
         tc = torch.tanh(c)
-        h = sg[:, 2 * H :] * tc  # (B, H)
+        h = o_g * tc  # (B, H)
         q = torch.addmm(bq, h, Wq)  # (B, Q)
-        kt = q[:, ok0:ok1].view(B, A, n)
-        vr = q[:, os0:os1].view(B, A, P)
-        sq = torch.sigmoid(q[:, og0:og1])  # (B, 2A + W): g, h, S
-        mem = torch.tanh(q[:, om0:om1]).view(B, W, m)
-        vt = group.parameterise(vr, spec.normalise_steps, spec.step_delta)
+        kt, vr, sq, mem, tq = q.split(sizes, 1)
+        kt, vr = kt.view(B, A, n), vr.view(B, A, P)
+        sq = torch.sigmoid(sq)  # (B, 2A + W): g, h, S
+        g, hg, s = sq.split([A, A, W], 1)
+        mem = torch.tanh(mem)  # (B, W·m)
+        vt = group.parameterise(vr, spec.normalise_steps, delta_t)
         v_prev, k_prev = v, k
-        v = group.interpolate(sq[:, A : 2 * A, None], vt, v_prev)
-        kbar = torch.lerp(k_prev, kt, sq[:, :A, None])
+        v = group.interpolate(hg.unsqueeze(-1), vt, v_prev)
+        kbar = torch.lerp(k_prev, kt, g.unsqueeze(-1))
         k = group.act(v, kbar)  # (B, A, n)
-        lo, N = t * W, (t + 1) * W
-        a_buf[:, lo:N] = k[:, :W]
-        M_buf[:, lo:N] = mem
-        S_buf[:, lo:N] = sq[:, 2 * A :]
+        N = (t + 1) * W
+        rec[:, t * W : N] = torch.cat([k[:, :W], mem.view(B, W, m), s.unsqueeze(-1)], -1)  # append
         kr = k[:, W:]  # (B, R, n)
-        diff = kr.unsqueeze(2) - a_buf[:, :N].unsqueeze(1)  # k_r − a_i: (B, R, N, n)
-        d2 = diff.square().sum(-1)  # (B, R, N)
+        diff = kr.unsqueeze(2) - a_buf[:, None, :N]  # k_r − a_i: (B, R, N, n)
+        d2 = (diff * diff).sum(-1)  # (B, R, N)
         if invnorm:
-            d2.add_(spec.eps)
-            if rescale:
-                u = (d2 / d2.amin(-1, keepdim=True)).pow_(nhalf)
-            else:
-                u = torch.reciprocal(d2) if nhalf == -1.0 else d2.pow(nhalf)
+            d2.add_(eps_t)
             temp = None
+            if rescale:
+                u = (d2 / d2.amin(-1, keepdim=True)).pow_(nhalf).mul_(S_buf[:, None, :N])
+            elif nhalf == -1.0:
+                u = torch.div(S_buf[:, None, :N], d2)
+            else:
+                u = d2.pow(nhalf).mul_(S_buf[:, None, :N])
         else:
-            temp = F.softplus(q[:, ot0:ot1]).add_(spec.temp_min)  # (B, R)
+            temp = F.softplus(tq).add_(spec.temp_min)  # (B, R)
             u = d2 / temp.neg().unsqueeze(-1)
-            u = u.sub_(u.amax(-1, keepdim=True)).exp_()
-        u.mul_(S_buf[:, None, :N])
-        w = u.div_(u.sum(-1, keepdim=True).add_(Z_FLOOR))  # (B, R, N)
+            u = u.sub_(u.amax(-1, keepdim=True)).exp_().mul_(S_buf[:, None, :N])
+        w = u.div_(u.sum(-1, keepdim=True).add_(zf_t))  # (B, R, N)
         r = torch.bmm(w, M_buf[:, :N])  # (B, R, m)
         hs.append(h)
         ks.append(k)
@@ -412,7 +416,7 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
     vprev_t = V_prev.unbind(0)
     # gq = [g_k̃, g_raw, g_g, g_h, Σe, g_M, g_T] * DQ: the activation derivative of each column block
     S_all = sq[..., 2 * A :]
-    mem_all = M_buf.view(B, T, W * m).transpose(0, 1)  # (T, B, W·m)
+    mem_all = M_buf.reshape(B, T, W * m).transpose(0, 1)  # (T, B, W·m)
     dq = [sq[..., : 2 * A] * (1 - sq[..., : 2 * A]), 1 - S_all, 1 - mem_all * mem_all]
     if not invnorm:
         dq.append(torch.sigmoid(Q[..., ot0:ot1]))  # softplus' = sigmoid
@@ -429,6 +433,7 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
     gzs, gqs = [None] * T, [None] * T
     # ∂d2/∂k = 2(k − a) = 2·diff; invnorm: ∂L/∂d2 = e·(−α/2)/d2, softmax: ∂L/∂d2 = −e/T
     scale = -spec.alpha if invnorm else -2.0
+    scale_t, delta_t = xg.new_tensor(scale), xg.new_tensor(spec.step_delta)
     for t in range(T - 1, -1, -1):
         lo, N = t * W, (t + 1) * W
         w, d2, diff = sv["ws"][t], sv["d2s"][t], sv["diffs"][t]  # (B, R, N), (B, R, N), (B, R, N, n)
@@ -446,7 +451,7 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
             gtemp = (e * d2).sum(-1).div_(temp * temp)  # ∂ log φ/∂T = d2/T²
             e.div_(temp.unsqueeze(-1))
         G = e.unsqueeze(-1) * diff  # (B, R, N, n)
-        gkr = G.sum(2).mul_(scale)  # (B, R, n)
+        gkr = G.sum(2).mul_(scale_t)  # (B, R, n)
         g_a[:, :N].add_(G.sum(1), alpha=-scale)
         # ---- heads of step t (slot t is complete):  k = v·k̄,  k̄ = lerp(k_prev, k̃, g),  v = interp(h, ṽ, v_prev)
         gk = torch.cat([g_a[:, lo:N], gkr], 1).add_(gk_c)  # (B, A, n)
@@ -457,7 +462,7 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
         gk_c = gkbar - gkt
         gg = (gkbar * dk_t[t]).sum(-1)  # (B, A)
         ghg, gvt, gv_c = group.interpolate_bwd(hg_t[t], vt, vprev_t[t], v, gv)
-        gvr = group.parameterise_bwd(vr_t[t], vt, gvt, spec.normalise_steps, spec.step_delta)
+        gvr = group.parameterise_bwd(vr_t[t], vt, gvt, spec.normalise_steps, delta_t)
         pieces = [gg, ghg.view(B, A), g_Se[:, lo:N], g_M[:, lo:N].reshape(B, W * m)]
         if gtemp is not None:
             pieces.append(gtemp)

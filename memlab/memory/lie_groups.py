@@ -34,7 +34,7 @@ from torch import Tensor
 
 def _unit(r: Tensor, delta: float) -> tuple[Tensor, Tensor]:
     """u = r / sqrt(‖r‖² + δ) and the factor s = (‖r‖² + δ)^(-1/2) (..., 1)."""
-    s = torch.rsqrt(r.square().sum(-1, keepdim=True) + delta)  # (..., 1)
+    s = torch.rsqrt((r * r).sum(-1, keepdim=True) + delta)  # (..., 1); delta: float or 0-dim tensor
     return r * s, s
 
 
@@ -146,7 +146,7 @@ class Translation(LieGroup):
     def parameterise_bwd(self, raw, v, g, normalise, delta):
         if not normalise:
             return g
-        s = torch.rsqrt(raw.square().sum(-1, keepdim=True) + delta)  # (..., 1)
+        s = torch.rsqrt((raw * raw).sum(-1, keepdim=True) + delta)  # (..., 1)
         return _unit_bwd(v, s, g)
 
 
