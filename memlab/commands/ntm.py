@@ -56,6 +56,15 @@ def eval_lengths(run_dir: str | Path, lengths: list[int], batches: int = 20, bat
     from memlab.training.trainer import evaluate_batches
 
     model, task, config, summary, epoch = load_run(run_dir, checkpoint, device)
+    # training cost up to the evaluated checkpoint (not to the end of a run that went on)
+    tr = config["train"]
+    seqs_at_ckpt = epoch * int(tr["batches_per_epoch"]) * int(tr["batch_size"])
+    wall_at_ckpt = None
+    metrics = Path(run_dir) / "metrics.jsonl"
+    if metrics.exists():
+        from memlab.core.io import read_jsonl
+
+        wall_at_ckpt = next((m.get("elapsed_s") for m in read_jsonl(metrics) if m.get("epoch") == epoch), None)
     recs = []
     for L in lengths:
         gen = make_generator(int(config["seed"]), 515151, L)
@@ -65,8 +74,8 @@ def eval_lengths(run_dir: str | Path, lengths: list[int], batches: int = 20, bat
             "run_id": Path(run_dir).name, "model": config["model"], "task": config["task"], "seed": config["seed"],
             "length": L, "fine": d["fine"], "coarse": d["coarse"], "bit_errors": d.get("bit_errors", float("nan")),
             "n_sequences": d["n_sequences"], "checkpoint": f"{checkpoint}@{epoch}",
-            "sequences_seen": summary.get("sequences_seen"), "train_wall_s": summary.get("elapsed_s"),
-            "train_epochs": summary.get("epochs"), "stop_reason": summary.get("stop_reason"),
+            "sequences_seen": seqs_at_ckpt, "train_wall_s": wall_at_ckpt,
+            "run_epochs": summary.get("epochs"), "run_stop_reason": summary.get("stop_reason"),
             "model_cfg": config["model_cfg"], "train": config["train"],
         }
         rec.update(provenance(seed=int(config["seed"])))
@@ -140,18 +149,22 @@ def cmd_table(args: argparse.Namespace) -> dict:
     path = Path(args.records)
     if not path.exists():
         raise MemlabError(f"no records at {path}; run `memlab ntm-eval RUN --records {path}` first")
-    recs = list(read_jsonl(path))
+    all_recs = list(read_jsonl(path))
     latest: dict[tuple, dict] = {}
-    for r in recs:  # a re-evaluation of the same run and length replaces the older record
-        latest[(r["run_id"], r["length"])] = r
+    newest: dict[tuple, dict] = {}
+    for r in all_recs:  # a re-evaluation of the same checkpoint and length replaces the older record
+        latest[(r["run_id"], r["checkpoint"], r["length"])] = r
+        newest[(r["run_id"], r["length"])] = r  # each run's most recent evaluation, for the medians
     recs = list(latest.values())
-    med = median_by_length(recs)
+    med = median_by_length(newest.values())
     text = ["# NTM / DNC results", "",
             f"Rendered by `memlab ntm-table` from `{path.name}` ({len(recs)} records). Fine = fraction of "
             "response bits right, coarse = fraction of sequences with every bit right, bit errors per "
-            "sequence after thresholding logits at 0. Training cost: sequences seen and wall time to the "
-            "checkpoint's run end (2 shared CPU cores).", "", render_results_table(recs), "",
-            "## Median over seeds", "", "| model | task | length | seeds | fine | coarse | bit errors / seq |",
+            "sequence after thresholding logits at 0. Training cost: sequences seen and training wall time "
+            "up to the evaluated checkpoint (`best@E`/`last@E` = checkpoint of epoch E; 2 CPU cores "
+            "shared with other jobs).", "", render_results_table(recs), "",
+            "## Median over seeds (each run's most recent evaluation)", "",
+            "| model | task | length | seeds | fine | coarse | bit errors / seq |",
             "|---|---|---|---|---|---|---|"]
     for (m, t, L), v in med.items():
         text.append(f"| {m} | {t} | {L} | {v['seeds']} | {100 * v['fine']:.2f}% | {100 * v['coarse']:.1f}% | {v['bit_errors']:.3f} |")

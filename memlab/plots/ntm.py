@@ -87,17 +87,17 @@ def plot_weightings(record: dict[str, Any], out: str | Path) -> Path:
 def render_results_table(records: Iterable[dict[str, Any]]) -> str:
     """Markdown table of length-evaluation records, one row per (run, length), sorted.
 
-    Each record: run_id, model, task, seed, length, fine, coarse, bit_errors, n_sequences,
-    sequences_seen, train_wall_s.
+    Each record: run_id, model, task, seed, checkpoint, length, fine, coarse, bit_errors,
+    n_sequences, sequences_seen, train_wall_s.
     """
-    recs = sorted(records, key=lambda r: (r["model"], r["task"], r["seed"], r["length"]))
+    recs = sorted(records, key=lambda r: (r["model"], r["task"], r["seed"], r["checkpoint"], r["length"]))
     lines = [
-        "| model | task | seed | length | fine (bits) | coarse (sequences) | bit errors / seq | eval seqs | trained on (seqs) | train wall (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | task | seed | checkpoint | length | fine (bits) | coarse (sequences) | bit errors / seq | eval seqs | trained on (seqs) | train wall (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in recs:
         lines.append(
-            f"| {r['model']} | {r['task']} | {r['seed']} | {r['length']} | {100 * r['fine']:.2f}% | "
+            f"| {r['model']} | {r['task']} | {r['seed']} | {r['checkpoint']} | {r['length']} | {100 * r['fine']:.2f}% | "
             f"{100 * r['coarse']:.1f}% | {r['bit_errors']:.3f} | {r['n_sequences']} | {r['sequences_seen']} | "
             f"{r['train_wall_s']:.0f} |"
         )
