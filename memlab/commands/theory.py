@@ -108,11 +108,14 @@ def cmd_profile(args: argparse.Namespace) -> dict:
     recs = _finish(
         args,
         "profile",
-        profile_experiment(d=args.item_size, size=args.size, ns=args.ns, threshold=args.threshold, n_test=args.n_test, seed=args.seed, device=dev),
+        profile_experiment(d=args.item_size, size=args.size, ns=args.ns, threshold=args.threshold, n_test=args.n_test, seed=args.seed, device=dev, extra=args.extra),
         plot_profile,
     )
     mods = [r for r in recs if r["kind"] == "module"]
     cv = [r for r in recs if r["kind"] == "capacity_vs_dim"]
+    for r in recs:
+        if r["kind"] == "skipped":
+            print(f"warning: {r['module']} skipped ({r['error']})")
     return {
         "capacity": {r["module"]: r["capacity"] for r in mods},
         "state_dim": {r["module"]: r["state_dim_at_max_n"] for r in mods},
@@ -256,6 +259,8 @@ def write_summary(out: Path) -> Path:
             lines += ["| memory | state dim (at n max) | capacity | " + " | ".join(f"lags recovered, n={n}" for n in ns) + " |", "|---|---|---|" + "---|" * len(ns)]
             for r in mods:
                 lines.append(f"| {r['module']} | {r['state_dim_at_max_n']} | {r['capacity']} | " + " | ".join(str(x["lags_recovered"]) for x in r["rows"]) + " |")
+        for r in (r for r in rec["profile"] if r["kind"] == "skipped"):
+            lines.append(f"\n{r['module']} was skipped: {_cell(r['error'])}")
         rc = [r for r in rec["profile"] if r["kind"] == "readout_compare"]
         if rc:
             lines += ["", f"Linear versus small-MLP recover map (n={rc[0]['n']}; error per lag 1..n):", ""]
@@ -346,6 +351,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     pr.add_argument("--ns", type=_ints, default=(1, 2, 4, 8, 12, 16, 24, 32), help="sequence lengths, comma-separated")
     pr.add_argument("--threshold", type=float, default=0.1, help="error below which an item counts as recovered")
     pr.add_argument("--n-test", dest="n_test", type=int, default=500, help="held-out sequences")
+    pr.add_argument(
+        "--extra", type=lambda t: tuple(x.strip() for x in t.split(",") if x.strip()), default=("ntm", "dnc", "lantm"),
+        help="untrained memlab memories added to the comparison, comma-separated (default ntm,dnc,lantm; '' for none)",
+    )
     pr.add_argument("--device", default="cpu", help="where the memories run: cpu, cuda, cuda:N or auto (default cpu)")
     pr.set_defaults(func=cmd_profile)
 

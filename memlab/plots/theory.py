@@ -155,11 +155,13 @@ def plot_profile(records: list[dict], path: str | Path) -> Path:
     plt = _plt()
     fig, axs = plt.subplots(2, 2, figsize=(14, 10))
     mods = [r for r in records if r.get("kind") == "module"]
-    for r in mods:
+    colors = plt.get_cmap("tab20").colors if len(mods) > 10 else plt.get_cmap("tab10").colors
+    for i, r in enumerate(mods):
         last = r["rows"][-1]
         err = np.array(last["error_by_lag"])
-        axs[0, 0].semilogy(np.arange(1, len(err) + 1), np.maximum(err, 1e-16), "o-", ms=3, label=f"{r['module']} (S={last['state_dim']}, cap={r['capacity']})")
-        axs[0, 1].plot([x["n"] for x in r["rows"]], [x["mean_error"] for x in r["rows"]], "o-", ms=3, label=r["module"])
+        style = dict(color=colors[i % len(colors)], ls="-" if i < 10 else "--")
+        axs[0, 0].semilogy(np.arange(1, len(err) + 1), np.maximum(err, 1e-16), marker="o", ms=3, label=f"{r['module']} (S={last['state_dim']}, cap={r['capacity']})", **style)
+        axs[0, 1].plot([x["n"] for x in r["rows"]], [x["mean_error"] for x in r["rows"]], marker="o", ms=3, label=r["module"], **style)
     if mods:
         thr = mods[0]["threshold"]
         axs[0, 0].axhline(thr, color="k", lw=0.8, ls=":")

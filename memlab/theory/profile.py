@@ -280,6 +280,39 @@ def standard_modules(d: int = 1, size: int = 16, seed: int = 0) -> dict[str, Cal
     }
 
 
+def memlab_modules(d: int = 1, size: int = 16, seed: int = 0) -> dict[str, Callable[[], Memory]]:
+    """Builders of other memlab memories, untrained, at small sizes: NTM, DNC, LANTM.
+
+    Their parameters are drawn from torch's global generator, seeded with ``seed`` per build.
+    """
+    def seeded(fn):
+        def build():
+            torch.manual_seed(seed)
+            return fn().double()
+
+        return build
+
+    def ntm():
+        from memlab.memory.ntm import NTMCore
+
+        return NTMCore(d, controller_size=size, memory_size=size, word_size=4)
+
+    def dnc():
+        from memlab.memory.dnc import DNCCore
+
+        return DNCCore(d, controller_size=size, memory_size=size, word_size=4)
+
+    def lantm():
+        from memlab.memory.lie_access import LANTMCore
+
+        return LANTMCore(d, hidden=size, mem_width=4)
+
+    return {f"ntm_M{size}x4": seeded(ntm), f"dnc_M{size}x4": seeded(dnc), "lantm_W4": seeded(lantm)}
+
+
+EXTRA_MODULES = ("ntm", "dnc", "lantm")
+
+
 # ----------------------------------------------------------------------------- experiment records
 
 
@@ -294,14 +327,28 @@ def profile_experiment(
     dims: tuple[int, ...] = (2, 4, 8, 12, 16),
     seed: int = 0,
     device: str | torch.device = "cpu",
+    extra: tuple[str, ...] = EXTRA_MODULES,
 ) -> list[dict]:
-    """Side-by-side profiles, the function-basis memory versus K, and capacity versus state size."""
+    """Side-by-side profiles, the function-basis memory versus K, and capacity versus state size.
+
+    ``extra`` adds untrained memlab memories (``memlab_modules``: ntm, dnc, lantm) to the
+    side-by-side comparison; one that cannot be built is recorded as skipped, with the error.
+    """
+    bad = [e for e in extra if e not in EXTRA_MODULES]
+    if bad:
+        raise ConfigError(f"unknown extra module {bad[0]!r}; choose from {', '.join(EXTRA_MODULES)}")
     from memlab.controllers import ElmanCore, LSTMCore
     from memlab.memory.function_memory import FunctionMemory
 
     recs: list[dict] = []
-    for name, build in standard_modules(d, size, seed).items():
-        mem = build()
+    builders = dict(standard_modules(d, size, seed))
+    builders.update({k: v for k, v in memlab_modules(d, size, seed).items() if k.split("_")[0] in extra})
+    for name, build in builders.items():
+        try:
+            mem = build()
+        except Exception as e:  # another memory's constructor changed or is unavailable: say so in the records
+            recs.append({"analysis": "profile", "kind": "skipped", "module": name, "error": f"{type(e).__name__}: {e}"})
+            continue
         res = profile_over_lengths(mem, list(ns), threshold=threshold, seed=seed, n_test=n_test, device=device)
         recs.append(
             {

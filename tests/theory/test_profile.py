@@ -86,3 +86,11 @@ def test_mlp_readout_recovers_a_nonlinearly_stored_item():
     assert mlp < 0.8 * lin  # measured: 0.13 vs 0.21
     with pytest.raises(ConfigError, match="readout"):
         P.profile_errors(core, 1, readout="kernel")
+
+
+@pytest.mark.parametrize("name", ["ntm", "dnc", "lantm"])
+def test_profile_runs_on_other_memlab_memories(name):
+    build = next(b for k, b in P.memlab_modules(size=8).items() if k.startswith(name))
+    p = P.profile_errors(build(), 3, n_train=300, n_test=50)
+    assert p["error"].shape == (3,) and np.all(np.isfinite(p["error"]))
+    assert p["error"][0] < 0.5  # every one of them holds at least the last item
