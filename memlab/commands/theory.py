@@ -84,9 +84,12 @@ def cmd_gradients(args: argparse.Namespace) -> dict:
 
     dev = resolve_device(args.device)
     recs = _finish(args, "gradients", gradients_experiment(hidden=args.hidden, T=args.T, q_max=args.q_max, batch=args.batch, seed=args.seed, device=dev), plot_gradients)
+    for r in recs:
+        if r.get("kind") == "skipped":
+            print(f"warning: {r['label']} skipped ({r['error']})")
     return {
         "q_max": args.q_max,
-        "norm_at_q_max": {r["label"]: float(f"{r['norm_geomean'][-1]:.4g}") for r in recs},
+        "norm_at_q_max": {r["label"]: float(f"{r['norm_geomean'][-1]:.4g}") for r in recs if "norm_geomean" in r},
         "elman_within_bound": all(r["within_bound"] for r in recs if r["core"].startswith("elman")),
     }
 
@@ -217,6 +220,8 @@ def write_summary(out: Path) -> Path:
         lines += ["Geometric mean over the batch of ‖∂s_T/∂s_{T-q}‖₂; for Elman also the bound (f'_max‖W‖₂)^q of eq. 2.35–2.36.", ""]
         lines += ["| core | " + " | ".join(f"q={q[i]}" for i in pick) + f" | bound at q={q[-1]} | within bound |", "|---|" + "---|" * (len(pick) + 2)]
         for r in rec["gradients"]:
+            if "norm_geomean" not in r:
+                continue
             b = _fmt(r["bound_norm"][-1], 3) if "bound_norm" in r else "—"
             wb = str(r["within_bound"]) if "within_bound" in r else "—"
             lines.append(f"| {_cell(r['label'])} | " + " | ".join(_fmt(r["norm_geomean"][i], 3) for i in pick) + f" | {b} | {wb} |")
@@ -236,6 +241,11 @@ def write_summary(out: Path) -> Path:
             lines.append(f"- At q = {q[-1]}: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in regime.items() if v) + ".")
         if cec and f0:
             lines.append(f"- LSTM cell c→c at q = {q[-1]}: {cec[0]['norm_geomean'][-1]:.3g} without a forget gate (constant error carousel) versus {f0[0]['norm_geomean'][-1]:.3g} with forget bias 0.")
+        ntm = [r for r in rec["gradients"] if r["core"] == "ntm" and "norm_geomean" in r and r["block"].startswith("memory")]
+        if ntm:
+            lines.append(f"- Untrained NTM, memory block M→M at q = {q[-1]}: {ntm[0]['norm_geomean'][-1]:.3g} (tanh Elman with ‖W‖ = 1: {next((r['norm_geomean'][-1] for r in el if r['core'] == 'elman_tanh' and r['w_scale'] == 1.0), float('nan')):.3g}).")
+        for r in (r for r in rec["gradients"] if r.get("kind") == "skipped"):
+            lines.append(f"- {r['label']} skipped: {_cell(r['error'])}")
         lines.append("")
     if rec["saxe"]:
         lines += [f"## Deep linear network learning dynamics (`saxe.jsonl`, `saxe.png`; seed {rec['saxe'][0].get('seed')})", ""]

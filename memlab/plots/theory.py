@@ -98,17 +98,17 @@ def plot_gradients(records: list[dict], path: str | Path) -> Path:
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8))
     for r in (r for r in records if r["core"].startswith("elman")):
-        q = np.array(r["q"])
+        q = np.array(r["q"])  # (Q,)
         line, = a.semilogy(q, np.maximum(r["norm_geomean"], 1e-300), label=r["label"])
         a.fill_between(q, np.maximum(r["norm_min"], 1e-300), np.maximum(r["norm_max"], 1e-300), color=line.get_color(), alpha=0.15)
         a.semilogy(q, r["bound_norm"], ":", color=line.get_color(), lw=1)
     a.set(xlabel="q (steps back)", ylabel="||ds_T / ds_{T-q}||_2", title="Elman: measured (solid) vs (f'_max ||W||)^q (dotted)", ylim=(1e-30, 1e12))
     a.legend(fontsize=7)
-    for r in (r for r in records if r["core"] == "lstm"):
-        ls = "-" if r["block"].startswith("cell") else "--"
-        b.semilogy(r["q"], np.maximum(r["norm_geomean"], 1e-300), ls, label=r["label"])
+    for r in (r for r in records if r["core"] in ("lstm", "ntm") and "norm_geomean" in r):
+        ls = "--" if r["block"] == "full state" else "-"
+        b.semilogy(r["q"], np.maximum(r["norm_geomean"], 1e-300), ls, label=r["label"], lw=2.2 if r["core"] == "ntm" else 1.5)
     b.axhline(1.0, color="k", lw=0.6)
-    b.set(xlabel="q (steps back)", ylabel="norm (geometric mean over batch)", title="LSTM: the constant error carousel keeps gradients alive")
+    b.set(xlabel="q (steps back)", ylabel="norm (geometric mean over batch)", title="LSTM cell (CEC) and NTM memory: gradients stay alive")
     b.legend(fontsize=7)
     return _save(fig, path)
 

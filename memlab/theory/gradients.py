@@ -256,4 +256,24 @@ def gradients_experiment(
                     **summary(norms),
                 }
             )
+    try:  # any MemoryCore: an untrained NTM (memory block M and the full state)
+        from memlab.memory.ntm import NTMCore
+
+        torch.manual_seed(seed)
+        ntm = NTMCore(1, controller_size=16, memory_size=16, word_size=4).double().to(device)
+        n_mem = ntm.initial_state(1).memory[0].numel()
+        blocks = {"memory M->M": (slice(0, n_mem), slice(0, n_mem)), "full state": None}
+        for part, norms in gradient_norms_blocks(ntm, xs, q_max, blocks).items():
+            recs.append(
+                {
+                    "analysis": "gradients",
+                    "core": "ntm",
+                    "label": f"NTM (untrained, 16x4 memory): {part}",
+                    "block": part,
+                    "q": list(range(1, q_max + 1)),
+                    **summary(norms),
+                }
+            )
+    except Exception as e:  # another helper's core changed: record that instead of failing the command
+        recs.append({"analysis": "gradients", "core": "ntm", "kind": "skipped", "label": "NTM", "error": f"{type(e).__name__}: {e}"})
     return recs

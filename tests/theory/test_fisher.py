@@ -98,3 +98,9 @@ def test_cli_writes_records_figure_and_summary(tmp_path, capsys):
     assert "Fisher memory curve" in (tmp_path / "SUMMARY.md").read_text()
     assert main(["theory", "fisher", "--eps", "0", "--out", str(tmp_path)]) == 2
     assert main(["theory", "fisher", "--rho", "1.5", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("make", [lambda: F.gaussian_network(9, 0.8, 5), lambda: F.delay_line(7, 1.7), lambda: F.orthogonal_network(6, 0.6, 2)])
+def test_total_memory_trace_formula_equals_summed_curve(make):
+    W, v = make()
+    assert F.fisher_total(W, v, 0.7) == pytest.approx(F.fisher_memory_curve(W, v, 0.7, 600).sum(), rel=1e-9)

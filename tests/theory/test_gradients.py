@@ -83,3 +83,16 @@ def test_bad_arguments_raise_config_error():
 
     with pytest.raises(ConfigError, match="fixed-size"):
         G.gradient_norms(ExactStackCore(1), xs.float(), 2)
+
+
+def test_cli_gradients(tmp_path):
+    from memlab.cli import main
+    from memlab.core.io import read_jsonl
+
+    args = ["theory", "gradients", "--hidden", "4", "--T", "12", "--batch", "2", "--out", str(tmp_path)]
+    assert main(args + ["--q-max", "10"]) == 0
+    recs = read_jsonl(tmp_path / "gradients.jsonl")
+    assert all(r["within_bound"] for r in recs if r["core"].startswith("elman"))
+    assert {r["core"] for r in recs} >= {"elman_tanh", "elman_linear", "lstm", "ntm"}
+    assert (tmp_path / "gradients.png").exists()
+    assert main(args + ["--q-max", "13"]) == 2  # lags beyond the simulated length
