@@ -213,6 +213,7 @@ def profile_over_lengths(
     ridge: float = 0.0,
     stop_after_failure: bool = False,
     device: str | torch.device = "cpu",
+    readout: str = "linear",
 ) -> dict:
     """Profile at each n in ``ns``: mean and max error over lags, lags recovered, and the capacity.
 
@@ -221,6 +222,7 @@ def profile_over_lengths(
     every lag's error below ``threshold``; 0 when even n = min(ns) fails.
     """
     check_range("threshold", threshold, 0.0, 1.0, lo_open=True)
+    check_choice("readout", readout, READOUTS)
     ns = sorted(set(ns))
     if not ns or ns[0] < 1:
         raise ConfigError(f"sequence lengths must be >= 1; got {ns}")
@@ -230,7 +232,7 @@ def profile_over_lengths(
     st_tr, st_te = states_at_lengths(memory, xs_tr, ns, device), states_at_lengths(memory, xs_te, ns, device)
     rows, capacity, failed = [], 0, False
     for n in ns:
-        err = _lag_errors(st_tr[n], st_te[n], xs_tr[:n], xs_te[:n], list(range(1, n + 1)), ridge)
+        err = _lag_errors(st_tr[n], st_te[n], xs_tr[:n], xs_te[:n], list(range(1, n + 1)), ridge, readout, seed)
         ok = bool(np.all(err < threshold))
         if ok and not failed:
             capacity = n
