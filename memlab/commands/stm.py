@@ -127,6 +127,25 @@ def _check_existing(records_path: Path, config_hash: str, fresh: bool) -> None:
         )
 
 
+def _update_meta(meta_path: Path, chash: str, cfg_dict: dict, n_run: int, of: int, wall: float, cpu: float,
+                 jobs: int, device: str, fresh: bool) -> dict:
+    """Keep the configuration and the wall/CPU time of every invocation beside the records."""
+    from memlab.core.io import atomic_write_json, now_iso
+
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() and not fresh else {}
+    if meta.get("config_hash") != chash:
+        meta = {"config_hash": chash, "invocations": []}
+    meta["config"] = cfg_dict
+    if n_run:
+        meta["invocations"].append(dict(time=now_iso(), units=n_run, of=of, wall_seconds=wall,
+                                        worker_cpu_seconds=cpu, jobs=jobs, cpus=os.cpu_count(),
+                                        loadavg_1min=os.getloadavg()[0], device=device))
+    meta["wall_seconds_total"] = sum(i["wall_seconds"] for i in meta["invocations"])
+    meta["worker_cpu_seconds_total"] = sum(i["worker_cpu_seconds"] for i in meta["invocations"])
+    atomic_write_json(meta_path, meta)
+    return meta
+
+
 def _build_cfg(cls, base: dict[str, Any], overrides: list[str] | None):
     from memlab.core.config import from_dict, parse_overrides, to_dict
 
@@ -153,7 +172,7 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_phase_diagram(args: argparse.Namespace) -> dict:
-    from memlab.core.io import atomic_write_json, atomic_write_text, now_iso, read_jsonl
+    from memlab.core.io import atomic_write_text, read_jsonl
     from memlab.core.runtime import resolve_device
     from memlab.plots.stm import phase_diagram_figure
     from memlab.theory.stm import QUICK_PHASE, PhaseConfig, phase_checks
@@ -174,7 +193,7 @@ def cmd_phase_diagram(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     n_run, cpu = _execute(
         units, _run_phase_unit, cfg_dict, device, jobs, records_path,
-        extra=dict(experiment="stm-phase-diagram", config_hash=chash, config=cfg_dict),
+        extra=dict(experiment="stm-phase-diagram", config_hash=chash),
         key=lambda r: (r["gamma_index"], r["trial"]), desc="phase diagram", quiet=args.json,
     )
     wall = time.perf_counter() - t0
@@ -182,17 +201,8 @@ def cmd_phase_diagram(args: argparse.Namespace) -> dict:
     records = [r for r in read_jsonl(records_path) if r.get("config_hash") == chash]
     records = [r for r in records if r["trial"] < cfg.trials]
     checks = phase_checks(records, cfg)
-    meta_path = out / f"phase_meta{tag}.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() and not args.fresh else {}
-    if meta.get("config_hash") != chash:
-        meta = {"config_hash": chash, "invocations": []}
-    if n_run:
-        meta["invocations"].append(dict(time=now_iso(), units=n_run, of=len(units), wall_seconds=wall,
-                                        worker_cpu_seconds=cpu, jobs=jobs, cpus=os.cpu_count(),
-                                        loadavg_1min=os.getloadavg()[0], device=device))
-    meta["wall_seconds_total"] = sum(i["wall_seconds"] for i in meta["invocations"])
-    meta["worker_cpu_seconds_total"] = sum(i["worker_cpu_seconds"] for i in meta["invocations"])
-    atomic_write_json(meta_path, meta)
+    meta = _update_meta(out / f"phase_meta{tag}.json", chash, cfg_dict, n_run, len(units), wall, cpu, jobs,
+                        device, args.fresh)
 
     fig = None
     if not args.no_plot:
@@ -287,10 +297,12 @@ def cmd_recall_length(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     n_run, cpu = _execute(
         [(t,) for t in range(cfg.trials)], _run_recall_trial, cfg_dict, device, jobs, records_path,
-        extra=dict(experiment="stm-recall-length", config_hash=chash, config=cfg_dict),
+        extra=dict(experiment="stm-recall-length", config_hash=chash),
         key=lambda r: (r["trial"],), desc="recall length", quiet=args.json,
     )
     wall = time.perf_counter() - t0
+    meta = _update_meta(out / f"recall_meta{tag}.json", chash, cfg_dict, n_run, cfg.trials, wall, cpu, jobs,
+                        device, args.fresh)
     records = [r for r in read_jsonl(records_path) if r.get("config_hash") == chash and r["trial"] < cfg.trials]
     rs = sorted({r["r"] for r in records})
     mean = {r_: float(np.nanmean([x["rmse"] for x in records if x["r"] == r_])) for r_ in rs}
@@ -307,7 +319,9 @@ def cmd_recall_length(args: argparse.Namespace) -> dict:
              f"{cfg.spectral_radius}, noise_std {cfg.noise_std}, {cfg.trials} trials.", "",
              "| r | mean rMSE |", "|---|---|"]
     lines += [f"| {r_} | {mean[r_]:.4f} |" for r_ in rs]
-    lines += ["", f"Optimal recall length r* = {r_opt} (interior optimum: {interior}); wall {wall:.0f} s for {n_run} trial(s) run now."]
+    lines += ["", f"Optimal recall length r* = {r_opt} (interior optimum: {interior}). Wall time "
+              f"{meta['wall_seconds_total']:.0f} s, worker CPU {meta['worker_cpu_seconds_total']:.0f} s "
+              f"over {len(meta['invocations'])} invocation(s)."]
     summary = "\n".join(lines) + "\n"
     atomic_write_text(out / f"recall_summary{tag}.md", summary)
     if not args.json:

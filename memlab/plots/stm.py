@@ -111,8 +111,9 @@ def recall_length_figure(records: Sequence[dict[str, Any]], path: str | Path, *,
     radius = records[0]["radius"]
     T = records[0]["T"]
     fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(7, 7))
-    k = np.arange(min(T, max(rs) * 2))
+    k = np.arange(min(T, max(rs) + 1))
     ax0.semilogy(k, radius ** (2 * k), color="k")
+    ax0.axvline(rs[int(np.argmin(mean))], color="r", ls="--", lw=1)
     ax0.set_xlabel("input lag k (steps into the past)")
     ax0.set_ylabel(r"stored energy $\|W^k Z\|^2$ (relative)")
     ax0.set_title(f"a long stream fades in the state (spectral radius {radius})")
