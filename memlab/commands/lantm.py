@@ -90,7 +90,8 @@ def trace_record(run_dir: str | Path, length: int, seed: int = 0, checkpoint: st
     rec = {
         "kind": "lantm_trace", "run_dir": str(run_dir), "model": config["model"], "task": config["task"],
         "checkpoint": f"{ckpt.name}@{epoch}", "length": length, "sample_seed": seed, "eoi": n_in,
-        "writes": keys[:, 0, :2].tolist(), "strengths": tr.strengths[:T, 0, 0].cpu().tolist(),
+        # writes of the input phase (<s>, the input and the first </s>): the slots that hold the data
+        "writes": keys[: n_in + 1, 0, :2].tolist(), "strengths": tr.strengths[: n_in + 1, 0, 0].cpu().tolist(),
         "reads": reads.tolist(),
         "gates": {"write key": gates[:, 0, 0].tolist(), "write step": gates[:, 0, 1].tolist(),
                   "read key": gates[:, W, 0].tolist(), "read step": gates[:, W, 1].tolist()},
@@ -148,7 +149,9 @@ def run_cell(model: str, task: str, seed: int, runs: Path, records: Path, *, max
     summary_path = run_dir / "summary.json"
     done = summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "done"
     t0 = time.perf_counter()
-    train_over = {"train": {"max_epochs": max_epochs, "max_time_s": max_time}, **(extra or {})}
+    from memlab.core.config import deep_merge
+
+    train_over = deep_merge({"train": {"max_epochs": max_epochs, "max_time_s": max_time}}, extra or {})
     if not done:
         resume = (run_dir / "config.json").exists()
         print(f"== {name}: {'resuming' if resume else 'training'} (max {max_time:.0f} s, {max_epochs} epochs)", flush=True)
@@ -231,6 +234,9 @@ def cmd_reproduce(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--seeds {args.seeds!r} must be integers, e.g. 0,1,2") from None
     if args.max_time <= 0 or args.max_epochs < 1 or args.eval_batches < 1:
         raise ConfigError("--max-time must be > 0 and --max-epochs, --eval-batches >= 1")
+    from memlab.core.config import parse_overrides
+
+    extra = parse_overrides(args.set)
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
     records = out / "records.jsonl"
@@ -243,7 +249,7 @@ def cmd_reproduce(args: argparse.Namespace) -> dict:
                     c0 = time.perf_counter()
                     recs = run_cell(model, task, seed, runs, records, max_time=args.max_time,
                                     max_epochs=args.max_epochs, eval_batches=args.eval_batches,
-                                    progress=not args.no_progress, device=args.device)
+                                    progress=not args.no_progress, device=args.device, extra=extra)
                     cells.append({"model": model, "task": task, "seed": seed,
                                   "wall_s": round(time.perf_counter() - c0, 1),
                                   **{f"{r['scale']}x_coarse": r["coarse"] for r in recs}})
@@ -282,6 +288,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--eval-batches", type=int, default=100, help="test batches per scale (seed 004: 100)")
     p.add_argument("--out", default="results/lantm", help="records.jsonl and tables.md go here")
     p.add_argument("--runs", default="runs/lantm", help="run folders (the store) go here")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra setting for every cell, e.g. train.lr=0.001 or train.target_coarse=0.99 (repeatable)")
     p.add_argument("--tables-only", action="store_true", help="re-render the tables from records; train nothing")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--device", default="cpu")

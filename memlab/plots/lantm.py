@@ -3,7 +3,7 @@
 A trace record (built by ``memlab.commands.lantm.trace_record`` from a checkpoint, saved as
 JSON next to the PNG) holds, for one example:
 
-    writes:    [[x, y], ...]   write-head-0 addresses, one per step (first two key coordinates)
+    writes:    [[x, y], ...]   write-head-0 addresses of the input phase (first two key coordinates)
     strengths: [s, ...]        their memory strengths
     reads:     [[x, y], ...]   read-head-0 keys emitted for the answer symbols, in order
     gates:     {"write key": [...], "write step": [...], "read key": [...], "read step": [...]}
@@ -33,24 +33,38 @@ def key_space_figure(rec: dict[str, Any], out: str | Path, title: str | None = N
     answer = np.asarray(rec["answer"], dtype=int)
     pred = np.asarray(rec["prediction"], dtype=int)
 
-    fig = plt.figure(figsize=(9, 10))
-    gs = fig.add_gridspec(3, 1, height_ratios=[5, 2, 1.1], hspace=0.35)
-    ax = fig.add_subplot(gs[0])
-    ax.scatter(writes[:, 0], writes[:, 1], s=60, facecolors=plt.cm.Reds(np.clip(strengths, 0, 1)),
-               edgecolors="red", linewidths=1.0, label="write (fill: strength)", zorder=2)
-    if len(reads):
-        ax.plot(reads[:, 0], reads[:, 1], "-", color="tab:blue", lw=0.8, zorder=3)
-        ax.scatter(reads[:, 0], reads[:, 1], s=14, color="tab:blue", label="read (answer phase)", zorder=4)
-        every = max(1, len(reads) // 40)
-        for i in range(0, len(reads), every):
-            ax.annotate(str(i), reads[i], fontsize=7, color="navy", xytext=(3, 3), textcoords="offset points")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel("key x")
-    ax.set_ylabel("key y")
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title(title or "(a) read and write locations")
+    fig = plt.figure(figsize=(11, 11))
+    gs = fig.add_gridspec(3, 3, height_ratios=[5, 2, 1.1], hspace=0.4, wspace=0.3)
 
-    axg = fig.add_subplot(gs[1])
+    def keyspace(ax, lo: int, hi: int, label_every: int) -> None:
+        """Writes, and reads lo..hi-1 (numbered), zoomed onto those reads when it is a part."""
+        ax.scatter(writes[:, 0], writes[:, 1], s=60, facecolors=plt.cm.Reds(np.clip(strengths, 0, 1)),
+                   edgecolors="red", linewidths=1.0, label="write (fill: strength)", zorder=2)
+        part = reads[lo:hi]
+        if len(part):
+            ax.plot(part[:, 0], part[:, 1], "-", color="tab:blue", lw=0.8, zorder=3)
+            ax.scatter(part[:, 0], part[:, 1], s=14, color="tab:blue", label="read (answer phase)", zorder=4)
+            for i in range(0, len(part), label_every):
+                ax.annotate(str(lo + i), part[i], fontsize=7, color="navy", xytext=(3, 3), textcoords="offset points")
+        if (lo, hi) != (0, len(reads)) and len(part):
+            c, r = part.mean(0), max(np.ptp(part, 0).max() / 2, 1.0) * 1.3
+            ax.set_xlim(c[0] - r, c[0] + r)
+            ax.set_ylim(c[1] - r, c[1] + r)
+        ax.set_aspect("equal", adjustable="box" if (lo, hi) != (0, len(reads)) else "datalim")
+        ax.set_xlabel("key x")
+
+    ax = fig.add_subplot(gs[0, 0])
+    keyspace(ax, 0, len(reads), max(1, len(reads) // 20))
+    ax.set_ylabel("key y")
+    ax.legend(loc="best", fontsize=7)
+    ax.set_title(title or "(a) read and write locations", fontsize=10, loc="left")
+    k = min(10, len(reads))
+    keyspace(fig.add_subplot(gs[0, 1]), 0, k, 1)
+    fig.axes[-1].set_title(f"beginning (reads 0–{k - 1})", fontsize=9)
+    keyspace(fig.add_subplot(gs[0, 2]), len(reads) - k, len(reads), 1)
+    fig.axes[-1].set_title(f"end (reads {len(reads) - k}–{len(reads) - 1})", fontsize=9)
+
+    axg = fig.add_subplot(gs[1, :])
     palette = {"write key": "tab:red", "write step": "tab:orange", "read key": "tab:green", "read step": "tab:blue"}
     for name, vals in rec["gates"].items():
         axg.plot(np.arange(len(vals)), vals, label=name, color=palette.get(name), lw=1.2)
@@ -61,7 +75,7 @@ def key_space_figure(rec: dict[str, Any], out: str | Path, title: str | None = N
     axg.legend(loc="center right", fontsize=7, ncol=2)
     axg.set_title("(b) gate values (dashed: first </s>)", fontsize=10)
 
-    axs = fig.add_subplot(gs[2])
+    axs = fig.add_subplot(gs[2, :])
     n_tok = int(max(answer.max(initial=0), pred.max(initial=0))) + 1
     strip = np.stack([answer, pred]).astype(float) / max(n_tok - 1, 1)
     rgb = plt.cm.gist_ncar(strip)[..., :3]
