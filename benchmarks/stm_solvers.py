@@ -58,7 +58,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
     recovery.lasso(An[:20, :40], y[:20], alpha)  # compile skglm's numba kernels outside the timing
     lasso: dict[str, Any] = {}
     runs = {
-        "skglm": lambda: recovery.lasso(An, y, alpha, backend="skglm", tol=1e-6),
+        "skglm": lambda: recovery.lasso(An, y, alpha, backend="skglm"),
         "sklearn": lambda: recovery.lasso(An, y, alpha, backend="sklearn", tol=1e-6),
     }
     try:

@@ -80,7 +80,7 @@ def lasso(
     alpha: float,
     *,
     backend: str = "auto",
-    tol: float = 1e-6,
+    tol: float = 1e-2,
     max_iter: int = 50,
     max_epochs: int = 20_000,
     debias: bool = False,
@@ -90,6 +90,11 @@ def lasso(
     """Solve the LASSO for D (M, P) and y (M,) -> a (P,) (numpy, float64).
 
     backend: ``skglm`` (default when installed), ``sklearn`` (coordinate descent) or ``auto``.
+    ``tol`` is relative: skglm stops when its KKT violation (gradient distance to the
+    subdifferential, in the 1/M-scaled objective's units) is below ``tol * alpha`` (an
+    absolute tolerance is meaningless when alpha is set from a small noise level: near the
+    phase transition tol = 1e-5 absolute left rMSE 100x above the floor); scikit-learn gets
+    ``tol`` for its own relative duality-gap criterion.
     ``max_iter`` caps skglm's working-set iterations (sklearn: ``max_iter * 100`` epochs), so
     hopeless problems in the failure region stop in bounded time. ``debias`` refits the
     non-zeros by least squares when the support has fewer than M entries (removes the l1
@@ -107,7 +112,7 @@ def lasso(
     if use == "skglm":
         from skglm import Lasso
 
-        model = Lasso(alpha=alpha, fit_intercept=False, tol=tol, max_iter=max_iter, max_epochs=max_epochs)
+        model = Lasso(alpha=alpha, fit_intercept=False, tol=tol * alpha, max_iter=max_iter, max_epochs=max_epochs)
     else:
         from sklearn.linear_model import Lasso
 

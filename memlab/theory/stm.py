@@ -481,8 +481,8 @@ class PhaseConfig:
     low_temporal: str = "gaussian"
     high_temporal: str = "dct"
     lasso_backend: str = "auto"
-    lasso_tol: float = 1e-5
-    lasso_max_epochs: int = 2000
+    lasso_tol: float = 1e-2
+    lasso_max_epochs: int = 5000
     nuclear_max_iter: int = 300
     nuclear_tol: float = 1e-5
     nuclear_stage_iters: int = 50
@@ -578,7 +578,7 @@ def phase_unit(cfg: PhaseConfig, gamma_index: int, trial: int, device: str = "cp
             Rs, items = [], []
             for ri, rho in enumerate(cfg.rhos_lowrank):
                 R = rank_for(rho, M, L, N)
-                if R < 1:
+                if R < 1 or not on_grid(lowrank_complexity(R, M, L, N), rho, cfg.rhos_lowrank):
                     continue
                 S, _, V = lowrank_input(R, L, N, temporal=temporal, generator=gen)
                 Rs.append((ri, rho, R, lowrank_coherence(V, theta=theta)))
@@ -608,6 +608,15 @@ def phase_unit(cfg: PhaseConfig, gamma_index: int, trial: int, device: str = "cp
     for r in out:
         r["operator_seconds"] = t_op
     return out
+
+
+def on_grid(rho_actual: float, rho_nominal: float, grid: Sequence[float]) -> bool:
+    """True when ``rho_nominal`` is the grid value nearest the realisable ``rho_actual``.
+
+    Ranks are integers, so at small M one rank R(L+N-R)/M can be nearest to several grid
+    values (or far from all); each problem is kept once, in its nearest cell.
+    """
+    return min(grid, key=lambda g: abs(g - rho_actual)) == rho_nominal
 
 
 def success_curve(records: Sequence[dict[str, Any]], panel: str, threshold: float) -> dict[float, list[tuple[float, float]]]:
@@ -692,7 +701,7 @@ class RecallConfig:
     rs: tuple[int, ...] = (5, 10, 20, 30, 40, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500)
     trials: int = 20
     seed: int = 3
-    lasso_tol: float = 1e-5
+    lasso_tol: float = 1e-2
 
     def validate(self) -> None:
         check_dims(self.M, self.L, self.T)

@@ -29,7 +29,7 @@ def test_lasso_matches_cvxpy_objective(backend):
     S, _ = stm.sparse_input(6, 4, 20, stm.time_basis("identity", 20), generator=g)
     y = (A @ stm.vec(S)).numpy() + 0.01 * torch.randn(30, generator=g, dtype=torch.float64).numpy()
     alpha = 1e-3
-    a = recovery.lasso(A, y, alpha, backend=backend, tol=1e-10, max_iter=200)
+    a = recovery.lasso(A, y, alpha, backend=backend, tol=1e-6, max_iter=200)
     _, ref = recovery.lasso_cvxpy(A, y, alpha)
     ours = recovery.lasso_objective(A, y, a, alpha)
     assert abs(ours - ref) <= 1e-4 * abs(ref)
@@ -85,7 +85,7 @@ def test_recovery_exact_inside_and_fails_outside_sparse():
     for K in (10, 80):  # rho = 0.1 (deep inside) and 0.8 (far outside)
         S, _ = stm.sparse_input(K, L, N, I, generator=g)
         y = A @ stm.vec(S)
-        a = recovery.lasso(A, y, 1e-7, tol=1e-10, debias=True)
+        a = recovery.lasso(A, y, 1e-7, tol=1e-3, debias=True)
         errs[K] = stm.rmse(stm.synthesize(torch.from_numpy(a), I, L, N), S).item()
     assert errs[10] < 1e-8
     assert errs[80] > 0.05
