@@ -20,14 +20,29 @@ import torch
 from memlab.core.errors import ConfigError, MemlabError
 
 
-def _parse_lengths(text: str) -> list[int]:
-    try:
-        out = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ConfigError(f"--lengths {text!r} must be comma-separated integers, e.g. 20,40,80,120") from None
-    if not out or min(out) < 1:
-        raise ConfigError(f"--lengths {text!r} must hold integers >= 1")
+def _parse_lengths(text: str) -> list[int | str]:
+    """``"20,40,1-20"`` -> [20, 40, "1-20"]: exact lengths, or ranges sampled uniformly."""
+    out: list[int | str] = []
+    for tok in (t.strip() for t in text.split(",")):
+        if not tok:
+            continue
+        try:
+            lo, hi = (int(x) for x in tok.split("-", 1)) if "-" in tok else (int(tok), int(tok))
+        except ValueError:
+            raise ConfigError(f"--lengths {text!r} must be comma-separated integers or ranges, e.g. 20,40,1-20") from None
+        if lo < 1 or hi < lo:
+            raise ConfigError(f"--lengths {text!r}: each length must be >= 1 and each range lo-hi needs lo <= hi")
+        out.append(lo if lo == hi else f"{lo}-{hi}")
+    if not out:
+        raise ConfigError(f"--lengths {text!r} holds no length; e.g. 20,40,80,120")
     return out
+
+
+def _bounds(length: int | str) -> tuple[int, int]:
+    if isinstance(length, str):
+        lo, hi = length.split("-")
+        return int(lo), int(hi)
+    return length, length
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu"):
@@ -48,9 +63,10 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu")
     return model, task, config, summary, epoch
 
 
-def eval_lengths(run_dir: str | Path, lengths: list[int], batches: int = 20, batch_size: int = 32,
+def eval_lengths(run_dir: str | Path, lengths: list[int | str], batches: int = 20, batch_size: int = 32,
                  checkpoint: str = "best", device: str = "cpu") -> list[dict[str, Any]]:
-    """Scores at each exact length; one record per length with the run's training cost."""
+    """Scores at each exact length (or "lo-hi" range, lengths uniform); one record each, with the
+    run's training cost up to the evaluated checkpoint."""
     from memlab.core.io import provenance
     from memlab.core.runtime import make_generator
     from memlab.training.trainer import evaluate_batches
@@ -67,8 +83,9 @@ def eval_lengths(run_dir: str | Path, lengths: list[int], batches: int = 20, bat
         wall_at_ckpt = next((m.get("elapsed_s") for m in read_jsonl(metrics) if m.get("epoch") == epoch), None)
     recs = []
     for L in lengths:
-        gen = make_generator(int(config["seed"]), 515151, L)
-        counts = evaluate_batches(model, task, L, L, batches, batch_size, gen, torch.device(device))
+        lo, hi = _bounds(L)
+        gen = make_generator(int(config["seed"]), 515151, lo if lo == hi else lo * 100_000 + hi)
+        counts = evaluate_batches(model, task, lo, hi, batches, batch_size, gen, torch.device(device))
         d = counts.as_dict()
         rec = {
             "run_id": Path(run_dir).name, "model": config["model"], "task": config["task"], "seed": config["seed"],

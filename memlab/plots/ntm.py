@@ -90,7 +90,7 @@ def render_results_table(records: Iterable[dict[str, Any]]) -> str:
     Each record: run_id, model, task, seed, checkpoint, length, fine, coarse, bit_errors,
     n_sequences, sequences_seen, train_wall_s.
     """
-    recs = sorted(records, key=lambda r: (r["model"], r["task"], r["seed"], r["checkpoint"], r["length"]))
+    recs = sorted(records, key=lambda r: (r["model"], r["task"], r["seed"], r["checkpoint"], length_key(r["length"])))
     lines = [
         "| model | task | seed | checkpoint | length | fine (bits) | coarse (sequences) | bit errors / seq | eval seqs | trained on (seqs) | train wall (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -104,6 +104,14 @@ def render_results_table(records: Iterable[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def length_key(length: int | str) -> tuple[int, int]:
+    """Sort key of an exact length (20) or a range ("1-20"): ranges before the lengths they end at."""
+    if isinstance(length, str):
+        lo, hi = (int(x) for x in length.split("-"))
+        return hi, lo - hi
+    return length, 0
+
+
 def median_by_length(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, float]]:
     """Median fine/coarse/bit errors over seeds for each (model, task, length)."""
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
@@ -111,5 +119,5 @@ def median_by_length(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, 
         groups.setdefault((r["model"], r["task"], r["length"]), []).append(r)
     return {
         k: {m: float(np.median([r[m] for r in v])) for m in ("fine", "coarse", "bit_errors")} | {"seeds": len(v)}
-        for k, v in sorted(groups.items())
+        for k, v in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], length_key(kv[0][2])))
     }

@@ -136,10 +136,10 @@ def test_trainer_and_ntm_commands(tmp_path):
                   out=tmp_path, progress=False, name="r")
     assert s["status"] == "done" and s["epochs"] == 2 and s["nonfinite_events"] == 0
     run, recs = str(tmp_path / "r"), tmp_path / "evals.jsonl"
-    assert main(["ntm-eval", run, "--lengths", "2,6", "--batches", "1", "--records", str(recs)]) == 0
+    assert main(["ntm-eval", run, "--lengths", "2,6,1-3", "--batches", "1", "--records", str(recs)]) == 0
     rows = [json.loads(line) for line in recs.read_text().splitlines()]
     epoch = int(rows[0]["checkpoint"].split("@")[1])  # the best test epoch, 1 or 2
-    assert [r["length"] for r in rows] == [2, 6] and rows[0]["sequences_seen"] == epoch * 2 * 4
+    assert [r["length"] for r in rows] == [2, 6, "1-3"] and rows[0]["sequences_seen"] == epoch * 2 * 4
     assert rows[0]["train_wall_s"] > 0
     assert all(0 <= r["fine"] <= 1 and r["n_sequences"] == 32 for r in rows)
     assert main(["plot-ntm", run, "--out", str(tmp_path / "w.png"), "--length", "3"]) == 0
@@ -149,7 +149,9 @@ def test_trainer_and_ntm_commands(tmp_path):
     assert main(["ntm-table", "--records", str(recs), "--out", str(tmp_path / "t.md")]) == 0
     table = (tmp_path / "t.md").read_text()
     assert f"| ntm | ntm-copy | 0 | best@{epoch} | 6 |" in table and "| ntm | ntm-copy | 6 | 1 |" in table
+    assert table.index("| 1-3 |") < table.index("| 6 |")
     assert main(["ntm-eval", run, "--lengths", "0"]) == 2  # one-line error, exit status 2
+    assert main(["ntm-eval", run, "--lengths", "5-3"]) == 2
 
 
 def test_tiny_overfit_copy():
