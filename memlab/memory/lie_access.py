@@ -18,8 +18,12 @@ autograd, growing the memory with ``torch.cat``. ``lantm_scan`` is the fast path
 ``torch.autograd.Function`` over the whole sequence that writes each slot once into a
 preallocated (B, T·W, ·) buffer, reads only the written prefix, and back-propagates through
 time by hand from the final buffer (no per-step copies of the memory are saved; the per-step
-read weights and squared distances, (B, R, N) each, are). Tests check the two agree in float64,
-values and gradients.
+read weights, squared distances and key differences, O(B·R·N·(n+2)) each step, are; that is
+O(B·R·T²·(n+2)) in all, against O(B·T²·m) for re-saving the memory). Everything in the backward
+that does not depend on the recursion (activation derivatives, weight gradients) is done for
+all steps at once. Tests check the two agree in float64, values and gradients, and gradcheck
+the kernel. Under ``no_grad`` nothing is saved, so long sequences (8x lengths) only cost the
+(B, T·W, n+m+1) slot buffer.
 
 Shapes: B batch, T time, H controller cells, E input size, m memory width, n key dimension,
 P group parameters per step, W write heads, R read heads, A = W + R heads (writes first),
