@@ -5,6 +5,7 @@ from __future__ import annotations
 from memlab.core.errors import ConfigError
 from memlab.tasks.arithmetic import Addition, Double
 from memlab.tasks.base import ScoreCounts, SymbolicTask, Task, TaskConfig, TaskSpec
+from memlab.tasks.ntm_tasks import AssociativeRecall, NTMCopy, PrioritySort, RepeatCopy
 from memlab.tasks.permutation import BigramFlip, Copy, Reverse
 
 TASKS: dict[str, type[Task]] = {
@@ -13,6 +14,10 @@ TASKS: dict[str, type[Task]] = {
     "bigramFlip": BigramFlip,
     "double": Double,
     "addition": Addition,
+    "ntm-copy": NTMCopy,
+    "repeat-copy": RepeatCopy,
+    "associative-recall": AssociativeRecall,
+    "priority-sort": PrioritySort,
 }
 
 
