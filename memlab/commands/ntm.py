@@ -100,6 +100,11 @@ def eval_lengths(run_dir: str | Path, lengths: list[int | str], batches: int = 2
     return recs
 
 
+def _rounded(x: torch.Tensor, digits: int = 4) -> list:
+    """A tensor as nested lists rounded to ``digits`` decimals (small, readable records)."""
+    return torch.round(x.float(), decimals=digits).tolist()
+
+
 def weightings_record(run_dir: str | Path, length: int = 20, seed: int = 0, checkpoint: str = "best",
                       device: str = "cpu") -> dict[str, Any]:
     """Inputs, outputs and the first example's read/write weightings over one sequence."""
@@ -118,9 +123,9 @@ def weightings_record(run_dir: str | Path, length: int = 20, seed: int = 0, chec
     rec = {
         "run_id": Path(run_dir).name, "model": config["model"], "task": config["task"], "length": length,
         "checkpoint": f"{checkpoint}@{epoch}",
-        "inputs": batch.inputs[:, 0].tolist(), "targets": batch.targets[:, 0].tolist(),
-        "outputs": outputs.tolist(), "mask": batch.mask[:, 0].tolist(),
-        "write": tr["write"][:, 0].tolist(), "read": tr["read"][:, 0].tolist(),
+        "inputs": _rounded(batch.inputs[:, 0]), "targets": _rounded(batch.targets[:, 0]),
+        "outputs": _rounded(outputs), "mask": batch.mask[:, 0].tolist(),
+        "write": _rounded(tr["write"][:, 0]), "read": _rounded(tr["read"][:, 0]),
         "bit_errors": int(task.bit_errors(model(batch), batch)[0]) if hasattr(task, "bit_errors") else None,
     }
     rec.update(provenance(seed=seed))
@@ -168,23 +173,24 @@ def cmd_table(args: argparse.Namespace) -> dict:
         raise MemlabError(f"no records at {path}; run `memlab ntm-eval RUN --records {path}` first")
     all_recs = list(read_jsonl(path))
     latest: dict[tuple, dict] = {}
-    newest: dict[tuple, dict] = {}
     for r in all_recs:  # a re-evaluation of the same checkpoint and length replaces the older record
         latest[(r["run_id"], r["checkpoint"], r["length"])] = r
-        newest[(r["run_id"], r["length"])] = r  # each run's most recent evaluation, for the medians
     recs = list(latest.values())
-    med = median_by_length(newest.values())
+    med = median_by_length(recs)
     text = ["# NTM / DNC results", "",
             f"Rendered by `memlab ntm-table` from `{path.name}` ({len(recs)} records). Fine = fraction of "
             "response bits right, coarse = fraction of sequences with every bit right, bit errors per "
             "sequence after thresholding logits at 0. Training cost: sequences seen and training wall time "
             "up to the evaluated checkpoint (`best@E`/`last@E` = checkpoint of epoch E; 2 CPU cores "
             "shared with other jobs).", "", render_results_table(recs), "",
-            "## Median over seeds (each run's most recent evaluation)", "",
-            "| model | task | length | seeds | fine | coarse | bit errors / seq |",
-            "|---|---|---|---|---|---|---|"]
-    for (m, t, L), v in med.items():
-        text.append(f"| {m} | {t} | {L} | {v['seeds']} | {100 * v['fine']:.2f}% | {100 * v['coarse']:.1f}% | {v['bit_errors']:.3f} |")
+            "## Median over seeds", "",
+            "`last` = the final checkpoint of each run (the fixed protocol); `best` = each run's checkpoint "
+            "with the best score on the task's test range during training.", "",
+            "| model | task | checkpoint | length | seeds | fine | coarse | bit errors / seq |",
+            "|---|---|---|---|---|---|---|---|"]
+    for (m, t, kind, L), v in med.items():
+        text.append(f"| {m} | {t} | {kind} | {L} | {v['seeds']} | {100 * v['fine']:.2f}% | {100 * v['coarse']:.1f}% "
+                    f"| {v['bit_errors']:.3f} |")
     out = Path(args.out)
     atomic_write_text(out, "\n".join(text) + "\n")
     if not args.json:

@@ -112,12 +112,20 @@ def length_key(length: int | str) -> tuple[int, int]:
     return length, 0
 
 
-def median_by_length(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, float]]:
-    """Median fine/coarse/bit errors over seeds for each (model, task, length)."""
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+def median_by_length(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str, Any], dict[str, float]]:
+    """Median fine/coarse/bit errors over seeds per (model, task, checkpoint kind, length).
+
+    The checkpoint kind is ``best`` or ``last``; for each run the most recent record of a kind
+    and length counts once.
+    """
+    per_run: dict[tuple, dict[str, Any]] = {}
     for r in records:
-        groups.setdefault((r["model"], r["task"], r["length"]), []).append(r)
+        kind = str(r.get("checkpoint", "last@")).split("@")[0]
+        per_run[(r["run_id"], kind, r["length"])] = r | {"_kind": kind}
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in per_run.values():
+        groups.setdefault((r["model"], r["task"], r["_kind"], r["length"]), []).append(r)
     return {
         k: {m: float(np.median([r[m] for r in v])) for m in ("fine", "coarse", "bit_errors")} | {"seeds": len(v)}
-        for k, v in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], length_key(kv[0][2])))
+        for k, v in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], length_key(kv[0][3])))
     }
