@@ -154,14 +154,15 @@ class DNCCore(MemoryCore):
         """xs: (T, B, I) -> ys: (T, B, C + R·W), final state (input projection hoisted)."""
         if lengths is not None:
             return run_core(self, xs, state, lengths)
-        T, B, _ = xs.shape
+        B = xs.shape[1]
         if state is None:
             state = self.initial_state(B, xs.device)
         xproj = self.controller.project_input(xs)  # (T, B, G)
         w_rec = self.controller.recurrent_weight()
         ys = []
-        for t in range(T):
-            y, state = self._step(xproj[t], state, w_rec)
+        # unbind, not xproj[t]: indexing would give each step's backward a full (T, B, G) zero tensor
+        for xp in xproj.unbind(0):
+            y, state = self._step(xp, state, w_rec)
             ys.append(y)
         return torch.stack(ys, 0), state
 

@@ -212,7 +212,7 @@ class NTMCore(MemoryCore):
         """xs: (T, B, I) -> ys: (T, B, C + Hr·W), final state."""
         if lengths is not None:
             return run_core(self, xs, state, lengths)
-        T, B, _ = xs.shape
+        B = xs.shape[1]
         if state is None:
             state = self.initial_state(B, xs.device)
         xproj = self.controller.project_input(xs)  # (T, B, G), one product for all steps
@@ -224,8 +224,9 @@ class NTMCore(MemoryCore):
             step = self._compiled_step
             state = tree_map(lambda x: x.contiguous(), state)  # one stride pattern: no recompiles after t = 0
         ys = []
-        for t in range(T):
-            y, state = step(xproj[t], state, w_rec)
+        # unbind, not xproj[t]: indexing would give each step's backward a full (T, B, G) zero tensor
+        for xp in xproj.unbind(0):
+            y, state = step(xp, state, w_rec)
             ys.append(y)
         return torch.stack(ys, 0), state  # (T, B, O)
 
