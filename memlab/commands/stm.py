@@ -227,7 +227,11 @@ def cmd_phase_diagram(args: argparse.Namespace) -> dict:
 
 
 def _fmt(x: float) -> str:
-    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.3f}"
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, float) and math.isinf(x):
+        return "above grid" if x > 0 else "below grid"
+    return f"{x:.3f}"
 
 
 def _phase_summary(cfg, checks: dict, meta: dict, records: list[dict]) -> str:
@@ -254,7 +258,7 @@ def _phase_summary(cfg, checks: dict, meta: dict, records: list[dict]) -> str:
     for g in sorted({g for t in checks["transitions"].values() for g in t}):
         row = [_fmt(checks["transitions"][p].get(g, math.nan)) for p in sorted(checks["transitions"])]
         lines.append(f"| {g} | " + " | ".join(row) + f" | {_fmt(float(donoho_tanner(g)[0]))} |")
-    lines += ["", "(– : every rho succeeded (rho_50 above the grid); a value equal to the smallest rho: it already failed.)", "",
+    lines += ["", "(above grid: every rho succeeded; below grid: the smallest rho on the grid already failed.)", "",
               "## Checks", ""]
     for d in checks["donoho_tanner"]:
         lines.append(f"- Donoho-Tanner, delta={d['delta']}: measured rho_50 = {_fmt(d['rho_measured'])}, "

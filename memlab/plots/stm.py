@@ -50,7 +50,7 @@ def phase_diagram_figure(
     from memlab.theory.stm import donoho_tanner
 
     panels = [p for p in PANEL_TITLES if any(r["panel"] == p for r in records)]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 8), squeeze=False)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), squeeze=False, layout="constrained")
     vmin, vmax = -6.0, 0.0
     im = None
     for ax, panel in zip(axes.ravel(), list(PANEL_TITLES)):
@@ -110,7 +110,7 @@ def recall_length_figure(records: Sequence[dict[str, Any]], path: str | Path, *,
     q3 = np.array([np.percentile(by[r_], 75) for r_ in rs])
     radius = records[0]["radius"]
     T = records[0]["T"]
-    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(7, 7))
+    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(7, 7), layout="constrained")
     k = np.arange(min(T, max(rs) + 1))
     ax0.semilogy(k, radius ** (2 * k), color="k")
     ax0.axvline(rs[int(np.argmin(mean))], color="r", ls="--", lw=1)
@@ -128,7 +128,6 @@ def recall_length_figure(records: Sequence[dict[str, Any]], path: str | Path, *,
     ax1.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -634,14 +634,14 @@ def success_curve(records: Sequence[dict[str, Any]], panel: str, threshold: floa
 def transition_rho(curve: Sequence[tuple[float, float]], level: float = 0.5) -> float:
     """The rho where the success fraction first falls below ``level`` (linear interpolation).
 
-    ``curve`` is [(rho, success fraction)] sorted by rho. Returns the smallest rho when even it
-    fails, and +inf when every rho succeeds.
+    ``curve`` is [(rho, success fraction)] sorted by rho. Returns -inf when even the smallest
+    rho fails (the transition lies below the grid) and +inf when every rho succeeds.
     """
     prev = None
     for rho, p in curve:
         if p < level:
             if prev is None:
-                return float(rho)
+                return -math.inf
             r0, p0 = prev
             return float(r0 + (p0 - level) * (rho - r0) / (p0 - p))
         prev = (rho, p)
@@ -673,7 +673,8 @@ def phase_checks(records: Sequence[dict[str, Any]], cfg: PhaseConfig) -> dict[st
         if lo is None or hi is None:
             continue
         rows = [(g, lo[g], hi.get(g, math.nan)) for g in sorted(lo)]
-        finite = [(g, a, b) for g, a, b in rows if math.isfinite(a) and math.isfinite(b)]
+        # compare where both exist and are not the same bound (+-inf: beyond the grid)
+        finite = [(g, a, b) for g, a, b in rows if not (math.isnan(a) or math.isnan(b) or (math.isinf(a) and a == b))]
         lowers[kind] = dict(rows=rows, strictly_lower=all(b < a for _, a, b in finite) if finite else None,
                             lower_at=sum(b < a for _, a, b in finite), compared=len(finite))
     floor: dict[str, Any] = {}

@@ -157,7 +157,7 @@ def test_transition_rho():
     assert stm.transition_rho([(0.1, 1.0), (0.2, 1.0), (0.3, 0.0)]) == pytest.approx(0.25)
     assert stm.transition_rho([(0.1, 1.0), (0.2, 0.75), (0.3, 0.25)]) == pytest.approx(0.25)
     assert stm.transition_rho([(0.1, 1.0), (0.2, 1.0)]) == math.inf
-    assert stm.transition_rho([(0.1, 0.0), (0.2, 0.0)]) == 0.1
+    assert stm.transition_rho([(0.1, 0.0), (0.2, 0.0)]) == -math.inf
 
 
 TINY = dict(L=4, N=10, trials=2, gammas=(0.3, 0.8), rhos_sparse=(0.1, 0.9), rhos_lowrank=(0.5, 3.0),
