@@ -138,8 +138,12 @@ def eval_scales(model: str, task: str) -> list[int]:
 
 
 def run_cell(model: str, task: str, seed: int, runs: Path, records: Path, *, max_time: float, max_epochs: int,
-             eval_batches: int, progress: bool, device: str, extra: dict | None = None) -> list[dict]:
-    """Train (or resume, or reuse) one table cell's run, then evaluate it unless already evaluated."""
+             eval_batches: int, progress: bool, device: str, extra: dict | None = None,
+             continue_done: bool = False) -> list[dict]:
+    """Train (or resume, or reuse) one table cell's run, then evaluate it unless already evaluated.
+
+    ``continue_done`` resumes runs that already stopped (e.g. with a higher ``train.target_coarse``).
+    """
     from memlab.core.io import append_jsonl, read_jsonl
     from memlab.evaluation.evaluate import evaluate_run
     from memlab.training.run import train_run
@@ -148,6 +152,7 @@ def run_cell(model: str, task: str, seed: int, runs: Path, records: Path, *, max
     run_dir = runs / name
     summary_path = run_dir / "summary.json"
     done = summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "done"
+    done = done and not continue_done
     t0 = time.perf_counter()
     from memlab.core.config import deep_merge
 
@@ -249,7 +254,8 @@ def cmd_reproduce(args: argparse.Namespace) -> dict:
                     c0 = time.perf_counter()
                     recs = run_cell(model, task, seed, runs, records, max_time=args.max_time,
                                     max_epochs=args.max_epochs, eval_batches=args.eval_batches,
-                                    progress=not args.no_progress, device=args.device, extra=extra)
+                                    progress=not args.no_progress, device=args.device, extra=extra,
+                                    continue_done=args.continue_done)
                     cells.append({"model": model, "task": task, "seed": seed,
                                   "wall_s": round(time.perf_counter() - c0, 1),
                                   **{f"{r['scale']}x_coarse": r["coarse"] for r in recs}})
@@ -290,6 +296,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--runs", default="runs/lantm", help="run folders (the store) go here")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra setting for every cell, e.g. train.lr=0.001 or train.target_coarse=0.99 (repeatable)")
+    p.add_argument("--continue-done", action="store_true",
+                   help="resume cells whose runs already stopped (with --set train.target_coarse=1 or more epochs)")
     p.add_argument("--tables-only", action="store_true", help="re-render the tables from records; train nothing")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--device", default="cpu")
