@@ -12,10 +12,12 @@ One step, with controller output h_t and the NTM addressing of ``memlab.memory.a
 All heads address the same M_{t−1}, so their addressing runs as one batched call.
 
 Numerical safety by construction (the usual NaN sources of public NTMs): ε in every norm and
-normaliser (``addressing``), β = softplus ≥ 0, γ = 1 + softplus ≥ 1, sharpening through
-exp(γ log(w + ε)), controller outputs clipped to ±``clip`` (Collier & Beel 2018), and the
+normaliser (``addressing``), β = softplus ≥ 0, γ = 1 + softplus ≥ 1, sharpening as
+softmax(γ log(w + ε)), controller outputs clipped to ±``clip`` (Collier & Beel 2018), and the
 memory initialised to a small constant (1e-6) by default, which Collier & Beel report to
-converge about twice as fast as learned or random initialisation. The initial weightings are
+converge about twice as fast as learned or random initialisation (the other options:
+``memory_init="learned"``, a parameter N × W, or ``"random"``, N(0, 0.5²) drawn per
+sequence from the global RNG). The initial weightings are
 learned but start focused on location 0: a uniform start over a constant memory is a
 symmetric fixed point that location-based addressing could never leave.
 
