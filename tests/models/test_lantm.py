@@ -104,8 +104,8 @@ def test_trace_plot_and_tables(tmp_path):
                {"model": "lantm-invnorm", "task": "copy", "scale": 4, "seed": 0, "coarse": 0.25, "fine": 0.875,
                 "lengths": [193, 256]}]
     md = render_tables(records)
-    assert "| copy | lantm-invnorm | 50% | 75% |  |  | 100% | 100% | 100% | 100% | 3 |" in md
-    assert "| copy | 4x | 193–256 | 25% | 88% | 100% | 100% |" in md
+    assert "| copy | lantm-invnorm | 50.0% | 75.0% |  |  | 100% | 100% | 100% | 100% | 3 |" in md
+    assert "| copy | 4x | 193–256 | 25.0% | 87.5% | 100% | 100% |" in md
 
 
 def _train_tiny_copy(seed: int, budget_s: float) -> tuple[float, int]:
