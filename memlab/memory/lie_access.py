@@ -424,7 +424,8 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
     dq = [sq[..., : 2 * A] * (1 - sq[..., : 2 * A]), 1 - S_all, 1 - mem_all * mem_all]
     if not invnorm:
         dq.append(torch.sigmoid(Q[..., ot0:ot1]))  # softplus' = sigmoid
-    DQ_t = torch.cat(dq, -1).unbind(0)  # (B, 2A + W + W·m [+ R]) per step
+    ones = sq.new_ones(T, B, A * (n + P))  # the k̃ and raw-step columns are not squashed
+    DQ_t = torch.cat([ones] + dq, -1).unbind(0)  # (B, Q) per step
     g_a = torch.zeros_like(a_buf)  # (B, TW, n)
     g_M = torch.zeros_like(M_buf)  # (B, TW, m)
     g_Se = torch.zeros_like(S_buf)  # Σ_r e_ri, (B, TW)
@@ -433,7 +434,8 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
     gc_c = torch.zeros_like(c0)
     gk_c = torch.zeros_like(k0)  # ∂L/∂k_t via k̄_{t+1}
     gv_c = torch.zeros_like(v0)  # ∂L/∂v_t via v_{t+1}
-    WqT, UhT, UrT = Wq.t(), Uh.t(), Ur.t()
+    WqT, UT = Wq.t(), torch.cat([Uh, Ur], 0).t()  # (Q, H), (4H, H + R·m)
+    sum_r = (lambda x: x.select(1, 0)) if R == 1 else (lambda x: x.sum(1))  # Σ over read heads
     gzs, gqs = [None] * T, [None] * T
     # ∂d2/∂k = 2(k − a) = 2·diff; invnorm: ∂L/∂d2 = e·(−α/2)/d2, softmax: ∂L/∂d2 = −e/T
     scale = -spec.alpha if invnorm else -2.0
@@ -446,7 +448,7 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
         gw = torch.bmm(gr_c, M_buf[:, :N].transpose(1, 2))  # (B, R, N)
         # e_ri = (∂L/∂w_ri − Σ_j ∂L/∂w_rj w_rj) w_ri = ∂L/∂log u_ri;  Σ_j ∂L/∂w_rj w_rj = g_ρ·ρ
         e = (gw - (gr_c * sv["rs"][t]).sum(-1, keepdim=True)).mul_(w)
-        g_Se[:, :N].add_(e.sum(1))  # ∂L/∂log S_i
+        g_Se[:, :N].add_(sum_r(e))  # ∂L/∂log S_i
         if invnorm:
             gtemp = None
             e.div_(d2)
@@ -456,7 +458,7 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
             e.div_(temp.unsqueeze(-1))
         G = e.unsqueeze(-1) * diff  # (B, R, N, n)
         gkr = G.sum(2).mul_(scale_t)  # (B, R, n)
-        g_a[:, :N].add_(G.sum(1), alpha=-scale)
+        g_a[:, :N].add_(sum_r(G), alpha=-scale)
         # ---- heads of step t (slot t is complete):  k = v·k̄,  k̄ = lerp(k_prev, k̃, g),  v = interp(h, ṽ, v_prev)
         gk = torch.cat([g_a[:, lo:N], gkr], 1).add_(gk_c)  # (B, A, n)
         v, vt = sv["vs"][t], sv["vts"][t]
@@ -467,10 +469,11 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
         gg = (gkbar * dk_t[t]).sum(-1)  # (B, A)
         ghg, gvt, gv_c = group.interpolate_bwd(hg_t[t], vt, vprev_t[t], v, gv)
         gvr = group.parameterise_bwd(vr_t[t], vt, gvt, spec.normalise_steps, delta_t)
-        pieces = [gg, ghg.view(B, A), g_Se[:, lo:N], g_M[:, lo:N].reshape(B, W * m)]
+        pieces = [gkt.view(B, A * n), gvr.reshape(B, A * P), gg, ghg.view(B, A), g_Se[:, lo:N],
+                  g_M[:, lo:N].reshape(B, W * m)]
         if gtemp is not None:
             pieces.append(gtemp)
-        gq = torch.cat([gkt.view(B, A * n), gvr.reshape(B, A * P), torch.cat(pieces, 1).mul_(DQ_t[t])], 1)
+        gq = torch.cat(pieces, 1).mul_(DQ_t[t])
         gqs[t] = gq
         # ---- LSTM: h = o tanh(c),  c = f c_prev + i g
         gh = torch.addmm(gh_c.add_(ghs_t[t]), gq, WqT)
@@ -478,8 +481,9 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
         gz = torch.cat([gc, gc, gh, gc], 1).mul_(Y_t[t])  # (B, 4H)
         gc_c = gc * f_t[t]
         gzs[t] = gz
-        gh_c = gz @ UhT
-        gr_c = (gz @ UrT).view(B, R, m)
+        gx = gz @ UT  # (B, H + R·m): ∂L/∂[h_{t-1}, ρ_{t-1}]
+        gh_c = gx[:, :H]
+        gr_c = gx[:, H:].view(B, R, m)
     GZ = torch.stack(gzs)  # (T, B, 4H)
     GQ = torch.stack(gqs)  # (T, B, Q)
     h_in = torch.cat([h0.unsqueeze(0), hs[:-1]], 0).reshape(T * B, H)  # h_{t-1}
