@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memlab.core.interfaces import MemoryCore
-from memlab.memory.lie_groups import LieGroup, make_group
+from memlab.memory.lie_groups import LieGroup, Translation, make_group
 
 # --------------------------------------------------------------------------- read weightings (§3.1)
 
@@ -285,11 +285,12 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, save:
     sizes = [ok1 - ok0, os1 - os0, og1 - og0, om1 - om0, ot1 - ot0]
     # 0-dim tensors: adding a Python float costs a dtype conversion per call
     eps_t, zf_t, delta_t = (xg.new_tensor(x) for x in (spec.eps, Z_FLOOR, spec.step_delta))
+    U = torch.cat([Uh, Ur], 0)  # (H + R·m, 4H)
     h, c, r, k, v = h0, c0, r0, k0, v0
     hs, cs, rs, sigs, tgs, tcs, qs, sqs = [], [], [], [], [], [], [], []
     ks, vs, kbars, vts, ws, d2s, diffs, temps = [], [], [], [], [], [], [], []
     for t, xg_t in enumerate(xg.unbind(0)):
-        z = torch.addmm(torch.addmm(xg_t, h, Uh), r.view(B, R * m), Ur)  # (B, 4H)
+        z = torch.addmm(xg_t, torch.cat([h, r.view(B, R * m)], 1), U)  # (B, 4H): LSTM(x, c, ρ ⊕ h)
         sg = torch.sigmoid(z[:, : 3 * H])  # [i, f, o]
         tg = torch.tanh(z[:, 3 * H :])
         i_g, f_g, o_g = sg.chunk(3, 1)
@@ -416,8 +417,15 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
     dk_t = (kt_all - K_prev).unbind(0)  # k̃ − k_prev, for ∂L/∂g
     g_t = sq[..., :A].unsqueeze(-1).unbind(0)  # (B, A, 1)
     hg_t = sq[..., A : 2 * A].unsqueeze(-1).unbind(0)
-    vr_t = Q[..., os0:os1].reshape(T, B, A, P).unbind(0)
+    VR = Q[..., os0:os1].reshape(T, B, A, P)
+    vr_t = VR.unbind(0)
     vprev_t = V_prev.unbind(0)
+    # translation (the paper's group): the step maps' VJPs with their step-independent parts precomputed
+    fast_tr = isinstance(group, Translation)
+    if fast_tr:
+        VT = torch.stack(sv["vts"])  # (T, B, A, P)
+        dv_t = (VT - V_prev).unbind(0)  # ṽ − v_prev, for ∂L/∂h
+        s_t = torch.rsqrt((VR * VR).sum(-1, keepdim=True) + spec.step_delta).unbind(0) if spec.normalise_steps else None
     # gq = [g_k̃, g_raw, g_g, g_h, Σe, g_M, g_T] * DQ: the activation derivative of each column block
     S_all = sq[..., 2 * A :]
     mem_all = M_buf.reshape(B, T, W * m).transpose(0, 1)  # (T, B, W·m)
@@ -462,13 +470,21 @@ def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec,
         # ---- heads of step t (slot t is complete):  k = v·k̄,  k̄ = lerp(k_prev, k̃, g),  v = interp(h, ṽ, v_prev)
         gk = torch.cat([g_a[:, lo:N], gkr], 1).add_(gk_c)  # (B, A, n)
         v, vt = sv["vs"][t], sv["vts"][t]
-        gv_a, gkbar = group.act_bwd(v, sv["kbars"][t], gk)
-        gv = gv_c + gv_a
+        if fast_tr:  # k = k̄ + v,  v = lerp(v_prev, ṽ, h),  ṽ = r·s
+            gkbar = gk
+            gv = gv_c + gk
+            gvt = gv * hg_t[t]
+            ghg = (gv * dv_t[t]).sum(-1, keepdim=True)
+            gv_c = gv - gvt
+            gvr = gvt if s_t is None else s_t[t] * (gvt - vt * (vt * gvt).sum(-1, keepdim=True))
+        else:
+            gv_a, gkbar = group.act_bwd(v, sv["kbars"][t], gk)
+            gv = gv_c + gv_a
+            ghg, gvt, gv_c = group.interpolate_bwd(hg_t[t], vt, vprev_t[t], v, gv)
+            gvr = group.parameterise_bwd(vr_t[t], vt, gvt, spec.normalise_steps, delta_t)
         gkt = gkbar * g_t[t]
         gk_c = gkbar - gkt
         gg = (gkbar * dk_t[t]).sum(-1)  # (B, A)
-        ghg, gvt, gv_c = group.interpolate_bwd(hg_t[t], vt, vprev_t[t], v, gv)
-        gvr = group.parameterise_bwd(vr_t[t], vt, gvt, spec.normalise_steps, delta_t)
         pieces = [gkt.view(B, A * n), gvr.reshape(B, A * P), gg, ghg.view(B, A), g_Se[:, lo:N],
                   g_M[:, lo:N].reshape(B, W * m)]
         if gtemp is not None:
