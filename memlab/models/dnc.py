@@ -50,9 +50,10 @@ def build(cfg: DNCConfig, spec: TaskSpec) -> CoreSequenceModel:
 
 
 def train_defaults(task: str) -> dict:
-    # the NTM's settings (see memlab.models.ntm.train_defaults)
-    return {"lr": 5e-4, "momentum": 0.9, "rms_alpha": 0.95, "clip_norm": 10.0, "lr_halve_after": 30,
-            "lr_patience": 10, "eval_every": 10}
+    """The NTM's training settings (see ``memlab.models.ntm.train_defaults``)."""
+    from memlab.models.ntm import train_defaults as ntm_train_defaults
+
+    return ntm_train_defaults(task)
 
 
 ENTRY = ModelEntry(
