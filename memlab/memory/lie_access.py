@@ -265,98 +265,111 @@ def lantm_scan_ref(
 
 
 def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, save: bool):
-    """Forward of the fused kernel (no autograd inside). Returns (hs, final state, trace, saved)."""
+    """Forward of the fused kernel (no autograd inside). Returns (hs, final state, trace, saved).
+
+    Every per-step result is written with ``out=`` into a preallocated buffer (no ``cat``, no
+    ``stack``): [h_t | ρ_t] rows of ``HR`` are the LSTM's recurrent input of step t+1, slots go
+    straight into the address, memory and strength buffers. Without ``save`` the buffers that
+    only the backward needs are one step deep.
+    """
     T, B, _ = xg.shape
     H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
     group, invnorm = spec.group, spec.weighting == "invnorm"
+    fast_tr = isinstance(group, Translation)
     o = spec.offsets()
     ok0, ok1 = o["key"]
     os0, os1 = o["step"]
     og0, og1 = o["sig"]
     om0, om1 = o["mem"]
     ot0, ot1 = o["temp"]
-    # preallocated dictionary, one record [a (n) | M (m) | S (1)] per slot; slot W·t + j holds write
-    # head j's step-t entry, so the slots written so far are always the prefix [:N]
-    rec = xg.new_zeros(B, T * W, n + m + 1)
-    a_buf, M_buf, S_buf = rec[..., :n], rec[..., n : n + m], rec[..., n + m]
+    Ts = T if save else 1  # depth of the buffers only the backward reads
+    new = xg.new_empty
+    HR = new(T + 1, B, H + R * m)  # row t+1: [h_t | ρ_t]
+    Hv, Rv = HR[..., :H], HR[..., H:].view(T + 1, B, R, m)
+    Hv[0].copy_(h0)
+    Rv[0].copy_(r0)
+    C = new(T + 1, B, H)  # c_t in row t+1
+    C[0].copy_(c0)
+    SIG, TG, TC, QB = new(Ts, B, 3 * H), new(Ts, B, H), new(Ts, B, H), new(Ts, B, spec.instr_size)
+    SQ = new(T, B, 2 * A)  # gates g, h (the trace keeps them)
+    K, V = new(T + 1, B, A, n), new(T + 1, B, A, P)  # keys and steps after step t in row t+1
+    K[0].copy_(k0)
+    V[0].copy_(v0)
+    VT = new(Ts, B, A, P)  # candidate steps ṽ
+    KBAR = new(Ts if not fast_tr else 1, B, A, n)  # pre-action keys k̄ (the general groups' backward)
+    TEMP = new(T, B, R) if not invnorm else None
+    # the dictionary: slot W·t + j holds write head j's step-t entry, so what is written is a prefix
+    # addresses are kept planar, (B, n, T·W): k − a and its reductions then run along the slots
+    aP, M_buf, S_buf = new(B, n, T * W), new(B, T * W, m), new(B, T * W)
     # skip the nearest-slot rescaling of InvNorm when ε^(−α/2) cannot overflow (the weights are equal)
     rescale = invnorm and spec.alpha / 2 * -math.log10(spec.eps) > 0.4 * math.log10(torch.finfo(xg.dtype).max)
     nhalf = -spec.alpha / 2
-    sizes = [ok1 - ok0, os1 - os0, og1 - og0, om1 - om0, ot1 - ot0]
     # 0-dim tensors: adding a Python float costs a dtype conversion per call
-    eps_t, zf_t, delta_t = (xg.new_tensor(x) for x in (spec.eps, Z_FLOOR, spec.step_delta))
+    eps_n, zf_t, delta_t = (xg.new_tensor(x) for x in (spec.eps / n, Z_FLOOR, spec.step_delta))
+    sqrt_delta_t = xg.new_tensor(math.sqrt(spec.step_delta))
     U = torch.cat([Uh, Ur], 0)  # (H + R·m, 4H)
-    h, c, r, k, v = h0, c0, r0, k0, v0
-    hs, cs, rs, sigs, tgs, tcs, qs, sqs = [], [], [], [], [], [], [], []
-    ks, vs, kbars, vts, ws, d2s, diffs, temps = [], [], [], [], [], [], [], []
-    for t, xg_t in enumerate(xg.unbind(0)):
-        z = torch.addmm(xg_t, torch.cat([h, r.view(B, R * m)], 1), U)  # (B, 4H): LSTM(x, c, ρ ⊕ h)
-        sg = torch.sigmoid(z[:, : 3 * H])  # [i, f, o]
-        tg = torch.tanh(z[:, 3 * H :])
-        i_g, f_g, o_g = sg.chunk(3, 1)
-        c_prev = c
-        c = torch.addcmul(f_g * c, i_g, tg)
-        tc = torch.tanh(c)
-        h = o_g * tc  # (B, H)
-        q = torch.addmm(bq, h, Wq)  # (B, Q)
-        kt, vr, sq, mem, tq = q.split(sizes, 1)
-        kt, vr = kt.view(B, A, n), vr.view(B, A, P)
-        sq = torch.sigmoid(sq)  # (B, 2A + W): g, h, S
-        g, hg, s = sq.split([A, A, W], 1)
-        mem = torch.tanh(mem)  # (B, W·m)
-        vt = group.parameterise(vr, spec.normalise_steps, delta_t)
-        v_prev, k_prev = v, k
-        v = group.interpolate(hg.unsqueeze(-1), vt, v_prev)
-        kbar = torch.lerp(k_prev, kt, g.unsqueeze(-1))
-        k = group.act(v, kbar)  # (B, A, n)
-        N = (t + 1) * W
-        rec[:, t * W : N] = torch.cat([k[:, :W], mem.view(B, W, m), s.unsqueeze(-1)], -1)  # append
-        kr = k[:, W:]  # (B, R, n)
-        diff = kr.unsqueeze(2) - a_buf[:, None, :N]  # k_r − a_i: (B, R, N, n)
-        d2 = (diff * diff).sum(-1)  # (B, R, N)
-        if invnorm:
-            d2.add_(eps_t)
-            temp = None
-            if rescale:
-                u = (d2 / d2.amin(-1, keepdim=True)).pow_(nhalf).mul_(S_buf[:, None, :N])
-            elif nhalf == -1.0:
-                u = torch.div(S_buf[:, None, :N], d2)
+    diffs, d2s, ws = [], [], []
+    xg_t, HR_t, Hv_t, Rv_t, C_t, K_t, V_t, SQ_t = (x.unbind(0) for x in (xg, HR, Hv, Rv, C, K, V, SQ))
+    for t in range(T):
+        s_ = t if save else 0
+        lo, N = t * W, (t + 1) * W
+        z = torch.addmm(xg_t[t], HR_t[t], U)  # (B, 4H): LSTM(x, c, ρ ⊕ h)
+        sg = torch.sigmoid(z[:, : 3 * H], out=SIG[s_])  # [i, f, o]
+        tg = torch.tanh(z[:, 3 * H :], out=TG[s_])
+        c = torch.mul(sg[:, H : 2 * H], C_t[t], out=C_t[t + 1]).addcmul_(sg[:, :H], tg)
+        tc = torch.tanh(c, out=TC[s_])
+        h = torch.mul(sg[:, 2 * H :], tc, out=Hv_t[t + 1])  # (B, H)
+        q = torch.addmm(bq, h, Wq, out=QB[s_])  # (B, Q): instructions
+        sq = torch.sigmoid(q[:, og0 : og0 + 2 * A], out=SQ_t[t])  # (B, 2A): g, h
+        torch.sigmoid(q[:, og0 + 2 * A : og1], out=S_buf[:, lo:N])  # strengths, appended
+        torch.tanh(q[:, om0:om1].view(B, W, m), out=M_buf[:, lo:N])  # memory vectors, appended
+        kt, vr = q[:, ok0:ok1].view(B, A, n), q[:, os0:os1].view(B, A, P)
+        g, hg = sq[:, :A].unsqueeze(-1), sq[:, A:].unsqueeze(-1)
+        if fast_tr:  # ṽ = r / sqrt(‖r‖² + δ),  v = lerp(v_prev, ṽ, h),  k = lerp(k_prev, k̃, g) + v
+            if spec.normalise_steps:
+                den = torch.hypot(torch.linalg.vector_norm(vr, dim=-1, keepdim=True), sqrt_delta_t)
+                vt = torch.div(vr, den, out=VT[s_])  # r / sqrt(‖r‖² + δ)
             else:
-                u = d2.pow(nhalf).mul_(S_buf[:, None, :N])
+                vt = VT[s_].copy_(vr)
+            v = torch.lerp(V_t[t], vt, hg, out=V_t[t + 1])
+            kbar = torch.lerp(K_t[t], kt, g, out=KBAR[0])
+            k = torch.add(kbar, v, out=K_t[t + 1])  # (B, A, n)
         else:
-            temp = F.softplus(tq).add_(spec.temp_min)  # (B, R)
+            vt = VT[s_].copy_(group.parameterise(vr, spec.normalise_steps, delta_t))
+            v = V_t[t + 1].copy_(group.interpolate(hg, vt, V_t[t]))
+            kbar = torch.lerp(K_t[t], kt, g, out=KBAR[s_])
+            k = K_t[t + 1].copy_(group.act(v, kbar))
+        aP[:, :, lo:N].copy_(k[:, :W].transpose(1, 2))  # append the write heads' addresses
+        diff = torch.sub(k[:, W:].unsqueeze(-1), aP[:, None, :, :N])  # k_r − a_i: (B, R, n, N)
+        S = S_buf[:, None, :N]
+        if invnorm:
+            d2 = torch.addcmul(eps_n, diff, diff).sum(2)  # ‖k_r − a_i‖² + ε: (B, R, N)
+            if rescale:
+                u = (d2 / d2.amin(-1, keepdim=True)).pow_(nhalf).mul_(S)
+            elif nhalf == -1.0:
+                u = torch.div(S, d2)
+            else:
+                u = d2.pow(nhalf).mul_(S)
+        else:
+            d2 = torch.mul(diff, diff).sum(2)
+            temp = torch.add(F.softplus(q[:, ot0:ot1]), spec.temp_min, out=TEMP[t])  # (B, R)
             u = d2 / temp.neg().unsqueeze(-1)
-            u = u.sub_(u.amax(-1, keepdim=True)).exp_().mul_(S_buf[:, None, :N])
+            u = u.sub_(u.amax(-1, keepdim=True)).exp_().mul_(S)
         w = u.div_(u.sum(-1, keepdim=True).add_(zf_t))  # (B, R, N)
-        r = torch.bmm(w, M_buf[:, :N])  # (B, R, m)
-        hs.append(h)
-        ks.append(k)
-        sqs.append(sq)
-        temps.append(temp)
+        Rv_t[t + 1].copy_(torch.bmm(w, M_buf[:, :N]))  # ρ (B, R, m) (bmm into a strided out= loops over B)
         if save:
-            cs.append(c_prev)
-            rs.append(r)
-            sigs.append(sg)
-            tgs.append(tg)
-            tcs.append(tc)
-            qs.append(q)
-            vs.append(v)
-            kbars.append(kbar)
-            vts.append(vt)
-            ws.append(w)
-            d2s.append(d2)
             diffs.append(diff)
-    hs_t = torch.stack(hs)  # (T, B, H)
-    sq_t = torch.stack(sqs)  # (T, B, 2A + W)
-    ks_t = torch.stack(ks)  # (T, B, A, n)
-    temps_t = torch.stack(temps) if temps[0] is not None else None
-    final = LANTMState(h, c, r, k, v, a_buf, M_buf, S_buf)
-    trace = Trace(ks_t, torch.stack([sq_t[..., :A], sq_t[..., A : 2 * A]], -1), sq_t[..., 2 * A :], temps_t)
+            d2s.append(d2)
+            ws.append(w)
+    hs = Hv[1:].clone()  # (T, B, H)
+    final = LANTMState(Hv[T], C[T], Rv[T], K[T], V[T], aP.transpose(1, 2), M_buf, S_buf)
+    gates = torch.stack([SQ[..., :A], SQ[..., A:]], -1)  # (T, B, A, 2)
+    trace = Trace(K[1:], gates, S_buf.view(B, T, W).transpose(0, 1), TEMP)
     saved = None
     if save:
-        saved = dict(cs=cs, rs=rs, sigs=sigs, tgs=tgs, tcs=tcs, qs=qs, vs=vs, kbars=kbars, vts=vts,
-                     ws=ws, d2s=d2s, diffs=diffs, temps=temps, hs=hs, sqs=sqs, ks=ks, a=a_buf, M=M_buf, S=S_buf)
-    return hs_t, final, trace, saved
+        saved = dict(HR=HR, C=C, SIG=SIG, TG=TG, TC=TC, QB=QB, SQ=SQ, K=K, V=V, VT=VT, KBAR=KBAR, TEMP=TEMP,
+                     diffs=diffs, d2s=d2s, ws=ws, M=M_buf, S=S_buf)
+    return hs, final, trace, saved
 
 
 class _LANTMScan(torch.autograd.Function):
@@ -364,11 +377,12 @@ class _LANTMScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec):
-        hs, final, trace, saved = _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec, save=True)
+        with torch.inference_mode():  # see _inference
+            hs, final, trace, saved = _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec, save=True)
         ctx.spec = spec
-        ctx.saved = saved
+        ctx.saved = saved  # inference tensors, read only by backward
         ctx.save_for_backward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0)
-        outs = (hs, *final, *(x for x in trace if x is not None))
+        outs = _normal(hs, *final, *(x for x in trace if x is not None))
         ctx.mark_non_differentiable(*outs[1:])
         return outs
 
@@ -376,140 +390,157 @@ class _LANTMScan(torch.autograd.Function):
     def backward(ctx, ghs, *_):
         xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0 = ctx.saved_tensors
         spec, sv = ctx.spec, ctx.saved
-        grads = _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec, sv)
-        return (*grads, None)
+        with torch.inference_mode():
+            grads = _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec, sv)
+        return (*_normal(*grads), None)
+
+
+def _normal(*xs: Tensor) -> tuple[Tensor, ...]:
+    """Plain copies of tensors made under ``torch.inference_mode``.
+
+    The kernels run their step loops in inference mode, which skips the view and version-counter
+    bookkeeping of every small op (about 15% of the forward's time); what leaves the kernel is
+    copied back into ordinary tensors so autograd and in-place updates accept it.
+    """
+    return tuple(x.clone() if x.is_inference() else x for x in xs)
 
 
 def _scan_backward(ghs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, spec: LANTMSpec, sv: dict):
     """Back-propagation through time for ``_scan_forward``, by hand, newest step first.
 
-    Slot gradients (g_a, g_M, and Σ_r e for the strength) accumulate in (B, T·W, ·) buffers; when
-    the loop reaches step t every read that saw slot t has been processed, so slot t is complete.
-    Everything that does not depend on the backward recursion is computed for all steps at once.
+    Gradients with respect to the instructions q accumulate in one (B, T, Q) buffer ``GQ``: the
+    memory and strength columns of row t collect ∂L/∂M and ∂L/∂log S of slot t from every read
+    that saw it, the key columns of the write heads collect ∂L/∂a (``GK``, same layout as the
+    keys); when the loop reaches step t every read of slot t has been processed, so row t is
+    complete. Everything that does not depend on the backward recursion is computed for all
+    steps at once before the loop, and the weight gradients after it.
     """
     T, B, _ = xg.shape
     H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
     group, invnorm = spec.group, spec.weighting == "invnorm"
+    fast_tr = isinstance(group, Translation)
     o = spec.offsets()
+    Q = spec.instr_size
     ok0, ok1 = o["key"]
     os0, os1 = o["step"]
+    og0, og1 = o["sig"]
+    om0, om1 = o["mem"]
     ot0, ot1 = o["temp"]
-    a_buf, M_buf, S_buf = sv["a"], sv["M"], sv["S"]
-    hs = torch.stack(sv["hs"])  # (T, B, H); lists, not the outputs, are kept (no reference cycle)
-    ghs_t = ghs.unbind(0) if ghs is not None else [torch.zeros_like(h0)] * T
+    HR, C, SIG, TG, TC, QB, SQ = (sv[x] for x in ("HR", "C", "SIG", "TG", "TC", "QB", "SQ"))
+    K, V, VT, KBAR, TEMP = (sv[x] for x in ("K", "V", "VT", "KBAR", "TEMP"))
+    M_buf, S_buf = sv["M"], sv["S"]
+    ghs_t = ghs.unbind(0) if ghs is not None else None
     # ---- everything outside the recursion, vectorised over t
-    sig = torch.stack(sv["sigs"])  # (T, B, 3H): [i, f, o]
-    tg = torch.stack(sv["tgs"])  # (T, B, H)
-    tcs = torch.stack(sv["tcs"])  # (T, B, H)
-    c_prev = torch.stack(sv["cs"])  # (T, B, H)
     # gz = [gc, gc, gh, gc] * Y with Y = [tanh g, c_prev, tanh c, i] * activation derivatives
-    Y = torch.cat([tg, c_prev, tcs, sig[..., :H]], -1).mul_(torch.cat([sig * (1 - sig), 1 - tg * tg], -1))
-    Y_t = Y.unbind(0)
-    do_tc_t = (sig[..., 2 * H :] * (1 - tcs * tcs)).unbind(0)  # ∂h/∂c = o (1 − tanh² c)
-    f_t = sig[..., H : 2 * H].unbind(0)
-    sq = torch.stack(sv["sqs"])  # (T, B, 2A + W): g, h, S
-    Q = torch.stack(sv["qs"])  # (T, B, Q)
-    Ktr = torch.stack(sv["ks"])  # (T, B, A, n)
-    K_prev = torch.cat([k0.unsqueeze(0), Ktr[:-1]], 0)
-    Vtr = torch.stack(sv["vs"])  # (T, B, A, P)
-    V_prev = torch.cat([v0.unsqueeze(0), Vtr[:-1]], 0)
-    kt_all = Q[..., ok0:ok1].reshape(T, B, A, n)
-    dk_t = (kt_all - K_prev).unbind(0)  # k̃ − k_prev, for ∂L/∂g
-    g_t = sq[..., :A].unsqueeze(-1).unbind(0)  # (B, A, 1)
-    hg_t = sq[..., A : 2 * A].unsqueeze(-1).unbind(0)
-    VR = Q[..., os0:os1].reshape(T, B, A, P)
-    vr_t = VR.unbind(0)
-    vprev_t = V_prev.unbind(0)
-    # translation (the paper's group): the step maps' VJPs with their step-independent parts precomputed
-    fast_tr = isinstance(group, Translation)
+    Y = torch.cat([TG, C[:-1], TC, SIG[..., :H]], -1).mul_(torch.cat([SIG * (1 - SIG), 1 - TG * TG], -1))
+    Y4_t = Y.view(T, B, 4, H).unbind(0)
+    Yo_t = Y[..., 2 * H : 3 * H].unbind(0)
+    do_tc_t = (SIG[..., 2 * H :] * (1 - TC * TC)).unbind(0)  # ∂h/∂c = o (1 − tanh² c)
+    f_t = SIG[..., H : 2 * H].unbind(0)
+    dk_t = (QB[..., ok0:ok1].view(T, B, A, n) - K[:-1]).unbind(0)  # k̃ − k_prev, for ∂L/∂g
+    g_all, hg_all = SQ[..., :A].unsqueeze(-1), SQ[..., A:].unsqueeze(-1)  # (T, B, A, 1)
+    g_t, omg_t = g_all.unbind(0), (1 - g_all).unbind(0)
+    hg_t, omh_t = hg_all.unbind(0), (1 - hg_all).unbind(0)
+    VT_t, Vprev_t, V_t = VT.unbind(0), V[:-1].unbind(0), V[1:].unbind(0)
+    VR_t = QB[..., os0:os1].view(T, B, A, P).unbind(0)
     if fast_tr:
-        VT = torch.stack(sv["vts"])  # (T, B, A, P)
-        dv_t = (VT - V_prev).unbind(0)  # ṽ − v_prev, for ∂L/∂h
-        s_t = torch.rsqrt((VR * VR).sum(-1, keepdim=True) + spec.step_delta).unbind(0) if spec.normalise_steps else None
-    # gq = [g_k̃, g_raw, g_g, g_h, Σe, g_M, g_T] * DQ: the activation derivative of each column block
-    S_all = sq[..., 2 * A :]
-    mem_all = M_buf.reshape(B, T, W * m).transpose(0, 1)  # (T, B, W·m)
-    dq = [sq[..., : 2 * A] * (1 - sq[..., : 2 * A]), 1 - S_all, 1 - mem_all * mem_all]
+        dv_t = (VT - V[:-1]).unbind(0)  # ṽ − v_prev, for ∂L/∂h
+        if spec.normalise_steps:
+            VR = QB[..., os0:os1].view(T, B, A, P)
+            s_t = torch.rsqrt((VR * VR).sum(-1, keepdim=True) + spec.step_delta).unbind(0)
+    # ∂L/∂q = GQ * DQ, DQ the activation derivative of each column block
+    S_all = S_buf.view(B, T, W).transpose(0, 1)
+    mem_all = M_buf.view(B, T, W * m).transpose(0, 1)
+    dq = [SQ * (1 - SQ), 1 - S_all, 1 - mem_all * mem_all]  # ∂/∂q of g, h; of log S; of M
     if not invnorm:
-        dq.append(torch.sigmoid(Q[..., ot0:ot1]))  # softplus' = sigmoid
-    ones = sq.new_ones(T, B, A * (n + P))  # the k̃ and raw-step columns are not squashed
-    DQ_t = torch.cat([ones] + dq, -1).unbind(0)  # (B, Q) per step
-    g_a = torch.zeros_like(a_buf)  # (B, TW, n)
-    g_M = torch.zeros_like(M_buf)  # (B, TW, m)
-    g_Se = torch.zeros_like(S_buf)  # Σ_r e_ri, (B, TW)
+        dq.append(torch.sigmoid(QB[..., ot0:ot1]))  # softplus' = sigmoid
+    DQ_t = torch.cat([SQ.new_ones(T, B, A * (n + P))] + dq, -1).unbind(0)  # (B, Q) per step
+    GQ = xg.new_zeros(B, T, Q)
+    GQ_t = GQ.unbind(1)  # (B, Q) rows
+    GK = GQ[..., ok0:ok1].view(B, T, A, n)  # write heads: ∂L/∂a (unscaled, see below); read heads: ∂L/∂k_r
+    GK_t = GK.unbind(1)
+    GKw_t = GK[:, :, :W].unbind(1)  # (B, W, n)
+    GA = xg.new_zeros(B, n, T * W)  # −Σ_r G per slot, planar like the addresses
+    GKr_t = GK[:, :, W:].unbind(1)  # (B, R, n)
+    GM = GQ[..., om0:om1]  # (B, T, W·m): ∂L/∂M per slot
+    GS = GQ[..., og0 + 2 * A : og1]  # (B, T, W): Σ_r e_ri = ∂L/∂log S_i
+    GZ = xg.new_empty(T, B, 4 * H)
+    GZ_t, GZ4_t = GZ.unbind(0), GZ.view(T, B, 4, H).unbind(0)
     gh_c = torch.zeros_like(h0)  # ∂L/∂h_t via z_{t+1}
     gr_c = torch.zeros_like(r0)  # ∂L/∂ρ_t via z_{t+1}
     gc_c = torch.zeros_like(c0)
     gk_c = torch.zeros_like(k0)  # ∂L/∂k_t via k̄_{t+1}
     gv_c = torch.zeros_like(v0)  # ∂L/∂v_t via v_{t+1}
     WqT, UT = Wq.t(), torch.cat([Uh, Ur], 0).t()  # (Q, H), (4H, H + R·m)
-    sum_r = (lambda x: x.select(1, 0)) if R == 1 else (lambda x: x.sum(1))  # Σ over read heads
-    gzs, gqs = [None] * T, [None] * T
-    # ∂d2/∂k = 2(k − a) = 2·diff; invnorm: ∂L/∂d2 = e·(−α/2)/d2, softmax: ∂L/∂d2 = −e/T
+    Rv_t = HR[1:, :, H:].view(T, B, R, m).unbind(0)
+    # ∂d2/∂k = 2(k − a) = 2·diff; invnorm: ∂L/∂d2 = e·(−α/2)/d2, softmax: ∂L/∂d2 = −e/T. GK holds
+    # G = Σ e·diff (read heads) and −Σ_r G (write heads); the factor is applied once per key below
     scale = -spec.alpha if invnorm else -2.0
-    scale_t, delta_t = xg.new_tensor(scale), xg.new_tensor(spec.step_delta)
+    delta_t = xg.new_tensor(spec.step_delta)
     for t in range(T - 1, -1, -1):
-        lo, N = t * W, (t + 1) * W
-        w, d2, diff = sv["ws"][t], sv["d2s"][t], sv["diffs"][t]  # (B, R, N), (B, R, N), (B, R, N, n)
+        lo, N, t1 = t * W, (t + 1) * W, t + 1
+        w, d2, diff = sv["ws"][t], sv["d2s"][t], sv["diffs"][t]  # (B, R, N), (B, R, N), (B, R, n, N)
+        row = GQ_t[t]
         # ---- read: ρ = w M,  w = u/Σu,  u = φ(d2) S
-        g_M[:, :N].add_(torch.bmm(w.transpose(1, 2), gr_c))
+        if R == 1 and W == 1:  # outer product w_i g_ρ
+            GM[:, :t1].addcmul_(w.transpose(1, 2), gr_c)
+        else:
+            GM[:, :t1].add_(torch.bmm(w.transpose(1, 2), gr_c).view(B, t1, W * m))
         gw = torch.bmm(gr_c, M_buf[:, :N].transpose(1, 2))  # (B, R, N)
         # e_ri = (∂L/∂w_ri − Σ_j ∂L/∂w_rj w_rj) w_ri = ∂L/∂log u_ri;  Σ_j ∂L/∂w_rj w_rj = g_ρ·ρ
-        e = (gw - (gr_c * sv["rs"][t]).sum(-1, keepdim=True)).mul_(w)
-        g_Se[:, :N].add_(sum_r(e))  # ∂L/∂log S_i
+        e = gw.sub_((gr_c * Rv_t[t]).sum(-1, keepdim=True)).mul_(w)
+        GS[:, :t1].add_((e[:, 0] if R == 1 else e.sum(1)).view(B, t1, W))
         if invnorm:
-            gtemp = None
             e.div_(d2)
         else:
-            temp = sv["temps"][t]  # (B, R)
-            gtemp = (e * d2).sum(-1).div_(temp * temp)  # ∂ log φ/∂T = d2/T²
+            temp = TEMP[t]  # (B, R)
+            torch.div((e * d2).sum(-1), temp * temp, out=row[:, ot0:ot1])  # ∂ log φ/∂T = d2/T²
             e.div_(temp.unsqueeze(-1))
-        G = e.unsqueeze(-1) * diff  # (B, R, N, n)
-        gkr = G.sum(2).mul_(scale_t)  # (B, R, n)
-        g_a[:, :N].add_(sum_r(G), alpha=-scale)
+        G = e.unsqueeze(2) * diff  # (B, R, n, N)
+        torch.sum(G, -1, out=GKr_t[t])
+        GA[:, :, :N].sub_(G[:, 0] if R == 1 else G.sum(1))
+        GKw_t[t].copy_(GA[:, :, lo:N].transpose(1, 2))  # slot t is complete
         # ---- heads of step t (slot t is complete):  k = v·k̄,  k̄ = lerp(k_prev, k̃, g),  v = interp(h, ṽ, v_prev)
-        gk = torch.cat([g_a[:, lo:N], gkr], 1).add_(gk_c)  # (B, A, n)
-        v, vt = sv["vs"][t], sv["vts"][t]
+        gk = torch.add(gk_c, GK_t[t], alpha=scale)  # (B, A, n)
+        gq_key = row[:, ok0:ok1].view(B, A, n)
+        gq_step = row[:, os0:os1].view(B, A, P)
         if fast_tr:  # k = k̄ + v,  v = lerp(v_prev, ṽ, h),  ṽ = r·s
             gkbar = gk
-            gv = gv_c + gk
+            gv = torch.add(gv_c, gk)
+            torch.sum(gv * dv_t[t], -1, out=row[:, og0 + A : og0 + 2 * A])  # ∂L/∂h
             gvt = gv * hg_t[t]
-            ghg = (gv * dv_t[t]).sum(-1, keepdim=True)
-            gv_c = gv - gvt
-            gvr = gvt if s_t is None else s_t[t] * (gvt - vt * (vt * gvt).sum(-1, keepdim=True))
+            gv_c = gv.mul_(omh_t[t])
+            if spec.normalise_steps:
+                vt = VT_t[t]
+                dot = (vt * gvt).sum(-1, keepdim=True)
+                torch.mul(torch.addcmul(gvt, vt, dot, value=-1), s_t[t], out=gq_step)
+            else:
+                gq_step.copy_(gvt)
         else:
-            gv_a, gkbar = group.act_bwd(v, sv["kbars"][t], gk)
-            gv = gv_c + gv_a
-            ghg, gvt, gv_c = group.interpolate_bwd(hg_t[t], vt, vprev_t[t], v, gv)
-            gvr = group.parameterise_bwd(vr_t[t], vt, gvt, spec.normalise_steps, delta_t)
-        gkt = gkbar * g_t[t]
-        gk_c = gkbar - gkt
-        gg = (gkbar * dk_t[t]).sum(-1)  # (B, A)
-        pieces = [gkt.view(B, A * n), gvr.reshape(B, A * P), gg, ghg.view(B, A), g_Se[:, lo:N],
-                  g_M[:, lo:N].reshape(B, W * m)]
-        if gtemp is not None:
-            pieces.append(gtemp)
-        gq = torch.cat(pieces, 1).mul_(DQ_t[t])
-        gqs[t] = gq
+            gv_a, gkbar = group.act_bwd(V_t[t], KBAR[t], gk)
+            ghg, gvt, gv_c = group.interpolate_bwd(hg_t[t], VT_t[t], Vprev_t[t], V_t[t], gv_c + gv_a)
+            row[:, og0 + A : og0 + 2 * A].copy_(ghg.view(B, A))
+            gq_step.copy_(group.parameterise_bwd(VR_t[t], VT_t[t], gvt, spec.normalise_steps, delta_t))
+        torch.sum(gkbar * dk_t[t], -1, out=row[:, og0 : og0 + A])  # ∂L/∂g
+        torch.mul(gkbar, g_t[t], out=gq_key)
+        gk_c = gkbar * omg_t[t]
+        row.mul_(DQ_t[t])
         # ---- LSTM: h = o tanh(c),  c = f c_prev + i g
-        gh = torch.addmm(gh_c.add_(ghs_t[t]), gq, WqT)
+        if ghs_t is not None:
+            gh_c.add_(ghs_t[t])
+        gh = torch.addmm(gh_c, row, WqT)
         gc = torch.addcmul(gc_c, gh, do_tc_t[t])
-        gz = torch.cat([gc, gc, gh, gc], 1).mul_(Y_t[t])  # (B, 4H)
-        gc_c = gc * f_t[t]
-        gzs[t] = gz
-        gx = gz @ UT  # (B, H + R·m): ∂L/∂[h_{t-1}, ρ_{t-1}]
+        torch.mul(Y4_t[t], gc.unsqueeze(1), out=GZ4_t[t])
+        torch.mul(Yo_t[t], gh, out=GZ_t[t][:, 2 * H : 3 * H])
+        gc_c = gc.mul_(f_t[t])
+        gx = torch.mm(GZ_t[t], UT)  # (B, H + R·m): ∂L/∂[h_{t-1}, ρ_{t-1}]
         gh_c = gx[:, :H]
         gr_c = gx[:, H:].view(B, R, m)
-    GZ = torch.stack(gzs)  # (T, B, 4H)
-    GQ = torch.stack(gqs)  # (T, B, Q)
-    h_in = torch.cat([h0.unsqueeze(0), hs[:-1]], 0).reshape(T * B, H)  # h_{t-1}
-    r_in = torch.stack([r0] + sv["rs"][:-1]).reshape(T * B, R * m)  # ρ_{t-1}
-    GZf = GZ.reshape(T * B, 4 * H)
-    gUh = h_in.t() @ GZf
-    gUr = r_in.t() @ GZf
-    gWq = hs.reshape(T * B, H).t() @ GQ.reshape(T * B, -1)
+    gU = HR[:-1].reshape(T * B, H + R * m).t() @ GZ.view(T * B, 4 * H)  # inputs [h_{t-1}, ρ_{t-1}]
+    hsB = HR[1:, :, :H].transpose(0, 1).reshape(B * T, H)
+    gWq = hsB.t() @ GQ.view(B * T, Q)
     gbq = GQ.sum((0, 1))
-    return GZ, gUh, gUr, gWq, gbq, gh_c, gc_c, gr_c, gk_c, gv_c
+    return GZ, gU[:H], gU[H:], gWq, gbq, gh_c, gc_c, gr_c, gk_c, gv_c
 
 
 def lantm_scan(
@@ -530,8 +561,10 @@ def lantm_scan(
         rest = list(outs[9:])
         trace = Trace(rest[0], rest[1], rest[2], rest[3] if len(rest) > 3 else None)
         return hs, final, trace
-    hs, final, trace, _ = _scan_forward(*args, spec, save=False)
-    return hs, final, trace
+    with torch.inference_mode():
+        hs, final, trace, _ = _scan_forward(*args, spec, save=False)
+    hs, *rest = _normal(hs, *final, *(x for x in trace if x is not None))
+    return hs, LANTMState(*rest[:8]), Trace(*rest[8:11], rest[11] if len(rest) > 11 else None)
 
 
 # --------------------------------------------------------------------------- the core (nn.Module)
