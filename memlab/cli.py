@@ -42,6 +42,26 @@ def common_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: top-level commands that several command modules share, one area each (``memlab plot lantm``)
+AREA_GROUPS: dict[str, str] = {
+    "plot": "draw a figure from a run",
+    "reproduce": "reproduce a paper's tables from runs",
+}
+_areas: dict[int, dict[str, argparse._SubParsersAction]] = {}
+
+
+def area_group(sub: argparse._SubParsersAction, name: str) -> argparse._SubParsersAction:
+    """The sub-parsers of the shared command ``name`` (one of ``AREA_GROUPS``), created on first use;
+    each command module adds its area to it (``plot lantm``, ``plot ntm``)."""
+    if name not in AREA_GROUPS:
+        raise ValueError(f"unknown command group {name!r}; allowed: {', '.join(AREA_GROUPS)}")
+    groups = _areas.setdefault(id(sub), {})
+    if name not in groups:
+        parser = sub.add_parser(name, help=AREA_GROUPS[name])
+        groups[name] = parser.add_subparsers(dest=f"{name}_area", required=True, metavar="AREA", parser_class=_Parser)
+    return groups[name]
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = common_parser()
     parser = _Parser(prog="memlab", description="Build, train and evaluate memory in neural networks.")

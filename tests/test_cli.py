@@ -98,3 +98,19 @@ def test_repeated_set_flags_accumulate():
 
     args = build_parser().parse_args(["train", "--set", "train.lr=1", "--set", "model.hidden=2", "task.vocab=3"])
     assert args.set == ["train.lr=1", "model.hidden=2", "task.vocab=3"]
+
+
+def test_shared_plot_group_holds_every_area_and_rejects_unknown_groups():
+    import argparse
+
+    import pytest
+
+    from memlab.cli import area_group, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    plot = sub.choices["plot"]
+    areas = next(a for a in plot._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"lantm", "ntm"} <= set(areas)
+    with pytest.raises(ValueError, match="allowed: plot, reproduce"):
+        area_group(sub, "draw")

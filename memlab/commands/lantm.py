@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from memlab.cli import area_group
 from memlab.core.errors import ConfigError, MemlabError
 
 # seed 004 Table 3: task -> model -> (1x coarse, 1x fine, 2x coarse, 2x fine), percent
@@ -30,19 +31,6 @@ PAPER_TABLE4: dict[str, dict[int, tuple[int, int]]] = {
 }
 TASKS = ("copy", "reverse", "bigramFlip", "double", "addition")
 MODELS = ("lantm-invnorm", "lantm-softmax", "lstm")
-
-
-def _subgroup(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
-    """The sub-parsers of top-level command ``name`` (``plot``, ``reproduce``), created by whichever
-    command module registers first; the others add their area to it."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        parser = sub.add_parser(name, help=help)
-        return parser.add_subparsers(dest=f"{name}_area", required=True, metavar="AREA")
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError(f"command {name!r} exists but has no areas")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- plot
@@ -275,7 +263,7 @@ def cmd_reproduce(args: argparse.Namespace) -> dict:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """``memlab plot lantm`` and ``memlab reproduce lantm``."""
-    plot = _subgroup(sub, "plot", "draw a figure from a run")
+    plot = area_group(sub, "plot")
     p = plot.add_parser("lantm", parents=[common], help="Fig. 7/8 key-space plot of a trained LANTM run")
     p.add_argument("run_dir", help="run folder of a lantm-invnorm / lantm-softmax run")
     p.add_argument("--length", type=int, required=True, help="input length of the example to run")
@@ -285,7 +273,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_plot)
 
-    rep = _subgroup(sub, "reproduce", "reproduce a paper's tables from runs")
+    rep = area_group(sub, "reproduce")
     p = rep.add_parser("lantm", parents=[common], help="seed 004 Tables 3 and 4 (resumable; one run per cell)")
     p.add_argument("--tasks", default=",".join(TASKS), help=f"comma list from {', '.join(TASKS)}")
     p.add_argument("--models", default=",".join(MODELS), help=f"comma list from {', '.join(MODELS)}")

@@ -1,11 +1,10 @@
 """CLI commands for the NTM/DNC results: exact-length evaluation, weighting plots, tables.
 
     memlab ntm-eval RUN [RUN ...] --lengths 20,40,80,120 --records results/ntm/evals.jsonl
-    memlab plot-ntm RUN --out results/ntm/ntm-copy-weightings.png [--length 20]
+    memlab plot ntm RUN --out results/ntm/ntm-copy-weightings.png [--length 20]
     memlab ntm-table --records results/ntm/evals.jsonl --out results/ntm/results.md
 
-``plot-ntm`` writes the weightings as a JSON record next to the PNG and draws from that record.
-(Named ``plot-ntm`` so that it cannot collide with another area's ``plot`` command.)
+``plot ntm`` writes the weightings as a JSON record next to the PNG and draws from that record.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from typing import Any
 
 import torch
 
+from memlab.cli import area_group
 from memlab.core.errors import ConfigError, MemlabError
 
 
@@ -115,7 +115,7 @@ def weightings_record(run_dir: str | Path, length: int = 20, seed: int = 0, chec
     if core is None or not hasattr(core, "trace"):
         raise MemlabError(f"run {run_dir} is a {config['model']} model without read/write weightings to plot")
     if task.spec.kind != "binary":
-        raise MemlabError(f"plot-ntm draws binary tasks; run {run_dir} is on {config['task']}")
+        raise MemlabError(f"plot ntm draws binary tasks; run {run_dir} is on {config['task']}")
     batch = task.sample(1, length, torch.Generator().manual_seed(seed)).to(device)
     with torch.no_grad():
         outputs = torch.sigmoid(model(batch))[:, 0]  # (T, O)
@@ -208,7 +208,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("plot-ntm", parents=[common], help="read/write weightings of a trained NTM/DNC over time (PNG)")
+    p = area_group(sub, "plot").add_parser("ntm", parents=[common], help="read/write weightings of a trained NTM/DNC over time (PNG)")
     p.add_argument("run", help="run folder")
     p.add_argument("--out", required=True, help="PNG path; the record goes next to it as .json")
     p.add_argument("--length", type=int, default=20)

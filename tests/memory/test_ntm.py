@@ -123,7 +123,7 @@ def test_registered_and_runs_binary_and_symbolic_tasks():
 
 
 def test_trainer_and_ntm_commands(tmp_path):
-    """Trainer run, then ntm-eval records, plot-ntm (record + PNG) and ntm-table from the records."""
+    """Trainer run, then ntm-eval records, plot ntm (record + PNG) and ntm-table from the records."""
     import json
 
     from memlab.cli import main
@@ -142,7 +142,7 @@ def test_trainer_and_ntm_commands(tmp_path):
     assert [r["length"] for r in rows] == [2, 6, "1-3"] and rows[0]["sequences_seen"] == epoch * 2 * 4
     assert rows[0]["train_wall_s"] > 0
     assert all(0 <= r["fine"] <= 1 and r["n_sequences"] == 32 for r in rows)
-    assert main(["plot-ntm", run, "--out", str(tmp_path / "w.png"), "--length", "3"]) == 0
+    assert main(["plot", "ntm", run, "--out", str(tmp_path / "w.png"), "--length", "3"]) == 0
     rec = json.loads((tmp_path / "w.json").read_text())
     assert len(rec["write"]) == 7 and len(rec["write"][0][0]) == 8  # T = 2·3 + 1 steps, N = 8 locations
     assert (tmp_path / "w.png").stat().st_size > 1000
