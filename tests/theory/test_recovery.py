@@ -1,4 +1,4 @@
-"""Seed 003 recovery: LASSO and nuclear-norm APG against cvxpy, exact recovery and failure."""
+"""Seed 003 recovery: LASSO and nuclear-norm APG / ADMM against cvxpy, exact recovery and failure."""
 
 import math
 
@@ -76,6 +76,63 @@ def test_nuclear_batched_equals_single_and_warm_start():
     assert warm.iters < 50 and bool(warm.converged.all())
 
 
+def test_nuclear_admm_matches_cvxpy_and_apg():
+    pytest.importorskip("cvxpy")
+    L, N, M = 4, 6, 18
+    _, A = _rnn_problem(M, L, N, seed=3)
+    S, _, _ = stm.lowrank_input(1, L, N, generator=_gen(4))
+    y = A @ stm.vec(S) + 0.05 * torch.randn(M, generator=_gen(5), dtype=torch.float64)
+    lam = 0.05
+    res = recovery.nuclear_norm_admm(A, y, lam, (L, N), max_iter=20000, tol=1e-10)
+    assert res.converged and res.X.shape == (L, N)
+    _, ref = recovery.nuclear_cvxpy(A, y, lam, (L, N), solver="SCS", eps=1e-10, max_iters=200000)
+    assert abs(res.objective.item() - ref) <= 1e-4 * abs(ref)
+    apg = recovery.nuclear_norm_apg(A, y, lam, (L, N), max_iter=20000, tol=1e-12)
+    torch.testing.assert_close(res.X, apg.X, atol=1e-5, rtol=0)
+
+
+def test_nuclear_admm_batched_factor_reuse_and_float32():
+    L, N, M = 5, 12, 40
+    _, A = _rnn_problem(M, L, N, seed=7)
+    g = _gen(8)
+    Sb = torch.stack([stm.lowrank_input(R, L, N, generator=g)[0] for R in (1, 2, 3)])
+    Y = stm.vec(Sb) @ A.T + 1e-3 * torch.randn(3, M, generator=g, dtype=torch.float64)
+    lam = torch.tensor([1e-3, 2e-3, 1e-3], dtype=torch.float64)
+    apg = recovery.nuclear_norm_apg(A, Y, lam, (L, N), max_iter=5000, tol=1e-11)
+    fac = recovery.admm_factor(A)
+    batch = recovery.nuclear_norm_admm(A, Y, lam, (L, N), factor=fac, max_iter=5000, tol=1e-9)
+    assert bool(batch.converged.all())
+    torch.testing.assert_close(batch.X, apg.X, atol=1e-5, rtol=0)
+    torch.testing.assert_close(batch.objective, apg.objective, rtol=1e-6, atol=0)
+    for b in range(3):  # a right-hand side alone gives the same answer, with the factor reused
+        single = recovery.nuclear_norm_admm(A, Y[b], lam[b], (L, N), factor=fac, max_iter=5000, tol=1e-9)
+        torch.testing.assert_close(single.X, batch.X[b], atol=1e-6, rtol=0)
+    # float32 (the phase diagram's dtype) reaches the same rMSE
+    f32 = recovery.nuclear_norm_admm(A.float(), Y.float(), lam.float(), (L, N), max_iter=2000, tol=1e-4)
+    e64, e32 = stm.rmse(batch.X, Sb), stm.rmse(f32.X.double(), Sb)
+    assert torch.all((e32 - e64).abs() <= 0.05 * e64 + 1e-6)
+    # warm start at the solution converges at once
+    warm = recovery.nuclear_norm_admm(A, Y, lam, (L, N), factor=fac, X0=batch.X, max_iter=5000, tol=1e-6)
+    assert warm.iters < batch.iters
+
+
+def test_svt_gram_equals_svd_and_operator_norm_lanczos():
+    g = _gen(14)
+    for shape in ((4, 7, 30), (2, 30, 7)):  # wide and tall blocks
+        X = torch.randn(*shape, generator=g, dtype=torch.float64)
+        thr = torch.tensor([0.5, 2.0, 3.0, 5.0][: shape[0]], dtype=torch.float64)
+        torch.testing.assert_close(recovery.svt(X, thr, "gram"), recovery.svt(X, thr, "svd"), atol=1e-10, rtol=0)
+        X32 = X.float()
+        torch.testing.assert_close(recovery.svt(X32, 1.0), recovery.svt(X32, 1.0, "svd"), atol=1e-4, rtol=0)
+    with pytest.raises(ConfigError, match="method"):
+        recovery.svt(X, 1.0, "qr")
+    # Lanczos (large A): an upper bound within the 1% margin
+    _, A = _rnn_problem(300, 4, 100, seed=15)  # (300, 400): past the exact-SVD size
+    exact = float(torch.linalg.matrix_norm(A, ord=2)) ** 2
+    est = recovery.operator_norm_sq(A, generator=_gen(16))
+    assert exact <= est <= 1.011 * exact
+
+
 def test_recovery_exact_inside_and_fails_outside_sparse():
     L, N, M = 5, 40, 100  # gamma = 0.5, Donoho-Tanner rho* ~ 0.39
     _, A = _rnn_problem(M, L, N, seed=9)
@@ -124,3 +181,16 @@ def test_bad_arguments():
         recovery.nuclear_norm_apg(At, torch.ones(10, dtype=torch.float64), 0.1, (3, 5))
     with pytest.raises(ConfigError, match="lambda"):
         recovery.nuclear_norm_apg(At, torch.ones(10, dtype=torch.float64), -1.0, (4, 5))
+    with pytest.raises(ConfigError, match="shape"):
+        recovery.nuclear_norm_admm(At, torch.ones(10, dtype=torch.float64), 0.1, (3, 5))
+    with pytest.raises(ConfigError, match="lambda"):
+        recovery.nuclear_norm_admm(At, torch.ones(10, dtype=torch.float64), -1.0, (4, 5))
+    with pytest.raises(ConfigError, match="measurements"):
+        recovery.nuclear_norm_admm(At, torch.ones(9, dtype=torch.float64), 0.1, (4, 5))
+    with pytest.raises(ConfigError, match="relax"):
+        recovery.nuclear_norm_admm(At, torch.ones(10, dtype=torch.float64), 0.1, (4, 5), relax=2.0)
+    with pytest.raises(ConfigError, match="rho"):
+        recovery.admm_factor(At, rho=-1.0)
+    with pytest.raises(ConfigError, match="factor"):
+        recovery.nuclear_norm_admm(At, torch.ones(10, dtype=torch.float64), 0.1, (4, 5),
+                                   factor=recovery.admm_factor(At[:5]))
