@@ -483,6 +483,9 @@ class PhaseConfig:
     lasso_backend: str = "auto"
     lasso_tol: float = 1e-2
     lasso_max_epochs: int = 5000
+    # stop a LASSO at the loose screen tolerance when its support already has >= this many
+    # non-zeros per measurement (failed recovery; see recovery.lasso); 0 switches it off
+    lasso_saturation: float = 1.0
     # low-rank panels: ADMM (converges near the transition, where 300 APG iterations left the
     # rMSE up to 100x above the program's minimiser); nuclear_tol is ADMM's relative residual
     # tolerance (APG: relative change, use ~1e-5); the stage/continuation fields are APG's
@@ -520,6 +523,7 @@ class PhaseConfig:
         for p in self.panels:
             check_choice("panel", p, ("sparse-low", "sparse-high", "lowrank-low", "lowrank-high"))
         check_range("success_rmse", self.success_rmse, 0.0, lo_open=True)
+        check_range("lasso_saturation", self.lasso_saturation, 0.0)
         check_choice("nuclear_dtype", self.nuclear_dtype, ("float32", "float64"))
         check_range("nuclear_continuation", self.nuclear_continuation, 0.0, 1.0, lo_open=True)
         check_choice("nuclear_solver", self.nuclear_solver, ("admm", "apg"))
@@ -565,6 +569,7 @@ def phase_unit(cfg: PhaseConfig, gamma_index: int, trial: int, device: str = "cp
             Psi = time_basis(name, N, generator=gen)
             mu = coherence(Psi, theta=theta)
             D = A_np if name == "identity" else apply_time_basis(A, Psi.to(A), L).cpu().numpy()
+            D = np.asfortranarray(D)  # once per panel: the LASSO solvers work on columns
             for ri, rho in enumerate(cfg.rhos_sparse):
                 K = sparsity_for(rho, M)
                 if K < 1 or K > L * N:
@@ -576,6 +581,7 @@ def phase_unit(cfg: PhaseConfig, gamma_index: int, trial: int, device: str = "cp
                 a_hat, info = recovery.lasso(
                     D, y.cpu().numpy(), recovery.lasso_alpha(D, tau), backend=cfg.lasso_backend,
                     tol=cfg.lasso_tol, max_epochs=cfg.lasso_max_epochs, debias=True, return_info=True,
+                    saturation=cfg.lasso_saturation or None,
                 )
                 dt = time.perf_counter() - t1
                 S_hat = synthesize(torch.from_numpy(a_hat), Psi, L, N)

@@ -35,6 +35,30 @@ def test_lasso_matches_cvxpy_objective(backend):
     assert abs(ours - ref) <= 1e-4 * abs(ref)
 
 
+def test_lasso_saturation_screen():
+    _, A = _rnn_problem(60, 4, 30, seed=17)  # (60, 120)
+    I = stm.time_basis("identity", 30)
+    g = _gen(18)
+    alpha = 1e-4
+    # inside the recovery region: the screen is not saturated and the solve goes on to tol
+    S, _ = stm.sparse_input(6, 4, 30, I, generator=g)
+    y = (A @ stm.vec(S)).numpy()
+    a0 = recovery.lasso(A, y, alpha, tol=1e-6, max_iter=200)
+    a1, info = recovery.lasso(A, y, alpha, tol=1e-6, max_iter=200, saturation=1.0, return_info=True)
+    assert info["saturated"] is False
+    o0, o1 = recovery.lasso_objective(A, y, a0, alpha), recovery.lasso_objective(A, y, a1, alpha)
+    assert abs(o1 - o0) <= 1e-4 * abs(o0)
+    # far outside (K = 2 M): the loose screen already uses every measurement and is returned
+    S, _ = stm.sparse_input(120, 4, 30, I, generator=g)
+    y = (A @ stm.vec(S)).numpy()
+    _, info = recovery.lasso(A, y, alpha, saturation=0.9, return_info=True)
+    assert info["saturated"] is True and info["nnz"] >= 0.9 * 60
+    with pytest.raises(ConfigError, match="saturation"):
+        recovery.lasso(A, y, alpha, saturation=-1.0)
+    with pytest.raises(ConfigError, match="screen_tol"):
+        recovery.lasso(A, y, alpha, tol=0.1, saturation=1.0, screen_tol=0.01)
+
+
 def test_nuclear_matches_cvxpy_objective():
     pytest.importorskip("cvxpy")
     L, N, M = 4, 6, 18
