@@ -174,6 +174,82 @@ def lasso(
     return (a, info) if return_info else a
 
 
+def lasso_admm(
+    D: torch.Tensor,
+    Y: torch.Tensor,
+    alpha: float | torch.Tensor,
+    *,
+    factor: "AdmmFactor | None" = None,
+    max_iter: int = 300,
+    tol: float = 1e-3,
+    relax: float = 1.6,
+    debias: bool = True,
+    debias_iters: int = 100,
+    D_debias: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The LASSO of :func:`lasso` for many right-hand sides sharing D, by batched ADMM.
+
+    D: (M, P) torch (any dtype/device); Y: (B, M); alpha: scalar or (B,). Returns (a (B, P)
+    float64 numpy, info). Same splitting as :func:`nuclear_norm_admm` on
+    1/2 ||y - D a||^2 + M alpha ||a||_1 (the 1/(2M)-scaled objective times M), with
+    soft-thresholding at M alpha / rho in place of the SVT and the x-update through the cached
+    Cholesky factor of D D^T + rho I (:func:`admm_factor`; for D = A (Psi kron I) with an
+    orthonormal Psi, D D^T = A A^T, so one factor serves every panel of a network). Each
+    iteration costs two (B, M) x (M, P) products for the whole batch, which is why it beats
+    coordinate descent on the dense, nearly saturated supports of the failure region. Stops as
+    :func:`nuclear_norm_admm` does. ``debias``: least squares on each support with fewer than M
+    entries, as in :func:`lasso` (on ``D_debias``, a float64 copy of D, when given).
+    """
+    check_range("max_iter", max_iter, 1)
+    check_range("tol", float(tol), 0.0)
+    check_range("relax", float(relax), 0.0, 2.0, lo_open=True, hi_open=True)
+    if D.dim() != 2 or Y.dim() != 2 or Y.shape[1] != D.shape[0]:
+        raise ConfigError(f"D has shape {tuple(D.shape)} and Y has {tuple(Y.shape)}; need D (M, P) and Y (B, M)")
+    M, P = D.shape
+    B = Y.shape[0]
+    al = torch.as_tensor(alpha, dtype=torch.float64).expand(B).clone()
+    if bool((al <= 0).any()):
+        raise ConfigError(f"alpha={alpha!r} is out of range; allowed: > 0")
+    fac = factor if factor is not None else admm_factor(D)
+    if fac.chol.shape != (M, M):
+        raise ConfigError(f"factor is for an operator with {fac.chol.shape[0]} rows; D has {M}")
+    chol = fac.chol.to(D.device)
+    thr = (M * al / fac.rho).to(D).unsqueeze(1)  # (B, 1)
+    Yd = Y.to(D)
+    Z = torch.zeros(B, P, dtype=D.dtype, device=D.device)
+    U = torch.zeros_like(Z)
+    conv = torch.zeros(B, dtype=torch.bool, device=D.device)
+    it = 0
+    for it in range(1, max_iter + 1):
+        V = Z - U
+        w = torch.cholesky_solve((Yd - V @ D.T).double().T, chol).T.to(D.dtype)
+        X = V + w @ D
+        Xh = relax * X + (1 - relax) * Z
+        Q = Xh + U
+        Zn = torch.sign(Q) * torch.clamp(Q.abs() - thr, min=0.0)
+        U = U + Xh - Zn
+        pri = (X - Zn).norm(dim=1) <= tol * torch.maximum(X.norm(dim=1), Zn.norm(dim=1))
+        dual = (Zn - Z).norm(dim=1) <= tol * U.norm(dim=1)
+        Z = Zn
+        conv = pri & dual
+        if bool(conv.all()):
+            break
+    a = Z.double().cpu().numpy()
+    info: dict[str, Any] = {"solver": "admm", "iters": it, "converged": conv.cpu().tolist(),
+                            "nnz": [int(n) for n in np.count_nonzero(a, axis=1)]}
+    if debias:
+        from scipy.sparse.linalg import lsqr
+
+        Dn = D_debias if D_debias is not None else D.double().cpu().numpy()
+        Yn = Y.double().cpu().numpy()
+        for b in range(B):
+            supp = np.flatnonzero(a[b])
+            if 0 < supp.size < M:
+                Ds = Dn[:, supp]
+                a[b, supp] += lsqr(Ds, Yn[b] - Ds @ a[b, supp], atol=1e-10, btol=1e-10, iter_lim=debias_iters)[0]
+    return a, info
+
+
 def lasso_cvxpy(D: Any, y: Any, alpha: float, solver: str = "CLARABEL") -> tuple[np.ndarray, float]:
     """Reference LASSO by cvxpy (tests/benchmarks only): returns (a, objective)."""
     import cvxpy as cp

@@ -59,6 +59,33 @@ def test_lasso_saturation_screen():
         recovery.lasso(A, y, alpha, tol=0.1, saturation=1.0, screen_tol=0.01)
 
 
+def test_lasso_admm_matches_cvxpy_batched_and_debiased():
+    pytest.importorskip("cvxpy")
+    _, A = _rnn_problem(30, 4, 20, seed=1)  # (30, 80)
+    g = _gen(2)
+    I = stm.time_basis("identity", 20)
+    Ss = [stm.sparse_input(K, 4, 20, I, generator=g)[0] for K in (3, 6, 25)]
+    Y = torch.stack([A @ stm.vec(S) for S in Ss]) + 0.01 * torch.randn(3, 30, generator=g, dtype=torch.float64)
+    alpha = 1e-3
+    a, info = recovery.lasso_admm(A, Y, alpha, max_iter=20000, tol=1e-9, debias=False)
+    assert a.shape == (3, 80) and all(info["converged"])
+    for b in range(3):  # the same program as lasso / lasso_cvxpy, per right-hand side
+        _, ref = recovery.lasso_cvxpy(A, Y[b].numpy(), alpha)
+        assert abs(recovery.lasso_objective(A, Y[b], a[b], alpha) - ref) <= 1e-4 * abs(ref)
+        single, _ = recovery.lasso_admm(A, Y[b:b + 1], alpha, max_iter=20000, tol=1e-9, debias=False)
+        np.testing.assert_allclose(single[0], a[b], atol=1e-7)
+    # debiasing as in lasso(): a noiseless sparse problem is recovered exactly
+    y0 = (A @ stm.vec(Ss[0])).unsqueeze(0)
+    a0, _ = recovery.lasso_admm(A, y0, 1e-7, max_iter=5000, tol=1e-8)
+    assert stm.rmse(stm.synthesize(torch.from_numpy(a0[0]), I, 4, 20), Ss[0]).item() < 1e-8
+    with pytest.raises(ConfigError, match="alpha"):
+        recovery.lasso_admm(A, Y, 0.0)
+    with pytest.raises(ConfigError, match="shape"):
+        recovery.lasso_admm(A, Y[:, :10], alpha)
+    with pytest.raises(ConfigError, match="factor"):
+        recovery.lasso_admm(A, Y, alpha, factor=recovery.admm_factor(A[:10]))
+
+
 def test_nuclear_matches_cvxpy_objective():
     pytest.importorskip("cvxpy")
     L, N, M = 4, 6, 18

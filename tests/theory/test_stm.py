@@ -184,22 +184,31 @@ def test_phase_unit_records_and_determinism():
 def test_phase_unit_solver_choices_agree_and_bad_config():
     from memlab.core.config import from_dict
 
-    base = dict(TINY, panels=("sparse-low", "lowrank-low"), nuclear_dtype="float64")
+    base = dict(TINY, panels=("sparse-low", "sparse-high", "lowrank-low"), nuclear_dtype="float64")
     admm = stm.phase_unit(from_dict(stm.PhaseConfig, dict(base, nuclear_max_iter=3000, nuclear_tol=1e-7)), 1, 0)
     apg = stm.phase_unit(from_dict(stm.PhaseConfig, dict(base, nuclear_solver="apg", nuclear_max_iter=5000,
                                                         nuclear_tol=1e-9)), 1, 0)
-    off = stm.phase_unit(from_dict(stm.PhaseConfig, dict(base, lasso_saturation=0)), 1, 0)
+    off = stm.phase_unit(from_dict(stm.PhaseConfig, dict(base, lasso_backend="skglm", lasso_saturation=0)), 1, 0)
+    cd = stm.phase_unit(from_dict(stm.PhaseConfig, dict(base, lasso_backend="skglm")), 1, 0)
     low = [r for r in admm if r["kind"] == "lowrank"]
     assert low and all(r["solver"]["solver"] == "admm-svt" for r in low)
     for a, b in zip(admm, apg):  # same problems; the two nuclear solvers reach the same rMSE
         assert (a["panel"], a["rho_nominal"]) == (b["panel"], b["rho_nominal"])
         assert a["rmse"] == pytest.approx(b["rmse"], rel=1e-3, abs=1e-8)
+    # the batched ADMM LASSO (default) and coordinate descent: same problems, same verdicts
+    sp = [(a, b) for a, b in zip(admm, cd) if a["kind"] == "sparse"]
+    assert len(sp) == 4 and all(a["solver"]["solver"] == "admm" and b["solver"]["solver"] == "skglm" for a, b in sp)
+    for a, b in sp:
+        assert (a["panel"], a["rho_nominal"], a["K"]) == (b["panel"], b["rho_nominal"], b["K"])
+        assert (a["rmse"] <= 1e-2) == (b["rmse"] <= 1e-2)
+        assert a["rmse"] == pytest.approx(b["rmse"], rel=0.3, abs=1e-4)  # floor-level jitter from the debias supports
     # the saturation screen changes nothing inside the recovery region
-    by_on = {(r["panel"], r["rho_nominal"]): r["rmse"] for r in admm}
+    by_on = {(r["panel"], r["rho_nominal"]): r["rmse"] for r in cd}
     by_off = {(r["panel"], r["rho_nominal"]): r["rmse"] for r in off}
     assert by_on[("sparse-low", 0.1)] == pytest.approx(by_off[("sparse-low", 0.1)], rel=1e-6)
     for bad, msg in ((dict(nuclear_solver="cvx"), "nuclear_solver"), (dict(nuclear_continuation=0.0), "continuation"),
-                     (dict(lasso_saturation=-1.0), "lasso_saturation"), (dict(nuclear_max_iter=0), "nuclear_max_iter")):
+                     (dict(lasso_saturation=-1.0), "lasso_saturation"), (dict(nuclear_max_iter=0), "nuclear_max_iter"),
+                     (dict(lasso_backend="cd"), "lasso_backend"), (dict(lasso_admm_max_iter=0), "lasso_admm_max_iter")):
         with pytest.raises(ConfigError, match=msg):
             from_dict(stm.PhaseConfig, dict(TINY, **bad))
 
