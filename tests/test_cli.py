@@ -114,3 +114,18 @@ def test_shared_plot_group_holds_every_area_and_rejects_unknown_groups():
     assert {"lantm", "ntm"} <= set(areas)
     with pytest.raises(ValueError, match="allowed: plot, reproduce"):
         area_group(sub, "draw")
+
+
+def test_bench_render_tabulates_scalars_and_points_to_nested_details(tmp_path):
+    import json
+
+    from memlab.commands.core import render_benchmarks
+
+    res = tmp_path / "bench"
+    res.mkdir()
+    rec = {"name": "toy", "command": "memlab bench toy", "commit": "abc", "time": "t", "machine": {"cpus": 2},
+           "figures": {"fast_ms": 12.3456, "speedup": 3, "nuclear": {"scs": {"seconds": 1.0}}}}
+    (res / "toy.json").write_text(json.dumps(rec))
+    text = render_benchmarks(res, tmp_path / "B.md").read_text()
+    assert "| fast_ms | 12.35 |" in text and "| speedup | 3 |" in text
+    assert "| nuclear |" not in text and "Per-variant details (nuclear): `results/bench/toy.json`" in text

@@ -218,10 +218,16 @@ def render_benchmarks(results: Path, output: Path) -> Path:
                   f"thread(s){', GPU ' + m['gpu'] if m.get('gpu') else ''}; torch {m.get('torch')}, Python {m.get('python')}",
                   f"- commit {rec.get('commit')}, {rec.get('time')}", "",
                   "| figure | value |", "|---|---|"]
+        nested = []
         for k, v in rec["figures"].items():
+            if isinstance(v, (dict, list)):
+                nested.append(k)
+                continue
             if isinstance(v, float):
                 v = f"{v:.4g}"
             lines.append(f"| {k} | {v} |")
+        if nested:
+            lines += ["", f"Per-variant details ({', '.join(nested)}): `results/bench/{p.name}`."]
         lines.append("")
     return atomic_write_text(output, "\n".join(lines))
 
