@@ -174,6 +174,36 @@ def lasso(
     return (a, info) if return_info else a
 
 
+def _admm(
+    A: torch.Tensor, Y: torch.Tensor, chol: torch.Tensor, prox: Any, Z: torch.Tensor, max_iter: int, tol: float,
+    relax: float,
+) -> tuple[torch.Tensor, int, torch.Tensor]:
+    """Scaled-form ADMM iterations shared by :func:`lasso_admm` and :func:`nuclear_norm_admm`.
+
+    min_x 1/2 ||y - A x||^2 + g(x) split as x = z, batched over the rows of Y (B, M); A: (M, P);
+    chol: Cholesky factor of A A^T + rho I (float64); prox: the prox of g / rho on (B, P);
+    Z: (B, P) start. Returns (z, iterations run, converged (B,) bool); the steps and the
+    stopping rule are those documented in :func:`nuclear_norm_admm`.
+    """
+    U = torch.zeros_like(Z)
+    conv = torch.zeros(Z.shape[0], dtype=torch.bool, device=Z.device)
+    it = 0
+    for it in range(1, max_iter + 1):
+        V = Z - U
+        w = torch.cholesky_solve((Y - V @ A.T).double().T, chol).T.to(A.dtype)  # (A A^T + rho I)^-1 (y - A v)
+        X = V + w @ A
+        Xh = relax * X + (1 - relax) * Z
+        Zn = prox(Xh + U)
+        U = U + Xh - Zn
+        pri = (X - Zn).norm(dim=1) <= tol * torch.maximum(X.norm(dim=1), Zn.norm(dim=1))
+        dual = (Zn - Z).norm(dim=1) <= tol * U.norm(dim=1)
+        Z = Zn
+        conv = pri & dual
+        if bool(conv.all()):
+            break
+    return Z, it, conv
+
+
 def lasso_admm(
     D: torch.Tensor,
     Y: torch.Tensor,
@@ -216,24 +246,9 @@ def lasso_admm(
     chol = fac.chol.to(D.device)
     thr = (M * al / fac.rho).to(D).unsqueeze(1)  # (B, 1)
     Yd = Y.to(D)
-    Z = torch.zeros(B, P, dtype=D.dtype, device=D.device)
-    U = torch.zeros_like(Z)
-    conv = torch.zeros(B, dtype=torch.bool, device=D.device)
-    it = 0
-    for it in range(1, max_iter + 1):
-        V = Z - U
-        w = torch.cholesky_solve((Yd - V @ D.T).double().T, chol).T.to(D.dtype)
-        X = V + w @ D
-        Xh = relax * X + (1 - relax) * Z
-        Q = Xh + U
-        Zn = torch.sign(Q) * torch.clamp(Q.abs() - thr, min=0.0)
-        U = U + Xh - Zn
-        pri = (X - Zn).norm(dim=1) <= tol * torch.maximum(X.norm(dim=1), Zn.norm(dim=1))
-        dual = (Zn - Z).norm(dim=1) <= tol * U.norm(dim=1)
-        Z = Zn
-        conv = pri & dual
-        if bool(conv.all()):
-            break
+    Z0 = torch.zeros(B, P, dtype=D.dtype, device=D.device)
+    Z, it, conv = _admm(D, Yd, chol, lambda Q: torch.sign(Q) * torch.clamp(Q.abs() - thr, min=0.0), Z0,
+                        max_iter, tol, relax)
     a = Z.double().cpu().numpy()
     info: dict[str, Any] = {"solver": "admm", "iters": it, "converged": conv.cpu().tolist(),
                             "nnz": [int(n) for n in np.count_nonzero(a, axis=1)]}
@@ -551,26 +566,9 @@ def nuclear_norm_admm(
     chol = fac.chol.to(A.device)
     rho = fac.rho
     thr = lam_t / rho
-    Z = torch.zeros(B, L * N, dtype=A.dtype, device=A.device) if X0 is None else _vec(X0.to(A).expand(B, L, N))
-    U = torch.zeros_like(Z)
+    Z0 = torch.zeros(B, L * N, dtype=A.dtype, device=A.device) if X0 is None else _vec(X0.to(A).expand(B, L, N))
+    Z, it, conv = _admm(A, Yb, chol, lambda Q: _vec(svt(_unvec(Q, L, N), thr)), Z0, max_iter, tol, relax)
     Zm = _unvec(Z, L, N)
-    conv = torch.zeros(B, dtype=torch.bool, device=A.device)
-    it = 0
-    for it in range(1, max_iter + 1):
-        V = Z - U
-        r = (Yb - V @ A.T).double()  # (B, M)
-        w = torch.cholesky_solve(r.T, chol).T.to(A.dtype)  # (A A^T + rho I)^-1 (y - A v)
-        X = V + w @ A
-        Xh = relax * X + (1 - relax) * Z
-        Zm = svt(_unvec(Xh + U, L, N), thr)
-        Zn = _vec(Zm)
-        U = U + Xh - Zn
-        pri = (X - Zn).norm(dim=1) <= tol * torch.maximum(X.norm(dim=1), Zn.norm(dim=1))
-        dual = (Zn - Z).norm(dim=1) <= tol * U.norm(dim=1)
-        Z = Zn
-        conv = pri & dual
-        if bool(conv.all()):
-            break
     obj = nuclear_objective(A, Yb, Zm, lam_t)
     if squeeze:
         return NuclearResult(Zm[0], it, conv[0], obj[0])

@@ -86,16 +86,20 @@ def test_lasso_admm_matches_cvxpy_batched_and_debiased():
         recovery.lasso_admm(A, Y, alpha, factor=recovery.admm_factor(A[:10]))
 
 
-def test_nuclear_matches_cvxpy_objective():
-    pytest.importorskip("cvxpy")
+def _small_nuclear_problem():
     L, N, M = 4, 6, 18
     _, A = _rnn_problem(M, L, N, seed=3)
     S, _, _ = stm.lowrank_input(1, L, N, generator=_gen(4))
     y = A @ stm.vec(S) + 0.05 * torch.randn(M, generator=_gen(5), dtype=torch.float64)
-    lam = 0.05
-    res = recovery.nuclear_norm_apg(A, y, lam, (L, N), max_iter=20000, tol=1e-12)
+    return A, y, 0.05, (L, N)
+
+
+def test_nuclear_matches_cvxpy_objective():
+    pytest.importorskip("cvxpy")
+    A, y, lam, shape = _small_nuclear_problem()
+    res = recovery.nuclear_norm_apg(A, y, lam, shape, max_iter=20000, tol=1e-12)
     assert res.converged
-    _, ref = recovery.nuclear_cvxpy(A, y, lam, (L, N), solver="SCS", eps=1e-10, max_iters=200000)
+    _, ref = recovery.nuclear_cvxpy(A, y, lam, shape, solver="SCS", eps=1e-10, max_iters=200000)
     assert abs(res.objective.item() - ref) <= 1e-4 * abs(ref)
     # our objective is also what nuclear_objective computes for the returned X
     torch.testing.assert_close(recovery.nuclear_objective(A, y.unsqueeze(0), res.X.unsqueeze(0), lam)[0], res.objective)
@@ -129,16 +133,12 @@ def test_nuclear_batched_equals_single_and_warm_start():
 
 def test_nuclear_admm_matches_cvxpy_and_apg():
     pytest.importorskip("cvxpy")
-    L, N, M = 4, 6, 18
-    _, A = _rnn_problem(M, L, N, seed=3)
-    S, _, _ = stm.lowrank_input(1, L, N, generator=_gen(4))
-    y = A @ stm.vec(S) + 0.05 * torch.randn(M, generator=_gen(5), dtype=torch.float64)
-    lam = 0.05
-    res = recovery.nuclear_norm_admm(A, y, lam, (L, N), max_iter=20000, tol=1e-10)
-    assert res.converged and res.X.shape == (L, N)
-    _, ref = recovery.nuclear_cvxpy(A, y, lam, (L, N), solver="SCS", eps=1e-10, max_iters=200000)
+    A, y, lam, shape = _small_nuclear_problem()
+    res = recovery.nuclear_norm_admm(A, y, lam, shape, max_iter=20000, tol=1e-10)
+    assert res.converged and res.X.shape == shape
+    _, ref = recovery.nuclear_cvxpy(A, y, lam, shape, solver="SCS", eps=1e-10, max_iters=200000)
     assert abs(res.objective.item() - ref) <= 1e-4 * abs(ref)
-    apg = recovery.nuclear_norm_apg(A, y, lam, (L, N), max_iter=20000, tol=1e-12)
+    apg = recovery.nuclear_norm_apg(A, y, lam, shape, max_iter=20000, tol=1e-12)
     torch.testing.assert_close(res.X, apg.X, atol=1e-5, rtol=0)
 
 
