@@ -154,23 +154,9 @@ def test_trainer_and_ntm_commands(tmp_path):
     assert main(["ntm-eval", run, "--lengths", "5-3"]) == 2
 
 
-def test_tiny_overfit_copy():
+def test_tiny_overfit_copy(tiny_copy_scores):
     """A small NTM learns 4-bit copy of lengths 1–5 (about 35 s on one core)."""
-    torch.manual_seed(0)
-    task = make_task("ntm-copy", {"width": 4, "train_min": 1, "train_max": 5, "test_min": 6, "test_max": 8})
-    model = build_model("ntm", task.spec, "ntm-copy", {"controller_size": 32, "memory_size": 12, "word_size": 6})
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(750):
-        batch = task.sample_range(16, 1, 5, g)
-        loss = task.loss(model(batch), batch)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-    with torch.no_grad():
-        batch = task.sample(64, 5, torch.Generator().manual_seed(123))
-        scores = task.score(model(batch), batch).as_dict()
+    scores = tiny_copy_scores("ntm")
     assert scores["bit_errors"] < 0.1 and scores["fine"] > 0.99
 
 
