@@ -117,3 +117,11 @@ def test_tiny_overfit_copy(tiny_copy_scores):
     """A small DNC learns 4-bit copy of lengths 1–5 (about a minute on one core)."""
     scores = tiny_copy_scores("dnc")
     assert scores["bit_errors"] < 0.1 and scores["fine"] > 0.99
+
+
+def test_training_defaults_follow_the_ntm_with_a_smaller_repeat_copy_step():
+    ntm, dnc = MODELS["ntm"], MODELS["dnc"]
+    assert dnc.train_defaults("ntm-copy") == ntm.train_defaults("ntm-copy")
+    rc = dnc.train_defaults("repeat-copy")
+    assert rc["lr"] == 2e-4 and rc["lr_halve_after"] == 300 and rc["lr_patience"] == 100
+    assert ntm.train_defaults("repeat-copy")["lr"] == 5e-4
