@@ -23,7 +23,13 @@ O(B·R·T²·(n+2)) in all, against O(B·T²·m) for re-saving the memory). Ever
 that does not depend on the recursion (activation derivatives, weight gradients) is done for
 all steps at once. Tests check the two agree in float64, values and gradients, and gradcheck
 the kernel. Under ``no_grad`` nothing is saved, so long sequences (8x lengths) only cost the
-(B, T·W, n+m+1) slot buffer.
+(B, T·W, n+m+1) slot buffers.
+
+At the paper's sizes a step is ~60 tiny tensor ops forward and backward, so the kernel is
+written against per-op overhead: results go with ``out=`` into preallocated buffers (no
+``cat``/``stack`` per step), addresses are stored planar (B, n, T·W) so that k − a and its
+reductions run along the slots, and the step loops run under ``torch.inference_mode``
+(``memlab bench lantm-step`` measures it against the reference; figures in BENCHMARKS.md).
 
 Shapes: B batch, T time, H controller cells, E input size, m memory width, n key dimension,
 P group parameters per step, W write heads, R read heads, A = W + R heads (writes first),
