@@ -1,4 +1,4 @@
-"""NTM copy training speed: sequences per second of whole training steps, three ways in one run.
+"""NTM copy training speed: sequences per second of whole training steps, four ways in one run.
 
 One training step = forward + backward + gradient-norm clipping + RMSProp step (the trainer's
 NTM settings: lr 1e-3, momentum 0.9) of the default NTM (LSTM controller 100, memory
@@ -7,11 +7,14 @@ drawn uniformly from 1–20, as in training (T = 2·max length + 1 steps per bat
 fixed list of batches is timed for
 
 * ``ref``      — the eager reference: ``run_core`` stepping ``NTMCore.forward`` one input at a time;
-* ``fast``     — ``NTMCore.forward_sequence`` (input projection hoisted out of the loop), eager;
-* ``compiled`` — ``forward_sequence`` with the step under ``torch.compile`` (``model.compile=true``);
+* ``autograd`` — ``forward_sequence`` with ``model.kernel=autograd``: the same step under autograd,
+  input projection hoisted out of the loop;
+* ``fast``     — ``forward_sequence`` with the default ``model.kernel=fused``: ``ntm_scan``, one
+  hand-written autograd node for the whole sequence (memlab/memory/ntm.py);
+* ``compiled`` — the autograd step under ``torch.compile`` (``model.compile=true``);
   compilation time is reported separately and excluded from the rate. Skipped with ``quick``.
 
-The outputs of the three are checked to agree on one batch before timing. On a shared
+The outputs are checked to agree with the reference on one batch before timing. On a shared
 machine, process CPU time (``*_cpu_s``) is steadier than wall time; ``load_avg_1m`` says how
 busy the machine was. One CPU thread.
 
@@ -27,13 +30,14 @@ import time
 import torch
 
 
-def _setup(device: str, compile_step: bool):
+def _setup(device: str, impl: str = "fast"):
     from memlab.models import build_model
     from memlab.tasks import make_task
 
     task = make_task("ntm-copy")
     torch.manual_seed(0)
-    model = build_model("ntm", task.spec, "ntm-copy", {"compile": compile_step}).to(device)
+    overrides = {"compile": impl == "compiled", "kernel": "autograd" if impl == "autograd" else "fused"}
+    model = build_model("ntm", task.spec, "ntm-copy", overrides).to(device)
     return task, model
 
 
@@ -53,7 +57,7 @@ def _forward(model, batch, impl: str):
 
 
 def _time(impl: str, batches, device: str, warmup: int) -> dict:
-    task, model = _setup(device, impl == "compiled")
+    task, model = _setup(device, impl)
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.95, eps=1e-6, momentum=0.9)
 
     def step(batch):
@@ -80,12 +84,14 @@ def _time(impl: str, batches, device: str, warmup: int) -> dict:
 
 
 def _agreement(device: str, compiled: bool) -> dict:
-    """Max |difference| of the outputs of ref, fast (and compiled) on one batch."""
-    task, model = _setup(device, False)
+    """Max |difference| of the outputs of autograd, fast (and compiled) from ref on one batch."""
+    task, model = _setup(device)
     batch = _batches(task, 1, 8, device)[0]
     with torch.no_grad():
         ref = _forward(model, batch, "ref")
         out = {"fast_vs_ref_max_abs": float((_forward(model, batch, "fast") - ref).abs().max())}
+        model.core.kernel = "autograd"
+        out["autograd_vs_ref_max_abs"] = float((_forward(model, batch, "autograd") - ref).abs().max())
         if compiled:
             model.core.compile_step = True
             out["compiled_vs_ref_max_abs"] = float((_forward(model, batch, "compiled") - ref).abs().max())
@@ -93,15 +99,16 @@ def _agreement(device: str, compiled: bool) -> dict:
 
 
 def run(quick: bool = False, device: str = "cpu") -> dict:
-    """Sequences/s of NTM copy training steps for the eager reference, fast and compiled paths."""
+    """Sequences/s of NTM copy training steps for the eager reference, autograd, fused and compiled paths."""
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        task, _ = _setup(device, False)
+        task, _ = _setup(device)
         n = 3 if quick else 12
         batches = _batches(task, n, 32, device)
         agree = _agreement(device, compiled=not quick)
         ref = _time("ref", batches, device, warmup=1)
+        auto = _time("autograd", batches, device, warmup=1)
         fast = _time("fast", batches, device, warmup=1)
         comp = None if quick else _time("compiled", batches, device, warmup=3)
     finally:
@@ -112,8 +119,11 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         "what": "NTM copy training steps (fwd+bwd+clip+RMSProp), batch 32, lengths 1-20, memory 128x20, LSTM 100",
         "batches_timed": n,
         "ref_seq_per_s": round(ref["seq_per_s"], 1),
+        "autograd_seq_per_s": round(auto["seq_per_s"], 1),
+        "autograd_speedup": round(auto["seq_per_s"] / ref["seq_per_s"], 2),
         "fast_seq_per_s": round(fast["seq_per_s"], 1),
         "fast_speedup": round(fast["seq_per_s"] / ref["seq_per_s"], 2),
+        "fast_cpu_speedup": round(ref["cpu_s"] / fast["cpu_s"], 2),
         "ref_cpu_s": round(ref["cpu_s"], 2),
         "fast_cpu_s": round(fast["cpu_s"], 2),
         "ref_seq_per_cpu_s": round(n_seq / ref["cpu_s"], 1),

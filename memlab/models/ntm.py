@@ -32,11 +32,13 @@ class NTMConfig:
     init_value: float = 1e-6  # the constant of memory_init="constant"
     clip: float = 20.0  # clip controller outputs to ±clip; 0 = off
     embed: int | None = None  # None: identity for binary tasks, 32 for symbolic ones
-    compile: bool = False  # torch.compile the recurrent step (faster steps after ~1 min of compiling)
+    kernel: Literal["fused", "autograd"] = "fused"  # fused: hand-written BPTT (ntm_scan); autograd: per-step reference
+    compile: bool = False  # torch.compile the autograd step (faster steps after compiling; overrides kernel)
 
     def validate(self) -> None:
         check_choice("model.controller", self.controller, ("lstm", "ff"))
         check_choice("model.memory_init", self.memory_init, ("constant", "learned", "random"))
+        check_choice("model.kernel", self.kernel, ("fused", "autograd"))
         for name in ("controller_size", "memory_size", "word_size", "read_heads", "write_heads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name}={getattr(self, name)} is out of range; allowed: >= 1")
@@ -68,7 +70,7 @@ def build(cfg: NTMConfig, spec: TaskSpec) -> CoreSequenceModel:
         in_size, controller=cfg.controller, controller_size=cfg.controller_size, memory_size=cfg.memory_size,
         word_size=cfg.word_size, read_heads=cfg.read_heads, write_heads=cfg.write_heads,
         shift_range=cfg.shift_range, memory_init=cfg.memory_init, init_value=cfg.init_value, clip=cfg.clip,
-        compile_step=cfg.compile,
+        compile_step=cfg.compile, kernel=cfg.kernel,
     )
     return CoreSequenceModel(spec, core, embed)
 
