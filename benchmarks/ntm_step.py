@@ -1,7 +1,7 @@
 """NTM copy training speed: sequences per second of whole training steps, four ways in one run.
 
 One training step = forward + backward + gradient-norm clipping + RMSProp step (the trainer's
-NTM settings: lr 1e-3, momentum 0.9) of the default NTM (LSTM controller 100, memory
+NTM copy settings, ``memlab.models.ntm.train_defaults``) of the default NTM (LSTM controller 100, memory
 128 × 20, one read and one write head) on a batch of 32 copy sequences whose lengths are
 drawn uniformly from 1–20, as in training (T = 2·max length + 1 steps per batch). The same
 fixed list of batches is timed for
@@ -14,7 +14,10 @@ fixed list of batches is timed for
 * ``compiled`` — the autograd step under ``torch.compile`` (``model.compile=true``);
   compilation time is reported separately and excluded from the rate. Skipped with ``quick``.
 
-The outputs are checked to agree with the reference on one batch before timing. On a shared
+The outputs are checked to agree with the reference on one batch before timing. The
+implementations are timed in interleaved rounds (each makes one pass over the same batches per
+round) and the median pass is reported, so a change of machine load during the run hits every
+implementation alike. On a shared
 machine, process CPU time (``*_cpu_s``) is steadier than wall time; ``load_avg_1m`` says how
 busy the machine was. One CPU thread.
 
@@ -24,6 +27,7 @@ busy the machine was. One CPU thread.
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 
@@ -56,31 +60,58 @@ def _forward(model, batch, impl: str):
     return model(batch)
 
 
-def _time(impl: str, batches, device: str, warmup: int) -> dict:
-    task, model = _setup(device, impl)
-    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.95, eps=1e-6, momentum=0.9)
+class _Stepper:
+    """One implementation with its own model (same initial weights) and RMSProp state."""
 
-    def step(batch):
-        opt.zero_grad(set_to_none=True)
-        loss = task.loss(_forward(model, batch, impl), batch)
+    def __init__(self, impl: str, device: str):
+        from memlab.models.ntm import train_defaults
+        from memlab.training.trainer import TrainConfig
+
+        self.impl, self.device = impl, device
+        self.task, self.model = _setup(device, impl)
+        self.tr = tr = TrainConfig(**train_defaults("ntm-copy"))
+        self.opt = torch.optim.RMSprop(self.model.parameters(), lr=tr.lr, alpha=tr.rms_alpha, eps=tr.rms_eps,
+                                       momentum=tr.momentum)
+
+    def step(self, batch) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.task.loss(_forward(self.model, batch, self.impl), batch)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tr.clip_norm)
+        self.opt.step()
 
-    t0 = time.perf_counter()
-    for b in batches[:warmup]:
-        step(b)
-    warm_s = time.perf_counter() - t0
-    if device != "cpu":
-        torch.cuda.synchronize()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for b in batches:
-        step(b)
-    if device != "cpu":
-        torch.cuda.synchronize()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    def timed(self, batches) -> tuple[float, float]:
+        """(wall s, process CPU s) of one pass of training steps over ``batches``."""
+        if self.device != "cpu":
+            torch.cuda.synchronize()
+        t0, c0 = time.perf_counter(), time.process_time()
+        for b in batches:
+            self.step(b)
+        if self.device != "cpu":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+def _time_interleaved(impls: list[str], batches, device: str, rounds: int, warmup: dict[str, int]) -> dict:
+    """Median wall and CPU time per pass for each implementation, the passes interleaved
+    (round 1: every impl once, round 2: ...) so that a change in machine load hits all alike."""
+    steppers = {impl: _Stepper(impl, device) for impl in impls}
+    warm = {}
+    for impl, st in steppers.items():
+        t0 = time.perf_counter()
+        for b in batches[: warmup.get(impl, 1)]:
+            st.step(b)
+        warm[impl] = time.perf_counter() - t0
+    walls: dict[str, list[float]] = {i: [] for i in impls}
+    cpus: dict[str, list[float]] = {i: [] for i in impls}
+    for _ in range(rounds):
+        for impl, st in steppers.items():
+            w, c = st.timed(batches)
+            walls[impl].append(w)
+            cpus[impl].append(c)
     n_seq = sum(b.inputs.shape[1] for b in batches)
-    return {"seq_per_s": n_seq / wall, "wall_s": wall, "cpu_s": cpu, "warmup_s": warm_s}
+    return {impl: {"seq_per_s": n_seq / statistics.median(walls[impl]), "cpu_s": statistics.median(cpus[impl]),
+                   "wall_s": statistics.median(walls[impl]), "warmup_s": warm[impl]} for impl in impls}
 
 
 def _agreement(device: str, compiled: bool) -> dict:
@@ -104,13 +135,12 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
     torch.set_num_threads(1)
     try:
         task, _ = _setup(device)
-        n = 3 if quick else 12
+        n, rounds = (3, 2) if quick else (8, 5)
         batches = _batches(task, n, 32, device)
         agree = _agreement(device, compiled=not quick)
-        ref = _time("ref", batches, device, warmup=1)
-        auto = _time("autograd", batches, device, warmup=1)
-        fast = _time("fast", batches, device, warmup=1)
-        comp = None if quick else _time("compiled", batches, device, warmup=3)
+        impls = ["ref", "autograd", "fast"] + ([] if quick else ["compiled"])
+        t = _time_interleaved(impls, batches, device, rounds, warmup={"compiled": 3})
+        ref, auto, fast, comp = t["ref"], t["autograd"], t["fast"], t.get("compiled")
     finally:
         torch.set_num_threads(prev)
     n_seq = sum(b.inputs.shape[1] for b in batches)
@@ -118,6 +148,8 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         "benchmark": "ntm_step",
         "what": "NTM copy training steps (fwd+bwd+clip+RMSProp), batch 32, lengths 1-20, memory 128x20, LSTM 100",
         "batches_timed": n,
+        "rounds": rounds,
+        "timing": "median over interleaved rounds of one pass over the batches per implementation",
         "ref_seq_per_s": round(ref["seq_per_s"], 1),
         "autograd_seq_per_s": round(auto["seq_per_s"], 1),
         "autograd_speedup": round(auto["seq_per_s"] / ref["seq_per_s"], 2),

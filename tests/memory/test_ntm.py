@@ -150,8 +150,9 @@ def test_memory_init_schemes(init):
         assert not torch.equal(m, core.initial_state(2).memory)
 
 
-def test_no_nan_on_all_zero_memory_and_inputs():
-    core = _core(init_value=0.0)
+@pytest.mark.parametrize("kernel", ["fused", "autograd"])
+def test_no_nan_on_all_zero_memory_and_inputs(kernel):
+    core = _core(init_value=0.0, kernel=kernel)
     xs = torch.zeros(5, 2, 5)
     ys, state = core.forward_sequence(xs)
     ys.sum().backward()
@@ -160,8 +161,9 @@ def test_no_nan_on_all_zero_memory_and_inputs():
         assert p.grad is None or torch.isfinite(p.grad).all()
 
 
-def test_extreme_controller_outputs_stay_finite():
-    core = _core()
+@pytest.mark.parametrize("kernel", ["fused", "autograd"])
+def test_extreme_controller_outputs_stay_finite(kernel):
+    core = _core(kernel=kernel)
     with torch.no_grad():
         core.heads.weight.mul_(1e4)  # saturate every head parameter (clipped to ±20)
     ys, state = core.forward_sequence(torch.randn(6, 2, 5) * 100)
