@@ -111,6 +111,20 @@ def test_fused_kernel_without_grad_matches_and_saves_nothing():
     torch.testing.assert_close(state0.memory, state.memory.detach())
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_fused_kernel_on_cuda_matches_cpu():
+    core = _perturbed(_core().double())
+    xs = torch.randn(7, 3, 5, dtype=torch.float64)
+    ys_cpu, _ = core.forward_sequence(xs)
+    g_cpu = torch.autograd.grad(ys_cpu.square().sum(), list(core.parameters()))
+    core = core.cuda()
+    ys_gpu, _ = core.forward_sequence(xs.cuda())
+    g_gpu = torch.autograd.grad(ys_gpu.square().sum(), list(core.parameters()))
+    torch.testing.assert_close(ys_gpu.cpu(), ys_cpu)
+    for a, b in zip(g_gpu, g_cpu):
+        torch.testing.assert_close(a.cpu(), b)
+
+
 def test_bad_kernel_is_rejected():
     with pytest.raises(ConfigError, match="kernel='cuda'.*fused, autograd"):
         _core(kernel="cuda")
