@@ -311,7 +311,10 @@ def _scan_forward(xproj, W_rec, W_heads, b_heads, M, w, r, h, c, spec: NTMSpec, 
     offsets = A.shift_offsets(S // 2)
     o_k, o_b, o_g, o_s, o_y, o_e = (sum(spec.sizes[:j]) for j in range(1, 7))  # split points of the head outputs
     ys = xproj.new_empty(T, B, C + Hr * W)
-    hs = ys[:, :, :C]  # h_t is the first part of y_t
+    # h_t is the first part of y_t, but hs is a buffer of its own: the backward keeps it, and a
+    # view of the output ys kept on ctx would be a reference cycle through ys.grad_fn that
+    # Python's garbage collector cannot see (every training step would leak its saved tensors)
+    hs = xproj.new_empty(T, B, C)
     rests = xproj.new_empty(T, B, Hr * W + (C if lstm else 0))  # [r_{t−1}, h_{t−1}] per step
     outs = xproj.new_empty(T, B, W_heads.shape[0])  # head outputs after clipping
     if lstm:
@@ -372,11 +375,14 @@ def _scan_forward(xproj, W_rec, W_heads, b_heads, M, w, r, h, c, spec: NTMSpec, 
                                         rolled, gamma.unsqueeze(-1) / ws, lw, wt)):
                 sv[name].append(v)
         M, w = M_new, wt
+    ys[:, :, :C] = hs
     if save:
         sv.update(rests=rests, outs=outs, hs=hs)
         if lstm:
             sv.update(gates=gates, cells=cells)
-    return ys, (M, w, r, h.clone(), c.clone() if lstm else c), sv
+    # outputs are never tensors the backward keeps (w_T is the saved wt of the last step, h_T and
+    # c_T live in saved buffers): an output kept on ctx is the same cycle as above
+    return ys, (M, w.clone() if save else w, r, h.clone(), c.clone() if lstm else c), sv
 
 
 def _activation_slopes(outs: Tensor, spec: NTMSpec) -> Tensor:

@@ -111,6 +111,29 @@ def test_fused_kernel_without_grad_matches_and_saves_nothing():
     torch.testing.assert_close(state0.memory, state.memory.detach())
 
 
+def test_fused_kernel_frees_its_saved_tensors():
+    """Nothing the backward keeps may be an output or a view of one: that is a reference cycle
+    through ``grad_fn`` which only the cyclic garbage collector frees, long after the memory is
+    gone (a priority-sort run grew by 10 MB a step to 22 GB). So: freed by reference counting
+    alone, with the collector off."""
+    import gc
+    import weakref
+
+    core = _core()
+    gc.collect()
+    gc.disable()
+    try:
+        for backward in (True, False):
+            ys, state = core.forward_sequence(torch.randn(5, 2, 5))
+            if backward:
+                ys.sum().backward()
+            refs = [weakref.ref(ys)] + [weakref.ref(v) for v in state]
+            del ys, state
+            assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_fused_kernel_on_cuda_matches_cpu():
     core = _perturbed(_core().double())
