@@ -292,6 +292,8 @@ class NTMSpec(NamedTuple):
     eps: float
 
 
+# per-step tensors the backward reads: M_{t−1}, head values, 1 − w eᵀ ("keep"), ‖k‖, ‖M‖, K, β / D ("bD"),
+# w^c, w^c − w_{t−1} ("dw"), roll(w^g, o_k) ("rolled"), γ / (w̃ + ε) ("gws"), log(w̃ + ε) ("lw"), w_t
 _SAVED = ("M", "k", "beta", "g", "s", "gamma", "e", "a", "keep", "kn", "mn", "K", "bD", "wc", "dw", "rolled",
           "gws", "lw", "wt")
 
@@ -312,8 +314,8 @@ def _scan_forward(xproj, W_rec, W_heads, b_heads, M, w, r, h, c, spec: NTMSpec, 
     o_k, o_b, o_g, o_s, o_y, o_e = (sum(spec.sizes[:j]) for j in range(1, 7))  # split points of the head outputs
     ys = xproj.new_empty(T, B, C + Hr * W)
     # h_t is the first part of y_t, but hs is a buffer of its own: the backward keeps it, and a
-    # view of the output ys kept on ctx would be a reference cycle through ys.grad_fn that
-    # Python's garbage collector cannot see (every training step would leak its saved tensors)
+    # view of the output ys kept on ctx is a reference cycle through ys.grad_fn that only the
+    # cyclic garbage collector frees, often too late (training grew by ~10 MB a step)
     hs = xproj.new_empty(T, B, C)
     rests = xproj.new_empty(T, B, Hr * W + (C if lstm else 0))  # [r_{t−1}, h_{t−1}] per step
     outs = xproj.new_empty(T, B, W_heads.shape[0])  # head outputs after clipping
