@@ -301,6 +301,9 @@ class Trainer:
                 if cfg.max_time_s and self.elapsed - base_elapsed >= cfg.max_time_s:
                     self.stop_reason = "max_time"
                     break
+        except KeyboardInterrupt:
+            self.stop_reason = "interrupted"
+            raise
         finally:
             if bar is not None:
                 bar.close()

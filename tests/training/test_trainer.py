@@ -62,6 +62,20 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path):
     assert losses_full == pytest.approx(losses_res, rel=1e-6)
 
 
+def test_ctrl_c_records_interrupted_and_keeps_a_checkpoint(tmp_path):
+    def ctrl_c(rec):
+        if rec["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    cfg = json.loads(json.dumps(TINY))
+    cfg["train"].update(max_epochs=12, checkpoint_every=100, target_coarse=2.0)
+    with pytest.raises(KeyboardInterrupt):
+        train_run("lstm", "copy", cfg, seed=0, out=tmp_path, name="int", progress=False, callbacks=[ctrl_c])
+    summary = json.loads((tmp_path / "int" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["stop_reason"] == "interrupted" and summary["epochs"] == 3
+    assert torch.load(tmp_path / "int" / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
+
+
 def test_existing_run_is_not_overwritten_and_resume_needs_a_run(tmp_path):
     cfg = json.loads(json.dumps(TINY))
     cfg["train"].update(max_epochs=1)
