@@ -182,7 +182,8 @@ def cmd_table(args: argparse.Namespace) -> dict:
             "response bits right, coarse = fraction of sequences with every bit right, bit errors per "
             "sequence after thresholding logits at 0. Training cost: sequences seen and training wall time "
             "up to the evaluated checkpoint (`best@E`/`last@E` = checkpoint of epoch E; 2 CPU cores "
-            "shared with other jobs).", "", render_results_table(recs), "",
+            "shared with other jobs). A model with settings in brackets differs from that model's defaults "
+            "in those settings; medians never pool variants.", "", render_results_table(recs), "",
             "## Median over seeds", "",
             "`last` = the final checkpoint of each run (the fixed protocol); `best` = each run's checkpoint "
             "with the best score on the task's test range during training.", "",

@@ -293,3 +293,22 @@ def test_plot_window_keeps_a_wrapping_focus_contiguous():
     assert _used_locations(w, margin=0).tolist() == [18, 19, 0, 1]
     assert _used_locations(w, margin=1).tolist() == [17, 18, 19, 0, 1, 2]
     assert _used_locations(np.zeros((2, 5))).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_results_table_keeps_model_variants_apart():
+    """Runs whose model settings differ from the defaults get their own label and median."""
+    from memlab.plots.ntm import median_by_length, model_label, render_results_table
+
+    def rec(run_id, seed, fine, **cfg):
+        return {"run_id": run_id, "model": "ntm", "task": "priority-sort", "seed": seed, "checkpoint": "last@10",
+                "length": 20, "fine": fine, "coarse": 0.0, "bit_errors": 1.0, "n_sequences": 64,
+                "sequences_seen": 320, "train_wall_s": 1.0, "model_cfg": {"read_heads": 1, "kernel": "fused", **cfg}}
+
+    recs = [rec("a", 0, 0.6), rec("b", 1, 0.8, kernel="autograd"), rec("c", 0, 0.9, controller="ff", read_heads=4)]
+    assert model_label(recs[0]) == model_label(recs[1]) == "ntm"  # the kernel does not make a variant
+    assert model_label(recs[2]) == "ntm (controller=ff, read_heads=4)"
+    med = median_by_length(recs)
+    assert med[("ntm", "priority-sort", "last", 20)]["fine"] == pytest.approx(0.7)
+    assert med[("ntm", "priority-sort", "last", 20)]["seeds"] == 2
+    assert med[("ntm (controller=ff, read_heads=4)", "priority-sort", "last", 20)]["seeds"] == 1
+    assert "| ntm (controller=ff, read_heads=4) | priority-sort | 0 |" in render_results_table(recs)
