@@ -9,7 +9,9 @@ steps, learning-rate changes), ``checkpoints/last.pt`` and ``best.pt``, ``evals.
 from __future__ import annotations
 
 import json
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -107,8 +109,6 @@ def train_run(
     exists is an error, so nothing already saved is overwritten.
     """
     from memlab.core.runtime import resolve_device
-    from memlab.store import Store
-    from memlab.training.trainer import Trainer
 
     if resume and not isinstance(resume, bool):
         run_dir = Path(resume)
@@ -136,6 +136,44 @@ def train_run(
     config.setdefault("created", now_iso())
     config.update(provenance())  # commit and time of this (possibly resumed) session
     run_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_run(run_dir):
+        return _train_locked(run_dir, out, config, dev, progress=progress, callbacks=callbacks)
+
+
+@contextmanager
+def exclusive_run(run_dir: Path):
+    """Hold an exclusive lock on ``run_dir/.lock`` (with this process's pid in it) while a run
+    trains, so a second ``memlab train --resume`` of the same folder fails at once instead of
+    interleaving its checkpoints and metrics with the first. The operating system drops the
+    lock when the process ends, however it ends. No-op where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    f = open(run_dir / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        pid = f.read().strip() or "?"
+        f.close()
+        raise MemlabError(f"run folder {run_dir} is in use by another memlab process (pid {pid}); "
+                          "wait for it to finish or stop it first") from None
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        yield
+    finally:
+        f.close()  # closing the file releases the lock
+
+
+def _train_locked(run_dir: Path, out, config: dict[str, Any], dev, *, progress: bool, callbacks) -> dict[str, Any]:
+    from memlab.store import Store
+    from memlab.training.trainer import Trainer
+
     atomic_write_json(run_dir / "config.json", config)
     model_obj, task_obj, train_cfg = build_from_config(config, str(dev))
     store = Store(out)

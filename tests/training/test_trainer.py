@@ -76,6 +76,18 @@ def test_ctrl_c_records_interrupted_and_keeps_a_checkpoint(tmp_path):
     assert torch.load(tmp_path / "int" / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
 
 
+def test_a_run_folder_in_use_cannot_be_resumed_twice(tmp_path):
+    from memlab.training.run import exclusive_run
+
+    cfg = json.loads(json.dumps(TINY))
+    cfg["train"].update(max_epochs=2, target_coarse=2.0)
+    train_run("lstm", "copy", cfg, seed=0, out=tmp_path, name="busy", progress=False)
+    with exclusive_run(tmp_path / "busy"):  # as if another process were training it
+        with pytest.raises(MemlabError, match=r"busy is in use by another memlab process \(pid \d+\)"):
+            train_run(resume=tmp_path / "busy", progress=False)
+    assert train_run(resume=tmp_path / "busy", progress=False)["resumed"]  # free again
+
+
 def test_existing_run_is_not_overwritten_and_resume_needs_a_run(tmp_path):
     cfg = json.loads(json.dumps(TINY))
     cfg["train"].update(max_epochs=1)
