@@ -267,7 +267,8 @@ def test_trainer_and_ntm_commands(tmp_path):
     assert (tmp_path / "w.png").stat().st_size > 1000
     assert main(["ntm-table", "--records", str(recs), "--out", str(tmp_path / "t.md")]) == 0
     table = (tmp_path / "t.md").read_text()
-    assert f"| ntm | ntm-copy | 0 | best@{epoch} | 6 |" in table and "| ntm | ntm-copy | best | 6 | 1 |" in table
+    label = "ntm (controller_size=16, memory_size=8, word_size=4)"  # the settings that differ from the defaults
+    assert f"| {label} | ntm-copy | 0 | best@{epoch} | 6 |" in table and f"| {label} | ntm-copy | best | 6 | 1 |" in table
     assert table.index("| 1-3 |") < table.index("| 6 |")
     assert main(["ntm-eval", run, "--lengths", "0"]) == 2  # one-line error, exit status 2
     assert main(["ntm-eval", run, "--lengths", "5-3"]) == 2
