@@ -291,6 +291,10 @@ class NTMSpec(NamedTuple):
     clip: float
     eps: float
 
+    def cuts(self) -> tuple[int, ...]:
+        """End columns of k, β, g, s, γ, e in the head outputs (a runs from the last to the end)."""
+        return tuple(sum(self.sizes[:j]) for j in range(1, 7))
+
 
 # per-step tensors the backward reads: M_{t−1}, head values, 1 − w eᵀ ("keep"), ‖k‖, ‖M‖, K, β / D ("bD"),
 # w^c, w^c − w_{t−1} ("dw"), roll(w^g, o_k) ("rolled"), γ / (w̃ + ε) ("gws"), log(w̃ + ε) ("lw"), w_t
@@ -311,7 +315,8 @@ def _scan_forward(xproj, W_rec, W_heads, b_heads, M, w, r, h, c, spec: NTMSpec, 
     H = Hr + Hw
     lstm, eps, clip = spec.kind == "lstm", spec.eps, spec.clip
     offsets = A.shift_offsets(S // 2)
-    o_k, o_b, o_g, o_s, o_y, o_e = (sum(spec.sizes[:j]) for j in range(1, 7))  # split points of the head outputs
+    o_k, o_b, o_g, o_s, o_y, o_e = spec.cuts()
+    eps_t, one = xproj.new_full((1, 1, 1), eps), xproj.new_ones(())  # made once, not per step
     ys = xproj.new_empty(T, B, C + Hr * W)
     # h_t is the first part of y_t, but hs is a buffer of its own: the backward keeps it, and a
     # view of the output ys kept on ctx is a reference cycle through ys.grad_fn that only the
@@ -352,7 +357,7 @@ def _scan_forward(xproj, W_rec, W_heads, b_heads, M, w, r, h, c, spec: NTMSpec, 
         # content addressing on M_{t−1} (NTM eqs. 5–6)
         kn = (k * k).sum(-1).add_(eps).sqrt_()  # (B, H)
         mn = (M * M).sum(-1).add_(eps).sqrt_()  # (B, N)
-        D = torch.baddbmm(kn.new_full((1, 1, 1), eps), kn.unsqueeze(-1), mn.unsqueeze(1))  # ‖k‖‖M‖ + ε (B, H, N)
+        D = torch.baddbmm(eps_t, kn.unsqueeze(-1), mn.unsqueeze(1))  # ‖k‖‖M‖ + ε (B, H, N)
         K = torch.bmm(k, M.transpose(1, 2)).div_(D)  # (B, H, N)
         wc = torch.softmax(beta.unsqueeze(-1) * K, -1)
         dw = wc - w
@@ -368,9 +373,9 @@ def _scan_forward(xproj, W_rec, W_heads, b_heads, M, w, r, h, c, spec: NTMSpec, 
         ys[t, :, C:] = r.view(B, Hr * W)
         ww = wt[:, Hr:]  # (B, Hw, N)
         if Hw == 1:
-            keep = torch.addcmul(M.new_ones(()), ww.transpose(1, 2), e, value=-1.0)  # 1 − w eᵀ (B, N, W)
+            keep = torch.addcmul(one, ww.transpose(1, 2), e, value=-1.0)  # 1 − w eᵀ (B, N, W)
         else:
-            keep = torch.addcmul(M.new_ones(()), ww.unsqueeze(-1), e.unsqueeze(2), value=-1.0).prod(1)
+            keep = torch.addcmul(one, ww.unsqueeze(-1), e.unsqueeze(2), value=-1.0).prod(1)
         M_new = torch.baddbmm(M * keep, ww.transpose(1, 2), a)  # erase then add (eqs. 3–4)
         if save:
             for name, v in zip(_SAVED, (M, k, beta, g, s, gamma, e, a, keep, kn, mn, K, beta.unsqueeze(-1) / D, wc, dw,
@@ -393,7 +398,7 @@ def _activation_slopes(outs: Tensor, spec: NTMSpec) -> Tensor:
     k, a: tanh → 1 − tanh²; β, γ: softplus → σ; g, e: σ → σ(1 − σ); s: softmax, whose Jacobian
     is not elementwise (slope 1 here, applied in the backward step).
     """
-    o_k, o_b, o_g, o_s, o_y, o_e = (sum(spec.sizes[:j]) for j in range(1, 7))
+    o_k, o_b, o_g, o_s, o_y, o_e = spec.cuts()
     th, sg = torch.tanh(outs), torch.sigmoid(outs)
     slope = torch.empty_like(outs)
     slope[..., :o_k] = 1.0 - th[..., :o_k] ** 2
@@ -420,12 +425,10 @@ def _scan_backward(gys, gfinal, W_rec, W_heads, spec: NTMSpec, sv: dict):
     H = Hr + Hw
     lstm = spec.kind == "lstm"
     ref = sv["M"][0]
-    zeros = (ref.new_zeros(B, N, W), ref.new_zeros(B, H, N), ref.new_zeros(B, Hr, W), ref.new_zeros(B, C),
-             ref.new_zeros(B, C))
-    gM, gw, gr, gh, gc = (z if g is None else g.clone() for g, z in zip(gfinal, zeros))
+    shapes = ((B, N, W), (B, H, N), (B, Hr, W), (B, C), (B, C))
+    gM, gw, gr, gh, gc = (ref.new_zeros(sh) if g is None else g.clone() for g, sh in zip(gfinal, shapes))
     offsets = A.shift_offsets(S // 2)
     slopes = _activation_slopes(sv["outs"], spec)  # (T, B, P)
-    o_g, o_s = sum(spec.sizes[:3]), sum(spec.sizes[:4])
     g_out_all = torch.empty_like(slopes)
     g_pre_all = ref.new_empty(T, B, W_rec.shape[0])
     if lstm:
