@@ -125,3 +125,6 @@ class ElmanCore(MemoryCore):
             h = torch.tanh(net) if self.nonlinearity == "tanh" else net
             ys.append(h)
         return torch.stack(ys, 0), ElmanState(h)  # (T, B, N)
+
+
+CONFIG, CORE = ElmanConfig, ElmanCore  # registry hooks (memlab.controllers.CONTROLLERS)

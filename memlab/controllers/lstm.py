@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from memlab.core.errors import ConfigError, check_range
+from memlab.controllers.feedforward import check_finite
 from memlab.core.interfaces import MemoryCore, run_core
 
 
@@ -79,6 +80,8 @@ class LSTMCoreConfig:
         check_range("hidden_size", self.hidden_size, 1)
         check_range("proj_size", self.proj_size, 0)
         check_range("init_scale", self.init_scale, 0.0)
+        check_finite("forget_bias", self.forget_bias)
+        check_finite("init_scale", self.init_scale)
 
 
 class LSTMCore(MemoryCore):
@@ -107,6 +110,11 @@ class LSTMCore(MemoryCore):
         self.b = nn.Parameter(b)  # (4H,)
         self.peep = nn.Parameter(unif(3, H)) if cfg.peepholes else None  # (3, H)
         self.W_rm = nn.Parameter(unif(P, H)) if cfg.proj_size else None  # (P, H)
+
+    @property
+    def standard(self) -> bool:
+        """Forget gate, no peepholes, no projection: the variant fused kernels (torch.lstm, ntm_scan) run."""
+        return self.cfg.forget_gate and self.peep is None and self.W_rm is None
 
     def initial_state(self, batch_size: int, device=None) -> LSTMState:
         dev, dt = device or self.W_x.device, self.W_x.dtype
@@ -140,3 +148,6 @@ class LSTMCore(MemoryCore):
             r, c = lstm_cell_step(zero_x, r, c, empty_W, self.W_r, self.b + xproj[t], self.peep, self.W_rm, self.cfg.forget_gate)
             ys.append(r)
         return torch.stack(ys, 0), LSTMState(r, c)
+
+
+CONFIG, CORE = LSTMCoreConfig, LSTMCore  # registry hooks (memlab.controllers.CONTROLLERS)

@@ -49,4 +49,4 @@ def test_config_errors():
     with pytest.raises(ConfigError, match="unknown key"):
         make_controller("elman", hiden=3)
     with pytest.raises(ConfigError, match="unknown controller"):
-        make_controller("gru")
+        make_controller("transformer")
