@@ -1,0 +1,30 @@
+"""Experiments: one file per reproduced table, figure or sweep, run by one runner.
+
+``EXPERIMENTS`` maps each name (the file name with ``_`` → ``-``) to its module; the module is
+imported only when the experiment is used, so listing names stays light. Each module holds
+``EXPERIMENT``, an instance of :class:`memlab.experiments.base.Experiment`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from memlab.core.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from memlab.experiments.base import Experiment
+
+#: name -> module path (one line per experiment)
+EXPERIMENTS: dict[str, str] = {
+    "lantm-tables": "memlab.experiments.lantm_tables",
+    "ntm-table": "memlab.experiments.ntm_table",
+    "demo": "memlab.experiments.demo",
+}
+
+
+def get_experiment(name: str) -> "Experiment":
+    """The experiment registered as ``name`` (one-line ConfigError naming the allowed ones)."""
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
+    return importlib.import_module(EXPERIMENTS[name]).EXPERIMENT

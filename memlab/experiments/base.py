@@ -1,0 +1,97 @@
+"""The experiment contract: one file per reproduced table, figure or sweep.
+
+An experiment declares a typed config, its units of work, how one unit runs to records, how
+records summarise to tables and how they draw figures. The shared runner
+(:mod:`memlab.experiments.runner`) executes any experiment: resumable (a unit whose key is in
+the records is done), parallel over cores, config-hash checked, provenance on every record.
+
+A new experiment is one file ``memlab/experiments/<name>.py`` holding a module-level
+``EXPERIMENT = MyExperiment()`` plus one line in ``EXPERIMENTS`` (``experiments/__init__.py``).
+``summarise`` and ``plot`` read records only; they never compute what a unit computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of work. ``key`` is stable and unique within the experiment: a record whose
+    ``unit_key`` equals it means the unit is done. ``params`` are its JSON-serialisable inputs."""
+
+    key: str
+    params: dict[str, Any]
+
+
+@dataclass
+class RunContext:
+    """What a unit may need besides its config: where to write, on which device, the seed, the
+    run store (for experiments that train runs) and whether to print progress."""
+
+    out_dir: Path
+    device: str
+    seed: int
+    progress: bool
+    store: Path
+
+
+class Experiment:
+    """Base class; one subclass per file with a module-level ``EXPERIMENT = MyExperiment()``.
+
+    Attributes:
+        name: the registry key (file name with ``_`` → ``-``).
+        title: one line for ``memlab list experiments``.
+        config_cls: a dataclass built with ``core.config.from_dict`` (unknown keys are errors).
+        default_out: the results folder, e.g. ``"results/stm"``.
+        records_file: the JSONL file under the output folder (existing experiments keep theirs).
+        meta_file: the config hash and wall/CPU time of every invocation (default
+            ``<name>.meta.json``).
+        hash_exclude: config fields that do not change any unit's result (jobs, max_time, the
+            selection of units …); changing them never invalidates existing records.
+        default_store: the run store for experiments that train (``RunContext.store``).
+    """
+
+    name: str = ""
+    title: str = ""
+    config_cls: type = type(None)
+    default_out: str = "results"
+    records_file: str = "records.jsonl"
+    meta_file: str | None = None
+    hash_exclude: tuple[str, ...] = ()
+    default_store: str = "runs"
+
+    # ----------------------------------------------------------------- to override
+    def quick_overrides(self) -> dict[str, Any]:
+        """Config values that ``--quick`` sets (tiny sizes, seconds of work)."""
+        return {}
+
+    def units(self, cfg: Any) -> list[Unit]:
+        """Every unit of work of ``cfg``, in the order they should run."""
+        raise NotImplementedError
+
+    def unit_key(self, record: dict[str, Any]) -> str:
+        """The key of the unit that produced ``record``; override so that OLD records count."""
+        return str(record["unit"])
+
+    def run_unit(self, cfg: Any, unit: Unit, ctx: RunContext) -> list[dict[str, Any]]:
+        """Compute one unit → at least one record (runs in a worker process)."""
+        raise NotImplementedError
+
+    def summarise(self, cfg: Any, records: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
+        """Write tables/markdown under ``out_dir`` from ``records`` only; return headline figures."""
+        return {}
+
+    def plot(self, cfg: Any, records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+        """Draw figures under ``out_dir`` from ``records`` only (import plots lazily)."""
+        return []
+
+    # ----------------------------------------------------------------- derived
+    @property
+    def meta_name(self) -> str:
+        return self.meta_file or f"{self.name}.meta.json"
+
+    def __repr__(self) -> str:
+        return f"<experiment {self.name}>"

@@ -1,0 +1,330 @@
+"""The one runner of every experiment: resumable, parallel, config-hash checked, with provenance.
+
+``run_experiment`` resolves the typed config once, checks its hash against the meta file beside
+the records (another configuration is a one-line error unless ``fresh``), skips the units whose
+key is already in the records, runs the rest over ``jobs`` worker processes with a progress bar,
+appends each unit's records as it finishes (commit + diff hash, time, wall/CPU seconds, config
+hash), then summarises and plots from the records. ``render_experiment`` only summarises and
+plots (the ``table`` and ``plot`` verbs): no compute.
+
+A killed run loses at most the units in flight: running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from memlab.core.errors import ConfigError, MemlabError
+from memlab.experiments.base import Experiment, RunContext, Unit
+
+#: the most worker processes one run may ask for
+MAX_JOBS = 1024
+
+
+# --------------------------------------------------------------------------- config
+def _as_overrides(overrides: Mapping[str, Any] | Sequence[str] | None) -> dict[str, Any]:
+    from memlab.core.config import parse_overrides
+
+    if overrides is None:
+        return {}
+    if isinstance(overrides, Mapping):
+        return dict(overrides)
+    return parse_overrides(list(overrides))
+
+
+def _has_field(cls: type, name: str) -> bool:
+    return dataclasses.is_dataclass(cls) and any(f.name == name for f in dataclasses.fields(cls))
+
+
+def resolve_config(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str] | None = None, *,
+                   quick: bool = False, seed: int | None = None, base: Mapping[str, Any] | None = None
+                   ) -> tuple[Any, dict[str, Any]]:
+    """(config, its JSON dict): ``base`` (e.g. a saved config), then ``--quick``'s values, then
+    ``overrides`` (``{"k": v}`` or ``["k=v", …]``), then ``seed`` if the config has a seed field."""
+    from memlab.core.config import deep_merge, from_dict, to_dict
+
+    data: dict[str, Any] = dict(base or {})
+    if quick:
+        data = deep_merge(data, exp.quick_overrides())
+    data = deep_merge(data, _as_overrides(overrides))
+    if seed is not None and _has_field(exp.config_cls, "seed"):
+        data["seed"] = seed
+    cfg = from_dict(exp.config_cls, data)
+    return cfg, to_dict(cfg)
+
+
+def config_hash(exp: Experiment, cfg_dict: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
+    """12 hex digits of SHA-1 over the config without ``exp.hash_exclude`` (plus ``extra``)."""
+    d = {k: v for k, v in cfg_dict.items() if k not in exp.hash_exclude}
+    if extra:
+        d.update(extra)
+    return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------- folders and records
+def prepare_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Create folder ``path`` (one-line ConfigError if it names a file or cannot be written)."""
+    p = Path(path)
+    if str(path) == "" or "\0" in str(path):
+        raise ConfigError(f"{what}={str(path)!r} is not a folder name")
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{what} {p} is a file; {what} must name a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{what} {p} cannot be created ({e.strerror or type(e).__name__}); "
+                          "name a folder you can write") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {p} is not writable; name a folder you can write")
+    return p
+
+
+def default_out_dir(exp: Experiment, quick: bool = False) -> Path:
+    """``exp.default_out`` (``…/quick`` for ``--quick``, so a smoke run never mixes with results)."""
+    return Path(exp.default_out) / "quick" if quick else Path(exp.default_out)
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise MemlabError(f"{path} is corrupt (not JSON); delete it or pass --fresh") from None
+    if not isinstance(meta, dict):
+        raise MemlabError(f"{path} is corrupt (not a JSON object); delete it or pass --fresh")
+    return meta
+
+
+def load_records(exp: Experiment, out_dir: Path, chash: str | None = None) -> list[dict[str, Any]]:
+    """The records of ``exp`` under ``out_dir`` (those of config ``chash`` or without a hash)."""
+    from memlab.core.io import read_jsonl
+
+    path = Path(out_dir) / exp.records_file
+    recs = read_jsonl(path)
+    bad = next((i for i, r in enumerate(recs) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise MemlabError(f"{path} holds a record that is not a JSON object (record {bad + 1})")
+    if chash is None:
+        return recs
+    return [r for r in recs if r.get("config_hash", chash) == chash]
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """A writer killed mid-line leaves a torn last line; cut it so appends start on a new line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+        f.seek(0)
+        data = f.read()
+        f.truncate(data.rfind(b"\n") + 1)
+
+
+def _config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return ", ".join(keys[:6]) + (" …" if len(keys) > 6 else "")
+
+
+def _check_hash(exp: Experiment, out: Path, chash: str, cfg_dict: dict, fresh: bool) -> None:
+    """Raise ConfigError if ``out`` holds records of another configuration (unless ``fresh``,
+    which deletes the records and meta file)."""
+    records_path, meta_path = out / exp.records_file, out / exp.meta_name
+    if fresh:
+        for p in (records_path, meta_path):
+            if p.exists():
+                p.unlink()
+        return
+    meta = _read_meta(meta_path)
+    others = {str(r["config_hash"]) for r in load_records(exp, out) if r.get("config_hash")} - {chash}
+    old = meta.get("config_hash")
+    if (old and old != chash) or others:
+        what = old if old and old != chash else sorted(others)[0]
+        diff = _config_diff(meta.get("config") or {}, cfg_dict) if isinstance(meta.get("config"), dict) else ""
+        raise ConfigError(
+            f"{out} holds {exp.name} records of another configuration ({what}, now {chash}"
+            f"{'; differs in ' + diff if diff else ''}); pass --fresh to replace them or --out DIR to write elsewhere")
+
+
+def _write_meta(exp: Experiment, out: Path, chash: str, cfg_dict: dict, invocation: dict | None) -> dict:
+    """Keep the configuration and the wall/CPU time of every invocation beside the records."""
+    from memlab.core.io import atomic_write_json
+
+    path = out / exp.meta_name
+    meta = _read_meta(path)
+    if meta.get("config_hash") != chash:
+        meta = {"config_hash": chash, "invocations": []}
+    meta["experiment"] = exp.name
+    meta["config"] = cfg_dict
+    meta.setdefault("invocations", [])
+    if invocation:
+        meta["invocations"].append(invocation)
+    meta["wall_seconds_total"] = sum(i.get("wall_seconds", 0.0) for i in meta["invocations"])
+    meta["worker_cpu_seconds_total"] = sum(i.get("worker_cpu_seconds", 0.0) for i in meta["invocations"])
+    atomic_write_json(path, meta)
+    return meta
+
+
+# --------------------------------------------------------------------------- workers
+def _worker_init() -> None:
+    """One BLAS/torch thread per worker process: the workers already fill the cores."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+    os.environ["MEMLAB_THREADS"] = "1"
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _call_unit(exp: Experiment, cfg_dict: dict, unit: Unit, ctx: RunContext) -> tuple[list[dict], float, float]:
+    """Run one unit; (records, wall seconds, CPU seconds of this process)."""
+    from memlab.core.config import from_dict
+
+    cfg = from_dict(exp.config_cls, cfg_dict)
+    t0, c0 = time.perf_counter(), time.process_time()
+    recs = exp.run_unit(cfg, unit, ctx)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if not recs:
+        raise RuntimeError(f"experiment {exp.name}: unit {unit.key} returned no records")
+    return [dict(r) for r in recs], wall, cpu
+
+
+# --------------------------------------------------------------------------- the runner
+def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str] | None = None, *,
+                   out_dir: str | os.PathLike | None = None, jobs: int | None = None, fresh: bool = False,
+                   quick: bool = False, seed: int | None = None, device: str = "cpu", progress: bool = True,
+                   store: str | os.PathLike | None = None, plots: bool = True) -> dict[str, Any]:
+    """Run every unit of ``exp`` not yet in its records, then summarise and plot.
+
+    Returns the headline dict of ``summarise`` plus ``units``, ``units_run``, ``wall_s``,
+    ``cpu_s``, ``records``, ``config_hash`` and ``figures``.
+    """
+    from memlab.core.io import append_jsonl, now_iso, provenance
+
+    cfg, cfg_dict = resolve_config(exp, overrides, quick=quick, seed=seed)
+    has_seed = _has_field(exp.config_cls, "seed")
+    chash = config_hash(exp, cfg_dict, None if has_seed or seed is None else {"_seed": seed})
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        raise ConfigError(f"jobs={jobs} is out of range; allowed: 1 to {MAX_JOBS}")
+    if device != "cpu":
+        from memlab.core.runtime import resolve_device
+
+        device = str(resolve_device(device))
+    out = prepare_out_dir(out_dir if out_dir is not None else default_out_dir(exp, quick))
+    ctx = RunContext(out_dir=out, device=device, seed=int(getattr(cfg, "seed", seed or 0)), progress=progress,
+                     store=Path(store) if store is not None else Path(exp.default_store))
+
+    units = exp.units(cfg)
+    keys = [u.key for u in units]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise RuntimeError(f"experiment {exp.name}: unit key {dup!r} is not unique")
+    _check_hash(exp, out, chash, cfg_dict, fresh)
+    _drop_torn_tail(out / exp.records_file)
+    done = {exp.unit_key(r) for r in load_records(exp, out, chash)}
+    todo = [u for u in units if u.key not in done]
+    _write_meta(exp, out, chash, cfg_dict, None)
+
+    records_path = out / exp.records_file
+    n_jobs = max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), len(todo) or 1))
+    prov = provenance()
+    t0, cpu_total, n_run = time.perf_counter(), 0.0, 0
+    bar = None
+    if todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(units), initial=len(units) - len(todo), desc=exp.name, unit="unit",
+                   disable=not progress, smoothing=0.05)
+
+    def store_unit(unit: Unit, recs: list[dict], wall: float, cpu: float) -> None:
+        nonlocal cpu_total, n_run
+        cpu_total += cpu
+        n_run += 1
+        extra = {"experiment": exp.name, "unit": unit.key, "config_hash": chash,
+                 "unit_wall_s": round(wall, 3), "unit_cpu_s": round(cpu, 3)}
+        append_jsonl(records_path, [{**prov, **extra, **r} for r in recs])
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        if n_jobs <= 1:
+            for u in todo:
+                store_unit(u, *_call_unit(exp, cfg_dict, u, ctx))
+        else:
+            _run_pool(exp, cfg_dict, todo, ctx, n_jobs, store_unit)
+    finally:
+        if bar is not None:
+            bar.close()
+        wall = time.perf_counter() - t0
+        if n_run:
+            _write_meta(exp, out, chash, cfg_dict, dict(
+                time=now_iso(), units=n_run, of=len(units), wall_seconds=wall, worker_cpu_seconds=cpu_total,
+                jobs=n_jobs, cpus=os.cpu_count(), loadavg_1min=os.getloadavg()[0], device=device))
+
+    result = _render(exp, cfg, out, chash, plots=plots)
+    result.update(units=len(units), units_run=n_run, wall_s=round(wall, 3), cpu_s=round(cpu_total, 3))
+    return result
+
+
+def _run_pool(exp: Experiment, cfg_dict: dict, todo: list[Unit], ctx: RunContext, jobs: int, store_unit) -> None:
+    """Units over ``jobs`` spawned processes; records stored as each finishes. On an error or
+    Ctrl-C the units not started are cancelled and the error propagates."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    try:
+        futs = {ex.submit(_call_unit, exp, cfg_dict, u, ctx): u for u in todo}
+        for f in as_completed(futs):
+            store_unit(futs[f], *f.result())
+    except BaseException:
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
+
+
+# --------------------------------------------------------------------------- render only
+def _render(exp: Experiment, cfg: Any, out: Path, chash: str | None, plots: bool) -> dict[str, Any]:
+    records = load_records(exp, out, chash)
+    headline = dict(exp.summarise(cfg, records, out) or {})
+    figures = [str(p) for p in (exp.plot(cfg, records, out) or [])] if plots else []
+    headline.update(experiment=exp.name, out_dir=str(out), records=str(out / exp.records_file),
+                    n_records=len(records), config_hash=chash, figures=figures)
+    return headline
+
+
+def render_experiment(exp: Experiment, out_dir: str | os.PathLike | None = None, *,
+                      overrides: Mapping[str, Any] | Sequence[str] | None = None, quick: bool = False,
+                      tables: bool = True, plots: bool = True) -> dict[str, Any]:
+    """Summarise (``tables``) and plot (``plots``) ``exp`` from the records under ``out_dir``: no
+    compute. The config is the one saved in the meta file (else the defaults), with ``overrides``."""
+    out = Path(out_dir) if out_dir is not None else default_out_dir(exp, quick)
+    records_path = out / exp.records_file
+    if not records_path.exists():
+        raise MemlabError(f"no records at {records_path}; run `memlab run {exp.name}` first (or pass --out DIR)")
+    meta = _read_meta(out / exp.meta_name)
+    saved = meta.get("config") if isinstance(meta.get("config"), dict) else None
+    cfg, cfg_dict = resolve_config(exp, overrides, quick=quick and saved is None, base=saved)
+    chash = meta.get("config_hash") if saved is not None and not overrides else None
+    records = load_records(exp, out, chash)
+    headline = dict(exp.summarise(cfg, records, out) or {}) if tables else {}
+    figures = [str(p) for p in (exp.plot(cfg, records, out) or [])] if plots else []
+    headline.update(experiment=exp.name, out_dir=str(out), records=str(records_path), n_records=len(records),
+                    figures=figures)
+    return headline

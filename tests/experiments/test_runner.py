@@ -1,0 +1,216 @@
+"""The experiment runner: resume, config hash, parallel = serial, provenance, render from records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from memlab.core.errors import ConfigError, MemlabError
+from memlab.experiments import EXPERIMENTS, get_experiment
+from memlab.experiments.base import Experiment, RunContext, Unit
+from memlab.experiments.runner import render_experiment, resolve_config, run_experiment
+
+
+@dataclass
+class ToyConfig:
+    n: int = 6
+    scale: float = 1.0
+    seed: int = 0
+    fail_at: int = -1  # a unit that raises, to simulate a run killed part-way
+
+    def validate(self) -> None:
+        if self.n < 1:
+            raise ConfigError(f"n={self.n} is out of range; allowed: >= 1")
+
+
+class Toy(Experiment):
+    name = "toy"
+    title = "a toy experiment: value = i * scale + seed"
+    config_cls = ToyConfig
+    default_out = "results/toy"
+    hash_exclude = ("fail_at",)
+
+    def quick_overrides(self) -> dict:
+        return {"n": 2}
+
+    def units(self, cfg: ToyConfig) -> list[Unit]:
+        return [Unit(f"u{i}", {"i": i}) for i in range(cfg.n)]
+
+    def run_unit(self, cfg: ToyConfig, unit: Unit, ctx: RunContext) -> list[dict]:
+        with open(ctx.out_dir / "calls.log", "a") as f:  # one line per call, from any process
+            f.write(unit.key + "\n")
+        i = unit.params["i"]
+        if i == cfg.fail_at:
+            raise MemlabError(f"unit {unit.key} failed")
+        return [{"i": i, "value": i * cfg.scale + ctx.seed}, {"i": i, "value": -1.0, "extra": True}]
+
+    def summarise(self, cfg: ToyConfig, records: list[dict], out_dir: Path) -> dict:
+        total = sum(r["value"] for r in records if not r.get("extra"))
+        (out_dir / "summary.md").write_text(f"total {total}\n")
+        return {"total": total}
+
+    def plot(self, cfg: ToyConfig, records: list[dict], out_dir: Path) -> list[Path]:
+        p = out_dir / "figure.txt"
+        p.write_text(" ".join(str(r["i"]) for r in records) + "\n")
+        return [p]
+
+
+TOY = Toy()
+
+
+@pytest.fixture
+def importable(monkeypatch):
+    """Spawned workers unpickle ``Toy`` by module name: put this test package on their path."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+
+
+def calls(out: Path) -> list[str]:
+    p = out / "calls.log"
+    return p.read_text().split() if p.exists() else []
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines()]
+
+
+def test_run_summarises_and_plots(tmp_path):
+    res = run_experiment(TOY, out_dir=tmp_path, jobs=1, progress=False)
+    assert res["total"] == sum(range(6)) and res["units"] == 6 and res["units_run"] == 6
+    assert (tmp_path / "summary.md").read_text() == "total 15.0\n"
+    assert res["figures"] == [str(tmp_path / "figure.txt")]
+    assert len(records(tmp_path)) == 12
+    meta = json.loads((tmp_path / "toy.meta.json").read_text())
+    assert meta["config"]["n"] == 6 and len(meta["invocations"]) == 1 and meta["config_hash"] == res["config_hash"]
+
+
+def test_resume_runs_only_the_units_not_recorded(tmp_path):
+    with pytest.raises(MemlabError, match="u3 failed"):
+        run_experiment(TOY, {"fail_at": 3}, out_dir=tmp_path, jobs=1, progress=False)
+    assert calls(tmp_path) == ["u0", "u1", "u2", "u3"]
+    assert sorted({r["unit"] for r in records(tmp_path)}) == ["u0", "u1", "u2"]
+    # a writer killed mid-line leaves a torn last line: skipped, so that unit runs again
+    with open(tmp_path / "records.jsonl", "a") as f:
+        f.write('{"unit": "u4", "i": 4, "val')
+    res = run_experiment(TOY, out_dir=tmp_path, jobs=1, progress=False)
+    assert calls(tmp_path)[4:] == ["u3", "u4", "u5"] and res["units_run"] == 3
+    assert res["total"] == 15.0
+    # nothing left to do: a third run computes nothing and renders the same
+    res = run_experiment(TOY, out_dir=tmp_path, jobs=1, progress=False)
+    assert len(calls(tmp_path)) == 7 and res["units_run"] == 0 and res["total"] == 15.0
+    meta = json.loads((tmp_path / "toy.meta.json").read_text())
+    assert [i["units"] for i in meta["invocations"]] == [3, 3]
+
+
+def test_more_units_extend_a_finished_run(tmp_path):
+    run_experiment(TOY, {"n": 3}, out_dir=tmp_path, jobs=1, progress=False)
+    with pytest.raises(ConfigError, match="another configuration"):  # n is part of the hash
+        run_experiment(TOY, {"n": 5}, out_dir=tmp_path, jobs=1, progress=False)
+
+
+def test_config_hash_mismatch_is_one_line_unless_fresh(tmp_path):
+    run_experiment(TOY, ["scale=1"], out_dir=tmp_path, jobs=1, progress=False)
+    with pytest.raises(ConfigError) as e:
+        run_experiment(TOY, ["scale=2"], out_dir=tmp_path, jobs=1, progress=False)
+    msg = str(e.value)
+    assert "\n" not in msg and "--fresh" in msg and "scale" in msg
+    assert len(calls(tmp_path)) == 6  # nothing ran
+    res = run_experiment(TOY, ["scale=2"], out_dir=tmp_path, jobs=1, fresh=True, progress=False)
+    assert res["total"] == 30.0 and len(records(tmp_path)) == 12
+    assert {r["config_hash"] for r in records(tmp_path)} == {res["config_hash"]}
+    # an excluded field (fail_at) does not change the hash
+    res2 = run_experiment(TOY, ["scale=2", "fail_at=99"], out_dir=tmp_path, jobs=1, progress=False)
+    assert res2["config_hash"] == res["config_hash"] and res2["units_run"] == 0
+
+
+def test_records_of_another_config_without_meta_are_detected(tmp_path):
+    run_experiment(TOY, out_dir=tmp_path, jobs=1, progress=False)
+    (tmp_path / "toy.meta.json").unlink()
+    with pytest.raises(ConfigError, match="another configuration"):
+        run_experiment(TOY, {"scale": 3}, out_dir=tmp_path, jobs=1, progress=False)
+
+
+def test_parallel_records_equal_serial(tmp_path, importable):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_experiment(TOY, {"n": 5}, out_dir=a, jobs=1, seed=7, progress=False)
+    res = run_experiment(TOY, {"n": 5}, out_dir=b, jobs=2, seed=7, progress=False)
+
+    def core(out):
+        return sorted((r["unit"], r["i"], r["value"], r.get("extra", False), r["config_hash"]) for r in records(out))
+
+    assert core(a) == core(b) and res["units_run"] == 5 and res["total"] == sum(range(5)) + 5 * 7
+    assert json.loads((b / "toy.meta.json").read_text())["invocations"][0]["jobs"] == 2
+
+
+def test_parallel_error_propagates_and_keeps_finished_units(tmp_path, importable):
+    with pytest.raises(MemlabError, match="u0 failed"):
+        run_experiment(TOY, {"n": 3, "fail_at": 0}, out_dir=tmp_path, jobs=2, progress=False)
+    res = run_experiment(TOY, {"n": 3}, out_dir=tmp_path, jobs=2, progress=False)
+    assert res["total"] == 3.0 and sorted(r["unit"] for r in records(tmp_path))[::2] == ["u0", "u1", "u2"]
+
+
+def test_provenance_on_every_record(tmp_path):
+    res = run_experiment(TOY, {"n": 2}, out_dir=tmp_path, jobs=1, progress=False)
+    for r in records(tmp_path):
+        assert {"commit", "time", "experiment", "unit", "config_hash", "unit_wall_s", "unit_cpu_s"} <= set(r)
+        assert r["experiment"] == "toy" and r["config_hash"] == res["config_hash"]
+        assert r["unit_wall_s"] >= 0 and r["unit_cpu_s"] >= 0
+
+
+def test_render_reads_records_only(tmp_path):
+    run_experiment(TOY, {"n": 3}, out_dir=tmp_path, jobs=1, progress=False)
+    n_calls = len(calls(tmp_path))
+    (tmp_path / "summary.md").unlink()
+    recs = records(tmp_path)
+    recs[0]["value"] = 100.0  # an edited record changes the table: it comes from the records
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    res = render_experiment(TOY, tmp_path)
+    assert len(calls(tmp_path)) == n_calls  # nothing computed
+    assert res["total"] == 103.0 and (tmp_path / "summary.md").read_text() == "total 103.0\n"
+    assert res["figures"] == [str(tmp_path / "figure.txt")]
+    assert render_experiment(TOY, tmp_path, plots=False)["figures"] == []
+
+
+def test_render_without_records_is_one_line(tmp_path):
+    with pytest.raises(MemlabError, match="no records") as e:
+        render_experiment(TOY, tmp_path)
+    assert "\n" not in str(e.value)
+
+
+def test_quick_and_seed_and_bad_overrides():
+    cfg, d = resolve_config(TOY, quick=True, seed=5)
+    assert cfg.n == 2 and cfg.seed == 5 and d["n"] == 2
+    with pytest.raises(ConfigError, match="unknown key size"):
+        resolve_config(TOY, ["size=3"])
+    with pytest.raises(ConfigError, match="n=0"):
+        resolve_config(TOY, {"n": 0})
+
+
+def test_quick_writes_beside_not_into_results(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run_experiment(TOY, quick=True, jobs=1, progress=False)
+    assert Path(res["out_dir"]) == Path("results/toy/quick") and res["units"] == 2
+
+
+def test_out_dir_that_is_a_file_is_one_line(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        run_experiment(TOY, out_dir=f, jobs=1, progress=False)
+    with pytest.raises(ConfigError, match="cannot be created|not writable"):
+        run_experiment(TOY, out_dir=f / "sub", jobs=1, progress=False)
+
+
+def test_jobs_out_of_range(tmp_path):
+    with pytest.raises(ConfigError, match="jobs=0"):
+        run_experiment(TOY, out_dir=tmp_path, jobs=0, progress=False)
+
+
+def test_registry_names_match_files_and_unknown_is_one_line():
+    for name, module in EXPERIMENTS.items():
+        assert module == "memlab.experiments." + name.replace("-", "_")
+    with pytest.raises(ConfigError) as e:
+        get_experiment("nope")
+    assert "\n" not in str(e.value) and "lantm-tables" in str(e.value)
