@@ -16,14 +16,14 @@ from memlab.core.errors import ConfigError
 
 
 def _names() -> list[str]:
-    from memlab.theory.capacity import EXPERIMENTS
+    from memlab.theory.capacity import ANALYSES
 
-    return list(EXPERIMENTS)
+    return list(ANALYSES)
 
 
 def _build_config(name: str, args: argparse.Namespace):
     from memlab.core.config import from_dict, parse_overrides
-    from memlab.theory.capacity import EXPERIMENTS, QUICK
+    from memlab.theory.capacity import ANALYSES, QUICK
 
     data = dict(QUICK[name]) if args.quick else {}
     over = parse_overrides(args.overrides)
@@ -35,13 +35,11 @@ def _build_config(name: str, args: argparse.Namespace):
         data["seed"] = args.seed
     if args.device is not None:
         data["device"] = args.device
-    return from_dict(EXPERIMENTS[name].config, data)
+    return from_dict(ANALYSES[name].config, data)
 
 
 def cmd_capacity(args: argparse.Namespace) -> dict:
-    from memlab.theory.capacity import run_experiment
-
-    names = [n for n in _names() if n != "redundant"] if args.memory == "all" else [args.memory]
+    names = _names() if args.memory == "all" else [args.memory]
     if args.memory == "all" and args.overrides:
         raise ConfigError("key=value overrides are per experiment; allowed with one memory, not with 'all'")
     configs = {n: _build_config(n, args) for n in names}  # validate everything before running anything
@@ -55,7 +53,40 @@ def cmd_capacity(args: argparse.Namespace) -> dict:
                   + (f", {res['figure']}" if "figure" in res else ""), file=sys.stdout)
             shown = {k: v for k, v in res.items() if k not in ("records", "figure", "summary", "experiment", "seconds")}
             print(json.dumps(shown, indent=1, default=str, ensure_ascii=False))
-    return results[names[0] if names[0] != "redundant" else "hrr"] if len(names) == 1 else results
+    return results[names[0]] if len(names) == 1 else results
+
+
+def run_experiment(name: str, cfg, out_dir, progress: bool = True, plot: bool = True) -> dict:
+    """Run, write ``<name>.jsonl`` (config + points + headline records), render ``<name>.png`` and
+    ``README.md`` in ``out_dir``; return the headline dict (with the paths)."""
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from memlab.core.config import to_dict
+    from memlab.core.io import provenance, write_jsonl
+    from memlab.theory.capacity import ANALYSES
+
+    exp = ANALYSES[name]
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    points = exp.run(cfg, progress=progress)
+    seconds = time.perf_counter() - t0
+    head = exp.summarize(points)
+    prov = provenance(seed=cfg.seed, experiment=name, seconds=round(seconds, 2), threads=torch.get_num_threads())
+    records = [{"kind": "config", **prov, "config": to_dict(cfg)}]
+    records += [{**prov, **r} for r in points]
+    records.append({"kind": "headline", **prov, "headline": head})
+    out_dir = Path(out_dir)
+    path = write_jsonl(out_dir / f"{name}.jsonl", records)
+    result = {"experiment": name, "records": str(path), "seconds": round(seconds, 2), **head}
+    if plot:
+        from memlab.plots.capacity import render_figure, render_summary
+
+        result["figure"] = str(render_figure(name, path, out_dir / f"{name}.png"))
+        result["summary"] = str(render_summary(out_dir))
+    return result
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
