@@ -33,8 +33,6 @@ def _build_config(name: str, args: argparse.Namespace):
     data.update(over)
     if args.seed is not None:
         data["seed"] = args.seed
-    if args.device is not None:
-        data["device"] = args.device
     return from_dict(ANALYSES[name].config, data)
 
 
@@ -71,7 +69,7 @@ def run_experiment(name: str, cfg, out_dir, progress: bool = True, plot: bool = 
     exp = ANALYSES[name]
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    points = exp.run(cfg, progress=progress)
+    points = exp.run(cfg, progress=progress, device=str(getattr(cfg, '_device', 'cpu')))
     seconds = time.perf_counter() - t0
     head = exp.summarize(points)
     prov = provenance(seed=cfg.seed, experiment=name, seconds=round(seconds, 2), threads=torch.get_num_threads())

@@ -9,10 +9,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from memlab.core.errors import ConfigError, check_range
+from memlab.core.errors import ConfigError
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory.cmm import cmm_recall, hebbian_matrix, least_squares_matrix, widrow_hoff
 from memlab.memory.tpr import orthonormal_roles
+from memlab.theory.checks import check_memory, check_number
 from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, _relative_error
 
 
@@ -32,16 +33,17 @@ class CMMCapacityConfig:
     #: a recall counts as exact when ‖ỹ − y‖/‖y‖ < exact_tol
     exact_tol: float = 1e-3
     seed: int = 0
-    device: str = "cpu"
 
     def validate(self) -> None:
         for k in ("key_size", "value_size", "pairs", "trials", "epochs"):
-            check_range(k, getattr(self, k), 1)
+            check_number(k, getattr(self, k), 1)
         _check_positive_tuple("pair_counts", self.pair_counts)
         for c in self.correlations:
-            check_range("correlations", c, 0, 1, hi_open=True)
+            check_number("correlations", c, 0, 1, hi_open=True)
         if self.pairs > self.key_size:
             raise ConfigError(f"pairs={self.pairs} exceeds key_size={self.key_size}; allowed: pairs <= key_size (linearly independent keys)")
+        q = max(max(self.pair_counts), self.pairs)
+        check_memory(f"cmm with {q} pairs of key_size={self.key_size}", 6 * 8 * self.trials * (q * self.key_size + q * q + self.key_size * self.value_size + q * self.value_size), "use smaller sizes")
 
 
 def _correlated_keys(B: int, Q: int, D: int, rho: float, g: torch.Generator) -> Tensor:
@@ -73,8 +75,8 @@ def _cmm_measure(keys: Tensor, values: Tensor, cfg: CMMCapacityConfig) -> dict[s
     )
 
 
-def run_cmm(cfg: CMMCapacityConfig, progress: bool = True) -> list[dict[str, Any]]:
-    dev = resolve_device(cfg.device)
+def run_cmm(cfg: CMMCapacityConfig, progress: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
+    dev = resolve_device(device)
     B, D, V = cfg.trials, cfg.key_size, cfg.value_size
     recs: list[dict[str, Any]] = []
     ortho = [q for q in cfg.pair_counts if q <= D]

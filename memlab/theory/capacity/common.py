@@ -7,7 +7,8 @@ from typing import Any
 
 from torch import Tensor
 
-from memlab.core.errors import ConfigError, check_range
+from memlab.core.errors import ConfigError
+from memlab.theory.checks import check_number
 
 
 def crossing(xs: list[float], ys: list[float], level: float) -> float | None:
@@ -38,7 +39,7 @@ def _check_positive_tuple(name: str, values, integer: bool = True) -> None:
     if not values:
         raise ConfigError(f"{name} is empty; allowed: a non-empty list of positive numbers")
     for v in values:
-        check_range(name, v, 0, lo_open=True)
+        check_number(name, v, 0, lo_open=True)
         if integer and int(v) != v:
             raise ConfigError(f"{name} contains {v!r}; allowed: positive integers")
 

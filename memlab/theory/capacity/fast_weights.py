@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from memlab.core.errors import check_range
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory.associative import cleanup
 from memlab.memory.fast_weights import fast_weight_read, fast_weight_trace
+from memlab.theory.checks import check_memory, check_number
 from memlab.theory.capacity.common import _bar, _point
 
 
@@ -24,18 +24,18 @@ class FastWeightsCapacityConfig:
     rate: float = 1.0
     trials: int = 64
     seed: int = 0
-    device: str = "cpu"
 
     def validate(self) -> None:
         for k in ("size", "items", "trials"):
-            check_range(k, getattr(self, k), 1)
+            check_number(k, getattr(self, k), 1)
         for d in self.decays:
-            check_range("decays", d, 0, 1)
-        check_range("rate", self.rate, 0, lo_open=True)
+            check_number("decays", d, 0, 1)
+        check_number("rate", self.rate, 0, lo_open=True)
+        check_memory(f"fast weights with size={self.size}, items={self.items}", 6 * 8 * self.trials * (self.items * self.size + self.size * self.size + self.items * self.items), "use smaller sizes")
 
 
-def run_fast_weights(cfg: FastWeightsCapacityConfig, progress: bool = True) -> list[dict[str, Any]]:
-    dev = resolve_device(cfg.device)
+def run_fast_weights(cfg: FastWeightsCapacityConfig, progress: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
+    dev = resolve_device(device)
     B, T, D = cfg.trials, cfg.items, cfg.size
     recs: list[dict[str, Any]] = []
     bar = _bar(len(cfg.decays), "fast-weights", progress)

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from memlab.core.errors import check_range
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory import hopfield as hop
+from memlab.theory.checks import check_memory, check_number
 from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, crossing, crossing_or_bound, normal_cdf
 
 
@@ -58,21 +58,24 @@ class HopfieldCapacityConfig:
     overlap_threshold: float = 0.9
     max_sweeps: int = 30
     seed: int = 0
-    device: str = "cpu"
 
     def validate(self) -> None:
         _check_positive_tuple("sizes", self.sizes)
         _check_positive_tuple("loads", self.loads, integer=False)
         _check_positive_tuple("stability_loads", self.stability_loads, integer=False)
-        check_range("cue_noise", self.cue_noise, 0, 0.5)
-        check_range("bit_error", self.bit_error, 0, 0.5, lo_open=True)
-        check_range("overlap_threshold", self.overlap_threshold, 0, 1, lo_open=True)
+        check_number("cue_noise", self.cue_noise, 0, 0.5)
+        check_number("bit_error", self.bit_error, 0, 0.5, lo_open=True)
+        check_number("overlap_threshold", self.overlap_threshold, 0, 1, lo_open=True)
         for k in ("bit_budget", "state_budget", "starts", "max_sweeps"):
-            check_range(k, getattr(self, k), 1)
+            check_number(k, getattr(self, k), 1)
+        n = max(self.sizes)
+        nets = max(2, math.ceil(self.bit_budget / n**2), math.ceil(self.state_budget / n))
+        q = max(1, round(max(max(self.loads), max(self.stability_loads)) * n))
+        check_memory(f"hopfield sizes up to N={n}", 4 * 8 * nets * (n * n + q * n), "use smaller sizes")
 
 
-def run_hopfield(cfg: HopfieldCapacityConfig, progress: bool = True) -> list[dict[str, Any]]:
-    dev = resolve_device(cfg.device)
+def run_hopfield(cfg: HopfieldCapacityConfig, progress: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
+    dev = resolve_device(device)
     recs: list[dict[str, Any]] = []
     bar = _bar(len(cfg.sizes) * (len(cfg.loads) + len(cfg.stability_loads)), "hopfield", progress)
     for N in cfg.sizes:

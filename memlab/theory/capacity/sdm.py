@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from memlab.core.errors import check_range
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory import hopfield as hop
 from memlab.memory.sdm import SparseDistributedMemory, activation_probability, hamming_radius_for_probability
+from memlab.theory.checks import check_memory, check_number
 from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, crossing_or_bound
 
 
@@ -34,18 +34,19 @@ class SDMCapacityConfig:
     max_sweeps: int = 30
     accuracy_level: float = 0.99
     seed: int = 0
-    device: str = "cpu"
 
     def validate(self) -> None:
-        check_range("address_size", self.address_size, 1)
+        check_number("address_size", self.address_size, 1)
         for k in ("locations", "hopfield_sizes", "items"):
             _check_positive_tuple(k, getattr(self, k))
-        check_range("cue_noise", self.cue_noise, 0, 0.5)
+        check_number("cue_noise", self.cue_noise, 0, 0.5)
         for v in self.noise_levels:
-            check_range("noise_levels", v, 0, 0.5)
+            check_number("noise_levels", v, 0, 0.5)
         for k in ("noise_items", "design_ratio", "cues", "max_sweeps"):
-            check_range(k, getattr(self, k), 1)
-        check_range("accuracy_level", self.accuracy_level, 0, 1)
+            check_number(k, getattr(self, k), 1)
+        check_number("accuracy_level", self.accuracy_level, 0, 1)
+        d, m, n = self.address_size, max(self.locations), max(self.hopfield_sizes)
+        check_memory(f"sdm with {m} locations of {d} bits and Hopfield N={n}", 3 * 8 * (m * d + n * n + max(self.items) * max(d, n) * 4), "use smaller sizes")
 
 
 def sdm_radius(D: int, M: int, design_ratio: int) -> tuple[int, float]:
@@ -84,8 +85,8 @@ def _hopfield_trial(N: int, Q: int, noise: float, cfg: SDMCapacityConfig, g: tor
     return {"bit_accuracy": float(ok.mean()), "exact_fraction": float(ok.min(-1).values.mean()), "weights": N * N}
 
 
-def run_sdm(cfg: SDMCapacityConfig, progress: bool = True) -> list[dict[str, Any]]:
-    dev = resolve_device(cfg.device)
+def run_sdm(cfg: SDMCapacityConfig, progress: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
+    dev = resolve_device(device)
     D = cfg.address_size
     models = [("sdm", M) for M in cfg.locations] + [("hopfield", N) for N in cfg.hopfield_sizes]
     recs: list[dict[str, Any]] = []

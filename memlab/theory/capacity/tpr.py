@@ -8,10 +8,11 @@ from typing import Any
 
 import torch
 
-from memlab.core.errors import ConfigError, check_range
+from memlab.core.errors import ConfigError
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory.associative import cleanup
 from memlab.memory.tpr import orthonormal_roles, random_roles, tpr_bind, tpr_unbind, unbinding_vectors
+from memlab.theory.checks import check_memory, check_number
 from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, _relative_error
 
 
@@ -26,18 +27,18 @@ class TPRCapacityConfig:
     vocab: int = 1000
     exact_tol: float = 1e-3
     seed: int = 0
-    device: str = "cpu"
 
     def validate(self) -> None:
         for k in ("role_size", "filler_size", "trials", "vocab"):
-            check_range(k, getattr(self, k), 1)
+            check_number(k, getattr(self, k), 1)
         _check_positive_tuple("fillers", self.fillers)
         if max(self.fillers) > self.vocab:
             raise ConfigError(f"fillers up to {max(self.fillers)} exceed vocab={self.vocab}; allowed: <= vocab")
+        check_memory(f"tpr with role_size={self.role_size}, filler_size={self.filler_size}, vocab={self.vocab}", 6 * 8 * self.trials * (self.vocab * self.filler_size + max(self.fillers) * (self.role_size + self.filler_size) + self.role_size * self.filler_size), "use smaller sizes")
 
 
-def run_tpr(cfg: TPRCapacityConfig, progress: bool = True) -> list[dict[str, Any]]:
-    dev = resolve_device(cfg.device)
+def run_tpr(cfg: TPRCapacityConfig, progress: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
+    dev = resolve_device(device)
     B, R, F = cfg.trials, cfg.role_size, cfg.filler_size
     recs: list[dict[str, Any]] = []
     bar = _bar(len(cfg.fillers), "tpr", progress)
