@@ -10,7 +10,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from memlab.core.errors import ConfigError, check_choice, check_range
+from memlab.core.errors import ConfigError, check_choice
+from memlab.theory.checks import check_memory, check_number, check_numbers
 from memlab.theory.stm.bases import BASES, TEMPORAL_FACTORS, apply_time_basis, lowrank_input, sparse_input, synthesize, time_basis
 from memlab.theory.stm.bounds import (
     donoho_tanner, lowrank_complexity, on_grid, rank_for, rmse, sparse_complexity, sparsity_for, success_curve,
@@ -76,32 +77,43 @@ class PhaseConfig:
         if not self.gammas:
             raise ConfigError("gammas is empty; give at least one compression M/(LN) in (0, 1]")
         for g in self.gammas:
-            check_range("gamma", g, 0.0, 1.0, lo_open=True)
+            check_number("gamma", g, 0.0, 1.0, lo_open=True)
             if round(g * self.L * self.N) < 1:
                 raise ConfigError(f"gamma={g} gives M={round(g * self.L * self.N)}; M must be >= 1")
-        for r in self.rhos_sparse:
-            check_range("rho (sparse)", r, 0.0, None, lo_open=True)
-        for r in self.rhos_lowrank:
-            check_range("rho (low-rank)", r, 0.0, None, lo_open=True)
+        # sparse: K = rho M non-zeros need K <= M measurements; low-rank: R (L + N - R) <= 2 M
+        check_numbers("rho (sparse)", self.rhos_sparse, 0.0, 1.0, lo_open=True)
+        check_numbers("rho (low-rank)", self.rhos_lowrank, 0.0, 2.0, lo_open=True)
         check_choice("family", self.family, W_FAMILIES)
-        check_range("spectral_radius", self.spectral_radius, 0.0, None, lo_open=True)
-        check_range("noise_std", self.noise_std, 0.0)
+        # as in the recall experiment: r >= 1 makes W^{N-1} Z the largest block (inputs never fade)
+        check_number("spectral_radius", self.spectral_radius, 0.0, 1.0, lo_open=True, hi_open=True)
+        check_number("noise_std", self.noise_std, 0.0)
         for name in ("low_basis", "high_basis"):
             check_choice(name, getattr(self, name), BASES)
         for name in ("low_temporal", "high_temporal"):
             check_choice(name, getattr(self, name), TEMPORAL_FACTORS)
+        if not self.panels:
+            raise ConfigError("panels is empty; allowed: sparse-low, sparse-high, lowrank-low, lowrank-high")
         for p in self.panels:
             check_choice("panel", p, ("sparse-low", "sparse-high", "lowrank-low", "lowrank-high"))
-        check_range("success_rmse", self.success_rmse, 0.0, lo_open=True)
-        check_range("lasso_saturation", self.lasso_saturation, 0.0)
+        check_number("success_rmse", self.success_rmse, 0.0, lo_open=True)
+        check_number("lasso_saturation", self.lasso_saturation, 0.0)
         check_choice("lasso_backend", self.lasso_backend, ("auto", "skglm", "sklearn", "admm"))
+        check_number("lasso_tol", self.lasso_tol, 0.0, lo_open=True)
+        _check_int("lasso_max_epochs", self.lasso_max_epochs, 1)
         _check_int("lasso_admm_max_iter", self.lasso_admm_max_iter, 1)
-        check_range("lasso_admm_tol", self.lasso_admm_tol, 0.0)
+        check_number("lasso_admm_tol", self.lasso_admm_tol, 0.0)
         check_choice("nuclear_dtype", self.nuclear_dtype, ("float32", "float64"))
-        check_range("nuclear_continuation", self.nuclear_continuation, 0.0, 1.0, lo_open=True)
+        check_number("nuclear_continuation", self.nuclear_continuation, 0.0, 1.0, lo_open=True)
         check_choice("nuclear_solver", self.nuclear_solver, ("admm", "apg"))
         _check_int("nuclear_max_iter", self.nuclear_max_iter, 1)
-        check_range("nuclear_tol", self.nuclear_tol, 0.0)
+        _check_int("nuclear_stage_iters", self.nuclear_stage_iters, 1)
+        check_number("nuclear_tol", self.nuclear_tol, 0.0)
+        check_number("nuclear_stage_tol", self.nuclear_stage_tol, 0.0)
+        # the operator A (M, L N) and its copies (dictionary, solver dtype, numpy) plus A A^T's factor
+        LN = self.L * self.N
+        M = max(1, round(max(self.gammas) * LN))
+        check_memory(f"L={self.L}, N={self.N} with gamma={max(self.gammas)} (M={M})", 8 * (6 * M * LN + 2 * M * M),
+                     "use smaller L, N or gammas")
 
 
 QUICK_PHASE = dict(

@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from memlab.core.errors import ConfigError, check_range
+from memlab.core.errors import ConfigError
+from memlab.theory.checks import check_memory, check_number
 from memlab.theory.stm.bounds import rmse
 from memlab.theory.stm.network import _check_int, check_dims, measurement_operator, noise_level, random_network, state_noise, unvec, vec
 
@@ -31,14 +32,17 @@ class RecallConfig:
 
     def validate(self) -> None:
         check_dims(self.M, self.L, self.T)
-        check_range("density", self.density, 0.0, 1.0, lo_open=True)
-        check_range("spectral_radius", self.spectral_radius, 0.0, 1.0, lo_open=True, hi_open=True)
-        check_range("noise_std", self.noise_std, 0.0)
+        check_number("density", self.density, 0.0, 1.0, lo_open=True)
+        check_number("spectral_radius", self.spectral_radius, 0.0, 1.0, lo_open=True, hi_open=True)
+        check_number("noise_std", self.noise_std, 0.0)
+        check_number("lasso_tol", self.lasso_tol, 0.0, lo_open=True)
         _check_int("trials", self.trials, 1)
         if not self.rs:
             raise ConfigError("rs is empty; give recall lengths 1 <= r <= T")
         for r in self.rs:
             _check_int("r (recall length)", r, 1, self.T)
+        # the operator A (M, L T) and the window copies handed to the LASSO
+        check_memory(f"M={self.M}, L={self.L}, T={self.T}", 8 * 3 * self.M * self.L * self.T, "use smaller M, L or T")
 
 
 def recall_length_trial(cfg: RecallConfig, trial: int, device: str = "cpu") -> list[dict[str, Any]]:
