@@ -80,9 +80,10 @@ class PhaseConfig:
             check_number("gamma", g, 0.0, 1.0, lo_open=True)
             if round(g * self.L * self.N) < 1:
                 raise ConfigError(f"gamma={g} gives M={round(g * self.L * self.N)}; M must be >= 1")
-        # sparse: K = rho M non-zeros need K <= M measurements; low-rank: R (L + N - R) <= 2 M
+        # sparse: K = rho M non-zeros are drawn, and K > M measurements can never be recovered;
+        # low-rank: the rank is capped at min(L, N), so a large rho costs nothing but is off the grid
         check_numbers("rho (sparse)", self.rhos_sparse, 0.0, 1.0, lo_open=True)
-        check_numbers("rho (low-rank)", self.rhos_lowrank, 0.0, 2.0, lo_open=True)
+        check_numbers("rho (low-rank)", self.rhos_lowrank, 0.0, 10.0, lo_open=True)
         check_choice("family", self.family, W_FAMILIES)
         # as in the recall experiment: r >= 1 makes W^{N-1} Z the largest block (inputs never fade)
         check_number("spectral_radius", self.spectral_radius, 0.0, 1.0, lo_open=True, hi_open=True)
