@@ -5,17 +5,21 @@ Every component owns a ``@dataclass`` config. ``from_dict`` builds one from plai
 turns ``["train.lr=0.01", "model.hidden=100"]`` into a nested dict.
 
 A dataclass may define ``validate(self)`` to check ranges; it is called after building.
+Every float is checked finite (NaN and ±inf are never settings) and every integer fits in 64 bits.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from typing import Any, TypeVar
 
-from memlab.core.errors import ConfigError
+from memlab.core.errors import ConfigError, check_finite
+
+INT_LIMIT = 2**63
 
 T = TypeVar("T")
 
@@ -81,27 +85,39 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
     if tp is int:
         if isinstance(value, bool):
             raise ConfigError(f"{name}={value!r} has the wrong type; expected an integer")
+        out = None
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
+            out = value
+        elif isinstance(value, float) and value.is_integer():
+            out = int(value)
+        elif isinstance(value, str):
             try:
-                return int(value)
+                out = int(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{name}={value!r} has the wrong type; expected an integer")
+        if out is None:
+            raise ConfigError(f"{name}={value!r} has the wrong type; expected an integer")
+        if not -INT_LIMIT <= out < INT_LIMIT:  # torch and numpy take 64-bit integers at most
+            raise ConfigError(f"{name}={value!r} is out of range; allowed: -2**63 <= {name} < 2**63")
+        return out
     if tp is float:
         if isinstance(value, bool):
             raise ConfigError(f"{name}={value!r} has the wrong type; expected a number")
+        out = None
         if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
             try:
-                return float(value)
+                out = float(value)
+            except OverflowError:  # an int beyond 1.8e308
+                out = math.inf
+        elif isinstance(value, str):
+            try:
+                out = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{name}={value!r} has the wrong type; expected a number")
+        if out is None:
+            raise ConfigError(f"{name}={value!r} has the wrong type; expected a number")
+        check_finite(name, out)  # nan, inf and 1e400 (which parses to inf) are never settings
+        return out
     if tp is str:
         if isinstance(value, str):
             return value
@@ -122,6 +138,8 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
 
 def from_dict(cls: type[T], data: dict[str, Any] | None = None, *, prefix: str = "") -> T:
     """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError."""
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__} must be a mapping of settings; got {type(data).__name__}")
     data = dict(data or {})
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
@@ -131,6 +149,10 @@ def from_dict(cls: type[T], data: dict[str, Any] | None = None, *, prefix: str =
             f"unknown key {prefix}{unknown[0]!s} for {cls.__name__}; allowed keys: "
             + ", ".join(prefix + k for k in fields)
         )
+    missing = [k for k, f in fields.items() if k not in data and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{cls.__name__} needs {', '.join(prefix + k for k in missing)}")
     kwargs = {k: _coerce(prefix + k, v, hints[k]) for k, v in data.items()}
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)

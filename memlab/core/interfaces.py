@@ -12,6 +12,7 @@ Shapes: B batch, T time, I input size, O output size.
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -191,3 +192,19 @@ class Batch(NamedTuple):
 
     def to(self, device) -> "Batch":
         return Batch(*(x.to(device) for x in self))
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a model needs to know about a task's data.
+
+    kind: "symbolic" (inputs/targets are token ids in [0, n_tokens)) or "binary"
+          (inputs are (T, B, input_size) floats, targets (T, B, output_size) bits).
+    """
+
+    name: str
+    kind: str
+    input_size: int  # n_tokens for symbolic tasks
+    output_size: int  # n_tokens for symbolic tasks
+    n_tokens: int = 0
+    vocab: int = 0  # data symbols (symbolic)

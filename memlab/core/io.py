@@ -1,4 +1,4 @@
-"""Atomic file writes, JSONL records and provenance (commit, time).
+"""Atomic file writes, JSONL records and provenance (commit, hash of uncommitted changes, time).
 
 Nothing memlab writes is ever half-written: every file goes to a temporary name in the same
 folder and is renamed into place. Records are plain dicts, one JSON object a line.
@@ -7,7 +7,9 @@ folder and is renamed into place. Records are plain dicts, one JSON object a lin
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -18,20 +20,53 @@ from typing import Any, Iterable, Iterator
 from memlab.core.errors import MemlabError
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file + fsync + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``)."""
     try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting, then put it back
+    os.umask(mask)
+    return mask
+
+
+def _write_failed(path: Path, e: OSError) -> MemlabError:
+    """One line for a failed write; the previous file (if any) is untouched."""
+    why = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+           errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+           errno.EPERM: "permission denied"}.get(e.errno, e.strerror or type(e).__name__)
+    return MemlabError(f"cannot write {path}: {why}; the previous contents are kept")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file + fsync + rename).
+
+    The file gets the mode an ordinary ``open`` would give it (0o666 less the umask), not
+    ``mkstemp``'s 0o600. A failed write (disk full, read-only) raises a one-line MemlabError
+    and leaves the previous file as it was, with no temporary file behind.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise _write_failed(path, e) from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _write_failed(path, e) from None
         raise
     return path
 
@@ -90,14 +125,26 @@ def dumps_record(rec: dict[str, Any]) -> str:
 
 
 def append_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> Path:
-    """Append records to a JSONL file; each line is written whole with one ``write`` + fsync."""
+    """Append records to a JSONL file; each line is written whole with one ``write`` + fsync.
+
+    If the write fails (disk full) the file is cut back to its old length, so no torn line is
+    left in the middle for the next append to follow; the error is one MemlabError line.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = "".join(dumps_record(r) + "\n" for r in records)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    data = "".join(dumps_record(r) + "\n" for r in records).encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as f:
+            size = f.tell()
+            try:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError:
+                f.truncate(size)
+                raise
+    except OSError as e:
+        raise _write_failed(path, e) from None
     return path
 
 
@@ -129,23 +176,56 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     yield from read_jsonl(path)
 
 
-@functools.lru_cache(maxsize=1)
-def git_commit() -> str:
-    """The commit of the memlab checkout (with ``+dirty`` if modified), or ``"unknown"``."""
-    root = Path(__file__).resolve().parents[2]
+#: what the diff hash covers: the code that produces records, not the records themselves (an
+#: experiment appending to a tracked results/ file must not change its own provenance)
+CODE_PATHS = ("memlab", "benchmarks", "pyproject.toml")
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=30)
+
+
+def git_state(root: str | os.PathLike, paths: Iterable[str] = CODE_PATHS) -> dict[str, Any]:
+    """Commit and uncommitted changes of the git checkout at ``root``.
+
+    Returns ``{"commit": "<12 hex>", "dirty": False}`` for a clean tree, and for a tree with
+    changes under ``paths`` ``{"commit": …, "dirty": True, "diff_sha256": "<64 hex>"}``: the
+    sha256 of ``git diff --binary HEAD`` plus, for each untracked (not ignored) file, its
+    name and the sha256 of its contents, so two records share a diff hash exactly when they
+    were produced by the same code. ``{"commit": "unknown", "dirty": None}`` outside git.
+    """
+    root = Path(root)
+    paths = list(paths)
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-        if not sha:
-            return "unknown"
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "memlab"],
-            cwd=root, capture_output=True, text=True, timeout=5,
-        ).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
+        head = _git(root, "rev-parse", "--short=12", "HEAD")
+        sha = head.stdout.decode().strip()
+        if head.returncode or not sha:
+            return {"commit": "unknown", "dirty": None}
+        diff = _git(root, "diff", "--binary", "HEAD", "--", *paths).stdout
+        untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths).stdout
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return {"commit": "unknown", "dirty": None}
+    names = sorted(n for n in untracked.decode("utf-8", "surrogateescape").split("\0") if n)
+    if not diff and not names:
+        return {"commit": sha, "dirty": False}
+    h = hashlib.sha256(diff)
+    for name in names:
+        h.update(b"\0untracked\0" + name.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            h.update(hashlib.sha256((root / name).read_bytes()).digest())
+        except OSError:
+            h.update(b"unreadable")
+    return {"commit": sha, "dirty": True, "diff_sha256": h.hexdigest()}
+
+
+@functools.lru_cache(maxsize=1)
+def _memlab_git_state() -> tuple[tuple[str, Any], ...]:
+    return tuple(git_state(Path(__file__).resolve().parents[2]).items())
+
+
+def git_commit() -> str:
+    """The commit of the memlab checkout (12 hex digits), or ``"unknown"``."""
+    return dict(_memlab_git_state())["commit"]
 
 
 def now_iso() -> str:
@@ -153,8 +233,11 @@ def now_iso() -> str:
 
 
 def provenance(seed: int | None = None, **extra: Any) -> dict[str, Any]:
-    """The fields every record carries: commit, time, seed, plus ``extra``."""
-    rec: dict[str, Any] = {"commit": git_commit(), "time": now_iso()}
+    """The fields every record carries: ``commit``, ``dirty``, ``diff_sha256`` (only when dirty,
+    see ``git_state``), ``time``, ``seed``, plus ``extra``. The git state is read once per
+    process: a record describes the code the process imported."""
+    rec: dict[str, Any] = dict(_memlab_git_state())
+    rec["time"] = now_iso()
     if seed is not None:
         rec["seed"] = seed
     rec.update(extra)

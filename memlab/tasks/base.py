@@ -21,24 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from memlab.core.errors import ConfigError
-from memlab.core.interfaces import Batch
+from memlab.core.errors import ConfigError, check_alloc, check_range
+from memlab.core.interfaces import Batch, TaskSpec
 
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What a model needs to know about a task's data.
-
-    kind: "symbolic" (inputs/targets are token ids in [0, n_tokens)) or "binary"
-          (inputs are (T, B, input_size) floats, targets (T, B, output_size) bits).
-    """
-
-    name: str
-    kind: str
-    input_size: int  # n_tokens for symbolic tasks
-    output_size: int  # n_tokens for symbolic tasks
-    n_tokens: int = 0
-    vocab: int = 0  # data symbols (symbolic)
+#: the longest length parameter any task accepts (training, testing or evaluation): beyond it a
+#: single sequence is too slow to sample and run to be a sensible request, and loops stay bounded
+MAX_LENGTH = 100_000
 
 
 @dataclass
@@ -85,8 +73,8 @@ class TaskConfig:
     test_max: int = 128
 
     def validate(self) -> None:
-        if self.train_min < 1:
-            raise ConfigError(f"task.train_min={self.train_min} is out of range; allowed: >= 1")
+        for name in ("train_min", "train_max", "test_min", "test_max"):
+            check_range(f"task.{name}", getattr(self, name), 1, MAX_LENGTH)
         if self.train_max < self.train_min:
             raise ConfigError(
                 f"task.train_max={self.train_max} is smaller than task.train_min={self.train_min}; "
@@ -140,12 +128,36 @@ class Task(abc.ABC):
 
     def scale_range(self, n: int) -> tuple[int, int]:
         """Lengths of scale ``n`` x (seed 004 Table 4): 1x is the train range, else (n-1)m+1 .. nm."""
-        if n < 1:
-            raise ConfigError(f"scale={n} is out of range; allowed: integers >= 1")
+        m = self.cfg.train_max
+        if n < 1 or n * m > MAX_LENGTH:
+            raise ConfigError(f"scale={n} is out of range for {self.name} (train_max {m}); allowed: integers "
+                              f"1 <= scale <= {max(1, MAX_LENGTH // m)} (lengths up to {MAX_LENGTH})")
         if n == 1:
             return self.train_range
-        m = self.cfg.train_max
         return ((n - 1) * m + 1, n * m)
+
+    def max_steps(self, k: int) -> int:
+        """An upper bound on the time steps of an example of length ``k`` (for memory estimates)."""
+        return 3 * k + 4
+
+    def batch_bytes(self, batch_size: int, k: int) -> int:
+        """Bytes of one sampled batch of ``batch_size`` examples of length up to ``k``."""
+        spec = self.spec
+        T = self.max_steps(k)
+        per_step = 17 if spec.kind == "symbolic" else 4 * (spec.input_size + spec.output_size) + 1
+        return T * batch_size * (per_step + 24)  # + lengths/bookkeeping
+
+    def check_batch(self, batch_size: int, k: int, *, device: Any = "cpu", extra_bytes_per_step: int = 0,
+                    what: str = "") -> None:
+        """ConfigError unless a batch of ``batch_size`` examples of length ``k`` (plus
+        ``extra_bytes_per_step`` per example and time step, e.g. a model's activations) fits in
+        the memory available on ``device``. Call it before allocating."""
+        check_range("batch_size", batch_size, 1)
+        if k > MAX_LENGTH:
+            raise ConfigError(f"length {k} is out of range; allowed: <= {MAX_LENGTH}")
+        n = self.batch_bytes(batch_size, k) + self.max_steps(k) * batch_size * extra_bytes_per_step
+        check_alloc(what or f"a batch of {batch_size} {self.name} examples of length {k}", n, device=device,
+                    hint="lower the batch size, the lengths or the model's sizes")
 
     def sample_lengths(self, batch_size: int, lo: int, hi: int, generator: torch.Generator) -> Tensor:
         """``batch_size`` lengths uniform over the allowed values in [lo, hi]: (B,) long."""
@@ -158,8 +170,9 @@ class Task(abc.ABC):
         return first + m * idx
 
     def check_lengths(self, lengths: Tensor) -> None:
-        if lengths.numel() and int(lengths.min()) < 1:
-            raise ConfigError(f"length {int(lengths.min())} is out of range; allowed: >= 1")
+        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > MAX_LENGTH):
+            bad = int(lengths.min()) if int(lengths.min()) < 1 else int(lengths.max())
+            raise ConfigError(f"length {bad} is out of range; allowed: 1 <= length <= {MAX_LENGTH}")
         if self.length_multiple > 1 and bool((lengths % self.length_multiple != 0).any()):
             bad = int(lengths[lengths % self.length_multiple != 0][0])
             raise ConfigError(f"length {bad} is not allowed for {self.name}; lengths must be multiples of {self.length_multiple}")
@@ -172,6 +185,8 @@ class Task(abc.ABC):
 
     def sample_range(self, batch_size: int, lo: int, hi: int, generator: torch.Generator) -> Batch:
         """A batch with lengths drawn uniformly from [lo, hi]."""
+        if hi > MAX_LENGTH:
+            raise ConfigError(f"length range {lo}..{hi} is out of range; allowed: lengths <= {MAX_LENGTH}")
         return self.sample(batch_size, self.sample_lengths(batch_size, lo, hi, generator), generator)
 
     @abc.abstractmethod

@@ -181,6 +181,9 @@ class RepeatCopy(BinaryTask):
         self.count_mean = (a + b) / 2.0
         self.count_std = math.sqrt(((b - a + 1) ** 2 - 1) / 12.0)
 
+    def max_steps(self, k: int) -> int:
+        return k + self.cfg.repeats_max * k + 2
+
     def normalise_count(self, n: Tensor) -> Tensor:
         return (n.float() - self.count_mean) / self.count_std
 
@@ -256,6 +259,10 @@ class AssociativeRecall(BinaryTask):
     def __init__(self, cfg=None):
         super().__init__(cfg)
         self.input_size, self.output_size = self.cfg.width + 2, self.cfg.width
+
+    def max_steps(self, k: int) -> int:
+        size = self.cfg.item_size
+        return k * (size + 1) + 2 * size + 2
 
     def check_lengths(self, lengths: Tensor) -> None:
         super().check_lengths(lengths)

@@ -1,89 +1,47 @@
 """Run folders: resolve a typed config, train, checkpoint, resume, index in the store.
 
-A run folder ``<out>/<run_id>/`` holds ``config.json`` (model, task, seed, every resolved
-setting, commit), ``metrics.jsonl`` (one record per epoch), ``events.jsonl`` (non-finite
-steps, learning-rate changes), ``checkpoints/last.pt`` and ``best.pt``, ``evals.jsonl`` and
-``summary.json``. ``<out>/index.sqlite`` indexes every run and evaluation.
+A run folder ``<out>/<run_id>/`` holds ``config.json`` (a ``RunConfig``: model, task, seed,
+every resolved setting, provenance), ``metrics.jsonl`` (one record per epoch),
+``events.jsonl`` (non-finite steps, restores, loss explosions, learning-rate changes),
+``checkpoints/last.pt`` and ``best.pt``, ``evals.jsonl`` and ``summary.json``.
+``<out>/index.sqlite`` indexes every run and evaluation.
+
+A fresh run builds its model and checks its sizes before the folder is made, and removes the
+folder again if it fails before its first epoch, so a retry with the same ``--name`` works.
+The summary's ``status`` is ``done``, ``diverged`` (see the trainer: the CLI exits non-zero),
+``interrupted`` or ``failed``.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
-from memlab.core.config import deep_merge, from_dict, to_dict
 from memlab.core.errors import ConfigError, MemlabError
 from memlab.core.io import atomic_write_json, now_iso, provenance
+from memlab.training.config import RunConfig, read_run_config, resolve_run_config
 
-SECTIONS = ("model", "task", "train")
+__all__ = ["train_run", "resolve_config", "resolve_run_config", "build_from_config", "read_run_config",
+           "exclusive_run", "default_run_id", "RunConfig"]
 
 
 def resolve_config(model: str, task: str, overrides: dict[str, Any] | None = None, seed: int = 0,
                    device: str = "cpu") -> dict[str, Any]:
-    """Full, checked run config: per-model/per-task defaults, then ``overrides``.
-
-    ``overrides`` has sections ``model``, ``task`` and ``train`` (dotted CLI keys
-    ``model.hidden=100`` land there); any other key is an error.
-    """
-    from memlab.models import get_entry
-    from memlab.tasks import get_task_class
-    from memlab.training.trainer import TrainConfig
-
-    overrides = dict(overrides or {})
-    for key, value in overrides.items():
-        if key not in SECTIONS or not isinstance(value, dict):
-            raise ConfigError(f"unknown key {key!r}; settings are model.*, task.* or train.* (e.g. train.lr=0.01)")
-    entry = get_entry(model)
-    task_cls = get_task_class(task)
-    task_cfg = from_dict(task_cls.Config, overrides.get("task", {}), prefix="task.")
-    task_obj = task_cls(task_cfg)  # checks the ranges hold allowed lengths
-    model_cfg = from_dict(entry.config_cls, deep_merge(entry.model_defaults(task_obj.name), overrides.get("model", {})),
-                          prefix="model.")
-    train_cfg = from_dict(TrainConfig, deep_merge(entry.train_defaults(task_obj.name), overrides.get("train", {})),
-                          prefix="train.")
-    return {
-        "model": model,
-        "task": task_obj.name,
-        "seed": int(seed),
-        "device": device,
-        "model_cfg": to_dict(model_cfg),
-        "task_cfg": to_dict(task_cfg),
-        "train": to_dict(train_cfg),
-    }
+    """``resolve_run_config`` as the JSON dict written to config.json (for older callers)."""
+    return resolve_run_config(model, task, overrides, seed, device).to_json()
 
 
-def build_from_config(config: dict[str, Any], device: str | None = None):
-    """(model, task, train_cfg) from a resolved config; the model is seeded by config['seed']."""
-    from memlab.core.runtime import resolve_device, seed_everything
-    from memlab.models import get_entry
-    from memlab.tasks import get_task_class
-    from memlab.training.trainer import TrainConfig
+def build_from_config(config: RunConfig | dict[str, Any], device: str | None = None):
+    """(model, task, train_cfg) from a resolved config; the model is seeded by its seed."""
+    from memlab.evaluation.load import build_run
 
-    entry = get_entry(config["model"])
-    task_cls = get_task_class(config["task"])
-    task = task_cls(from_dict(task_cls.Config, config["task_cfg"], prefix="task."))
-    model_cfg = from_dict(entry.config_cls, config["model_cfg"], prefix="model.")
-    train_cfg = from_dict(TrainConfig, config["train"], prefix="train.")
-    seed_everything(int(config["seed"]))
-    model = entry.build(model_cfg, task.spec).to(resolve_device(device or config.get("device", "cpu")))
-    return model, task, train_cfg
-
-
-def read_run_config(run_dir: str | Path) -> dict[str, Any]:
-    run_dir = Path(run_dir)
-    path = run_dir / "config.json"
-    if not run_dir.is_dir():
-        raise MemlabError(f"run folder {run_dir} does not exist")
-    if not path.exists():
-        raise MemlabError(f"{run_dir} is not a memlab run folder (no config.json)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise MemlabError(f"{path} is corrupt (not valid JSON)") from None
+    if not isinstance(config, RunConfig):
+        config = RunConfig.from_json(config)
+    return build_run(config, device)
 
 
 def default_run_id(model: str, task: str, seed: int) -> str:
@@ -102,14 +60,17 @@ def train_run(
     name: str | None = None,
     callbacks: list[Callable[[dict[str, Any]], None]] | None = None,
 ) -> dict[str, Any]:
-    """Train a model on a task in a run folder; returns a summary with ``run_dir``.
+    """Train a model on a task in a run folder; returns a summary with ``run_dir`` and ``status``.
 
     ``resume`` may be a run folder (its config is used; model/task/overrides must be None),
     or True with ``name`` naming a run under ``out``; a fresh run whose folder already
-    exists is an error, so nothing already saved is overwritten.
+    exists is an error, so nothing already saved is overwritten. ``name`` must be one folder
+    name (no ``/``, not ``.`` or ``..``).
     """
     from memlab.core.runtime import resolve_device
+    from memlab.store import check_run_name
 
+    fresh = False
     if resume and not isinstance(resume, bool):
         run_dir = Path(resume)
         config = read_run_config(run_dir)
@@ -119,25 +80,61 @@ def train_run(
     else:
         if not model or not task:
             raise ConfigError("train needs --model and --task (or --resume RUN)")
-        config = resolve_config(model, task, overrides, seed, device)
-        run_dir = Path(out) / (name or default_run_id(model, config["task"], seed))
+        if name is not None:
+            check_run_name(name)
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise MemlabError(f"--out {out} is a file; it must be a folder for run folders")
+        config = resolve_run_config(model, task, overrides, seed, device)
+        run_dir = out / (name or default_run_id(model, config.task, seed))
         if resume:
             if not (run_dir / "config.json").exists():
                 raise MemlabError(f"cannot resume: run folder {run_dir} does not exist")
             old = read_run_config(run_dir)
-            if {k: old.get(k) for k in ("model", "task", "seed", "model_cfg", "task_cfg")} != {
-                k: config.get(k) for k in ("model", "task", "seed", "model_cfg", "task_cfg")
-            }:
+            keys = ("model", "task", "seed", "model_cfg", "task_cfg")
+            if {k: old[k] for k in keys} != {k: config[k] for k in keys}:
                 raise ConfigError(f"cannot resume {run_dir}: its config differs from the one requested")
-            config = old | {"train": config["train"]}  # training limits may be extended on resume
-        elif (run_dir / "config.json").exists():
+            old.train = config.train  # training limits may be extended on resume
+            config = old
+        elif run_dir.exists() and any(run_dir.iterdir()):
             raise MemlabError(f"run folder {run_dir} already exists; pass --resume to continue it or choose --name")
-    dev = resolve_device(device if device != "cpu" else config.get("device", "cpu"))
-    config.setdefault("created", now_iso())
-    config.update(provenance())  # commit and time of this (possibly resumed) session
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with exclusive_run(run_dir):
-        return _train_locked(run_dir, out, config, dev, progress=progress, callbacks=callbacks)
+        else:
+            fresh = True
+    dev = resolve_device(device if device != "cpu" else config.device)
+    if config.created is None:
+        config.created = now_iso()
+    prov = provenance()  # commit, diff hash and time of this (possibly resumed) session
+    config.commit, config.dirty, config.diff_sha256, config.time = (
+        prov["commit"], prov.get("dirty"), prov.get("diff_sha256"), prov["time"])
+    model_obj, task_obj, train_cfg = build_from_config(config, str(dev))  # before any folder is made
+    from memlab.training.trainer import Trainer
+
+    trainer = Trainer(model_obj, task_obj, train_cfg, seed=config.seed, device=dev, run_dir=run_dir,
+                      callbacks=callbacks, progress=progress)  # checks batch memory
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MemlabError(f"cannot create run folder {run_dir}: {e.strerror or e}") from None
+    try:
+        with exclusive_run(run_dir):
+            return _train_locked(run_dir, Path(out), config, trainer, fresh=fresh)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        if fresh and trainer.epoch == 0:
+            _discard(run_dir, Path(out))
+        raise
+
+
+def _discard(run_dir: Path, out: Path) -> None:
+    """Remove a fresh run that failed before its first epoch (folder and index entry)."""
+    from memlab.store import Store
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        Store(out).remove_run(run_dir.name)
+    except MemlabError:
+        pass
 
 
 @contextmanager
@@ -151,7 +148,10 @@ def exclusive_run(run_dir: Path):
     except ImportError:  # pragma: no cover
         yield
         return
-    f = open(run_dir / ".lock", "a+")
+    try:
+        f = open(run_dir / ".lock", "a+")
+    except OSError as e:
+        raise MemlabError(f"cannot lock run folder {run_dir}: {e.strerror or e}") from None
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -170,29 +170,34 @@ def exclusive_run(run_dir: Path):
         f.close()  # closing the file releases the lock
 
 
-def _train_locked(run_dir: Path, out, config: dict[str, Any], dev, *, progress: bool, callbacks) -> dict[str, Any]:
+def _train_locked(run_dir: Path, out: Path, config: RunConfig, trainer, *, fresh: bool) -> dict[str, Any]:
     from memlab.store import Store
-    from memlab.training.trainer import Trainer
 
-    atomic_write_json(run_dir / "config.json", config)
-    model_obj, task_obj, train_cfg = build_from_config(config, str(dev))
+    atomic_write_json(run_dir / "config.json", config.to_json())
     store = Store(out)
-    trainer = Trainer(model_obj, task_obj, train_cfg, seed=config["seed"], device=dev, run_dir=run_dir,
-                      callbacks=callbacks, progress=progress)
     resumed = trainer.resume()
     store.upsert_run(run_dir.name, run_dir, config, "running", trainer.summary())
     status = "failed"
     try:
-        summary = trainer.fit()
-        status = "done"
+        trainer.fit()
+        status = "diverged" if trainer.stop_reason == "diverged" else "done"
     except KeyboardInterrupt:
         trainer.save_checkpoint()
         status = "interrupted"
         raise
     finally:
         s = trainer.summary()
-        s.update(run_dir=str(run_dir), run_id=run_dir.name, model=config["model"], task=config["task"],
-                 seed=config["seed"], status=status, resumed=resumed, n_params=sum(p.numel() for p in model_obj.parameters()))
-        atomic_write_json(run_dir / "summary.json", s)
-        store.upsert_run(run_dir.name, run_dir, config, status, s)
+        s.update(run_dir=str(run_dir), run_id=run_dir.name, model=config.model, task=config.task,
+                 seed=config.seed, status=status, resumed=resumed,
+                 n_params=sum(p.numel() for p in trainer.model.parameters()))
+        if status == "diverged":
+            s["message"] = (f"run {run_dir.name} diverged at epoch {trainer.epoch}: non-finite losses or gradients "
+                            f"after {s['restores']} restores of the last good checkpoint; lower train.lr")
+        if not (fresh and trainer.epoch == 0 and status == "failed"):  # a failed fresh run is discarded
+            try:  # never mask the error that ended training (e.g. a full disk) with a second one
+                atomic_write_json(run_dir / "summary.json", s)
+                store.upsert_run(run_dir.name, run_dir, config, status, s)
+            except MemlabError:
+                if status in ("done", "diverged"):
+                    raise
     return s

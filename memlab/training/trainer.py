@@ -1,15 +1,21 @@
 """A model-agnostic trainer implementing the seed 004 protocol by default.
 
-RMSProp with momentum 0.95; epochs of ``batches_per_epoch`` batches of ``batch_size``;
-after ``lr_halve_after`` epochs the learning rate halves whenever the best training error
-has not improved for ``lr_patience`` epochs; gradient-norm clipping; periodic test
-evaluation; stop at a target test score, ``max_epochs`` or ``max_time_s``.
+RMSProp with momentum 0.95 (or Adam, SGD: ``train.optimizer``); epochs of
+``batches_per_epoch`` batches of ``batch_size``; after ``lr_halve_after`` epochs the learning
+rate halves whenever the best training error has not improved for ``lr_patience`` epochs
+(``plateau_halving``); optional per-step decay (``lr_decay``); gradient clipping by value and
+by norm; periodic test evaluation; stop at a target test score, ``max_epochs`` or ``max_time_s``.
 
 Robustness: a non-finite loss or gradient never reaches the weights. The step is skipped
-and the learning rate lowered; after ``nonfinite_patience`` such steps in a row the last good
-checkpoint is restored. Checkpoints are atomic; a resumed run with the same seed produces
-the same weights as an uninterrupted one, because each epoch's data comes from a generator
-seeded by (seed, epoch) and all optimiser state is checkpointed.
+and the learning rate halved; after ``nonfinite_patience`` such steps in a row the last good
+checkpoint is restored. A checkpoint is *good* only if its epoch took every step and ended
+with a finite loss and finite weights: ``last.pt`` is never overwritten by a bad epoch, so a
+restore always lands on weights that trained. After ``max_restores`` restores without a good
+epoch in between the run stops with ``stop_reason = "diverged"``. An epoch loss above
+``explosion_factor`` times the running median of recent epoch losses is a ``loss_explosion``
+event. Checkpoints are atomic; a resumed run with the same seed produces the same weights as
+an uninterrupted one, because each epoch's data comes from a generator seeded by (seed,
+epoch) and all optimiser and schedule state is checkpointed.
 
 The trainer knows nothing about the model beyond ``SequenceModel.forward(batch)`` and the
 task's ``loss``/``score``; callbacks receive each epoch's metrics record.
@@ -17,9 +23,10 @@ task's ``loss``/``score``; callbacks receive each epoch's metrics record.
 
 from __future__ import annotations
 
+import copy
 import math
+import statistics
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,72 +34,55 @@ import torch
 from torch import nn
 
 from memlab.core.errors import ConfigError, MemlabError
-from memlab.core.io import append_jsonl, atomic_torch_save, read_jsonl, safe_torch_load, write_jsonl
+from memlab.core.io import append_jsonl, atomic_torch_save, read_jsonl, write_jsonl
 from memlab.core.runtime import make_generator
+from memlab.evaluation.evaluate import evaluate_batches
+from memlab.evaluation.load import load_model_weights, read_checkpoint
 from memlab.tasks.base import ScoreCounts, Task
+from memlab.training.config import TrainConfig
 
-
-@dataclass
-class TrainConfig:
-    """Training settings; defaults are the seed 004 protocol (LANTM column)."""
-
-    lr: float = 0.02
-    momentum: float = 0.95
-    rms_alpha: float = 0.95  # RMSProp squared-gradient smoothing
-    rms_eps: float = 1e-6
-    batch_size: int = 32
-    batches_per_epoch: int = 10
-    max_epochs: int = 1000
-    max_time_s: float = 0.0  # 0 = no limit
-    clip_norm: float = 1.0  # 0 = no clipping
-    lr_halve_after: int = 100  # epochs before halving may start; 0 = never halve
-    lr_patience: int = 30
-    min_lr: float = 1e-7
-    eval_every: int = 20  # epochs between test evaluations; 0 = never
-    eval_batches: int = 10
-    target_coarse: float = 1.0  # stop when the test coarse score reaches this; > 1 = never
-    checkpoint_every: int = 10
-    nonfinite_patience: int = 3
-
-    def validate(self) -> None:
-        for name in ("lr", "rms_eps"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"train.{name}={getattr(self, name)} is out of range; allowed: > 0")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"train.momentum={self.momentum} is out of range; allowed: 0 <= momentum < 1")
-        if not 0 < self.rms_alpha < 1:
-            raise ConfigError(f"train.rms_alpha={self.rms_alpha} is out of range; allowed: 0 < rms_alpha < 1")
-        for name in ("batch_size", "batches_per_epoch", "max_epochs", "eval_batches", "checkpoint_every",
-                     "nonfinite_patience", "lr_patience"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name}={getattr(self, name)} is out of range; allowed: >= 1")
-        for name in ("max_time_s", "clip_norm", "lr_halve_after", "eval_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"train.{name}={getattr(self, name)} is out of range; allowed: >= 0")
-
-
-def evaluate_batches(
-    model: nn.Module, task: Task, lo: int, hi: int, batches: int, batch_size: int,
-    generator: torch.Generator, device: torch.device,
-) -> ScoreCounts:
-    """Fine/coarse counts over ``batches`` fresh batches with lengths uniform in [lo, hi]."""
-    counts = ScoreCounts()
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for _ in range(batches):
-            batch = task.sample_range(batch_size, lo, hi, generator).to(device)
-            counts += task.score(model(batch), batch)
-    model.train(was_training)
-    return counts
+# ``evaluate_batches`` and ``load_model_weights`` live in memlab.evaluation; the names stay
+# importable from here until every caller has moved.
+__all__ = ["Trainer", "TrainConfig", "make_optimizer", "evaluate_batches", "load_model_weights"]
 
 
 def _grads_finite(params: list[nn.Parameter]) -> bool:
     return all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in params)
 
 
+def _params_finite(params: list[nn.Parameter]) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in params)
+
+
+def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser ``cfg.optimizer`` names, with its settings from ``cfg``."""
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps, momentum=cfg.momentum)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    raise ConfigError(f"train.optimizer={cfg.optimizer!r} is not allowed; choose one of rmsprop, adam, sgd")
+
+
+def activation_bytes_per_step(model: nn.Module, task: Task) -> int:
+    """A lower-bound estimate of the bytes one example keeps per time step for backprop: every
+    weight matrix's outputs (the sum of their first dimensions) and the readout, each stored
+    once for the forward pass and once as a gradient, with room for the optimiser's work."""
+    width = task.spec.output_size + sum(int(p.shape[0]) for p in model.parameters() if p.dim() >= 2)
+    itemsize = next((p.element_size() for p in model.parameters()), 4)
+    return 3 * itemsize * width
+
+
 class Trainer:
-    """Train ``model`` on ``task``; writes metrics and checkpoints into ``run_dir`` if given."""
+    """Train ``model`` on ``task``; writes metrics and checkpoints into ``run_dir`` if given.
+
+    Before anything is allocated the batch (``batch_size`` × the longest train/test length ×
+    the model's activation width) is checked against the memory available on ``device``.
+    """
+
+    #: epoch losses kept for the running median of ``explosion_factor``
+    LOSS_WINDOW = 20
 
     def __init__(
         self,
@@ -108,24 +98,32 @@ class Trainer:
     ):
         self.model, self.task, self.cfg, self.seed = model, task, cfg, seed
         self.device = torch.device(device)
+        k = max(task.train_range[1], task.test_range[1])
+        task.check_batch(cfg.batch_size, k, device=self.device,
+                         extra_bytes_per_step=activation_bytes_per_step(model, task),
+                         what=f"train.batch_size={cfg.batch_size} at lengths up to {k}")
         self.model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks or [])
         self.progress = progress
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.opt = torch.optim.RMSprop(
-            self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps, momentum=cfg.momentum
-        )
+        self.opt = make_optimizer(self.params, cfg)
         self.epoch = 0  # epochs completed
         self.lr = cfg.lr
         self.best_train_error = math.inf
         self.since_best = 0
         self.best_test: dict[str, Any] = {}
         self.nonfinite_streak = 0
+        self.restores_since_good = 0
+        self.recent_losses: list[float] = []  # losses of the last LOSS_WINDOW good epochs
         self.events: list[dict[str, Any]] = []
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.sequences_seen = 0
         self.stop_reason = ""
+        self.diverged = False
+        self.state_good = True  # the weights now are those of a good epoch (or the initial ones)
+        self._in_epoch = False
+        self._good_state: dict[str, Any] | None = None  # the last good checkpoint when there is no run_dir
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -143,32 +141,62 @@ class Trainer:
             "best_test": dict(self.best_test),
             "elapsed": self.elapsed,
             "sequences_seen": self.sequences_seen,
+            "nonfinite_streak": self.nonfinite_streak,
+            "recent_losses": list(self.recent_losses),
             "torch_rng": torch.get_rng_state(),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
+    def load_state_dict(self, state: dict[str, Any], source: str = "checkpoint") -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError, TypeError) as e:
+            lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+            raise MemlabError(f"{source} does not match the run's model "
+                              f"({lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)})") from None
+        try:
+            self.opt.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise MemlabError(f"{source} has optimizer state that does not fit train.optimizer="
+                              f"{self.cfg.optimizer} ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})") from None
         self.epoch = int(state["epoch"])
         self.lr = float(state["lr"])
-        self.best_train_error = float(state["best_train_error"])
-        self.since_best = int(state["since_best"])
-        self.best_test = dict(state["best_test"])
+        self.best_train_error = float(state.get("best_train_error", math.inf))
+        self.since_best = int(state.get("since_best", 0))
+        self.best_test = dict(state.get("best_test", {}))
         self.elapsed = float(state.get("elapsed", 0.0))
         self.sequences_seen = int(state.get("sequences_seen", 0))
+        self.nonfinite_streak = int(state.get("nonfinite_streak", 0))
+        self.recent_losses = [float(x) for x in state.get("recent_losses", [])]
         torch.set_rng_state(state["torch_rng"])
         self._set_lr(self.lr)
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self) -> bool:
+        """Save ``last.pt`` if the weights now are good (see the module docstring); returns
+        whether it saved. Without a run folder the good state is kept in memory for restores."""
+        if not self.state_good or self._in_epoch:
+            return False
         if self.ckpt_dir is None:
-            return
+            self._good_state = copy.deepcopy(self.state_dict())
+            return True
         atomic_torch_save(self.ckpt_dir / "last.pt", self.state_dict())
+        return True
+
+    def _last_good(self) -> dict[str, Any] | None:
+        if self.ckpt_dir is None:
+            return self._good_state
+        path = self.ckpt_dir / "last.pt"
+        return read_checkpoint(path, self.device, need_optimizer=True) if path.exists() else None
 
     def resume(self) -> bool:
-        """Restore the last checkpoint if there is one; drops metrics logged after it."""
+        """Restore the last checkpoint if there is one; drops metrics logged after it.
+
+        A checkpoint without optimizer state, of another model or other sizes, or of another
+        optimizer is one MemlabError line.
+        """
         if self.ckpt_dir is None or not (self.ckpt_dir / "last.pt").exists():
             return False
-        self.load_state_dict(safe_torch_load(self.ckpt_dir / "last.pt", map_location=self.device))
+        path = self.ckpt_dir / "last.pt"
+        self.load_state_dict(read_checkpoint(path, self.device, need_optimizer=True), f"checkpoint {path}")
         metrics = self.run_dir / "metrics.jsonl"
         kept = [r for r in read_jsonl(metrics) if r.get("epoch", 0) <= self.epoch]
         write_jsonl(metrics, kept)
@@ -193,16 +221,27 @@ class Trainer:
         self._log_event("nonfinite", what=what, lr=self.lr, streak=self.nonfinite_streak)
         if self.nonfinite_streak >= self.cfg.nonfinite_patience:
             self.nonfinite_streak = 0
-            if self.ckpt_dir is not None and (self.ckpt_dir / "last.pt").exists():
-                lr = self.lr
-                state = safe_torch_load(self.ckpt_dir / "last.pt", map_location=self.device)
-                self.model.load_state_dict(state["model"])
-                self.opt.load_state_dict(state["optimizer"])
-                self._set_lr(lr)
-                self._log_event("restored", checkpoint_epoch=int(state["epoch"]), lr=lr)
+            self._restore()
+
+    def _restore(self) -> None:
+        """Go back to the last good checkpoint, keeping the lowered learning rate."""
+        state = self._last_good()
+        if state is None:
+            return
+        lr = self.lr
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self._set_lr(lr)
+        self.restores_since_good += 1
+        self._log_event("restored", checkpoint_epoch=int(state["epoch"]), lr=lr, restores=self.restores_since_good)
+        if self.restores_since_good >= self.cfg.max_restores:
+            self.diverged = True
+            self._log_event("diverged", restores=self.restores_since_good, lr=lr,
+                            message=f"no good epoch after {self.restores_since_good} restores of the last good checkpoint")
 
     def train_step(self, batch) -> tuple[float, ScoreCounts] | None:
         """One optimiser step; returns (loss, counts) or None if the step was skipped."""
+        cfg = self.cfg
         outputs = self.model(batch)
         loss = self.task.loss(outputs, batch)
         if not torch.isfinite(loss):
@@ -210,8 +249,10 @@ class Trainer:
             return None
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        if self.cfg.clip_norm > 0:
-            norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.clip_norm)
+        if cfg.clip_value > 0:
+            torch.nn.utils.clip_grad_value_(self.params, cfg.clip_value)  # NaN stays NaN and is caught below
+        if cfg.clip_norm > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.clip_norm)
             finite = bool(torch.isfinite(norm))
         else:
             finite = _grads_finite(self.params)
@@ -220,11 +261,26 @@ class Trainer:
             return None
         self.opt.step()
         self.nonfinite_streak = 0
+        if cfg.lr_decay < 1.0:
+            self._set_lr(max(self.lr * cfg.lr_decay, cfg.min_lr))
         return float(loss.detach()), self.task.score(outputs.detach(), batch)
 
     def evaluate(self, lo: int, hi: int, batches: int, salt: int = 0) -> ScoreCounts:
         gen = make_generator(self.seed, 7_777_777, salt)
         return evaluate_batches(self.model, self.task, lo, hi, batches, self.cfg.batch_size, gen, self.device)
+
+    def _judge_epoch(self, loss: float, skipped: int) -> bool:
+        """Whether the epoch just finished is good; logs a loss explosion."""
+        good = skipped == 0 and math.isfinite(loss) and _params_finite(self.params)
+        if not good:
+            return False
+        f = self.cfg.explosion_factor
+        if f > 0 and len(self.recent_losses) >= 5:
+            median = statistics.median(self.recent_losses)
+            if loss > f * max(median, 1e-12):
+                self._log_event("loss_explosion", loss=loss, running_median=median, factor=loss / max(median, 1e-12))
+        self.recent_losses = (self.recent_losses + [loss])[-self.LOSS_WINDOW:]
+        return True
 
     def fit(self) -> dict[str, Any]:
         """Train until a stop condition; returns a summary dict."""
@@ -233,6 +289,8 @@ class Trainer:
         t_lo, t_hi = self.task.test_range
         start = time.perf_counter()
         base_elapsed = self.elapsed
+        if self.epoch == 0 and self._last_good() is None:
+            self.save_checkpoint()  # the initial weights: what a divergence in the first epochs restores
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -244,6 +302,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 gen = make_generator(self.seed, self.epoch)
                 counts, losses = ScoreCounts(), []
+                self._in_epoch = True
                 for _ in range(cfg.batches_per_epoch):
                     batch = self.task.sample_range(cfg.batch_size, lo, hi, gen).to(self.device)
                     out = self.train_step(batch)
@@ -251,16 +310,24 @@ class Trainer:
                         losses.append(out[0])
                         counts += out[1]
                     self.sequences_seen += cfg.batch_size
+                    if self.diverged:
+                        break
+                self._in_epoch = False
                 self.epoch += 1
                 dt = time.perf_counter() - t0
+                loss = sum(losses) / len(losses) if losses else float("nan")
+                skipped = cfg.batches_per_epoch - len(losses)
+                self.state_good = self._judge_epoch(loss, skipped)
+                if self.state_good:
+                    self.restores_since_good = 0
                 rec: dict[str, Any] = {
                     "epoch": self.epoch,
-                    "loss": sum(losses) / len(losses) if losses else float("nan"),
+                    "loss": loss,
                     "fine": counts.fine,
                     "coarse": counts.coarse,
                     "lr": self.lr,
                     "seq_per_s": cfg.batches_per_epoch * cfg.batch_size / max(dt, 1e-9),
-                    "skipped": cfg.batches_per_epoch - len(losses),
+                    "skipped": skipped,
                 }
                 # learning-rate halving on a plateau of the best training error (seed 004)
                 err = 1.0 - counts.fine
@@ -268,14 +335,15 @@ class Trainer:
                     self.best_train_error, self.since_best = err, 0
                 else:
                     self.since_best += 1
-                if cfg.lr_halve_after and self.epoch > cfg.lr_halve_after and self.since_best >= cfg.lr_patience:
+                if (cfg.plateau_halving and cfg.lr_halve_after and self.epoch > cfg.lr_halve_after
+                        and self.since_best >= cfg.lr_patience):
                     self._set_lr(max(self.lr * 0.5, cfg.min_lr))
                     self.since_best = 0
                     self._log_event("lr_halved", lr=self.lr)
                 if cfg.eval_every and self.epoch % cfg.eval_every == 0:
                     test = self.evaluate(t_lo, t_hi, cfg.eval_batches, salt=self.epoch)
                     rec.update(test_fine=test.fine, test_coarse=test.coarse)
-                    if not self.best_test or (test.coarse, test.fine) > (self.best_test["coarse"], self.best_test["fine"]):
+                    if self.state_good and not self.best_test or (test.coarse, test.fine) > (self.best_test["coarse"], self.best_test["fine"]):
                         self.best_test = {"epoch": self.epoch, "fine": test.fine, "coarse": test.coarse}
                         if self.ckpt_dir is not None:
                             atomic_torch_save(self.ckpt_dir / "best.pt", {"model": self.model.state_dict(), "epoch": self.epoch})
@@ -292,6 +360,9 @@ class Trainer:
                         post["test"] = f"{rec['test_fine']:.3f}/{rec['test_coarse']:.2f}"
                     bar.set_postfix(post, refresh=False)
                     bar.update(1)
+                if self.diverged:
+                    self.stop_reason = "diverged"
+                    break
                 done = self.best_test and self.best_test["coarse"] >= cfg.target_coarse
                 if self.epoch % cfg.checkpoint_every == 0 or done:
                     self.save_checkpoint()
@@ -320,16 +391,6 @@ class Trainer:
             "best_test": self.best_test,
             "stop_reason": self.stop_reason,
             "nonfinite_events": sum(1 for e in self.events if e["event"] == "nonfinite"),
+            "restores": sum(1 for e in self.events if e["event"] == "restored"),
+            "loss_explosions": sum(1 for e in self.events if e["event"] == "loss_explosion"),
         }
-
-
-def load_model_weights(model: nn.Module, path: str | Path, device: torch.device | str = "cpu") -> int:
-    """Load weights from a ``best.pt``/``last.pt`` checkpoint; returns its epoch."""
-    state = safe_torch_load(path, map_location=device)
-    if not isinstance(state, dict) or "model" not in state:
-        raise MemlabError(f"checkpoint {path} is not a memlab checkpoint (no model weights)")
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise MemlabError(f"checkpoint {path} does not match the run's model ({str(e).splitlines()[0]})") from None
-    return int(state.get("epoch", 0))
