@@ -1,32 +1,73 @@
 """Lie Access Neural Turing Machine models (seed 004): embedding -> LANTM core -> softmax readout.
 
-Registered as ``lantm-invnorm`` and ``lantm-softmax``; per-task sizes and learning rates are
-seed 004 Table 2 (LSTM 50 or 100 cells, memory width 20, embedding 7/10/14, LR 0.02/0.01).
-Training (Table 2 / §4): RMSProp, momentum 0.95, batches of 32, 10 batches per epoch; the
-trainer's defaults already follow that protocol, so ``train_defaults`` only sets the rate
-(Table 2 × ``LR_SCALE``, see there) and gradient clipping.
+``LANTMCore`` is a composition: THE LSTM of ``memlab.controllers.lstm`` (gates i, f, g, o)
+reading [x_t, ρ_{t−1}], and the Lie access heads and memory of ``memlab.memory.lie_access``.
+``model.kernel=fused`` runs the fused sequence kernel (``memlab.memory.kernels.lantm_scan``,
+the controller inlined), ``reference`` the composed per-step loop (``lantm_scan_ref``).
+
+Registered as ``lantm-invnorm`` and ``lantm-softmax``. Per-task sizes and learning rates are
+seed 004 Table 2 data in ``memlab.experiments.hparams.seed004``.
+
+Readings (``model.preset``; issue 13). The authors' released code differs from the paper's
+text in four ways; each is a setting, and a preset fixes all of them at once (explicit
+``model.*`` keys override the preset):
+
+1. ``read_to_output``: the output is y_t = softmax(W·h_t + σ(c_t)·W′·r_t), c_t = w_c·h_t + b_c,
+   so the current read reaches the output gated (paper text: y_t = F(h_t), Fig. 1).
+2. ``read_first``: each step reads the memory as it was before this step's write (text: write,
+   then read, §3). ``write_while_answering=false``: the memory is not written during the
+   response phase (steps t ≥ ``batch.n_input``; the text writes at every step).
+3. ``step_delta=1`` with ``normalise_steps``: steps bounded, ṽ = v/√(1 + ‖v‖²) (text: "We
+   normalized the step sizes to approximately 1", δ = 1e-4); ``interpolate_steps=false``:
+   v = ṽ (text §3.4: v = h·ṽ + (1−h)·v_prev).
+4. ``write_gate_bias=-10`` (text tweak 1: "strong negative values", −6 here before) and
+   ``init_slot``: one learnable initial memory slot (address, content; strength 1). The
+   optimiser half of item 4 is training data (``seed004.TRAIN_PROFILES``).
+
+Presets: ``paper-text`` (memlab's reading before issue 13; a config without ``preset``, written
+before presets existed, resolves to it), ``paper-code`` (all four items as released), and
+``reproduce`` (the default for new runs): items 1, 2 and 4 as released with item 3 as the paper's
+text. Why: in issue 13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880
+and reach 100% at 4x (seed 2), while adding item 3's bounded step gave 53% at 4x (seed 1).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
+from memlab.controllers.lstm import LSTMCore, LSTMCoreConfig
 from memlab.core.errors import ConfigError, check_choice, check_range
-from memlab.core.interfaces import Batch
-from memlab.memory.lie_access import LANTMCore, LANTMState, Trace
+from memlab.core.interfaces import Batch, MemoryCore
+from memlab.memory.lie_access import LANTMParams, LANTMState, LieAccess, Trace, lantm_scan_ref, lantm_step_ref, make_spec
 from memlab.memory.lie_groups import GROUPS
 from memlab.models.base import CoreSequenceModel, ModelEntry
 from memlab.tasks.base import TaskSpec
 
 WEIGHTINGS = ("invnorm", "softmax")
-IMPLS = ("fast", "ref")
+KERNELS = ("fused", "reference")
+#: old ``model.impl`` values (configs written before the kernel vocabulary) -> ``model.kernel``
+LEGACY_IMPL = {"fast": "fused", "ref": "reference"}
+
+#: the settings a preset fixes (issue 13 items 1–4, model side)
+PRESETS: dict[str, dict[str, object]] = {
+    "paper-text": dict(read_to_output=False, read_first=False, write_while_answering=True, normalise_steps=True,
+                       step_delta=1e-4, interpolate_steps=True, write_gate_bias=-6.0, init_slot=False),
+    "paper-code": dict(read_to_output=True, read_first=True, write_while_answering=False, normalise_steps=True,
+                       step_delta=1.0, interpolate_steps=False, write_gate_bias=-10.0, init_slot=True),
+    "reproduce": dict(read_to_output=True, read_first=True, write_while_answering=False, normalise_steps=True,
+                      step_delta=1e-4, interpolate_steps=True, write_gate_bias=-10.0, init_slot=True),
+}
 
 
 @dataclass
 class LANTMConfig:
-    """Settings of one LANTM (seed 004 §3–4). Defaults: Table 2 copy/reverse, translation group R²."""
+    """Settings of one LANTM (seed 004 §3–4). Sizes default to Table 2 copy/reverse, group R².
+
+    Fields left None take the value of ``preset`` (resolved by ``validate``, so a saved config
+    lists every value)."""
 
     hidden: int = 50  # LSTM controller cells
     embed: int = 7  # input embedding size
@@ -38,18 +79,33 @@ class LANTMConfig:
     eps: float = 1e-9  # InvNorm ε
     read_heads: int = 1
     write_heads: int = 1
-    write_gate_bias: float = -6.0  # tweak 1: initial bias of the write heads' key and step gates
-    normalise_steps: bool = True  # tweak 2: candidate steps scaled to size ≈ 1
-    step_delta: float = 1e-4  # δ in ṽ = r / sqrt(‖r‖² + δ)
-    temp_min: float = 1e-3  # SoftMax temperature floor
-    impl: str = "fast"  # fast (fused kernel) | ref (per-step reference)
+    temp_min: float = 1e-3  # SoftMax temperature floor: T = softplus(·) + temp_min
+    preset: str = "paper-text"  # paper-text | paper-code | reproduce (see the module docstring)
+    read_to_output: bool | None = None  # 1: y = W·h_t + σ(c_t)·W′·r_t
+    read_first: bool | None = None  # 2: read before this step's write
+    write_while_answering: bool | None = None  # 2: write during the response phase
+    normalise_steps: bool | None = None  # 3: ṽ = r / sqrt(‖r‖² + δ)
+    step_delta: float | None = None  # 3: δ (1e-4: size ≈ 1; 1: bounded by 1)
+    interpolate_steps: bool | None = None  # 3: v = h·ṽ + (1−h)·v_prev
+    write_gate_bias: float | None = None  # 4: initial bias of the write heads' key and step gates
+    init_slot: bool | None = None  # 4: one learnable initial memory slot
+    kernel: str = "fused"  # fused | reference
+    compile: bool = False  # torch.compile the reference step (kernel=reference only)
+    impl: str | None = None  # legacy: fast = kernel fused, ref = kernel reference
 
     def validate(self) -> None:
+        check_choice("model.preset", self.preset, PRESETS)
+        for key, value in PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        if self.impl is not None:
+            check_choice("model.impl", self.impl, LEGACY_IMPL)
+            self.kernel, self.impl = LEGACY_IMPL[self.impl], None
         check_range("model.alpha", self.alpha, 0, lo_open=True)
         check_range("model.eps", self.eps, 0, lo_open=True)
         check_choice("model.group", self.group, GROUPS)
         check_choice("model.weighting", self.weighting, WEIGHTINGS)
-        check_choice("model.impl", self.impl, IMPLS)
+        check_choice("model.kernel", self.kernel, KERNELS)
         for name in ("hidden", "embed", "mem_width", "key_dim", "read_heads", "write_heads"):
             check_range(f"model.{name}", getattr(self, name), 1)
         need = GROUPS[self.group].required_key_dim
@@ -60,18 +116,175 @@ class LANTMConfig:
             )
         check_range("model.step_delta", self.step_delta, 0, lo_open=True)
         check_range("model.temp_min", self.temp_min, 0)
+        check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
+        if self.compile and self.kernel == "fused":
+            raise ConfigError("model.compile=true applies to model.kernel=reference; the fused kernel is hand-written")
+
+
+class LANTMCore(MemoryCore):
+    """LSTM controller + Lie access memory (Fig. 1): ``(x_t, state) -> (y_t, state)``.
+
+    The LSTM reads [x_t, ρ_{t−1}] and h_{t−1}; h_t emits every head's instructions. Output y_t
+    is h_t (H), or with ``read_to_output`` [h_t, σ(c_t)·ρ_t] (H + R·m), which the model's linear
+    readout turns into W·h_t + σ(c_t)·W′·ρ_t. The initial h, c, ρ, keys, steps (and slots) are
+    learnable. Constructor defaults are the ``paper-text`` reading.
+    """
+
+    def __init__(
+        self, input_size: int, hidden: int = 50, mem_width: int = 20, key_dim: int = 2, group: str = "translation",
+        weighting: str = "invnorm", alpha: float = 2.0, eps: float = 1e-9, read_heads: int = 1, write_heads: int = 1,
+        write_gate_bias: float = -6.0, normalise_steps: bool = True, step_delta: float = 1e-4, temp_min: float = 1e-3,
+        read_first: bool = False, interpolate_steps: bool = True, init_slot: bool = False,
+        read_to_output: bool = False, kernel: str = "fused", compile: bool = False,
+    ):
+        super().__init__()
+        self.spec = make_spec(hidden, mem_width, key_dim, write_heads, read_heads, group, weighting, alpha, eps,
+                              normalise_steps, step_delta, temp_min, read_first, interpolate_steps)
+        self.kernel, self.compile = kernel, compile
+        self.input_size = input_size
+        H, Rm = hidden, read_heads * mem_width
+        self.output_size = H + Rm if read_to_output else H
+        # the controller draws its init from the global RNG (so each run seed differs); forget bias 0
+        # keeps the mean of the earlier uniform init
+        seed = int(torch.randint(0, 2**31 - 1, ()).item())
+        self.controller = LSTMCore(LSTMCoreConfig(input_size=input_size + Rm, hidden_size=H, forget_bias=0.0, seed=seed))
+        self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0)
+        self.h0 = nn.Parameter(torch.zeros(H))
+        self.c0 = nn.Parameter(torch.zeros(H))
+        self.out_gate = nn.Linear(H, 1) if read_to_output else None  # c_t = w_c·h_t + b_c
+        self._step = None
+
+    def params(self) -> LANTMParams:
+        c, a = self.controller, self.access
+        return LANTMParams(c.W_x, c.W_r, c.b, a.Wq, a.bq)
+
+    def initial_state(self, batch_size: int, device=None) -> LANTMState:
+        h0, c0 = (p if device is None else p.to(device) for p in (self.h0, self.c0))
+        return self.access.initial_state(h0.unsqueeze(0).expand(batch_size, -1), c0.unsqueeze(0).expand(batch_size, -1))
+
+    def state_size(self, steps: int = 0) -> int:
+        sp = self.spec
+        fixed = 2 * sp.hidden + sp.read_heads * sp.mem_width + sp.heads * (sp.key_dim + sp.P)
+        return fixed + (self.access.init_slots + steps * sp.write_heads) * (sp.key_dim + sp.mem_width + 1)
+
+    def output(self, hs: Tensor, reads: Tensor) -> Tensor:
+        """y from hs (..., H) and reads (..., R, m): h, or [h, σ(c)·ρ] with ``read_to_output``."""
+        if self.out_gate is None:
+            return hs
+        gate = torch.sigmoid(self.out_gate(hs))  # (..., 1): σ(c_t)
+        return torch.cat([hs, gate * reads.flatten(-2)], -1)  # (..., H + R·m)
+
+    def forward(self, x_t: Tensor, state: LANTMState) -> tuple[Tensor, LANTMState]:
+        """One step (the composed reference, always writing). x_t: (B, E) -> y_t (B, output_size)."""
+        state, _ = lantm_step_ref(x_t, state, self.params(), self.spec)
+        return self.output(state.h, state.reads), state
+
+    def run(self, xs: Tensor, state: LANTMState | None = None, kernel: str | None = None,
+            write_mask: Tensor | None = None) -> tuple[Tensor, LANTMState, Trace]:
+        """Whole sequence xs (T, B, E) -> (ys (T, B, output_size), final state, Trace).
+        ``write_mask`` (T, B) of 0/1: steps where the memory is written."""
+        kernel = LEGACY_IMPL.get(kernel, kernel) or self.kernel
+        if state is None:
+            state = self.initial_state(xs.shape[1], xs.device)
+        if kernel == "fused":
+            from memlab.memory.kernels.lantm_scan import lantm_scan
+
+            hs, reads, final, trace = lantm_scan(xs, self.params(), state, self.spec, write_mask)
+        else:
+            hs, reads, final, trace = self._scan_ref(xs, state, write_mask)
+        return self.output(hs, reads), final, trace
+
+    def _scan_ref(self, xs, state, write_mask):
+        if not self.compile:
+            return lantm_scan_ref(xs, self.params(), state, self.spec, write_mask)
+        if self._step is None:
+            self._step = torch.compile(lantm_step_ref, dynamic=True)
+        hs, rs, trs = [], [], []
+        for t in range(xs.shape[0]):
+            state, tr = self._step(xs[t], state, self.params(), self.spec, None if write_mask is None else write_mask[t])
+            hs.append(state.h)
+            rs.append(state.reads)
+            trs.append(tr)
+        k, g, s, temp = (list(x) for x in zip(*trs))
+        trace = Trace(torch.stack(k), torch.stack(g), torch.stack(s), torch.stack(temp) if temp[0] is not None else None)
+        return torch.stack(hs), torch.stack(rs), state, trace
+
+    def forward_sequence(self, xs: Tensor, state=None, lengths: Tensor | None = None, write_mask: Tensor | None = None):
+        """(T, B, E) -> (ys (T, B, output_size), final state). With ``lengths``, steps past an
+        example's length write slots of strength 0 and leave the rest of its state alone; its
+        outputs there are zero (reference path)."""
+        if lengths is None:
+            ys, final, _ = self.run(xs, state, write_mask=write_mask)
+            return ys, final
+        return self._run_masked(xs, state, torch.as_tensor(lengths, device=xs.device), write_mask)
+
+    def _run_masked(self, xs: Tensor, state, lengths: Tensor, write_mask: Tensor | None):
+        T, B, _ = xs.shape
+        if lengths.shape != (B,) or int(lengths.max()) > T or int(lengths.min()) < 0:
+            raise ValueError(f"lengths must have shape ({B},) with values in [0, {T}]")
+        state = state if state is not None else self.initial_state(B, xs.device)
+        p = self.params()
+        ys = []
+        for t in range(T):
+            act = (lengths > t).to(xs.dtype)  # (B,)
+            write = act if write_mask is None else act * write_mask[t].to(xs.dtype)
+            new, _ = lantm_step_ref(xs[t], state, p, self.spec, write)
+
+            def keep(n: Tensor, o: Tensor) -> Tensor:
+                m_ = act.view(-1, *([1] * (n.dim() - 1)))
+                return m_ * n + (1 - m_) * o
+
+            state = LANTMState(keep(new.h, state.h), keep(new.c, state.c), keep(new.reads, state.reads),
+                               keep(new.keys, state.keys), keep(new.steps, state.steps),
+                               new.addresses, new.memory, new.strengths)
+            ys.append(self.output(new.h, new.reads) * act[:, None])
+        return torch.stack(ys), state
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Checkpoints written before the composition (``Wx``, ``Uh``, ``Ur`` with gates i, f, o, g)
+        load into the controller (gates i, f, g, o) and the access module."""
+        old = prefix + "Wx.weight"
+        if old in state_dict:
+            H = self.spec.hidden
+            perm = torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)])
+            Wx, bx = state_dict.pop(old), state_dict.pop(prefix + "Wx.bias")
+            Uh, Ur = state_dict.pop(prefix + "Uh"), state_dict.pop(prefix + "Ur")
+            state_dict[prefix + "controller.W_x"] = torch.cat([Wx, Ur.t()], 1)[perm]
+            state_dict[prefix + "controller.W_r"] = Uh.t()[perm]
+            state_dict[prefix + "controller.b"] = bx[perm]
+            for name in ("Wq", "bq", "r0", "k0", "v0"):
+                state_dict[prefix + "access." + name] = state_dict.pop(prefix + name)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class LANTMModel(CoreSequenceModel):
-    """``CoreSequenceModel`` with a LANTM core, plus ``trace`` for the key-space figures."""
+    """``CoreSequenceModel`` with a LANTM core: no writes while answering unless
+    ``write_while_answering``; ``trace`` for the key-space figures."""
 
     core: LANTMCore
 
-    def trace(self, batch: Batch, impl: str | None = None) -> tuple[Tensor, Trace, LANTMState]:
-        """Outputs (T, B, n_tokens), the heads' trace and the final state (memory included)."""
+    def __init__(self, spec: TaskSpec, core: LANTMCore, embed: int, write_while_answering: bool = True):
+        super().__init__(spec, core, embed)
+        self.write_while_answering = write_while_answering
+
+    def write_mask(self, batch: Batch, T: int) -> Tensor | None:
+        """(T, B) 1 before the response phase (t < n_input), 0 from it on; None: always write."""
+        if self.write_while_answering:
+            return None
+        t = torch.arange(T, device=batch.n_input.device).unsqueeze(1)  # (T, 1)
+        return (t < batch.n_input.unsqueeze(0)).float()  # (T, B)
+
+    def forward(self, batch: Batch) -> Tensor:
         x = self.encoder(batch.inputs)  # (T, B, E)
-        hs, final, trace = self.core.run(x, impl=impl)
-        return self.readout(hs), trace, final
+        ys, _, _ = self.core.run(x, write_mask=self.write_mask(batch, x.shape[0]))
+        return self.readout(ys)  # (T, B, n_tokens)
+
+    def trace(self, batch: Batch, impl: str | None = None) -> tuple[Tensor, Trace, LANTMState]:
+        """Outputs (T, B, n_tokens), the heads' trace and the final state (memory included);
+        ``impl``: a kernel name (or a legacy fast/ref) or None for the model's."""
+        x = self.encoder(batch.inputs)  # (T, B, E)
+        ys, final, trace = self.core.run(x, kernel=impl, write_mask=self.write_mask(batch, x.shape[0]))
+        return self.readout(ys), trace, final
 
 
 def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
@@ -80,65 +293,27 @@ def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
         cfg.embed, hidden=cfg.hidden, mem_width=cfg.mem_width, key_dim=cfg.key_dim, group=cfg.group,
         weighting=cfg.weighting, alpha=cfg.alpha, eps=cfg.eps, read_heads=cfg.read_heads,
         write_heads=cfg.write_heads, write_gate_bias=cfg.write_gate_bias, normalise_steps=cfg.normalise_steps,
-        step_delta=cfg.step_delta, temp_min=cfg.temp_min, impl=cfg.impl,
+        step_delta=cfg.step_delta, temp_min=cfg.temp_min, read_first=cfg.read_first,
+        interpolate_steps=cfg.interpolate_steps, init_slot=cfg.init_slot, read_to_output=cfg.read_to_output,
+        kernel=cfg.kernel, compile=cfg.compile,
     )
-    return LANTMModel(spec, core, cfg.embed)
+    return LANTMModel(spec, core, cfg.embed, cfg.write_while_answering)
 
 
-#: seed 004 Table 2: (LSTM cells, embedding, learning rate) per weighting and task
-TABLE2: dict[str, dict[str, tuple[int, int, float]]] = {
-    "invnorm": {"copy": (50, 7, 0.02), "reverse": (50, 7, 0.02), "bigramFlip": (100, 7, 0.02),
-                "addition": (50, 14, 0.01), "double": (50, 7, 0.02)},
-    "softmax": {"copy": (50, 7, 0.02), "reverse": (50, 7, 0.02), "bigramFlip": (100, 10, 0.02),
-                "addition": (50, 14, 0.01), "double": (50, 14, 0.02)},
-}
-#: seed 004 Table 2 "#Param" (their implementation; ours differs in the head layer, see docs)
-TABLE2_PARAMS: dict[str, dict[str, int]] = {
-    "invnorm": {"copy": 26105, "reverse": 26105, "bigramFlip": 70155, "addition": 20291, "double": 18695},
-    "softmax": {"copy": 26156, "reverse": 26156, "bigramFlip": 72123, "addition": 20291, "double": 20291},
-}
-
-
-def _row(weighting: str, task: str) -> tuple[int, int, float] | None:
-    rows = TABLE2[weighting]
-    for k, v in rows.items():
-        if k.lower() == (task or "").lower():
-            return v
-    return None
-
-
-def _model_defaults(weighting: str):
+def _defaults(model: str, section: str):
     def defaults(task: str) -> dict:
-        row = _row(weighting, task)
-        out = {"weighting": weighting}
-        if row is not None:
-            out.update(hidden=row[0], embed=row[1])
-        return out
+        from memlab.experiments.hparams.seed004 import paper_defaults
 
-    return defaults
-
-
-#: Table 2's rates are for the paper's RMSProp; with ``torch.optim.RMSprop`` (momentum 0.95, so
-#: an effective step of 20·lr) they stall: on copy 2–6 (vocabulary 8) lr 0.02 stayed at 36% fine
-#: after 2300 batches while lr 0.002 reached 98% fine. We therefore train at Table 2 rate × LR_SCALE
-#: (0.002 and 0.001); ``train.lr=0.02`` restores the paper's number.
-LR_SCALE = 0.1
-
-
-def _train_defaults(weighting: str):
-    def defaults(task: str) -> dict:
-        row = _row(weighting, task)
-        # clipping is not in the seed; it keeps the early random-access phase from diverging
-        return {"lr": (row[2] if row is not None else 0.02) * LR_SCALE, "clip_norm": 1.0}
+        return paper_defaults(model, task)[section]
 
     return defaults
 
 
 ENTRY_INVNORM = ModelEntry(
     LANTMConfig, build, "Lie Access Neural Turing Machine, InvNorm read weights (seed 004)",
-    _model_defaults("invnorm"), _train_defaults("invnorm"),
+    _defaults("lantm-invnorm", "model"), _defaults("lantm-invnorm", "train"),
 )
 ENTRY_SOFTMAX = ModelEntry(
     LANTMConfig, build, "Lie Access Neural Turing Machine, SoftMax read weights (seed 004)",
-    _model_defaults("softmax"), _train_defaults("softmax"),
+    _defaults("lantm-softmax", "model"), _defaults("lantm-softmax", "train"),
 )

@@ -1,20 +1,29 @@
-"""Lie access memory: read weightings (§3.1), the fused kernel against the reference, the core contract."""
+"""Lie access memory: read weightings (§3.1), hand-computed steps of each issue-13 setting, the fused
+kernel against the composed reference (controller LSTM + access) under every setting, the core contract."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+import gc
+import itertools
+import json
+import math
+from pathlib import Path
+
 from memlab.core.interfaces import run_core
+from memlab.memory.kernels.lantm_scan import _LANTMScan, lantm_scan
 from memlab.memory.lie_access import (
-    LANTMCore,
-    _LANTMScan,
+    LANTMState,
     invnorm_weights,
-    lantm_scan,
+    lie_access_step_ref,
+    make_spec,
     read_memory,
     softmax_weights,
     squared_distances,
 )
+from memlab.models.lantm import LANTMCore
 
 D = torch.float64
 
@@ -109,18 +118,138 @@ def test_read_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda k, a, s, M, T: read_memory(softmax_weights(k, a, s, T), M), targs)
 
 
-# --------------------------------------------------------------------------- fast kernel == reference
+# --------------------------------------------------------------------------- one hand-computed step per setting
 
-KERNEL_CASES = [
+
+def _one_slot_state(spec, B=1):
+    """Memory holding one slot at address (−1, 0) with M = (1, 1), S = 1; keys and steps at 0."""
+    z = lambda *s: torch.zeros(*s, dtype=D)  # noqa: E731
+    return LANTMState(z(B, 1), z(B, 1), z(B, 1, 2), z(B, 2, 2), z(B, 2, 2),
+                      torch.tensor([[[-1.0, 0.0]]], dtype=D), torch.ones(B, 1, 2, dtype=D), torch.ones(B, 1, dtype=D))
+
+
+def _instructions(spec, raw_step=(0.0, 0.0), h_gate=-30.0):
+    """bq for h = 0: both heads' candidate key (1, 0) taken (g ≈ 1), candidate steps ``raw_step``,
+    step gates σ(h_gate), write strength ≈ 1, memory vector (0.5, −0.5)."""
+    o = spec.offsets()
+    bq = torch.zeros(spec.instr_size, dtype=D)
+    bq[o["key"][0] : o["key"][1]] = torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=D)
+    bq[o["step"][0] : o["step"][1]] = torch.tensor(list(raw_step) * 2, dtype=D)
+    g0 = o["sig"][0]
+    bq[g0 : g0 + 2] = 30.0  # key gates g
+    bq[g0 + 2 : g0 + 4] = h_gate  # step gates h
+    bq[g0 + 4] = 30.0  # strength
+    bq[o["mem"][0] : o["mem"][1]] = torch.tensor([math.atanh(0.5), math.atanh(-0.5)], dtype=D)
+    return torch.zeros(1, spec.instr_size, dtype=D), bq
+
+
+def _spec(**kw):
+    args = dict(hidden=1, mem_width=2, key_dim=2, write_heads=1, read_heads=1, group="translation",
+                weighting="invnorm", alpha=2.0, eps=1e-9, normalise_steps=False, step_delta=1e-4, temp_min=1e-3)
+    return make_spec(**{**args, **kw})
+
+
+@pytest.mark.parametrize("read_first,write,expected", [
+    (False, 1.0, [0.5, -0.5]),  # write, then read: the read key sits on the new slot
+    (True, 1.0, [1.0, 1.0]),  # read first: only the old slot is there (w = 1)
+    (False, 0.0, [1.0, 1.0]),  # no write (response phase): the new slot has strength 0
+])
+def test_read_order_and_write_mask_by_hand(read_first, write, expected):
+    spec = _spec(read_first=read_first)
+    Wq, bq = _instructions(spec)
+    (rho, k, v, a, M, S), _ = lie_access_step_ref(torch.zeros(1, 1, dtype=D), _one_slot_state(spec), Wq, bq, spec,
+                                                  torch.tensor([write], dtype=D))
+    assert torch.allclose(k[0, 0], torch.tensor([1.0, 0.0], dtype=D), atol=1e-12)  # the write address
+    assert torch.allclose(M[0, 1], torch.tensor([0.5, -0.5], dtype=D), atol=1e-12)
+    assert S[0, 1].item() == pytest.approx(write, abs=1e-12)
+    assert torch.allclose(rho[0, 0], torch.tensor(expected, dtype=D), atol=1e-8)
+
+
+@pytest.mark.parametrize("normalise,delta,interpolate,step", [
+    (True, 1.0, False, [3 / math.sqrt(26), 4 / math.sqrt(26)]),  # released code: bounded, v/√(1+‖v‖²), no interp.
+    (True, 1e-4, False, [3 / math.sqrt(25 + 1e-4), 4 / math.sqrt(25 + 1e-4)]),  # paper text: size ≈ 1
+    (False, 1e-4, False, [3.0, 4.0]),  # raw step
+    (True, 1.0, True, [0.0, 0.0]),  # interpolation with h ≈ 0 keeps v_prev = 0
+])
+def test_step_size_and_interpolation_by_hand(normalise, delta, interpolate, step):
+    spec = _spec(normalise_steps=normalise, step_delta=delta, interpolate_steps=interpolate)
+    Wq, bq = _instructions(spec, raw_step=(3.0, 4.0), h_gate=-30.0)
+    (rho, k, v, a, M, S), (_, gates, _, _) = lie_access_step_ref(torch.zeros(1, 1, dtype=D), _one_slot_state(spec),
+                                                                 Wq, bq, spec)
+    want = torch.tensor([1.0, 0.0], dtype=D) + torch.tensor(step, dtype=D)  # k = k̃ + v
+    assert torch.allclose(k[0, 0], want, atol=1e-10) and torch.allclose(k[0, 1], want, atol=1e-10)
+    assert torch.allclose(gates[0, :, 1], torch.full((2,), 1.0 if not interpolate else 1 / (1 + math.exp(30)),
+                                                     dtype=D), atol=1e-12)
+
+
+def test_initial_slot_and_write_gate_bias():
+    core = LANTMCore(3, hidden=4, mem_width=2, init_slot=True, write_gate_bias=-10.0)
+    with torch.no_grad():
+        core.access.a0.copy_(torch.tensor([[0.5, -2.0]]))
+        core.access.m0.fill_(0.3)
+    st = core.initial_state(2)
+    assert st.addresses.shape == (2, 1, 2) and torch.equal(st.addresses[1, 0], torch.tensor([0.5, -2.0]))
+    assert torch.allclose(st.memory, torch.full((2, 1, 2), math.tanh(0.3))) and torch.equal(st.strengths, torch.ones(2, 1))
+    sp = core.spec
+    o = sp.offsets()["sig"][0]
+    assert core.access.bq[o].item() == -10.0 and core.access.bq[o + sp.heads].item() == -10.0
+    assert core.access.bq[o + 1].item() == 0.0 and core.access.bq[o + sp.heads + 1].item() == 0.0
+    assert core.state_size(3) - LANTMCore(3, hidden=4, mem_width=2).state_size(3) == 2 + 2 + 1
+    # read first at step 0 with the read key on the slot reads exactly its content
+    with torch.no_grad():
+        core.access.a0.copy_(core.access.k0[1:])
+        core.access.Wq.zero_()
+        o_key = sp.offsets()["key"][0]
+        core.access.bq[o_key + 2 : o_key + 4] = core.access.k0[1]  # read candidate = start key
+        core.access.bq[o + 1] = 30.0  # read key gate: take the candidate
+        core.access.bq[sp.offsets()["step"][0] + 2 : sp.offsets()["step"][0] + 4] = 0.0
+        core.access.bq[o + sp.heads + 1] = -30.0  # read step gate: keep v_prev
+        core.access.v0[1].zero_()
+    core.spec = core.access.spec = sp._replace(read_first=True, normalise_steps=False)
+    ys, st, _ = core.run(torch.randn(1, 2, 3), kernel="reference")
+    assert torch.allclose(st.reads, torch.full((2, 1, 2), math.tanh(0.3)), atol=1e-6)
+
+
+def test_read_to_output_gates_the_current_read():
+    core = LANTMCore(3, hidden=4, mem_width=2, read_to_output=True, read_first=True, init_slot=True).double()
+    assert core.output_size == 4 + 2
+    xs = torch.randn(5, 2, 3, dtype=D)
+    ys, st, _ = core.run(xs)
+    hs, reads, *_ = __import__("memlab.memory.lie_access", fromlist=["x"]).lantm_scan_ref(
+        xs, core.params(), core.initial_state(2), core.spec)
+    w_c, b_c = core.out_gate.weight[0], core.out_gate.bias[0]
+    gate = torch.sigmoid(hs @ w_c + b_c).unsqueeze(-1)  # σ(c_t), c_t = w_c·h_t + b_c
+    assert torch.allclose(ys[..., :4], hs, atol=1e-12)
+    assert torch.allclose(ys[..., 4:], gate * reads[:, :, 0], atol=1e-12)  # the read of the same step
+
+
+def test_checkpoint_from_before_the_composition_loads_and_agrees():
+    """Golden: a core saved by the pre-composition code (gates i, f, o, g; Wx/Uh/Ur) loads into the
+    composed core (controller gates i, f, g, o) and computes the same outputs and keys."""
+    raw = json.loads((Path(__file__).parent / "data" / "lantm_core_pre_composition.json").read_text())
+    gold = {k: torch.tensor(v, dtype=D) for k, v in raw.items() if k not in ("note", "state_dict")}
+    core = LANTMCore(2, hidden=3, mem_width=2).double()
+    core.load_state_dict({k: torch.tensor(v, dtype=D) for k, v in raw["state_dict"].items()})
+    for kernel in ("reference", "fused"):
+        ys, _, tr = core.run(gold["xs"], kernel=kernel)
+        assert torch.allclose(ys, gold["hs"], atol=1e-12) and torch.allclose(tr.keys, gold["keys"], atol=1e-12)
+
+
+# --------------------------------------------------------------------------- fused kernel == composed reference
+
+GROUP_CASES = [
     dict(group="translation", weighting="invnorm"),
     dict(group="translation", weighting="softmax"),
     dict(group="translation", weighting="invnorm", key_dim=3, read_heads=2, write_heads=2, alpha=3.0),
-    dict(group="translation", weighting="invnorm", normalise_steps=False, alpha=1.0),
     dict(group="so2", weighting="invnorm", read_heads=2),
     dict(group="so2", weighting="softmax", write_heads=2),
     dict(group="scaling_rotation", weighting="invnorm"),
     dict(group="scaling_rotation", weighting="softmax", read_heads=3),
 ]
+STEPS = {"unit": dict(normalise_steps=True, step_delta=1e-4), "bounded": dict(normalise_steps=True, step_delta=1.0),
+         "raw": dict(normalise_steps=False, alpha=1.0)}
+#: every combination of the issue-13 settings: read_to_output, read_first, write mask, step, interpolation, init slot
+SETTINGS = list(itertools.product([False, True], [False, True], [False, True], list(STEPS), [False, True], [False, True]))
 
 
 def _core(kw, E=5, H=6, m=3, seed=0):
@@ -128,43 +257,88 @@ def _core(kw, E=5, H=6, m=3, seed=0):
     kw = {"write_gate_bias": -1.0, **kw}
     core = LANTMCore(E, hidden=H, mem_width=m, **kw).double()
     with torch.no_grad():  # make the initial state non-trivial
-        for p in (core.h0, core.c0, core.r0):
+        for p in (core.h0, core.c0, core.access.r0):
             p.normal_(0, 0.5)
+        if core.access.init_slots:
+            core.access.a0.normal_()
+            core.access.m0.normal_()
     return core
 
 
-@pytest.mark.parametrize("kw", KERNEL_CASES, ids=lambda kw: "-".join(f"{v}" for v in kw.values()))
-def test_fast_kernel_equals_reference_values_and_grads(kw):
-    core = _core(kw)
-    xs = torch.randn(9, 4, 5, dtype=D)
-    hs_ref, st_ref, tr_ref = core.run(xs, impl="ref")
-    hs_fast, st_fast, tr_fast = core.run(xs, impl="fast")
-    assert torch.allclose(hs_fast, hs_ref, atol=1e-12)
+def _agree(core, T=7, B=3, masked=False):
+    xs = torch.randn(T, B, core.input_size, dtype=D)
+    mask = (torch.rand(T, B, generator=torch.Generator().manual_seed(1)) > 0.4).to(D) if masked else None
+    ys_ref, st_ref, tr_ref = core.run(xs, kernel="reference", write_mask=mask)
+    ys_fast, st_fast, tr_fast = core.run(xs, kernel="fused", write_mask=mask)
+    assert torch.allclose(ys_fast, ys_ref, atol=1e-12)
     for x, y in zip(st_fast, st_ref):
         assert x.shape == y.shape and torch.allclose(x, y, atol=1e-12)
     for x, y in zip(tr_fast, tr_ref):
         assert (x is None and y is None) or torch.allclose(x, y, atol=1e-12)
-    g_out = torch.randn_like(hs_ref)
-    params = [p for p in core.parameters()]
-    g_ref = torch.autograd.grad((hs_ref * g_out).sum(), params)
-    g_fast = torch.autograd.grad((hs_fast * g_out).sum(), params)
+    g_out = torch.randn_like(ys_ref)
+    params = list(core.parameters())
+    g_ref = torch.autograd.grad((ys_ref * g_out).sum(), params, allow_unused=True)
+    g_fast = torch.autograd.grad((ys_fast * g_out).sum(), params, allow_unused=True)
     for (name, _), x, y in zip(core.named_parameters(), g_fast, g_ref):
-        assert torch.allclose(x, y, atol=1e-10, rtol=1e-8), name
+        assert (x is None) == (y is None), name
+        assert x is None or torch.allclose(x, y, atol=1e-10, rtol=1e-8), name
 
 
-@pytest.mark.parametrize("kw", [KERNEL_CASES[0], KERNEL_CASES[1], KERNEL_CASES[5]], ids=["inv", "soft", "so2"])
-def test_fast_kernel_gradcheck(kw):
-    core = _core(kw, E=2, H=3, m=2)
+@pytest.mark.parametrize("out,first,masked,step,interp,slot", SETTINGS,
+                         ids=lambda v: str(v) if isinstance(v, str) else ("T" if v else "F"))
+def test_fused_equals_reference_under_every_setting(out, first, masked, step, interp, slot):
+    core = _core(dict(read_to_output=out, read_first=first, interpolate_steps=interp, init_slot=slot, **STEPS[step]))
+    _agree(core, masked=masked)
+
+
+@pytest.mark.parametrize("kw", GROUP_CASES, ids=lambda kw: "-".join(f"{v}" for v in kw.values()))
+@pytest.mark.parametrize("preset", ["paper-text", "paper-code"])
+def test_fused_equals_reference_for_every_group_and_weighting(kw, preset):
+    code = preset == "paper-code"
+    core = _core(dict(kw, read_to_output=code, read_first=code, interpolate_steps=not code, init_slot=code,
+                      step_delta=1.0 if code else 1e-4))
+    _agree(core, masked=code)
+
+
+@pytest.mark.parametrize("kw", [GROUP_CASES[0], GROUP_CASES[1], GROUP_CASES[4]], ids=["inv", "soft", "so2"])
+@pytest.mark.parametrize("first", [False, True])
+def test_fused_kernel_gradcheck(kw, first):
+    core = _core(dict(kw, read_first=first, init_slot=first), E=2, H=3, m=2)
     T, B = 4, 2
     st = core.initial_state(B)
-    xg = torch.randn(T, B, 4 * 3, dtype=D)
     p = core.params()
-    args = [t.detach().clone().requires_grad_() for t in (xg, p.Uh, p.Ur, p.Wq, p.bq, *st[:5])]
-    assert torch.autograd.gradcheck(lambda *a: _LANTMScan.apply(*a, core.spec)[0], args)
+    xg = torch.randn(T, B, 4 * 3, dtype=D)
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], dtype=D) if first else None
+    E = 2
+    args = [t.detach().clone().requires_grad_() for t in (xg, p.W_r.t(), p.W_x[:, E:].t(), p.Wq, p.bq, *st)]
+    with torch.no_grad():
+        args[-1].uniform_(0.3, 1.0)  # initial strengths > 0
+
+    def f(*a):
+        hs, reads = _LANTMScan.apply(*a, mask, core.spec)[:2]
+        return hs, reads
+
+    assert torch.autograd.gradcheck(f, args)
+
+
+def test_fused_kernel_frees_its_graph():
+    core = _core(dict(read_first=True, init_slot=True)).float()
+    xs = torch.randn(9, 2, 5)
+    gc.disable()
+    try:
+        ys, _, _ = core.run(xs)
+        node = ys.grad_fn
+        import weakref
+
+        ref = weakref.ref(node)
+        del ys, node
+        assert ref() is None  # freed by reference counting alone, no cycle through ctx
+    finally:
+        gc.enable()
 
 
 def test_core_contract_sequence_equals_stepping_and_state_grows():
-    core = _core(KERNEL_CASES[0]).float()
+    core = _core(dict(group="translation", weighting="invnorm")).float()
     xs = torch.randn(7, 3, 5)
     ys_step, st_step = run_core(core, xs)  # MemoryCore.forward one step at a time
     ys_seq, st_seq = core.forward_sequence(xs)
@@ -181,10 +355,10 @@ def test_core_contract_sequence_equals_stepping_and_state_grows():
 
 
 def test_no_grad_fast_path_keeps_no_graph_and_runs_long_sequences():
-    core = _core(KERNEL_CASES[0]).float()
+    core = _core(dict(read_first=True, init_slot=True, read_to_output=True)).float()
     xs = torch.randn(1030, 2, 5)  # 8x copy length (input 512 -> 1026 steps)
     with torch.no_grad():
-        hs, st, tr = lantm_scan(core.Wx(xs), core.params(), core.initial_state(2), core.spec)
+        hs, reads, st, tr = lantm_scan(xs, core.params(), core.initial_state(2), core.spec)
     assert hs.grad_fn is None and not hs.requires_grad
-    assert torch.isfinite(hs).all() and st.addresses.shape == (2, 1030, 2)
+    assert torch.isfinite(hs).all() and st.addresses.shape == (2, 1031, 2) and reads.shape == (1030, 2, 1, 3)
     assert tr.keys.shape == (1030, 2, 2, 2) and tr.gates.shape == (1030, 2, 2, 2)

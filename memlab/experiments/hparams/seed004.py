@@ -1,0 +1,109 @@
+"""Seed 004 (Lie Access Neural Turing Machines) hyperparameters, as data.
+
+``TABLE2``: seed 004 Table 2 per (model, task): LSTM size, embedding, memory width, learning
+rate and the paper's parameter count. ``TRAIN_PROFILES``: the two readings of the training
+protocol (issue 13):
+
+* ``paper-text`` (seed 004 §4: "All models are trained through RMSProp with momentum .95 …
+  after 100 epochs, we half the learning rate if the best error so far is not improved in 30
+  epochs"): momentum 0.95, squared-gradient decay 0.95, plateau halving, Table 2's rate × 0.1
+  (``PAPER_TEXT_LR_SCALE``: with ``torch.optim.RMSprop`` and momentum 0.95 the step is ~20·lr and
+  Table 2's 0.02 stalled on copy), clipping at norm 1.
+* ``paper-code`` (the authors' released Lua code): plain RMSProp, decay 0.99, no momentum,
+  lr 0.01, gradient clipping at 32, no plateau halving. The issue's measurements used lr 0.01 on
+  copy, bigramFlip and addition, so 0.01 is the rate for every task (``train.lr=0.02`` gives
+  Table 2's). The released code also decays the rate by 0.99 per iteration; the trainer has no
+  such knob yet (``MISSING_TRAIN_KNOBS``), and the measured runs did not use it.
+
+``paper_defaults(model, task, preset)`` returns ``{"model": {...}, "train": {...}}`` for
+``lantm-invnorm``, ``lantm-softmax`` and ``lstm`` (``memlab.experiments.hparams`` exposes it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memlab.core.errors import ConfigError
+
+TASKS = ("copy", "reverse", "bigramFlip", "double", "addition")
+
+#: seed 004 Table 2: per model and task, (LSTM cells, embedding, memory width, LR, #Param)
+TABLE2: dict[str, dict[str, dict[str, Any]]] = {
+    "lantm-invnorm": {
+        "copy": dict(hidden=50, embed=7, mem_width=20, lr=0.02, params=26105),
+        "reverse": dict(hidden=50, embed=7, mem_width=20, lr=0.02, params=26105),
+        "bigramFlip": dict(hidden=100, embed=7, mem_width=20, lr=0.02, params=70155),
+        "addition": dict(hidden=50, embed=14, mem_width=20, lr=0.01, params=20291),
+        "double": dict(hidden=50, embed=7, mem_width=20, lr=0.02, params=18695),
+    },
+    "lantm-softmax": {
+        "copy": dict(hidden=50, embed=7, mem_width=20, lr=0.02, params=26156),
+        "reverse": dict(hidden=50, embed=7, mem_width=20, lr=0.02, params=26156),
+        "bigramFlip": dict(hidden=100, embed=10, mem_width=20, lr=0.02, params=72123),
+        "addition": dict(hidden=50, embed=14, mem_width=20, lr=0.01, params=20291),
+        "double": dict(hidden=50, embed=14, mem_width=20, lr=0.02, params=20291),
+    },
+    # 4×256 LSTM encoder–decoder; "Mem. width" NA
+    "lstm": {
+        "copy": dict(hidden=256, layers=4, embed=7, lr=0.0002, params=1918222),
+        "reverse": dict(hidden=256, layers=4, embed=7, lr=0.0002, params=1918222),
+        "bigramFlip": dict(hidden=256, layers=4, embed=7, lr=0.0002, params=1918222),
+        "addition": dict(hidden=256, layers=4, embed=64, lr=0.0002, params=1918222),
+        "double": dict(hidden=256, layers=4, embed=64, lr=0.0002, params=1918222),
+    },
+}
+
+PAPER_TEXT_LR_SCALE = 0.1
+
+#: training settings (``train.*`` keys of ``memlab.training.trainer.TrainConfig``) per reading
+TRAIN_PROFILES: dict[str, dict[str, Any]] = {
+    "paper-text": dict(momentum=0.95, rms_alpha=0.95, clip_norm=1.0, lr_halve_after=100, lr_patience=30),
+    "paper-code": dict(lr=0.01, momentum=0.0, rms_alpha=0.99, clip_norm=32.0, lr_halve_after=0),
+}
+#: LANTM model presets (settings in ``memlab.models.lantm.PRESETS``) -> the training profile each goes with
+PROFILE_OF_PRESET = {"paper-text": "paper-text", "paper-code": "paper-code", "reproduce": "paper-code"}
+#: the preset new LANTM runs get: the released code's items 1, 2, 4 with the text's unit steps (see
+#: ``memlab.models.lantm``); configs written before presets existed resolve to ``paper-text``
+DEFAULT_PRESET = "reproduce"
+#: the released code's settings the trainer cannot express yet (asked of memlab/training)
+MISSING_TRAIN_KNOBS = ("train.lr_decay=0.99 with train.lr_decay_every=step (multiply the rate after every optimiser step)",)
+
+#: the LSTM baseline (seed 004 §4): "trained with learning rate 0.0002, with no learning rate
+#: adjustments during training", tested every 200 epochs
+LSTM_TRAIN = dict(lr_halve_after=0, eval_every=200)
+
+
+def _row(model: str, task: str) -> dict[str, Any] | None:
+    rows = TABLE2[model]
+    for k, v in rows.items():
+        if k.lower() == (task or "").lower():
+            return v
+    return None
+
+
+def paper_defaults(model: str, task: str, preset: str | None = None) -> dict[str, dict[str, Any]]:
+    """Seed 004 settings of ``model`` on ``task``: ``{"model": {...}, "train": {...}}``.
+
+    ``preset`` (LANTM only) picks the model reading and its training profile; None is the
+    default preset of ``memlab.models.lantm``. Tasks outside Table 2 get the model's sizes
+    unchanged and only the profile's training settings.
+    """
+    if model not in TABLE2:
+        raise ConfigError(f"no seed 004 settings for model {model!r}; choose one of {', '.join(TABLE2)}")
+    row = _row(model, task)
+    if model == "lstm":
+        if preset is not None:
+            raise ConfigError("model.preset applies to the LANTM models only")
+        m = {} if row is None else {k: row[k] for k in ("hidden", "layers", "embed")}
+        return {"model": m, "train": {"lr": 0.0002, **LSTM_TRAIN}}
+    preset = preset or DEFAULT_PRESET
+    if preset not in PROFILE_OF_PRESET:
+        raise ConfigError(f"model.preset={preset!r} is not allowed; choose one of {', '.join(PROFILE_OF_PRESET)}")
+    m: dict[str, Any] = {"weighting": model.split("-")[1], "preset": preset}
+    if row is not None:
+        m.update(hidden=row["hidden"], embed=row["embed"], mem_width=row["mem_width"])
+    profile = PROFILE_OF_PRESET[preset]
+    train = dict(TRAIN_PROFILES[profile])
+    if profile == "paper-text":
+        train["lr"] = (row["lr"] if row is not None else 0.02) * PAPER_TEXT_LR_SCALE
+    return {"model": m, "train": train}
