@@ -1,55 +1,212 @@
-"""DNC core and model: fast path = stepping, invariants, zero-memory safety, configs, tiny overfit."""
+"""DNC access composed with a controller, and its fused kernel ``dnc_scan``: fused = composed
+reference in float64 (outputs, final state, every parameter and initial-state gradient),
+gradcheck, graph freed, zero-memory safety, invariants, configs (old runs load), tiny overfit."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 import torch
 
 from memlab.core.config import from_dict
 from memlab.core.errors import ConfigError
-from memlab.core.interfaces import run_core, state_to_vector
+from memlab.core.interfaces import run_core, state_to_vector, tree_leaves, tree_map
 from memlab.memory.dnc import DNCCore
 from memlab.models import MODELS, build_model
-from memlab.models.dnc import DNCConfig
 from memlab.tasks import make_task
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _core(**kw):
     torch.manual_seed(0)
-    args = dict(controller_size=16, memory_size=8, word_size=4, read_heads=2, write_heads=2)
+    args = dict(controller_size=16, memory_size=8, word_size=4, read_heads=2, write_heads=1)
     args.update(kw)
     return DNCCore(5, **args)
 
 
-def test_forward_sequence_matches_stepping():
+def _perturbed(core, scale=0.3):
+    """Random weights away from zero, so every gate and allocation path carries gradient."""
+    with torch.no_grad():
+        for p in core.parameters():
+            p.add_(torch.randn_like(p) * scale)
+    return core
+
+
+def _random_state(core, B, dtype=torch.float64):
+    """A non-trivial state (a few steps in) with every leaf a leaf tensor that requires grad."""
+    with torch.no_grad():
+        _, state = run_core(core, torch.randn(4, B, core.input_size, dtype=dtype))
+    return tree_map(lambda v: v.detach().clone().requires_grad_(True), state)
+
+
+def _loss(ys, state):
+    """A loss that reads the outputs and every leaf of the final state, each with its own weights."""
+    g = torch.Generator().manual_seed(1)
+    total = (ys * torch.randn(ys.shape, generator=g, dtype=ys.dtype)).square().sum()
+    for v in tree_leaves(state):
+        total = total + (v * torch.randn(v.shape, generator=g, dtype=v.dtype)).sum()
+    return total
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(controller="lstm", read_heads=2, clip=20.0),
+        dict(controller="lstm", read_heads=1, clip=1.5),  # clipping active on part of ξ
+        dict(controller="feedforward", read_heads=3, clip=0.0),
+        dict(controller="ff", read_heads=4, clip=3.0),  # the old spelling
+    ],
+)
+def test_fused_kernel_matches_composed_reference_float64(kw):
+    core = _perturbed(_core(**kw).double())
+    assert core.kernel == "fused" and core.access.fused_sequence is not None
+    xs = torch.randn(11, 3, 5, dtype=torch.float64)
+    state0 = _random_state(core, 3)
+    ys_f, s_f = core.forward_sequence(xs, state0)
+    ys_r, s_r = run_core(core, xs, state0)  # the composed per-step reference
+    torch.testing.assert_close(ys_f, ys_r)
+    for a, b in zip(tree_leaves(s_f), tree_leaves(s_r)):
+        torch.testing.assert_close(a, b)
+    wrt = list(core.parameters()) + [v for v in tree_leaves(state0) if v.requires_grad]
+    g_f = torch.autograd.grad(_loss(ys_f, s_f), wrt, allow_unused=True)
+    g_r = torch.autograd.grad(_loss(ys_r, s_r), wrt, allow_unused=True)
+    for a, b in zip(g_f, g_r):
+        if b is None:
+            assert a is None or float(a.abs().max()) == 0.0
+        else:
+            torch.testing.assert_close(a, b)
+    assert any(float(g.abs().max()) > 0 for g in g_r[: len(list(core.parameters()))])
+
+
+def test_fused_kernel_from_the_initial_state_matches_stepping():
     core = _core().double()
-    xs = torch.randn(6, 3, 5, dtype=torch.float64)
-    ys_fast, s_fast = core.forward_sequence(xs)
-    ys_step, s_step = run_core(core, xs)
-    torch.testing.assert_close(ys_fast, ys_step)
-    torch.testing.assert_close(s_fast.link, s_step.link)
-    g_fast = torch.autograd.grad(ys_fast.square().sum(), list(core.parameters()))
-    g_step = torch.autograd.grad(ys_step.square().sum(), list(core.parameters()))
-    for a, b in zip(g_fast, g_step):
+    xs = torch.randn(9, 2, 5, dtype=torch.float64)
+    ys_f, s_f = core.forward_sequence(xs)
+    ys_r, s_r = run_core(core, xs)
+    torch.testing.assert_close(ys_f, ys_r)
+    torch.testing.assert_close(s_f.memory.link, s_r.memory.link)
+    g_f = torch.autograd.grad(ys_f.square().sum(), list(core.parameters()))
+    g_r = torch.autograd.grad(ys_r.square().sum(), list(core.parameters()))
+    for a, b in zip(g_f, g_r):
         torch.testing.assert_close(a, b)
 
 
-def test_gradcheck_one_step():
-    core = _core(memory_size=5, read_heads=1, write_heads=1, controller_size=6, word_size=3).double()
-    state = core.initial_state(2)
-    x = torch.randn(2, 5, dtype=torch.float64, requires_grad=True)
+def test_fused_kernel_gradcheck():
+    core = _perturbed(_core(memory_size=5, read_heads=2, controller_size=6, word_size=3, clip=0.0).double())
+    state = _random_state(core, 2)
+    state = tree_map(lambda v: v.detach(), state)
+    xs = torch.randn(5, 2, 5, dtype=torch.float64, requires_grad=True)
+    M0 = state.memory.memory.clone().requires_grad_(True)
+    L0 = state.memory.link.clone().requires_grad_(True)
 
-    def f(x):
-        s = state
-        for _ in range(3):
-            y, s = core(x, s)
-        return y
+    def f(xs, M0, L0):
+        s = state._replace(memory=state.memory._replace(memory=M0, link=L0))
+        ys, fin = core.forward_sequence(xs, s)
+        return ys, fin.memory.memory, fin.memory.link, fin.memory.usage
 
-    assert torch.autograd.gradcheck(f, (x,))
+    assert torch.autograd.gradcheck(f, (xs, M0, L0))
+
+
+def test_link_checkpoints_cover_every_length():
+    """Segments of ⌈√T⌉ steps: lengths on and off the segment boundaries agree with the reference."""
+    core = _perturbed(_core(read_heads=1).double())
+    for T in (1, 2, 3, 4, 5, 9, 10, 17):
+        xs = torch.randn(T, 2, 5, dtype=torch.float64)
+        ys_f, s_f = core.forward_sequence(xs)
+        ys_r, s_r = run_core(core, xs)
+        g_f = torch.autograd.grad(_loss(ys_f, s_f), list(core.parameters()))
+        g_r = torch.autograd.grad(_loss(ys_r, s_r), list(core.parameters()))
+        for a, b in zip(g_f, g_r):
+            torch.testing.assert_close(a, b)
+
+
+def test_fused_kernel_without_grad_matches_and_saves_nothing():
+    core = _core()
+    xs = torch.randn(9, 4, 5)
+    ys, state = core.forward_sequence(xs)
+    assert ys.requires_grad and ys.grad_fn is not None
+    with torch.no_grad():
+        ys0, state0 = core.forward_sequence(xs)
+    assert ys0.grad_fn is None
+    torch.testing.assert_close(ys0, ys.detach())
+    torch.testing.assert_close(state0.memory.link, state.memory.link.detach())
+
+
+def test_fused_kernel_frees_its_saved_tensors():
+    """Nothing the backward keeps may be an output or a view of one (a reference cycle through
+    ``grad_fn`` that only the cyclic collector frees): freed by reference counting alone."""
+    import gc
+    import weakref
+
+    core = _core()
+    gc.collect()
+    gc.disable()
+    try:
+        for backward in (True, False):
+            ys, state = core.forward_sequence(torch.randn(5, 2, 5))
+            if backward:
+                ys.sum().backward()
+            refs = [weakref.ref(ys)] + [weakref.ref(v) for v in tree_leaves(state)]
+            del ys, state
+            assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_fused_kernel_on_cuda_matches_cpu():
+    core = _perturbed(_core().double())
+    xs = torch.randn(7, 3, 5, dtype=torch.float64)
+    ys_cpu, _ = core.forward_sequence(xs)
+    g_cpu = torch.autograd.grad(ys_cpu.square().sum(), list(core.parameters()))
+    core = core.cuda()
+    ys_gpu, _ = core.forward_sequence(xs.cuda())
+    g_gpu = torch.autograd.grad(ys_gpu.square().sum(), list(core.parameters()))
+    torch.testing.assert_close(ys_gpu.cpu(), ys_cpu)
+    for a, b in zip(g_gpu, g_cpu):
+        torch.testing.assert_close(a.cpu(), b)
+
+
+@pytest.mark.parametrize("kw", [dict(write_heads=2), dict(controller="gru"), dict(controller="elman")])
+def test_layouts_without_a_kernel_run_the_reference(kw):
+    """Several write heads or another controller: the composed reference loop, same results as stepping."""
+    core = _core(**kw).double()
+    xs = torch.randn(6, 2, 5, dtype=torch.float64)
+    assert core.access.fused_sequence(core.controller, xs, *core.initial_state(2)) is None
+    ys_f, _ = core.forward_sequence(xs)
+    ys_r, _ = run_core(core, xs)
+    torch.testing.assert_close(ys_f, ys_r)
+
+
+@pytest.mark.parametrize("kernel", ["fused", "reference"])
+def test_all_zero_memory_and_inputs_stay_finite(kernel):
+    core = _core(kernel=kernel)
+    ys, state = core.forward_sequence(torch.zeros(4, 2, 5))
+    (ys.sum() + state.memory.memory.sum()).backward()
+    assert torch.isfinite(ys).all()
+    for p in core.parameters():
+        assert p.grad is None or torch.isfinite(p.grad).all()
+
+
+@pytest.mark.parametrize("kernel", ["fused", "reference"])
+def test_saturated_interface_stays_finite(kernel):
+    """Gates and modes pinned at 0/1 (clipped ξ = ±20): no NaN from the allocation's products."""
+    core = _core(kernel=kernel)
+    with torch.no_grad():
+        core.access.interface.weight.mul_(500.0)
+    xs = torch.randn(6, 2, 5) * 10
+    ys, _ = core.forward_sequence(xs)
+    ys.square().sum().backward()
+    assert torch.isfinite(ys).all()
+    for p in core.parameters():
+        assert p.grad is None or torch.isfinite(p.grad).all()
 
 
 def test_shapes_state_size_and_invariants():
-    core = _core()
+    core = _core(write_heads=2)
     xs = torch.randn(9, 3, 5)
     ys, state = core.forward_sequence(xs)
     assert ys.shape == (9, 3, core.output_size) and core.output_size == 16 + 2 * 4
@@ -58,27 +215,18 @@ def test_shapes_state_size_and_invariants():
     assert bool((tr["usage"] >= 0).all()) and bool((tr["usage"] <= 1 + 1e-6).all())
     for w in (tr["read"], tr["write"]):
         assert bool((w >= 0).all()) and bool((w.sum(-1) <= 1 + 1e-5).all())
-    assert float(state.link.detach().diagonal(dim1=-2, dim2=-1).abs().max()) == 0.0
-
-
-def test_first_step_on_zero_memory_is_finite():
-    core = _core()
-    ys, state = core.forward_sequence(torch.zeros(4, 2, 5))
-    ys.sum().backward()
-    assert torch.isfinite(ys).all()
-    for p in core.parameters():
-        assert p.grad is None or torch.isfinite(p.grad).all()
+    assert float(state.memory.link.detach().diagonal(dim1=-2, dim2=-1).abs().max()) == 0.0
 
 
 def test_allocation_gate_writes_to_successive_free_slots():
     """With allocation and write gates forced open and nothing freed, writes go to new slots."""
     core = _core(read_heads=1, write_heads=1)
     with torch.no_grad():
-        core.interface.weight.zero_()
-        b = core.interface.bias
+        core.access.interface.weight.zero_()
+        b = core.access.interface.bias
         b.zero_()
         offs = [0]
-        for n in core.sizes:
+        for n in core.access.sizes:
             offs.append(offs[-1] + n)
         b[offs[6] : offs[7]] = -20.0  # free gates shut
         b[offs[7] : offs[9]] = 20.0  # allocation and write gates open
@@ -87,20 +235,41 @@ def test_allocation_gate_writes_to_successive_free_slots():
     assert len(set(slots)) == 5  # five writes, five different locations
 
 
+def _model_cfg(**kw):
+    return from_dict(MODELS["dnc"].config_cls, kw, prefix="model.")
+
+
 @pytest.mark.parametrize(
     "override, needle",
     [
         ({"memory_size": 0}, "model.memory_size=0 is out of range; allowed: >= 1"),
         ({"read_heads": 0}, "model.read_heads=0 is out of range; allowed: >= 1"),
         ({"write_heads": 0}, "model.write_heads=0 is out of range; allowed: >= 1"),
-        ({"controller": "rnn"}, "choose one of lstm, ff"),
+        ({"controller": "rnn"}, "model.controller='rnn' is not allowed; choose one of"),
+        ({"kernel": "fast"}, "model.kernel='fast' is not allowed; choose one of fused, reference"),
         ({"clip": -1}, "allowed: >= 0"),
+        ({"clip": float("nan")}, "model.clip=nan"),
+        ({"clip": float("inf")}, "model.clip=inf"),
     ],
 )
 def test_bad_settings_give_one_line_errors(override, needle):
     with pytest.raises(ConfigError) as e:
-        from_dict(DNCConfig, override, prefix="model.")
+        _model_cfg(**override)
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_old_run_configs_build():
+    """Every committed DNC run's config builds with build_model, as saved (and with controller=ff)."""
+    paths = sorted((ROOT / "results" / "ntm" / "runs").glob("dnc-*/config.json"))
+    assert paths
+    for path in paths:
+        cfg = json.loads(path.read_text())
+        task = make_task(cfg["task"], cfg["task_cfg"])
+        model = build_model("dnc", task.spec, cfg["task"], cfg["model_cfg"])
+        assert model.core.kernel == "fused" and model.core.access.N == cfg["model_cfg"]["memory_size"]
+    model = build_model("dnc", task.spec, cfg["task"], {**cfg["model_cfg"], "controller": "ff", "controller_size": 8})
+    batch = task.sample_range(2, 1, 3, torch.Generator().manual_seed(0))
+    assert torch.isfinite(model(batch)).all()
 
 
 def test_registered_and_runs_symbolic_task():
