@@ -16,18 +16,22 @@ Analyses (``ANALYSES``, one module each):
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable, NamedTuple
 
-from memlab.theory.capacity.cmm import CMMCapacityConfig, run_cmm, summarize_cmm
-from memlab.theory.capacity.common import crossing, crossing_or_bound, normal_cdf
-from memlab.theory.capacity.fast_weights import FastWeightsCapacityConfig, run_fast_weights, summarize_fast_weights
-from memlab.theory.capacity.hopfield import (
-    HopfieldCapacityConfig, finite_size_fit, hopfield_bit_error_theory, hopfield_one_step_capacity_theory,
-    run_hopfield, summarize_hopfield,
-)
-from memlab.theory.capacity.hrr import HRRCapacityConfig, fit_variance_law, run_hrr, summarize_hrr
-from memlab.theory.capacity.sdm import SDMCapacityConfig, run_sdm, sdm_radius, summarize_sdm
-from memlab.theory.capacity.tpr import TPRCapacityConfig, run_tpr, summarize_tpr
+#: public name -> submodule, imported on first use (``config`` needs no torch)
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("HopfieldCapacityConfig", "CMMCapacityConfig", "HRRCapacityConfig", "SDMCapacityConfig",
+                     "TPRCapacityConfig", "FastWeightsCapacityConfig"), "config"),
+    **dict.fromkeys(("crossing", "crossing_or_bound", "normal_cdf"), "common"),
+    **dict.fromkeys(("run_hopfield", "summarize_hopfield", "finite_size_fit", "hopfield_bit_error_theory",
+                     "hopfield_one_step_capacity_theory"), "hopfield"),
+    **dict.fromkeys(("run_cmm", "summarize_cmm"), "cmm"),
+    **dict.fromkeys(("run_hrr", "summarize_hrr", "fit_variance_law"), "hrr"),
+    **dict.fromkeys(("run_sdm", "summarize_sdm", "sdm_radius"), "sdm"),
+    **dict.fromkeys(("run_tpr", "summarize_tpr"), "tpr"),
+    **dict.fromkeys(("run_fast_weights", "summarize_fast_weights"), "fast_weights"),
+}
 
 
 class CapacityAnalysis(NamedTuple):
@@ -39,20 +43,27 @@ class CapacityAnalysis(NamedTuple):
     description: str
 
 
-ANALYSES: dict[str, CapacityAnalysis] = {
-    "hopfield": CapacityAnalysis(HopfieldCapacityConfig, run_hopfield, summarize_hopfield,
-                                 "Hopfield: one-step bit error and retrieval stability vs load Q/N"),
-    "cmm": CapacityAnalysis(CMMCapacityConfig, run_cmm, summarize_cmm,
-                            "correlation matrix memory: Hebbian vs Widrow-Hoff, orthonormal/random/correlated keys"),
-    "hrr": CapacityAnalysis(HRRCapacityConfig, run_hrr, summarize_hrr,
-                            "HRR and redundant associative memory: noise variance vs Q and S, cleanup"),
-    "sdm": CapacityAnalysis(SDMCapacityConfig, run_sdm, summarize_sdm,
-                            "sparse distributed memory vs Hopfield with equal weights: items and cue noise"),
-    "tpr": CapacityAnalysis(TPRCapacityConfig, run_tpr, summarize_tpr,
-                            "tensor product representation: orthonormal vs random roles as fillers grow"),
-    "fast-weights": CapacityAnalysis(FastWeightsCapacityConfig, run_fast_weights, summarize_fast_weights,
-                                     "fast weights: read-back strength and retrieval vs age for decays"),
+#: analysis -> (module, config class name, description)
+_ANALYSES: dict[str, tuple[str, str, str]] = {
+    "hopfield": ("hopfield", "HopfieldCapacityConfig", "Hopfield: one-step bit error and retrieval stability vs load Q/N"),
+    "cmm": ("cmm", "CMMCapacityConfig",
+            "correlation matrix memory: Hebbian vs Widrow-Hoff, orthonormal/random/correlated keys"),
+    "hrr": ("hrr", "HRRCapacityConfig", "HRR and redundant associative memory: noise variance vs Q and S, cleanup"),
+    "sdm": ("sdm", "SDMCapacityConfig", "sparse distributed memory vs Hopfield with equal weights: items and cue noise"),
+    "tpr": ("tpr", "TPRCapacityConfig", "tensor product representation: orthonormal vs random roles as fillers grow"),
+    "fast-weights": ("fast_weights", "FastWeightsCapacityConfig",
+                     "fast weights: read-back strength and retrieval vs age for decays"),
 }
+
+
+def analysis(name: str) -> CapacityAnalysis:
+    """The capacity analysis ``name`` (one of ``_ANALYSES``), its module imported now."""
+    module, cfg, desc = _ANALYSES[name]
+    mod = importlib.import_module(f"{__name__}.{module}")
+    stem = module
+    return CapacityAnalysis(getattr(importlib.import_module(f"{__name__}.config"), cfg), getattr(mod, f"run_{stem}"),
+                            getattr(mod, f"summarize_{stem}"), desc)
+
 
 #: small settings for smoke tests (seconds)
 QUICK: dict[str, dict[str, Any]] = {
@@ -64,10 +75,12 @@ QUICK: dict[str, dict[str, Any]] = {
     "fast-weights": dict(size=32, items=32, decays=(1.0, 0.8), trials=2),
 }
 
-__all__ = [
-    "ANALYSES", "QUICK", "CapacityAnalysis", "CMMCapacityConfig", "FastWeightsCapacityConfig", "HRRCapacityConfig",
-    "HopfieldCapacityConfig", "SDMCapacityConfig", "TPRCapacityConfig", "crossing", "crossing_or_bound",
-    "finite_size_fit", "fit_variance_law", "hopfield_bit_error_theory", "hopfield_one_step_capacity_theory",
-    "normal_cdf", "run_cmm", "run_fast_weights", "run_hopfield", "run_hrr", "run_sdm", "run_tpr", "sdm_radius",
-    "summarize_cmm", "summarize_fast_weights", "summarize_hopfield", "summarize_hrr", "summarize_sdm", "summarize_tpr",
-]
+__all__ = sorted(set(_EXPORTS) | {"ANALYSES", "QUICK", "CapacityAnalysis", "analysis"})
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ANALYSES":
+        return {n: analysis(n) for n in _ANALYSES}
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

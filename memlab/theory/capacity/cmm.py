@@ -3,47 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from memlab.core.errors import ConfigError
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory.cmm import cmm_recall, hebbian_matrix, least_squares_matrix, widrow_hoff
 from memlab.memory.tpr import orthonormal_roles
-from memlab.theory.checks import check_memory, check_number
-from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, _relative_error
-
-
-@dataclass
-class CMMCapacityConfig:
-    """Correlation matrix memory: Hebbian vs Widrow–Hoff (eq. 2.52–2.55)."""
-
-    key_size: int = 64
-    value_size: int = 32
-    #: number of pairs for the correlated-keys sweep
-    pairs: int = 32
-    pair_counts: tuple[int, ...] = (1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 128)
-    correlations: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-    trials: int = 8
-    epochs: int = 100_000
-    tol: float = 1e-6
-    #: a recall counts as exact when ‖ỹ − y‖/‖y‖ < exact_tol
-    exact_tol: float = 1e-3
-    seed: int = 0
-
-    def validate(self) -> None:
-        for k in ("key_size", "value_size", "pairs", "trials", "epochs"):
-            check_number(k, getattr(self, k), 1)
-        _check_positive_tuple("pair_counts", self.pair_counts)
-        for c in self.correlations:
-            check_number("correlations", c, 0, 1, hi_open=True)
-        if self.pairs > self.key_size:
-            raise ConfigError(f"pairs={self.pairs} exceeds key_size={self.key_size}; allowed: pairs <= key_size (linearly independent keys)")
-        q = max(max(self.pair_counts), self.pairs)
-        check_memory(f"cmm with {q} pairs of key_size={self.key_size}", 6 * 8 * self.trials * (q * self.key_size + q * q + self.key_size * self.value_size + q * self.value_size), "use smaller sizes")
+from memlab.theory.capacity.config import CMMCapacityConfig
+from memlab.theory.capacity.common import _bar, _point, _relative_error
 
 
 def _correlated_keys(B: int, Q: int, D: int, rho: float, g: torch.Generator) -> Tensor:

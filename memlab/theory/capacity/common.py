@@ -7,8 +7,6 @@ from typing import Any
 
 from torch import Tensor
 
-from memlab.core.errors import ConfigError
-from memlab.theory.checks import check_number
 
 
 def crossing(xs: list[float], ys: list[float], level: float) -> float | None:
@@ -33,15 +31,6 @@ def crossing_or_bound(xs: list[float], ys: list[float], level: float) -> float |
 
 def normal_cdf(z: float) -> float:
     return 0.5 * (1 + math.erf(z / math.sqrt(2)))
-
-
-def _check_positive_tuple(name: str, values, integer: bool = True) -> None:
-    if not values:
-        raise ConfigError(f"{name} is empty; allowed: a non-empty list of positive numbers")
-    for v in values:
-        check_number(name, v, 0, lo_open=True)
-        if integer and int(v) != v:
-            raise ConfigError(f"{name} contains {v!r}; allowed: positive integers")
 
 
 def _relative_error(out: Tensor, target: Tensor) -> Tensor:

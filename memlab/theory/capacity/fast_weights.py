@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -10,28 +9,8 @@ import torch
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory.associative import cleanup
 from memlab.memory.fast_weights import fast_weight_read, fast_weight_trace
-from memlab.theory.checks import check_memory, check_number
+from memlab.theory.capacity.config import FastWeightsCapacityConfig
 from memlab.theory.capacity.common import _bar, _point
-
-
-@dataclass
-class FastWeightsCapacityConfig:
-    """Fast weights A(t) = λ A(t−1) + η h hᵀ (eq. 2.56): retrieval vs age of the stored item."""
-
-    size: int = 128
-    items: int = 256
-    decays: tuple[float, ...] = (1.0, 0.99, 0.95, 0.9, 0.8)
-    rate: float = 1.0
-    trials: int = 64
-    seed: int = 0
-
-    def validate(self) -> None:
-        for k in ("size", "items", "trials"):
-            check_number(k, getattr(self, k), 1)
-        for d in self.decays:
-            check_number("decays", d, 0, 1)
-        check_number("rate", self.rate, 0, lo_open=True)
-        check_memory(f"fast weights with size={self.size}, items={self.items}", 6 * 8 * self.trials * (self.items * self.size + self.size * self.size + self.items * self.items), "use smaller sizes")
 
 
 def run_fast_weights(cfg: FastWeightsCapacityConfig, progress: bool = False, device: str = "cpu") -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,8 +11,8 @@ import torch
 
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory import hopfield as hop
-from memlab.theory.checks import check_memory, check_number
-from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, crossing, crossing_or_bound, normal_cdf
+from memlab.theory.capacity.config import HopfieldCapacityConfig
+from memlab.theory.capacity.common import _bar, _point, crossing, crossing_or_bound, normal_cdf
 
 
 def hopfield_bit_error_theory(load: float, self_coupling: bool = False) -> float:
@@ -34,44 +33,6 @@ def hopfield_one_step_capacity_theory(level: float = 0.01, self_coupling: bool =
         return 1 / z**2
     s = (z - math.sqrt(z * z - 4)) / 2  # smaller root of s² − z s + 1 = 0, s = √α
     return s * s
-
-
-@dataclass
-class HopfieldCapacityConfig:
-    """Hopfield capacity vs load α = Q/N (eq. 2.22–2.25)."""
-
-    sizes: tuple[int, ...] = (100, 250, 500, 1000)
-    #: loads for the one-step crosstalk measurement (cheap: one synchronous update)
-    loads: tuple[float, ...] = (
-        0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.14, 0.15, 0.16, 0.17, 0.18, 0.19, 0.20, 0.21,
-        0.22, 0.24, 0.26, 0.30, 0.35, 0.40,
-    )
-    #: loads for the asynchronous dynamics runs (stability of retrieval, recall from noisy cues)
-    stability_loads: tuple[float, ...] = (0.04, 0.08, 0.10, 0.12, 0.13, 0.14, 0.15, 0.16, 0.18, 0.20, 0.24, 0.30)
-    #: one-step runs use max(2, ceil(bit_budget / N²)) networks per point
-    bit_budget: int = 2_000_000
-    #: dynamics runs use max(2, ceil(state_budget / N)) networks, each started from ``starts`` patterns
-    state_budget: int = 4000
-    starts: int = 16
-    cue_noise: float = 0.1
-    bit_error: float = 0.01
-    overlap_threshold: float = 0.9
-    max_sweeps: int = 30
-    seed: int = 0
-
-    def validate(self) -> None:
-        _check_positive_tuple("sizes", self.sizes)
-        _check_positive_tuple("loads", self.loads, integer=False)
-        _check_positive_tuple("stability_loads", self.stability_loads, integer=False)
-        check_number("cue_noise", self.cue_noise, 0, 0.5)
-        check_number("bit_error", self.bit_error, 0, 0.5, lo_open=True)
-        check_number("overlap_threshold", self.overlap_threshold, 0, 1, lo_open=True)
-        for k in ("bit_budget", "state_budget", "starts", "max_sweeps"):
-            check_number(k, getattr(self, k), 1)
-        n = max(self.sizes)
-        nets = max(2, math.ceil(self.bit_budget / n**2), math.ceil(self.state_budget / n))
-        q = max(1, round(max(max(self.loads), max(self.stability_loads)) * n))
-        check_memory(f"hopfield sizes up to N={n}", 4 * 8 * nets * (n * n + q * n), "use smaller sizes")
 
 
 def run_hopfield(cfg: HopfieldCapacityConfig, progress: bool = False, device: str = "cpu") -> list[dict[str, Any]]:

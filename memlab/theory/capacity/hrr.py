@@ -3,46 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from memlab.core.errors import ConfigError
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory.associative import cleanup
 from memlab.memory.hrr import HRR, random_phases, random_real
 from memlab.memory.redundant import random_permutations, redundant_decode, redundant_encode
-from memlab.theory.checks import check_memory, check_number
-from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, normal_cdf
-
-
-@dataclass
-class HRRCapacityConfig:
-    """HRR and redundant associative memory: noise variance ∝ Q/S (eq. 2.51) and cleanup."""
-
-    size: int = 512
-    pairs: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256)
-    copies: tuple[int, ...] = (1, 2, 4, 8, 16)
-    trials: int = 4
-    vocab: int = 1000
-    cleanup_pairs: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256)
-    cleanup_copies: tuple[int, ...] = (1, 4, 16)
-    seed: int = 0
-
-    def validate(self) -> None:
-        for k in ("size", "trials", "vocab"):
-            check_number(k, getattr(self, k), 1)
-        for k in ("pairs", "copies", "cleanup_pairs", "cleanup_copies"):
-            _check_positive_tuple(k, getattr(self, k))
-        if min(self.pairs) < 2:
-            raise ConfigError(f"pairs={self.pairs}; allowed: every entry >= 2 (the noise needs another pair)")
-        if max(self.cleanup_pairs) > self.vocab:
-            raise ConfigError(f"cleanup_pairs up to {max(self.cleanup_pairs)} exceed vocab={self.vocab}; allowed: <= vocab")
-        q, s = max(max(self.pairs), max(self.cleanup_pairs)), max(max(self.copies), max(self.cleanup_copies))
-        check_memory(f"hrr with size={self.size}, {q} pairs, {s} copies", 6 * 16 * self.trials * self.size * (q * s + q + self.vocab), "use smaller sizes")
+from memlab.theory.capacity.config import HRRCapacityConfig
+from memlab.theory.capacity.common import _bar, _point, normal_cdf
 
 
 def _noise_ratio(out: Tensor, target: Tensor) -> float:

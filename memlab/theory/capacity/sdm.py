@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,42 +10,8 @@ from torch import Tensor
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory import hopfield as hop
 from memlab.memory.sdm import SparseDistributedMemory, activation_probability, hamming_radius_for_probability
-from memlab.theory.checks import check_memory, check_number
-from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, crossing_or_bound
-
-
-@dataclass
-class SDMCapacityConfig:
-    """SDM (Alg. 2.1, eq. 2.64–2.66) against Hopfield networks with equal numbers of weights."""
-
-    address_size: int = 256
-    locations: tuple[int, ...] = (256, 4096, 16384)
-    #: Hopfield sizes: N = D has D² weights = SDM with M = D; N = 1024 has the weights of M = 4096, D = 256
-    hopfield_sizes: tuple[int, ...] = (256, 1024)
-    items: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-    cue_noise: float = 0.05
-    noise_items: int = 32
-    noise_levels: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
-    #: radius from Kanerva's optimal activation probability p = (2 M Q_d)^(-1/3) at Q_d = M / design_ratio
-    design_ratio: int = 16
-    #: cues evaluated per memory (a subset of the stored items)
-    cues: int = 128
-    max_sweeps: int = 30
-    accuracy_level: float = 0.99
-    seed: int = 0
-
-    def validate(self) -> None:
-        check_number("address_size", self.address_size, 1)
-        for k in ("locations", "hopfield_sizes", "items"):
-            _check_positive_tuple(k, getattr(self, k))
-        check_number("cue_noise", self.cue_noise, 0, 0.5)
-        for v in self.noise_levels:
-            check_number("noise_levels", v, 0, 0.5)
-        for k in ("noise_items", "design_ratio", "cues", "max_sweeps"):
-            check_number(k, getattr(self, k), 1)
-        check_number("accuracy_level", self.accuracy_level, 0, 1)
-        d, m, n = self.address_size, max(self.locations), max(self.hopfield_sizes)
-        check_memory(f"sdm with {m} locations of {d} bits and Hopfield N={n}", 3 * 8 * (m * d + n * n + max(self.items) * max(d, n) * 4), "use smaller sizes")
+from memlab.theory.capacity.config import SDMCapacityConfig
+from memlab.theory.capacity.common import _bar, _point, crossing_or_bound
 
 
 def sdm_radius(D: int, M: int, design_ratio: int) -> tuple[int, float]:

@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from memlab.core.errors import ConfigError
 from memlab.core.runtime import make_generator, resolve_device
 from memlab.memory.associative import cleanup
 from memlab.memory.tpr import orthonormal_roles, random_roles, tpr_bind, tpr_unbind, unbinding_vectors
-from memlab.theory.checks import check_memory, check_number
-from memlab.theory.capacity.common import _bar, _check_positive_tuple, _point, _relative_error
-
-
-@dataclass
-class TPRCapacityConfig:
-    """TPR unbinding with orthonormal and random roles as the number of fillers grows (eq. 2.58–2.59)."""
-
-    role_size: int = 64
-    filler_size: int = 64
-    fillers: tuple[int, ...] = (1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 128, 192, 256)
-    trials: int = 8
-    vocab: int = 1000
-    exact_tol: float = 1e-3
-    seed: int = 0
-
-    def validate(self) -> None:
-        for k in ("role_size", "filler_size", "trials", "vocab"):
-            check_number(k, getattr(self, k), 1)
-        _check_positive_tuple("fillers", self.fillers)
-        if max(self.fillers) > self.vocab:
-            raise ConfigError(f"fillers up to {max(self.fillers)} exceed vocab={self.vocab}; allowed: <= vocab")
-        check_memory(f"tpr with role_size={self.role_size}, filler_size={self.filler_size}, vocab={self.vocab}", 6 * 8 * self.trials * (self.vocab * self.filler_size + max(self.fillers) * (self.role_size + self.filler_size) + self.role_size * self.filler_size), "use smaller sizes")
+from memlab.theory.capacity.config import TPRCapacityConfig
+from memlab.theory.capacity.common import _bar, _point, _relative_error
 
 
 def run_tpr(cfg: TPRCapacityConfig, progress: bool = False, device: str = "cpu") -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ Psi, and by nuclear-norm minimisation when S = Q V^T has rank R (see ``memlab.th
 
 Everything here is pure functions on torch tensors (float64 by default) with a ``device``:
 ``network`` (W, Z, the operator A, noise), ``bases`` (temporal bases and input models),
-``coherence`` (with the network's modes), ``bounds`` (metrics, complexities, Donoho-Tanner,
+``modes`` (coherence with the network's modes), ``bounds`` (metrics, complexities, Donoho-Tanner,
 transitions), and the two Monte-Carlo units, ``phase`` (Fig. 2, :func:`phase_unit`) and
 ``recall`` (Fig. 3, :func:`recall_length_trial`), which return plain record dicts for the
 experiments ``stm-phase-diagram`` / ``stm-recall-length`` to store and plot.
@@ -35,27 +35,32 @@ analogue is mu^2(V) = (N / R) max_k || P_V f_k ||^2 in [1, N / R] for the tempor
 
 from __future__ import annotations
 
-from memlab.theory.stm.bases import (
-    BASES, TEMPORAL_FACTORS, apply_time_basis, dct_matrix, haar_matrix, lowrank_input, sparse_input, synthesize,
-    time_basis,
-)
-from memlab.theory.stm.bounds import (
-    compression, donoho_tanner, lowrank_complexity, on_grid, rank_for, rmse, sparse_complexity, sparsity_for,
-    success_curve, transition_rho,
-)
-from memlab.theory.stm.coherence import coherence, lowrank_coherence, mode_frequencies, network_modes, sinusoids
-from memlab.theory.stm.network import (
-    W_FAMILIES, Network, check_dims, measurement_operator, noise_level, random_network, simulate, state_noise, unvec,
-    vec,
-)
-from memlab.theory.stm.phase import QUICK_PHASE, PhaseConfig, phase_checks, phase_unit
-from memlab.theory.stm.recall import RecallConfig, recall_length_trial
+import importlib
+from typing import Any
 
-__all__ = [
-    "BASES", "TEMPORAL_FACTORS", "W_FAMILIES", "Network", "PhaseConfig", "QUICK_PHASE", "RecallConfig",
-    "apply_time_basis", "check_dims", "coherence", "compression", "dct_matrix", "donoho_tanner", "haar_matrix",
-    "lowrank_coherence", "lowrank_complexity", "lowrank_input", "measurement_operator", "mode_frequencies",
-    "network_modes", "noise_level", "on_grid", "phase_checks", "phase_unit", "random_network", "rank_for",
-    "recall_length_trial", "rmse", "simulate", "sinusoids", "sparse_complexity", "sparse_input", "sparsity_for",
-    "state_noise", "success_curve", "synthesize", "time_basis", "transition_rho", "unvec", "vec",
-]
+#: public name -> submodule; imported on first use so ``memlab.theory.stm.config`` stays light
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("W_FAMILIES", "BASES", "TEMPORAL_FACTORS", "check_dims", "PhaseConfig", "QUICK_PHASE",
+                     "RecallConfig"), "config"),
+    **dict.fromkeys(("Network", "measurement_operator", "noise_level", "random_network", "simulate", "state_noise",
+                     "unvec", "vec"), "network"),
+    **dict.fromkeys(("apply_time_basis", "dct_matrix", "haar_matrix", "lowrank_input", "sparse_input", "synthesize",
+                     "time_basis"), "bases"),
+    **dict.fromkeys(("compression", "donoho_tanner", "lowrank_complexity", "on_grid", "rank_for", "rmse",
+                     "sparse_complexity", "sparsity_for", "success_curve", "transition_rho"), "bounds"),
+    **dict.fromkeys(("coherence", "lowrank_coherence", "mode_frequencies", "network_modes", "sinusoids"), "modes"),
+    **dict.fromkeys(("phase_checks", "phase_unit"), "phase"),
+    **dict.fromkeys(("recall_length_trial",), "recall"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

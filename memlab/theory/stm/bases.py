@@ -7,16 +7,8 @@ import math
 import torch
 
 from memlab.core.errors import check_choice, check_range
-from memlab.theory.stm.network import _check_int, check_dims, unvec
-
-BASES: tuple[str, ...] = ("identity", "dct", "random", "haar")
-TEMPORAL_FACTORS: tuple[str, ...] = ("gaussian",) + BASES
-
-
-# ----------------------------------------------------------------------------------------------
-# bases and input models
-# ----------------------------------------------------------------------------------------------
-
+from memlab.theory.stm.config import BASES, TEMPORAL_FACTORS, _check_int, check_dims
+from memlab.theory.stm.network import unvec
 
 def dct_matrix(N: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Orthonormal DCT-II synthesis basis (N, N): column m is cos(pi (2n+1) m / 2N), normalised."""

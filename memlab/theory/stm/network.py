@@ -6,34 +6,12 @@ See :mod:`memlab.theory.stm` for the model and notation.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from memlab.core.errors import ConfigError, check_choice, check_range
-
-W_FAMILIES: tuple[str, ...] = ("orthogonal", "gaussian", "symmetric")
-
-
-# ----------------------------------------------------------------------------------------------
-# argument checks (user errors are ConfigError with the allowed range)
-# ----------------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name}={value!r} has the wrong type; expected an integer")
-    check_range(name, int(value), lo, hi)
-    return int(value)
-
-
-def check_dims(M: int, L: int, N: int) -> None:
-    """Raise ConfigError unless M, L, N are positive integers."""
-    _check_int("M (network size)", M, 1)
-    _check_int("L (inputs per step)", L, 1)
-    _check_int("N (time steps)", N, 1)
-
+from memlab.theory.stm.config import W_FAMILIES, check_dims
 
 # ----------------------------------------------------------------------------------------------
 # networks

@@ -4,45 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from memlab.core.errors import ConfigError
-from memlab.theory.checks import check_memory, check_number
 from memlab.theory.stm.bounds import rmse
-from memlab.theory.stm.network import _check_int, check_dims, measurement_operator, noise_level, random_network, state_noise, unvec, vec
-
-
-@dataclass
-class RecallConfig:
-    """Fig. 3: recover the last r inputs of a long stream from one state, for a range of r."""
-
-    M: int = 200
-    L: int = 4
-    T: int = 1500
-    density: float = 0.1
-    spectral_radius: float = 0.98
-    noise_std: float = 1e-3
-    rs: tuple[int, ...] = (5, 10, 20, 30, 40, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500)
-    trials: int = 20
-    seed: int = 3
-    lasso_tol: float = 1e-2
-
-    def validate(self) -> None:
-        check_dims(self.M, self.L, self.T)
-        check_number("density", self.density, 0.0, 1.0, lo_open=True)
-        check_number("spectral_radius", self.spectral_radius, 0.0, 1.0, lo_open=True, hi_open=True)
-        check_number("noise_std", self.noise_std, 0.0)
-        check_number("lasso_tol", self.lasso_tol, 0.0, lo_open=True)
-        _check_int("trials", self.trials, 1)
-        if not self.rs:
-            raise ConfigError("rs is empty; give recall lengths 1 <= r <= T")
-        for r in self.rs:
-            _check_int("r (recall length)", r, 1, self.T)
-        # the operator A (M, L T) and the window copies handed to the LASSO
-        check_memory(f"M={self.M}, L={self.L}, T={self.T}", 8 * 3 * self.M * self.L * self.T, "use smaller M, L or T")
+from memlab.theory.stm.config import RecallConfig
+from memlab.theory.stm.network import measurement_operator, noise_level, random_network, state_noise, unvec, vec
 
 
 def recall_length_trial(cfg: RecallConfig, trial: int, device: str = "cpu") -> list[dict[str, Any]]:
