@@ -112,7 +112,7 @@ def build_run(config: RunConfig, device: torch.device | str | None = None):
         if "alloc" not in str(e).lower() and "memory" not in str(e).lower():
             raise
         raise ConfigError(f"model {config.model} with these sizes does not fit in memory "
-                          f"({str(e).strip().splitlines()[0][:120]}); lower model.* sizes") from None
+                          f"({str(e).strip().splitlines()[0][:240]}); lower model.* sizes") from None
     return model, task, config.train
 
 

@@ -32,8 +32,8 @@ class TrainConfig:
     clip_norm:        rescaling the whole gradient to norm <= clip_norm (0 = off)
     max_restores:     restores of the last good checkpoint, with no good epoch in between, after
                       which the run stops as ``diverged``
-    explosion_factor: an epoch loss above this many times the running median of recent epoch
-                      losses is logged as a ``loss_explosion`` event (0 = off)
+    explosion_factor: step losses above this many times the running median of recent step
+                      losses (and above the run's first loss) are a ``loss_explosion`` event (0 = off)
     """
 
     lr: float = 0.02

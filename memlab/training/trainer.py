@@ -11,9 +11,9 @@ and the learning rate halved; after ``nonfinite_patience`` such steps in a row t
 checkpoint is restored. A checkpoint is *good* only if its epoch took every step and ended
 with a finite loss and finite weights: ``last.pt`` is never overwritten by a bad epoch, so a
 restore always lands on weights that trained. After ``max_restores`` restores without a good
-epoch in between the run stops with ``stop_reason = "diverged"``. An epoch loss above
-``explosion_factor`` times the running median of recent epoch losses is a ``loss_explosion``
-event. Checkpoints are atomic; a resumed run with the same seed produces the same weights as
+epoch in between the run stops with ``stop_reason = "diverged"``. Step losses above
+``explosion_factor`` times the running median of recent step losses (and above the first
+loss) are summed up in one ``loss_explosion`` event per epoch. Checkpoints are atomic; a resumed run with the same seed produces the same weights as
 an uninterrupted one, because each epoch's data comes from a generator seeded by (seed,
 epoch) and all optimiser and schedule state is checkpointed.
 
@@ -81,8 +81,8 @@ class Trainer:
     the model's activation width) is checked against the memory available on ``device``.
     """
 
-    #: epoch losses kept for the running median of ``explosion_factor``
-    LOSS_WINDOW = 20
+    #: step losses kept for the running median of ``explosion_factor``
+    LOSS_WINDOW = 50
 
     def __init__(
         self,
@@ -115,7 +115,9 @@ class Trainer:
         self.best_test: dict[str, Any] = {}
         self.nonfinite_streak = 0
         self.restores_since_good = 0
-        self.recent_losses: list[float] = []  # losses of the last LOSS_WINDOW good epochs
+        self.recent_losses: list[float] = []  # the last LOSS_WINDOW step losses that did not explode
+        self.first_loss: float | None = None  # the run's first finite step loss
+        self._explosions: list[float] = []  # exploded step losses of the current epoch
         self.events: list[dict[str, Any]] = []
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.sequences_seen = 0
@@ -143,6 +145,7 @@ class Trainer:
             "sequences_seen": self.sequences_seen,
             "nonfinite_streak": self.nonfinite_streak,
             "recent_losses": list(self.recent_losses),
+            "first_loss": self.first_loss,
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -167,6 +170,7 @@ class Trainer:
         self.sequences_seen = int(state.get("sequences_seen", 0))
         self.nonfinite_streak = int(state.get("nonfinite_streak", 0))
         self.recent_losses = [float(x) for x in state.get("recent_losses", [])]
+        self.first_loss = None if state.get("first_loss") is None else float(state["first_loss"])
         torch.set_rng_state(state["torch_rng"])
         self._set_lr(self.lr)
 
@@ -261,6 +265,7 @@ class Trainer:
             return None
         self.opt.step()
         self.nonfinite_streak = 0
+        self._watch_loss(float(loss.detach()))
         if cfg.lr_decay < 1.0:
             self._set_lr(max(self.lr * cfg.lr_decay, cfg.min_lr))
         return float(loss.detach()), self.task.score(outputs.detach(), batch)
@@ -269,18 +274,30 @@ class Trainer:
         gen = make_generator(self.seed, 7_777_777, salt)
         return evaluate_batches(self.model, self.task, lo, hi, batches, self.cfg.batch_size, gen, self.device)
 
-    def _judge_epoch(self, loss: float, skipped: int) -> bool:
-        """Whether the epoch just finished is good; logs a loss explosion."""
-        good = skipped == 0 and math.isfinite(loss) and _params_finite(self.params)
-        if not good:
-            return False
+    def _watch_loss(self, loss: float) -> None:
+        """Note a step loss above ``explosion_factor`` × the running median of recent step losses
+        (and above the run's first loss, so that noise around a converged, tiny loss is not an
+        explosion). Exploded losses stay out of the median, so a run that stays up there keeps
+        being reported; one ``loss_explosion`` event per epoch sums them up."""
+        if self.first_loss is None:
+            self.first_loss = loss
         f = self.cfg.explosion_factor
-        if f > 0 and len(self.recent_losses) >= 5:
+        if f > 0 and self.recent_losses:
             median = statistics.median(self.recent_losses)
-            if loss > f * max(median, 1e-12):
-                self._log_event("loss_explosion", loss=loss, running_median=median, factor=loss / max(median, 1e-12))
+            if loss > f * median and loss > self.first_loss:
+                self._explosions.append(loss)
+                return
         self.recent_losses = (self.recent_losses + [loss])[-self.LOSS_WINDOW:]
-        return True
+
+    def _judge_epoch(self, loss: float, skipped: int) -> bool:
+        """Whether the epoch just finished is good (every step taken, finite loss and weights);
+        logs the epoch's loss explosions as one event."""
+        if self._explosions:
+            median = statistics.median(self.recent_losses) if self.recent_losses else float("nan")
+            self._log_event("loss_explosion", steps=len(self._explosions), max_loss=max(self._explosions),
+                            running_median=median, factor=max(self._explosions) / max(median, 1e-300))
+            self._explosions = []
+        return skipped == 0 and math.isfinite(loss) and _params_finite(self.params)
 
     def fit(self) -> dict[str, Any]:
         """Train until a stop condition; returns a summary dict."""
@@ -313,11 +330,11 @@ class Trainer:
                     if self.diverged:
                         break
                 self._in_epoch = False
-                self.epoch += 1
-                dt = time.perf_counter() - t0
                 loss = sum(losses) / len(losses) if losses else float("nan")
                 skipped = cfg.batches_per_epoch - len(losses)
                 self.state_good = self._judge_epoch(loss, skipped)
+                self.epoch += 1
+                dt = time.perf_counter() - t0
                 if self.state_good:
                     self.restores_since_good = 0
                 rec: dict[str, Any] = {
