@@ -199,6 +199,53 @@ def test_trace_plot_and_tables(tmp_path):
     assert "| copy | 4x | 193–256 | 25.0% | 87.5% | 100% | 100% |" in md
 
 
+def _line_record(task: str, n: int, off_from: int | None = None) -> dict:
+    """A synthetic trace record: writes on the x axis (<s> at 0, input j at j + 1), reads exactly on
+    each answer's target slot, pushed off the line from read ``off_from`` on."""
+    from memlab.plots.lantm import target_write
+
+    writes = [[float(j), 0.0] for j in range(n + 2)]
+    reads = []
+    for i in range(n):
+        x = writes[target_write(task, i, n) or i + 1][0]
+        reads.append([x, 0.0 if off_from is None or i < off_from else 0.8])
+    T = 2 * n + 2
+    return {"task": task, "length": n, "writes": writes, "strengths": [1.0] * (n + 2), "reads": reads, "eoi": n + 1,
+            "gates": {k: [0.5] * T for k in ("write key", "write step", "read key", "read step")},
+            "answer": list(range(n)) + [130], "prediction": list(range(n)) + [130]}
+
+
+def test_divergence_index_finds_where_reads_leave_the_writes():
+    from memlab.plots.lantm import divergence_index, target_write
+
+    assert [target_write("bigramFlip", i, 6) for i in range(6)] == [2, 1, 4, 3, 6, 5]
+    assert [target_write("reverse", i, 4) for i in range(4)] == [4, 3, 2, 1]
+    assert divergence_index(_line_record("bigramFlip", 12)) is None
+    assert divergence_index(_line_record("bigramFlip", 12, off_from=7)) == 7
+    assert divergence_index(_line_record("copy", 10, off_from=3)) == 3
+    assert divergence_index(_line_record("addition", 10, off_from=3)) is None  # no one-slot target
+
+
+def test_addition_problem_text_marks_wrong_digits():
+    from memlab.plots.lantm import addition_problem
+
+    # k = 2, x = 57, y = 68: input 7 8 5 6 (interleaved, least significant first); 57 + 68 = 125 -> 5 2 1 <e>
+    rec = {"inputs": [7, 8, 5, 6], "answer": [5, 2, 1, 12], "prediction": [5, 3, 1, 12]}
+    assert addition_problem(rec) == ["  57", "+ 68", "= 125$", "→ 135$", "   *  "]
+    del rec["inputs"]
+    assert addition_problem(rec)[0] == "= 125$"
+
+
+def test_fig9_and_fig11_render_from_records(tmp_path):
+    from memlab.plots.lantm import addition_figure, bigramflip_figure, key_space_figure
+
+    recs = [_line_record("bigramFlip", 16), _line_record("bigramFlip", 32, off_from=20)]
+    assert bigramflip_figure(recs, tmp_path / "fig9.png").stat().st_size > 10_000
+    add = dict(_line_record("addition", 8), inputs=[1, 2] * 8, answer=[3] * 9 + [12], prediction=[3] * 8 + [4, 12])
+    assert addition_figure([add, add], tmp_path / "fig11.png").stat().st_size > 10_000
+    assert key_space_figure(recs[1], tmp_path / "fig7.png").stat().st_size > 10_000
+
+
 def _train_tiny_copy(seed: int, budget_s: float) -> tuple[float, int]:
     torch.manual_seed(seed)
     task = make_task("copy", {"vocab": 8, "train_min": 2, "train_max": 6, "test_min": 2, "test_max": 6})
