@@ -20,6 +20,8 @@ EXPERIMENTS: dict[str, str] = {
     "lantm-tables": "memlab.experiments.lantm_tables",
     "ntm-table": "memlab.experiments.ntm_table",
     "demo": "memlab.experiments.demo",
+    "stm-phase-diagram": "memlab.experiments.stm_phase_diagram",
+    "stm-recall-length": "memlab.experiments.stm_recall_length",
 }
 
 
