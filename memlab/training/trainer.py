@@ -136,6 +136,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.opt.state_dict(),
+            "optimizer_name": self.cfg.optimizer,
             "epoch": self.epoch,
             "lr": self.lr,
             "best_train_error": self.best_train_error,
@@ -156,6 +157,10 @@ class Trainer:
             lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
             raise MemlabError(f"{source} does not match the run's model "
                               f"({lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)})") from None
+        trained_with = state.get("optimizer_name", "rmsprop")  # checkpoints before the knob: RMSProp
+        if trained_with != self.cfg.optimizer:
+            raise MemlabError(f"{source} was trained with train.optimizer={trained_with}, not {self.cfg.optimizer}; "
+                              f"resume with train.optimizer={trained_with} or start a new run")
         try:
             self.opt.load_state_dict(state["optimizer"])
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
@@ -207,6 +212,10 @@ class Trainer:
         return True
 
     # ------------------------------------------------------------------ training
+    def _lower_lr(self, factor: float) -> None:
+        """Multiply the rate by ``factor`` < 1, never below ``min_lr`` (nor above where it was)."""
+        self._set_lr(max(self.lr * factor, min(self.cfg.min_lr, self.lr)))
+
     def _set_lr(self, lr: float) -> None:
         self.lr = lr
         for g in self.opt.param_groups:
@@ -221,7 +230,7 @@ class Trainer:
     def _nonfinite(self, what: str) -> None:
         self.opt.zero_grad(set_to_none=True)
         self.nonfinite_streak += 1
-        self._set_lr(max(self.lr * 0.5, self.cfg.min_lr))
+        self._lower_lr(0.5)
         self._log_event("nonfinite", what=what, lr=self.lr, streak=self.nonfinite_streak)
         if self.nonfinite_streak >= self.cfg.nonfinite_patience:
             self.nonfinite_streak = 0
@@ -267,7 +276,7 @@ class Trainer:
         self.nonfinite_streak = 0
         self._watch_loss(float(loss.detach()))
         if cfg.lr_decay < 1.0:
-            self._set_lr(max(self.lr * cfg.lr_decay, cfg.min_lr))
+            self._lower_lr(cfg.lr_decay)
         return float(loss.detach()), self.task.score(outputs.detach(), batch)
 
     def evaluate(self, lo: int, hi: int, batches: int, salt: int = 0) -> ScoreCounts:
@@ -354,7 +363,7 @@ class Trainer:
                     self.since_best += 1
                 if (cfg.plateau_halving and cfg.lr_halve_after and self.epoch > cfg.lr_halve_after
                         and self.since_best >= cfg.lr_patience):
-                    self._set_lr(max(self.lr * 0.5, cfg.min_lr))
+                    self._lower_lr(0.5)
                     self.since_best = 0
                     self._log_event("lr_halved", lr=self.lr)
                 if cfg.eval_every and self.epoch % cfg.eval_every == 0:

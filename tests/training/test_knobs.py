@@ -1,0 +1,114 @@
+"""Trainer knobs: optimizer choice, RMSProp momentum 0, per-step lr decay, plateau halving on/off,
+clipping by value and norm; defaults stay the seed 004 protocol."""
+
+import math
+
+import pytest
+import torch
+
+from memlab.core.config import from_dict
+from memlab.core.errors import ConfigError, MemlabError
+from memlab.models import build_model
+from memlab.tasks import make_task
+from memlab.training.config import TrainConfig
+from memlab.training.trainer import Trainer
+
+TASK = {"train_min": 2, "train_max": 4, "test_min": 5, "test_max": 6, "vocab": 6}
+MODEL = {"hidden": 16, "layers": 1, "embed": 4}
+
+
+def _trainer(run_dir=None, **kw):
+    task = make_task("copy", TASK)
+    torch.manual_seed(0)
+    model = build_model("lstm", task.spec, overrides=MODEL)
+    base = {"max_epochs": 2, "batches_per_epoch": 3, "batch_size": 4, "eval_every": 0, "target_coarse": 2.0}
+    return Trainer(model, task, from_dict(TrainConfig, {**base, **kw}, prefix="train."), run_dir=run_dir,
+                   progress=False)
+
+
+def test_defaults_are_the_seed_004_protocol():
+    c = TrainConfig()
+    assert (c.optimizer, c.momentum, c.rms_alpha, c.lr_decay, c.plateau_halving, c.clip_norm, c.clip_value) == (
+        "rmsprop", 0.95, 0.95, 1.0, True, 1.0, 0.0)
+    assert (c.batch_size, c.batches_per_epoch, c.lr_halve_after, c.lr_patience) == (32, 10, 100, 30)
+    opt = _trainer().opt
+    assert isinstance(opt, torch.optim.RMSprop) and opt.defaults["momentum"] == 0.95
+
+
+@pytest.mark.parametrize("name, cls", [("rmsprop", torch.optim.RMSprop), ("adam", torch.optim.Adam),
+                                       ("sgd", torch.optim.SGD)])
+def test_optimizer_choice(name, cls):
+    tr = _trainer(optimizer=name, lr=0.01)
+    assert isinstance(tr.opt, cls)
+    before = [p.detach().clone() for p in tr.params]
+    tr.fit()
+    assert any(not torch.equal(a, b) for a, b in zip(before, tr.params))
+
+
+def test_rmsprop_momentum_zero_and_adam_betas():
+    assert _trainer(momentum=0).opt.defaults["momentum"] == 0
+    assert _trainer(optimizer="adam", adam_beta2=0.98).opt.defaults["betas"] == (0.9, 0.98)
+    with pytest.raises(ConfigError, match="choose one of rmsprop, adam, sgd"):
+        from_dict(TrainConfig, {"optimizer": "lbfgs"})
+
+
+def test_lr_decay_multiplies_every_step():
+    tr = _trainer(lr=0.01, lr_decay=0.9)
+    tr.fit()  # 2 epochs x 3 steps
+    assert tr.lr == pytest.approx(0.01 * 0.9 ** 6)
+    assert tr.opt.param_groups[0]["lr"] == pytest.approx(tr.lr)
+    tr = _trainer(lr=0.01, lr_decay=0.5, min_lr=0.004)
+    tr.fit()
+    assert tr.lr == pytest.approx(0.004)  # never below min_lr
+    assert _trainer(lr=0.01).fit()["lr"] == 0.01  # 1.0 = off
+
+
+def test_plateau_halving_switch():
+    kw = dict(lr=1e-9, max_epochs=6, lr_halve_after=1, lr_patience=1, min_lr=0)
+    on, off = _trainer(**kw), _trainer(plateau_halving=False, **kw)
+    on.fit(), off.fit()
+    assert on.lr < 1e-9 and any(e["event"] == "lr_halved" for e in on.events)
+    assert off.lr == 1e-9 and not any(e["event"] == "lr_halved" for e in off.events)
+    low = _trainer(**{**kw, "min_lr": 1e-7})
+    low.fit()
+    assert low.lr == 1e-9  # a rate already under min_lr is never raised to it
+
+
+def test_clip_value_bounds_every_gradient_element():
+    tr = _trainer(clip_value=1e-4, clip_norm=0, optimizer="sgd", momentum=0, lr=1.0)
+    task = tr.task
+    batch = task.sample(4, 3, torch.Generator().manual_seed(0))
+    seen = []
+    orig = tr.opt.step
+
+    def spy(*a, **k):
+        seen.append(max(float(p.grad.abs().max()) for p in tr.params if p.grad is not None))
+        return orig(*a, **k)
+
+    tr.opt.step = spy
+    assert tr.train_step(batch) is not None
+    assert seen[0] <= 1e-4 + 1e-12
+
+
+@pytest.mark.parametrize("key, value", [("lr_decay", 0), ("lr_decay", 1.5), ("lr_decay", "nan"), ("clip_value", -1),
+                                        ("clip_value", "inf"), ("momentum", 1), ("adam_beta1", 1.0),
+                                        ("explosion_factor", 0.5), ("max_restores", 0)])
+def test_knob_ranges(key, value):
+    with pytest.raises(ConfigError, match=f"train.{key}"):
+        from_dict(TrainConfig, {key: value}, prefix="train.")
+
+
+def test_resume_with_another_optimizer_is_one_line(tmp_path):
+    tr = _trainer(tmp_path, optimizer="adam")
+    tr.fit()
+    other = _trainer(tmp_path, optimizer="sgd")
+    with pytest.raises(MemlabError, match="optimizer") as e:
+        other.resume()
+    assert "\n" not in str(e.value)
+
+
+def test_resume_restores_the_decayed_lr_exactly(tmp_path):
+    a = _trainer(tmp_path, lr=0.01, lr_decay=0.99, max_epochs=2)
+    a.fit()
+    b = _trainer(tmp_path, lr=0.01, lr_decay=0.99, max_epochs=4)
+    assert b.resume() and b.lr == a.lr and not math.isnan(b.lr)
