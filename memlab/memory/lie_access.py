@@ -127,6 +127,7 @@ class LANTMSpec(NamedTuple):
     temp_min: float  # softmax temperature T = softplus(·) + temp_min
     read_first: bool = False  # read the memory as it was before this step's write
     interpolate_steps: bool = True  # v = h·ṽ + (1−h)·v_prev; off: v = ṽ
+    softmax_temp: str = "softplus"  # T = softplus(z) + T_min | "inverse": 1/T = softplus(z) + T_min
 
     @property
     def heads(self) -> int:
@@ -212,6 +213,8 @@ def _split_instructions(q: Tensor, spec: LANTMSpec):
     temp = None
     if spec.weighting == "softmax":
         temp = F.softplus(q[:, o["temp"][0] : o["temp"][1]]) + spec.temp_min  # (B, R)
+        if spec.softmax_temp == "inverse":
+            temp = 1 / temp  # the controller emits a sharpness β = 1/T
     return kt, vr, g, hg, s, mem, temp
 
 
@@ -333,11 +336,12 @@ class LieAccess(nn.Module):
 
 def make_spec(hidden: int, mem_width: int, key_dim: int, write_heads: int, read_heads: int, group: str,
               weighting: str, alpha: float, eps: float, normalise_steps: bool, step_delta: float,
-              temp_min: float, read_first: bool = False, interpolate_steps: bool = True) -> LANTMSpec:
+              temp_min: float, read_first: bool = False, interpolate_steps: bool = True,
+              softmax_temp: str = "softplus") -> LANTMSpec:
     """A ``LANTMSpec`` with the group built by name (``memlab.memory.lie_groups.GROUPS``)."""
     return LANTMSpec(hidden, mem_width, key_dim, write_heads, read_heads, make_group(group, key_dim), weighting,
                      float(alpha), float(eps), bool(normalise_steps), float(step_delta), float(temp_min),
-                     bool(read_first), bool(interpolate_steps))
+                     bool(read_first), bool(interpolate_steps), softmax_temp)
 
 
 def __getattr__(name: str):

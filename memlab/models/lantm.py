@@ -29,6 +29,12 @@ before presets existed, resolves to it), ``paper-code`` (all four items as relea
 ``reproduce`` (the default for new runs): items 1, 2 and 4 as released with item 3 as the paper's
 text. Why: in issue 13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880
 and reach 100% at 4x (seed 2), while adding item 3's bounded step gave 53% at 4x (seed 1).
+
+SoftMax (§3.1): w_i ∝ S_i exp(−‖k − a_i‖²/T) with "a temperature emitted by the controller";
+the seed gives no activation for T. ``softmax_temperature=softplus`` (memlab's reading, the
+default): T = softplus(z) + ``temp_min``; ``inverse``: the controller emits a sharpness,
+1/T = softplus(z) + ``temp_min`` (as the NTM's key strength β), so sharp reads are reached
+linearly rather than where softplus flattens out. Both use the squared distance, as the seed.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from memlab.tasks.base import TaskSpec
 
 WEIGHTINGS = ("invnorm", "softmax")
 KERNELS = ("fused", "reference")
+SOFTMAX_TEMPERATURES = ("softplus", "inverse")
 #: old ``model.impl`` values (configs written before the kernel vocabulary) -> ``model.kernel``
 LEGACY_IMPL = {"fast": "fused", "ref": "reference"}
 
@@ -80,6 +87,7 @@ class LANTMConfig:
     read_heads: int = 1
     write_heads: int = 1
     temp_min: float = 1e-3  # SoftMax temperature floor: T = softplus(·) + temp_min
+    softmax_temperature: str = "softplus"  # softplus: T = softplus(z) + temp_min; inverse: 1/T = that
     preset: str = "paper-text"  # paper-text | paper-code | reproduce (see the module docstring)
     read_to_output: bool | None = None  # 1: y = W·h_t + σ(c_t)·W′·r_t
     read_first: bool | None = None  # 2: read before this step's write
@@ -116,6 +124,9 @@ class LANTMConfig:
             )
         check_range("model.step_delta", self.step_delta, 0, lo_open=True)
         check_range("model.temp_min", self.temp_min, 0)
+        check_choice("model.softmax_temperature", self.softmax_temperature, SOFTMAX_TEMPERATURES)
+        if self.softmax_temperature == "inverse" and not self.temp_min > 0:
+            raise ConfigError("model.softmax_temperature=inverse needs model.temp_min > 0 (1/T = softplus(z) + temp_min)")
         check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
         if self.compile and self.kernel == "fused":
             raise ConfigError("model.compile=true applies to model.kernel=reference; the fused kernel is hand-written")
@@ -136,10 +147,12 @@ class LANTMCore(MemoryCore):
         write_gate_bias: float = -6.0, normalise_steps: bool = True, step_delta: float = 1e-4, temp_min: float = 1e-3,
         read_first: bool = False, interpolate_steps: bool = True, init_slot: bool = False,
         read_to_output: bool = False, kernel: str = "fused", compile: bool = False,
+        softmax_temperature: str = "softplus",
     ):
         super().__init__()
         self.spec = make_spec(hidden, mem_width, key_dim, write_heads, read_heads, group, weighting, alpha, eps,
-                              normalise_steps, step_delta, temp_min, read_first, interpolate_steps)
+                              normalise_steps, step_delta, temp_min, read_first, interpolate_steps,
+                              softmax_temperature)
         self.kernel, self.compile = kernel, compile
         self.input_size = input_size
         H, Rm = hidden, read_heads * mem_width
@@ -295,7 +308,7 @@ def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
         write_heads=cfg.write_heads, write_gate_bias=cfg.write_gate_bias, normalise_steps=cfg.normalise_steps,
         step_delta=cfg.step_delta, temp_min=cfg.temp_min, read_first=cfg.read_first,
         interpolate_steps=cfg.interpolate_steps, init_slot=cfg.init_slot, read_to_output=cfg.read_to_output,
-        kernel=cfg.kernel, compile=cfg.compile,
+        kernel=cfg.kernel, compile=cfg.compile, softmax_temperature=cfg.softmax_temperature,
     )
     return LANTMModel(spec, core, cfg.embed, cfg.write_while_answering)
 

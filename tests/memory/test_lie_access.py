@@ -182,6 +182,24 @@ def test_step_size_and_interpolation_by_hand(normalise, delta, interpolate, step
                                                      dtype=D), atol=1e-12)
 
 
+@pytest.mark.parametrize("mode", ["softplus", "inverse"])
+def test_softmax_temperature_by_hand(mode):
+    spec = _spec(weighting="softmax", softmax_temp=mode, read_first=True)
+    Wq, bq = _instructions(spec)
+    z = 0.7
+    bq[spec.offsets()["temp"][0]] = z
+    T = math.log1p(math.exp(z)) + 1e-3
+    T = 1 / T if mode == "inverse" else T
+    (rho, *_), (_, _, _, temp) = lie_access_step_ref(torch.zeros(1, 1, dtype=D), _one_slot_state(spec), Wq, bq, spec)
+    assert temp.item() == pytest.approx(T, rel=1e-12)
+    state = _one_slot_state(spec)  # two slots: the read key (1, 0) is 2 from (−1, 0) and 1 from (2, 0)
+    state = state._replace(addresses=torch.tensor([[[-1.0, 0.0], [2.0, 0.0]]], dtype=D),
+                           memory=torch.tensor([[[1.0, 0.0], [0.0, 1.0]]], dtype=D), strengths=torch.ones(1, 2, dtype=D))
+    (rho, *_), _ = lie_access_step_ref(torch.zeros(1, 1, dtype=D), state, Wq, bq, spec)
+    u = torch.tensor([math.exp(-4 / T), math.exp(-1 / T)], dtype=D)  # S exp(−‖k − a‖²/T)
+    assert torch.allclose(rho[0, 0], u / u.sum(), atol=1e-12)
+
+
 def test_initial_slot_and_write_gate_bias():
     core = LANTMCore(3, hidden=4, mem_width=2, init_slot=True, write_gate_bias=-10.0)
     with torch.no_grad():
@@ -240,6 +258,7 @@ def test_checkpoint_from_before_the_composition_loads_and_agrees():
 GROUP_CASES = [
     dict(group="translation", weighting="invnorm"),
     dict(group="translation", weighting="softmax"),
+    dict(group="translation", weighting="softmax", softmax_temperature="inverse", read_heads=2),
     dict(group="translation", weighting="invnorm", key_dim=3, read_heads=2, write_heads=2, alpha=3.0),
     dict(group="so2", weighting="invnorm", read_heads=2),
     dict(group="so2", weighting="softmax", write_heads=2),
@@ -300,7 +319,8 @@ def test_fused_equals_reference_for_every_group_and_weighting(kw, preset):
     _agree(core, masked=code)
 
 
-@pytest.mark.parametrize("kw", [GROUP_CASES[0], GROUP_CASES[1], GROUP_CASES[4]], ids=["inv", "soft", "so2"])
+@pytest.mark.parametrize("kw", [GROUP_CASES[0], GROUP_CASES[1], GROUP_CASES[2], GROUP_CASES[5]],
+                         ids=["inv", "soft", "soft-inverse", "so2"])
 @pytest.mark.parametrize("first", [False, True])
 def test_fused_kernel_gradcheck(kw, first):
     core = _core(dict(kw, read_first=first, init_slot=first), E=2, H=3, m=2)

@@ -120,6 +120,8 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
         aP[:, :, lo:hi].copy_(k[:, :W].transpose(1, 2))  # append the write heads' addresses
         if not invnorm:
             temp = torch.add(F.softplus(q[:, ot0:ot1]), spec.temp_min, out=TEMP[t])  # (B, R)
+            if spec.softmax_temp == "inverse":
+                temp = torch.reciprocal(temp, out=TEMP[t])  # T = 1/β
         N = lo if spec.read_first else hi  # slots the reads of step t see
         if N == 0:  # nothing written yet: ρ = 0
             Rv_t[t + 1].zero_()
@@ -210,7 +212,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     mem_all = M_buf[:, N0:].reshape(B, T, W * m).transpose(0, 1)
     dq = [SQ * (1 - SQ), 1 - S_all, 1 - mem_all * mem_all]  # of g, h; of log S; of M
     if not invnorm:
-        dq.append(torch.sigmoid(QB[..., ot0:ot1]))  # softplus' = sigmoid
+        dT = torch.sigmoid(QB[..., ot0:ot1])  # softplus' = sigmoid
+        dq.append(dT if spec.softmax_temp == "softplus" else dT.mul_(TEMP * TEMP).neg_())  # T = 1/β: −σ·T²
     DQ_t = torch.cat([SQ.new_ones(T, B, A * (n + P))] + dq, -1).unbind(0)  # (B, Q) per step
     GQ = xg.new_zeros(B, T, Q)
     GQ_t = GQ.unbind(1)
