@@ -99,20 +99,23 @@ class Store:
             raise MemlabError(f"{self.root} is a file, not a run store folder")
         try:
             con = self._open()
-        except sqlite3.DatabaseError as e:
+        except sqlite3.OperationalError as e:  # locked, read-only, disk full: not corrupt
+            raise MemlabError(f"run index {self.path} cannot be used ({e})") from None
+        except sqlite3.DatabaseError as e:  # not a database / malformed
             con = self._recover(e)
         try:
             yield con
             con.commit()
         except sqlite3.OperationalError as e:
-            raise MemlabError(f"run index {self.path} cannot be written ({e})") from None
+            raise MemlabError(f"run index {self.path} cannot be written ({e}); the run folders are intact") from None
+        except sqlite3.DatabaseError as e:
+            raise MemlabError(f"run index {self.path} is corrupt ({e}); delete it and it is rebuilt from "
+                              "the run folders") from None
         finally:
             con.close()
 
     def _recover(self, err: Exception) -> sqlite3.Connection:
         """Move a corrupt index aside and rebuild it from the run folders."""
-        if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
-            raise MemlabError(f"run index {self.path} is locked by another process; try again") from None
         aside = self.path.with_name(self.path.name + ".corrupt")
         try:
             os.replace(self.path, aside)

@@ -18,9 +18,12 @@ def set_threads(n: int | None = None) -> int:
 
     if n is None:
         env = os.environ.get("MEMLAB_THREADS") or os.environ.get("OMP_NUM_THREADS")
-        n = int(env) if env else 1
-    if n < 1:
-        raise ConfigError(f"threads={n} is out of range; allowed: >= 1")
+        try:
+            n = int(env) if env else 1
+        except ValueError:
+            raise ConfigError(f"MEMLAB_THREADS/OMP_NUM_THREADS={env!r} is not an integer") from None
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 4096:
+        raise ConfigError(f"threads={n!r} is out of range; allowed: integers 1 <= threads <= 4096")
     torch.set_num_threads(n)
     return n
 
@@ -40,8 +43,16 @@ def resolve_device(device: str | None = None):
     return dev
 
 
+def check_seed(seed: int, name: str = "seed") -> int:
+    """``seed`` if it is an integer with 0 <= seed < 2**63 (what every RNG here accepts), else ConfigError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"{name}={seed!r} is out of range; allowed: integers 0 <= {name} < 2**63")
+    return seed
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) global RNGs."""
+    check_seed(seed)
     import numpy as np
     import torch
 

@@ -191,9 +191,9 @@ def resolve_run_config(model: str, task: str, overrides: dict[str, Any] | None =
 
 
 def _seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ConfigError(f"seed={seed!r} is out of range; allowed: integers 0 <= seed < 2**63")
-    return seed
+    from memlab.core.runtime import check_seed
+
+    return check_seed(seed)
 
 
 def read_run_config(run_dir: str | Path) -> RunConfig:

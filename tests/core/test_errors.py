@@ -55,3 +55,19 @@ def test_taskspec_lives_in_core_and_is_reexported():
     from memlab.tasks.base import TaskSpec as T3
 
     assert TaskSpec is T2 is T3
+
+
+def test_seeds_and_threads_are_checked(monkeypatch):
+    from memlab.core.runtime import check_seed, seed_everything, set_threads
+
+    assert check_seed(2**63 - 1) == 2**63 - 1
+    for bad in (-1, 2**64, 1.5, True):
+        with pytest.raises(ConfigError, match="seed"):
+            check_seed(bad)
+    with pytest.raises(ConfigError, match="seed=18446744073709551616"):
+        seed_everything(2**64)
+    with pytest.raises(ConfigError, match="threads=0"):
+        set_threads(0)
+    monkeypatch.setenv("MEMLAB_THREADS", "lots")
+    with pytest.raises(ConfigError, match="not an integer"):
+        set_threads()

@@ -141,3 +141,12 @@ def test_evaluating_at_huge_scales_is_refused(tmp_path):
         evaluate_run(run, "10000000", batches=1)
     with pytest.raises(ConfigError, match="scale=30000 is out of range for copy"):
         evaluate_run(run, [30000], batches=1)
+
+
+def test_seed_beyond_64_bits_and_out_as_a_file(tmp_path):
+    with pytest.raises(ConfigError, match="seed="):
+        train_run("lstm", "copy", TINY, seed=2**64, out=tmp_path, name="s", progress=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MemlabError, match="is a file"):
+        train_run("lstm", "copy", TINY, out=tmp_path / "file", name="s", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
