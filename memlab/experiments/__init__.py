@@ -22,6 +22,12 @@ EXPERIMENTS: dict[str, str] = {
     "demo": "memlab.experiments.demo",
     "stm-phase-diagram": "memlab.experiments.stm_phase_diagram",
     "stm-recall-length": "memlab.experiments.stm_recall_length",
+    "capacity-hopfield": "memlab.experiments.capacity_hopfield",
+    "capacity-cmm": "memlab.experiments.capacity_cmm",
+    "capacity-hrr": "memlab.experiments.capacity_hrr",
+    "capacity-tpr": "memlab.experiments.capacity_tpr",
+    "capacity-sdm": "memlab.experiments.capacity_sdm",
+    "capacity-fast-weights": "memlab.experiments.capacity_fast_weights",
 }
 
 

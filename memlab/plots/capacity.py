@@ -1,8 +1,7 @@
-"""Figures and the markdown summary of the capacity experiments, rendered from records only.
+"""Figures of the capacity experiments, one function per figure, each from records only.
 
-``render_figure(stem, records_path, png_path)`` draws one figure per experiment from its JSONL
-records (``memlab.theory.capacity`` writes them); ``render_summary(out_dir)`` writes
-``out_dir/README.md`` from the headline records of every ``*.jsonl`` found there.
+``FIGURES[stem](records, png_path)`` draws the figure of experiment ``capacity-<stem>`` from its
+records (point records; the headline is recomputed from them when a figure needs it).
 """
 
 from __future__ import annotations
@@ -10,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from memlab.core.errors import ConfigError
-from memlab.core.io import atomic_write_text, read_jsonl
 
 Records = list[dict[str, Any]]
 TINY = 1e-17  # floor for exact zeros on log axes
@@ -38,14 +35,17 @@ def _series(rs: Records, key: str, x: str, y: str) -> dict[Any, tuple[list, list
     return out
 
 
-def _headline(records: Records) -> dict[str, Any]:
-    return next((r["headline"] for r in records if r.get("kind") == "headline"), {})
+def _headline(records: Records, stem: str) -> dict[str, Any]:
+    """The headline figures of capacity-``stem``, recomputed from its point records."""
+    from memlab.theory.capacity import analysis
+
+    return analysis(stem).summarize([r for r in records if r.get("kind") == "point"])
 
 
 # ----------------------------------------------------------------------------- one function per figure
 def plot_hopfield(records: Records, path: Path) -> Path:
     plt = _plt()
-    head = _headline(records)
+    head = _headline(records, "hopfield")
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
     one = _part(records, "one_step")
     for N, (xs, ys) in _series(one, "N", "load", "bit_error").items():
@@ -113,7 +113,7 @@ def plot_cmm(records: Records, path: Path) -> Path:
 
 def plot_hrr(records: Records, path: Path) -> Path:
     plt = _plt()
-    head = _headline(records)
+    head = _headline(records, "hrr")
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
     var = _part(records, "variance")
     cx = [r for r in var if r["form"] == "complex"]
@@ -221,143 +221,4 @@ FIGURES: dict[str, Callable[[Records, Path], Path]] = {
 }
 
 
-def render_figure(stem: str, records_path: str | Path, png_path: str | Path) -> Path:
-    """Draw the figure of experiment ``stem`` from its JSONL records."""
-    if stem not in FIGURES:
-        raise ConfigError(f"figure {stem!r} is not known; choose one of {', '.join(FIGURES)}")
-    return FIGURES[stem](read_jsonl(records_path), Path(png_path))
-
-
-# ----------------------------------------------------------------------------- markdown summary
-def _f(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, float):
-        if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-            return f"{x:.1e}"
-        return f"{x:.{digits}f}"
-    return str(x)
-
-
-def _md_hopfield(h: dict[str, Any]) -> list[str]:
-    fs = h.get("stable_finite_size_fit") or {}
-    lines = [
-        f"- one-step criterion: {h['criterion_one_step']}.",
-        f"- stability criterion: {h['criterion_stable']}.",
-        f"- cue criterion: {h['criterion_cue']}.",
-        "",
-        "| N | α at 1% one-step bit error | α where retrieval stops being stable | α where noisy-cue recall fails |",
-        "|---|---|---|---|",
-    ]
-    for N in sorted(h["one_step_capacity"], key=float):
-        lines.append(f"| {N} | {_f(h['one_step_capacity'][N])} | {_f(h['stable_capacity'].get(N))} | {_f(h['cue_capacity'].get(N))} |")
-    lines.append(f"| theory | {_f(h['one_step_theory'])} (Φ(−1/√α) = 1%; seed 0.18) | 0.138 (N → ∞) | |")
-    sc = h.get("one_step_capacity_self_coupling") or {}
-    if sc:
-        lines += ["", f"- {h['note_self_coupling']}. With w_ii = Q kept, the 1% crossing is at "
-                  + ", ".join(f"N={n}: {_f(sc[n])}" for n in sorted(sc, key=float))
-                  + f" (theory Φ(−(1+α)/√α) = 1% at {_f(h['one_step_theory_self_coupling'])})."]
-    if fs.get("alpha_infinity") is not None:
-        lines += ["", f"Finite-size fit of the stability load, α(N) = α∞ + a/√N: α∞ = {_f(fs['alpha_infinity'])}, a = {_f(fs['slope'], 2)}."]
-    return lines
-
-
-def _md_cmm(h: dict[str, Any]) -> list[str]:
-    D = h.get("random_keys_key_size")
-    cor_h, cor_w = h["correlated_hebbian_error"], h["correlated_widrow_hoff_error"]
-    lines = [
-        f"- exact: {h['criterion_exact']}.",
-        f"- orthonormal keys (Q ≤ {D}): Hebbian max relative error {_f(h['orthonormal_max_hebbian_error'])} — exact.",
-        f"- random keys in D = {D}: Hebbian exact only up to Q = {h['random_keys_hebbian_exact_up_to_Q']}; "
-        f"Widrow–Hoff exact up to Q = {h['random_keys_widrow_hoff_exact_up_to_Q']} within the epoch cap.",
-        f"- linearly independent correlated keys: Widrow–Hoff exact where Hebbian fails in "
-        f"{h['independent_keys_where_hebbian_fails_and_widrow_hoff_exact']} of {h['correlated_settings']} settings "
-        f"(up to {h['correlated_widrow_hoff_max_epochs']} epochs).",
-        "",
-        "| key correlation ρ | Hebbian error | Widrow–Hoff error |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {k} | {_f(cor_h[k])} | {_f(cor_w[k])} |" for k in sorted(cor_h, key=float)]
-    return lines
-
-
-def _md_hrr(h: dict[str, Any]) -> list[str]:
-    fit = h["fit"]
-    lines = [
-        f"- variance: {h['criterion_variance']}.",
-        f"- log–log fit over {fit['points']} (Q, S) points of the redundant memory: variance ∝ (Q−1)^{_f(fit['slope_Q'])} · "
-        f"S^{_f(fit['slope_S'])}, constant {_f(fit['constant'])}, R² = {_f(fit['r2'], 4)} (eq. 2.51: exponents 1 and −1, constant 1).",
-    ]
-    for form, v in h.get("real_form_fit", {}).items():
-        lines.append(f"- {form} (S = 1): variance ∝ (Q−1)^{_f(v['slope_Q'])}, constant {_f(v['constant'])}.")
-    lines += [f"- cleanup: {h['criterion_cleanup']}; cleanup never lowers accuracy: {h['cleanup_raises_accuracy_everywhere']}.", "",
-              "| S | Q | raw bit accuracy | after cleanup |", "|---|---|---|---|"]
-    table = h["cleanup_raw_vs_cleaned_bit_accuracy_by_S_and_Q"]
-    for S in sorted(table, key=float):
-        for Q in sorted(table[S], key=float):
-            raw, cl = table[S][Q]
-            lines.append(f"| {S} | {Q} | {_f(raw)} | {_f(cl)} |")
-    return lines
-
-
-def _md_sdm(h: dict[str, Any]) -> list[str]:
-    lines = [f"- capacity: {h['criterion_capacity']}.", f"- noise tolerance: {h['criterion_noise']}.",
-             "- “< x” means already below 99% at the first grid point x, “> x” still above at the last.", "",
-             "| memory | weights (counters) | pattern bits | items at 99% bits | items / pattern bit | cue noise tolerated |",
-             "|---|---|---|---|---|---|"]
-    for name, c in sorted(h["capacity"].items(), key=lambda kv: (kv[0].split()[0], kv[1]["weights"])):
-        lines.append(f"| {name} | {c['weights']:,} | {c['pattern_bits']} | {_f(c['items_at_99pct_bits'], 1)} | "
-                     f"{_f(c['items_per_pattern_bit'], 3)} | {_f(h['noise_tolerance'].get(name))} |")
-    return lines
-
-
-def _md_tpr(h: dict[str, Any]) -> list[str]:
-    err = h["random_direct_error"]
-    acc = h["random_direct_cleanup_accuracy"]
-    lines = [f"- {h['criterion']}.",
-             f"- orthonormal roles: max error {_f(h['orthonormal_max_error'])}, exact up to Q = {h['orthonormal_exact_up_to_Q']} = R.",
-             f"- random roles with the dual basis: exact up to Q = {h['random_dual_exact_up_to_Q']}.", "",
-             "| Q | random roles, u = r: error | cleanup accuracy |", "|---|---|---|"]
-    lines += [f"| {q} | {_f(err[q])} | {_f(acc[q])} |" for q in sorted(err, key=float)]
-    return lines
-
-
-def _md_fast_weights(h: dict[str, Any]) -> list[str]:
-    lines = [f"- {h['criterion']}.", "", "| decay λ | retrieval span (steps) |", "|---|---|"]
-    lines += [f"| {lam} | {h['span'][lam]} |" for lam in sorted(h["span"], key=float, reverse=True)]
-    return lines
-
-
-SECTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {
-    "hopfield": ("Hopfield network (eq. 2.22–2.25)", _md_hopfield),
-    "cmm": ("Correlation matrix memory (eq. 2.52–2.55)", _md_cmm),
-    "hrr": ("HRR and redundant associative memory (eq. 2.42–2.51)", _md_hrr),
-    "sdm": ("Sparse distributed memory vs Hopfield (Alg. 2.1, eq. 2.64–2.66)", _md_sdm),
-    "tpr": ("Tensor product representation (eq. 2.58–2.59)", _md_tpr),
-    "fast-weights": ("Fast weights (eq. 2.56)", _md_fast_weights),
-}
-
-
-def render_summary(out_dir: str | Path) -> Path:
-    """Write ``out_dir/README.md`` from the headline records of the experiments found there."""
-    out_dir = Path(out_dir)
-    lines = ["# Capacity experiments (seed 001 §2.3.1, §2.4.2–2.4.4)", "",
-             "Rendered by `memlab.plots.capacity.render_summary` from the records in this folder; "
-             "regenerate with `memlab capacity all` (or one memory at a time).", ""]
-    for stem, (title, fn) in SECTIONS.items():
-        path = out_dir / f"{stem}.jsonl"
-        if not path.exists():
-            continue
-        recs = read_jsonl(path)
-        h = _headline(recs)
-        cfg = next((r for r in recs if r.get("kind") == "config"), {})
-        if not h:
-            continue
-        lines += [f"## {title}", "", f"![{stem}]({stem}.png)", "",
-                  f"`{stem}.jsonl` — commit {cfg.get('commit', '?')}, seed {cfg.get('seed', '?')}, "
-                  f"{_f(cfg.get('seconds'), 1)} s on {cfg.get('threads', '?')} thread(s).", ""]
-        lines += fn(h) + [""]
-    return atomic_write_text(out_dir / "README.md", "\n".join(lines))
-
-
-__all__ = ["FIGURES", "render_figure", "render_summary"] + [f"plot_{k.replace('-', '_')}" for k in FIGURES]
+__all__ = ["FIGURES"] + [f"plot_{k.replace('-', '_')}" for k in FIGURES]
