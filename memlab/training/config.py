@@ -145,21 +145,21 @@ class RunConfig:
 
 
 def default_settings(model: str, task: str) -> dict[str, dict[str, Any]]:
-    """``{"model": …, "train": …}`` defaults of a (model, task) pair: the per-paper table in
-    ``memlab.experiments.hparams`` when it exists, else the model entry's own defaults."""
-    try:
-        from memlab.experiments.hparams import paper_defaults
-    except ImportError:
-        paper_defaults = None
-    if paper_defaults is not None:
-        d = paper_defaults(model, task) or {}
-        return {"model": dict(d.get("model", {})), "train": dict(d.get("train", {}))}
+    """``{"model": …, "train": …}`` defaults of a (model, task) pair: the model entry's own
+    per-task defaults, overlaid with the per-paper table ``memlab.experiments.hparams``."""
     from memlab.models import get_entry
 
     entry = get_entry(model)
     md = getattr(entry, "model_defaults", None)
     td = getattr(entry, "train_defaults", None)
-    return {"model": dict(md(task)) if md else {}, "train": dict(td(task)) if td else {}}
+    out = {"model": dict(md(task)) if md else {}, "train": dict(td(task)) if td else {}}
+    try:
+        from memlab.experiments.hparams import paper_defaults
+    except ImportError:  # pragma: no cover  (a checkout without the tables)
+        return out
+    d = paper_defaults(model, task) or {}
+    return {"model": deep_merge(out["model"], dict(d.get("model") or {})),
+            "train": deep_merge(out["train"], dict(d.get("train") or {}))}
 
 
 SECTIONS = ("model", "task", "train")
