@@ -21,7 +21,7 @@ install-dev: venv
 	$(PIP) install -q -e '.[dev]'
 
 demo: install
-	$(BIN)/memlab demo
+	$(BIN)/memlab run demo
 
 test: install-dev
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup

@@ -1,102 +1,177 @@
-"""The ``memlab`` command line.
+"""The ``memlab`` command line: one grammar, one place where failures become one line.
 
-Each command group lives in ``memlab/commands/<name>.py`` and exposes
-``register(subparsers, common)``, which adds sub-parsers whose ``func(args) -> dict`` runs the
-command and returns its headline figures. With ``--json`` the last line printed is that dict
-as one JSON object. User errors (``MemlabError``) print one line and exit with status 2.
+    memlab VERB [ITEM …] [--set k=v …] [--out DIR] [--json] [--threads N] [--debug]
+
+Each verb is a thin adapter in ``memlab/commands/<module>.py`` (``HELP``, ``add_arguments``,
+``run(args) -> dict``). ``--json`` prints the returned headline dict as one JSON object last.
+A bad value is one line on stderr naming it and what is allowed, exit status 2; an unexpected
+internal error is one line naming a report file with the traceback, exit status 1 (``--debug``
+shows the traceback instead). Building the parser imports no torch or numpy.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from memlab.core.errors import MemlabError
 
-#: one line per command module; a new command group is one file plus one line here
-COMMAND_MODULES: tuple[str, ...] = (
-    "memlab.commands.core",
-    "memlab.commands.lantm",
-    "memlab.commands.ntm",
-    "memlab.commands.stm",
-    "memlab.commands.capacity",
-    "memlab.commands.theory",
-)
+#: verb -> command module (one line per verb)
+VERBS: dict[str, str] = {
+    "list": "memlab.commands.listing",
+    "train": "memlab.commands.train",
+    "eval": "memlab.commands.evaluate",
+    "run": "memlab.commands.run",
+    "table": "memlab.commands.table",
+    "plot": "memlab.commands.plot",
+    "bench": "memlab.commands.bench",
+    "runs": "memlab.commands.runs",
+}
+#: verbs whose work uses torch: their intra-op threads are set (default 1) before they run
+TORCH_VERBS = frozenset({"train", "eval", "run", "plot", "bench"})
+
+GRAMMAR = """\
+grammar: memlab VERB [ITEM …] [--set k=v …] [--out DIR] [--json] [--threads N]
+  list [models|tasks|memories|controllers|experiments|benchmarks]   the registries
+  train --model M --task T [--seed S] [--name N] [--resume [RUN]]   one training run in the store (--out, default runs/)
+  eval RUN [RUN …] [--scales 1,2,4 | --lengths 20,40]              fine/coarse scores of trained runs
+  run EXPERIMENT [--quick] [--fresh] [--jobs N] [--seed S]          any experiment: resumable, parallel, records → tables → figures
+  table EXPERIMENT | readme | bench                                 re-render tables from records (no compute)
+  plot EXPERIMENT | RUN [--set length=… seed=… checkpoint=…]        figures from records / a trace figure of a trained run
+  bench NAME [--quick]                                              one benchmark → results/bench/NAME.json
+  runs                                                              the store index
+
+Every verb takes --json (last line: one JSON object), --threads N and --debug; settings are
+--set KEY=VALUE (repeatable and multi-valued); --out is always a folder. `memlab VERB --help`
+lists each verb's items and options."""
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit status 2."""
 
     def error(self, message: str):  # type: ignore[override]
+        message = " ".join(str(message).split())
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
 
 
 def common_parser() -> argparse.ArgumentParser:
+    """--json, --threads and --debug, shared by every verb."""
+    from memlab.commands._common import threads_type
+
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--json", action="store_true", help="print the headline figures as one JSON object last")
-    p.add_argument("--threads", type=int, default=None, help="CPU intra-op threads (default 1)")
+    p.add_argument("--threads", type=threads_type, default=None, metavar="N",
+                   help="CPU intra-op threads (default 1)")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     return p
 
 
-#: top-level commands that several command modules share, one area each (``memlab plot lantm``)
-AREA_GROUPS: dict[str, str] = {
-    "plot": "draw a figure from a run",
-    "reproduce": "reproduce a paper's tables from runs",
-}
-_areas: dict[int, dict[str, argparse._SubParsersAction]] = {}
-
-
-def area_group(sub: argparse._SubParsersAction, name: str) -> argparse._SubParsersAction:
-    """The sub-parsers of the shared command ``name`` (one of ``AREA_GROUPS``), created on first use;
-    each command module adds its area to it (``plot lantm``, ``plot ntm``)."""
-    if name not in AREA_GROUPS:
-        raise ValueError(f"unknown command group {name!r}; allowed: {', '.join(AREA_GROUPS)}")
-    groups = _areas.setdefault(id(sub), {})
-    if name not in groups:
-        parser = sub.add_parser(name, help=AREA_GROUPS[name])
-        groups[name] = parser.add_subparsers(dest=f"{name}_area", required=True, metavar="AREA", parser_class=_Parser)
-    return groups[name]
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The whole grammar; imports only the light command modules."""
     common = common_parser()
-    parser = _Parser(prog="memlab", description="Build, train and evaluate memory in neural networks.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub, common)
+    parser = _Parser(prog="memlab", description="Build, train and evaluate memory in neural networks.",
+                     epilog=GRAMMAR, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser, metavar="VERB")
+    for verb, module in VERBS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(verb, parents=[common], help=mod.HELP, description=mod.HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run)
     return parser
 
 
 def _json_default(o: Any) -> Any:
-    try:
-        import numpy as np
-
-        if isinstance(o, np.generic):
+    if hasattr(o, "item") and callable(o.item):  # numpy / torch scalars
+        try:
             return o.item()
-    except ImportError:  # pragma: no cover
-        pass
+        except (TypeError, ValueError):
+            pass
+    if hasattr(o, "tolist"):
+        return o.tolist()
     return str(o)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        from memlab.core.runtime import set_threads
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
-        set_threads(getattr(args, "threads", None))
+
+#: OS errors that are about the user's files or machine, not a bug
+_USER_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG,
+                errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.EEXIST, errno.ENOTEMPTY, errno.ELOOP, errno.EMFILE}
+
+
+def _user_error(e: BaseException) -> str | None:
+    """The one-line message of an exception that is the user's input or machine, else None."""
+    if isinstance(e, MemlabError):
+        return _first_line(e)
+    if isinstance(e, MemoryError):
+        return "out of memory; use smaller sizes (see --set) or free memory"
+    if isinstance(e, OSError) and e.errno in _USER_ERRNOS:
+        where = f": {e.filename}" if e.filename else ""
+        return f"{e.strerror or type(e).__name__}{where}"
+    if isinstance(e, RuntimeError) and any(s in str(e) for s in ("out of memory", "can't allocate memory")):
+        return "out of memory (" + _first_line(e)[:120] + "); use smaller sizes (see --set)"
+    return None
+
+
+def write_report(exc: BaseException, argv: Sequence[str]) -> Path | None:
+    """Write the traceback of an internal error to a report file; its path (None if unwritable)."""
+    import tempfile
+    import time
+    import traceback
+
+    folder = Path(os.environ.get("MEMLAB_REPORT_DIR") or Path(tempfile.gettempdir()) / "memlab-reports")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        text = ["memlab internal error", f"argv: {list(argv)!r}", f"python: {sys.version.split()[0]}",
+                f"cwd: {os.getcwd()}", "", "".join(traceback.format_exception(exc))]
+        path.write_text("\n".join(text))
+        return path
+    except OSError:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 1 internal error, 2 bad input, 130 Ctrl-C)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2, already printed as one line)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        if args.threads is not None:
+            os.environ["MEMLAB_THREADS"] = str(args.threads)
+        if args.verb in TORCH_VERBS:
+            from memlab.core.runtime import set_threads
+
+            set_threads(args.threads)
         result = args.func(args)
-    except MemlabError as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        sys.stderr.write(f"memlab: error: {msg}\n")
-        return 2
     except KeyboardInterrupt:
         sys.stderr.write("memlab: interrupted\n")
         return 130
+    except Exception as e:  # noqa: BLE001 -- the one place where failures become one line
+        msg = _user_error(e)
+        if debug:
+            raise
+        if msg is not None:
+            sys.stderr.write(f"memlab {args.verb}: error: {msg}\n")
+            return 2
+        report = write_report(e, argv)
+        where = f"full report: {report}" if report else "no report could be written"
+        sys.stderr.write(f"memlab {args.verb}: internal error: {type(e).__name__}: {_first_line(e)[:200]} "
+                         f"({where}; --debug shows the traceback)\n")
+        return 1
     if getattr(args, "json", False):
         sys.stdout.flush()
         print(json.dumps(result if result is not None else {}, default=_json_default, sort_keys=True))

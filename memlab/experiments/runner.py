@@ -68,13 +68,27 @@ def config_hash(exp: Experiment, cfg_dict: Mapping[str, Any], extra: Mapping[str
 
 
 # --------------------------------------------------------------------------- folders and records
-def prepare_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
-    """Create folder ``path`` (one-line ConfigError if it names a file or cannot be written)."""
+def check_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """``path`` if it is, or could be created as, a writable folder (nothing is created); else a
+    one-line ConfigError naming it."""
     p = Path(path)
     if str(path) == "" or "\0" in str(path):
         raise ConfigError(f"{what}={str(path)!r} is not a folder name")
     if p.exists() and not p.is_dir():
         raise ConfigError(f"{what} {p} is a file; {what} must name a folder")
+    parent = p
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{what} {p} cannot be created ({parent} is a file); name a folder you can write")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {p} is not writable; name a folder you can write")
+    return p
+
+
+def prepare_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Create folder ``path`` (one-line ConfigError if it names a file or cannot be written)."""
+    p = check_out_dir(path, what)
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -227,8 +241,10 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
 
         device = str(resolve_device(device))
     out = prepare_out_dir(out_dir if out_dir is not None else default_out_dir(exp, quick))
+    if store is None:
+        store = Path(exp.default_store) / "quick" if quick else Path(exp.default_store)
     ctx = RunContext(out_dir=out, device=device, seed=int(getattr(cfg, "seed", seed or 0)), progress=progress,
-                     store=Path(store) if store is not None else Path(exp.default_store))
+                     store=Path(store))
 
     units = exp.units(cfg)
     keys = [u.key for u in units]
@@ -243,6 +259,8 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
 
     records_path = out / exp.records_file
     n_jobs = max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), len(todo) or 1))
+    if n_jobs > 1:  # the workers' own progress output would interleave; the runner's bar remains
+        ctx = dataclasses.replace(ctx, progress=False)
     prov = provenance()
     t0, cpu_total, n_run = time.perf_counter(), 0.0, 0
     bar = None
@@ -300,10 +318,28 @@ def _run_pool(exp: Experiment, cfg_dict: dict, todo: list[Unit], ctx: RunContext
 
 
 # --------------------------------------------------------------------------- render only
+def _from_records(exp: Experiment, what: str, fn, records_path: Path, *args: Any) -> Any:
+    """``fn(*args)`` (summarise or plot); a record without the fields it needs is one line."""
+    try:
+        return fn(*args)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        if isinstance(e, MemlabError):
+            raise
+        raise MemlabError(f"cannot {what} {exp.name} from {records_path}: a malformed or foreign record "
+                          f"({type(e).__name__}: {str(e)[:80]})") from e
+
+
+def _summarise_and_plot(exp: Experiment, cfg: Any, records: list[dict], out: Path, tables: bool,
+                        plots: bool) -> tuple[dict[str, Any], list[str]]:
+    path = out / exp.records_file
+    headline = dict(_from_records(exp, "summarise", exp.summarise, path, cfg, records, out) or {}) if tables else {}
+    figures = [str(p) for p in (_from_records(exp, "plot", exp.plot, path, cfg, records, out) or [])] if plots else []
+    return headline, figures
+
+
 def _render(exp: Experiment, cfg: Any, out: Path, chash: str | None, plots: bool) -> dict[str, Any]:
     records = load_records(exp, out, chash)
-    headline = dict(exp.summarise(cfg, records, out) or {})
-    figures = [str(p) for p in (exp.plot(cfg, records, out) or [])] if plots else []
+    headline, figures = _summarise_and_plot(exp, cfg, records, out, True, plots)
     headline.update(experiment=exp.name, out_dir=str(out), records=str(out / exp.records_file),
                     n_records=len(records), config_hash=chash, figures=figures)
     return headline
@@ -323,8 +359,7 @@ def render_experiment(exp: Experiment, out_dir: str | os.PathLike | None = None,
     cfg, cfg_dict = resolve_config(exp, overrides, quick=quick and saved is None, base=saved)
     chash = meta.get("config_hash") if saved is not None and not overrides else None
     records = load_records(exp, out, chash)
-    headline = dict(exp.summarise(cfg, records, out) or {}) if tables else {}
-    figures = [str(p) for p in (exp.plot(cfg, records, out) or [])] if plots else []
+    headline, figures = _summarise_and_plot(exp, cfg, records, out, tables, plots)
     headline.update(experiment=exp.name, out_dir=str(out), records=str(records_path), n_records=len(records),
                     figures=figures)
     return headline

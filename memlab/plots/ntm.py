@@ -1,14 +1,14 @@
-"""NTM/DNC figures and tables, drawn from records only.
+"""NTM/DNC figures, drawn from records only.
 
 ``plot_weightings`` draws the NTM paper's Fig. 6 style: inputs and outputs over time on top,
-write and read weightings over memory locations and time below (one column per step).
-``render_results_table`` renders length-evaluation records as a markdown table.
+write and read weightings over memory locations and time below (one column per step). The
+results table is rendered by ``memlab.experiments.ntm_table``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def _used_locations(*weightings: np.ndarray, thresh: float = 0.02, margin: int =
 
 
 def plot_weightings(record: dict[str, Any], out: str | Path) -> Path:
-    """Draw a weightings record (see ``memlab.commands.ntm.weightings_record``) to ``out`` (PNG).
+    """Draw a weightings record (see ``memlab.commands.plot.weightings_record``) to ``out`` (PNG).
 
     record keys: inputs (T, D), targets (T, O), outputs (T, O) probabilities, mask (T,),
     write (T, Hw, N), read (T, Hr, N), model, task, length.
@@ -82,71 +82,3 @@ def plot_weightings(record: dict[str, Any], out: str | Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
-
-
-# settings that change how a model is computed, not what it is
-_NOT_VARIANT = ("kernel", "compile")
-
-
-def model_label(record: dict[str, Any]) -> str:
-    """The model name, with the settings of ``record["model_cfg"]`` that differ from the
-    model's defaults, e.g. ``ntm (controller=ff, read_heads=4)``; runs of different variants
-    are never pooled in a median."""
-    from dataclasses import MISSING, fields
-
-    from memlab.models import MODELS
-
-    name, cfg = record["model"], record.get("model_cfg") or {}
-    entry = MODELS.get(name)
-    if entry is None:
-        return name
-    defaults = {f.name: f.default for f in fields(entry.config_cls) if f.default is not MISSING}
-    diff = [f"{k}={v}" for k, v in sorted(cfg.items()) if k in defaults and k not in _NOT_VARIANT and v != defaults[k]]
-    return f"{name} ({', '.join(diff)})" if diff else name
-
-
-def render_results_table(records: Iterable[dict[str, Any]]) -> str:
-    """Markdown table of length-evaluation records, one row per (run, length), sorted.
-
-    Each record: run_id, model, task, seed, checkpoint, length, fine, coarse, bit_errors,
-    n_sequences, sequences_seen, train_wall_s.
-    """
-    recs = sorted(records, key=lambda r: (model_label(r), r["task"], r["seed"], r["checkpoint"], length_key(r["length"])))
-    lines = [
-        "| model | task | seed | checkpoint | length | fine (bits) | coarse (sequences) | bit errors / seq | eval seqs | trained on (seqs) | train wall (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in recs:
-        lines.append(
-            f"| {model_label(r)} | {r['task']} | {r['seed']} | {r['checkpoint']} | {r['length']} | {100 * r['fine']:.2f}% | "
-            f"{100 * r['coarse']:.1f}% | {r['bit_errors']:.3f} | {r['n_sequences']} | {r['sequences_seen']} | "
-            f"{r['train_wall_s']:.0f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def length_key(length: int | str) -> tuple[int, int]:
-    """Sort key of an exact length (20) or a range ("1-20"): ranges before the lengths they end at."""
-    if isinstance(length, str):
-        lo, hi = (int(x) for x in length.split("-"))
-        return hi, lo - hi
-    return length, 0
-
-
-def median_by_length(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str, Any], dict[str, float]]:
-    """Median fine/coarse/bit errors over seeds per (model variant, task, checkpoint kind, length).
-
-    The checkpoint kind is ``best`` or ``last``; for each run the most recent record of a kind
-    and length counts once.
-    """
-    per_run: dict[tuple, dict[str, Any]] = {}
-    for r in records:
-        kind = str(r.get("checkpoint", "last@")).split("@")[0]
-        per_run[(r["run_id"], kind, r["length"])] = r | {"_kind": kind}
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in per_run.values():
-        groups.setdefault((model_label(r), r["task"], r["_kind"], r["length"]), []).append(r)
-    return {
-        k: {m: float(np.median([r[m] for r in v])) for m in ("fine", "coarse", "bit_errors")} | {"seeds": len(v)}
-        for k, v in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], length_key(kv[0][3])))
-    }

@@ -1,0 +1,60 @@
+"""lantm-tables: one run per (model, task, seed) cell, evaluated at its scales; tables with the
+median over seeds and the worst/best seed beside the paper's numbers."""
+
+from __future__ import annotations
+
+import json
+
+from memlab.cli import main
+from memlab.experiments.lantm_tables import EXPERIMENT, eval_scales, render_tables
+
+
+def rec(seed, coarse, fine, scale=1, task="copy", model="lantm-invnorm", **kw):
+    lengths = {1: [2, 64], 2: [65, 128], 4: [193, 256]}[scale]
+    return {"model": model, "task": task, "scale": scale, "seed": seed, "coarse": coarse, "fine": fine,
+            "lengths": lengths, **kw}
+
+
+def test_one_seed_shows_its_numbers():
+    md = render_tables([rec(0, 0.5, 0.75, epochs=3, train_elapsed_s=600.0), rec(0, 0.25, 0.875, scale=4)])
+    assert "| copy | lantm-invnorm | 1 | 50.0% | 75.0% |  |  | 100% | 100% | 100% | 100% | 3 | 10 min |" in md
+    assert "| copy | 4x | 193–256 | 1 | 25.0% | 87.5% | 100% | 100% |" in md
+    assert "| copy | lstm |  |  |  |  |  | 58% | 97% | 0% | 52% |  |  |" in md  # not run: blank
+
+
+def test_seeds_give_the_median_and_the_worst_and_best():
+    recs = [rec(0, 0.2, 0.5, epochs=100, train_elapsed_s=60.0), rec(1, 1.0, 1.0, epochs=300, train_elapsed_s=180.0),
+            rec(2, 0.6, 0.9, epochs=200, train_elapsed_s=120.0),
+            rec(1, 0.1, 0.1, scale=2), rec(1, 0.3, 0.4, scale=2)]  # seed 1's newest 2x record counts
+    md = render_tables(recs)
+    assert ("| copy | lantm-invnorm | 3 | 60.0% [20.0%–100.0%] | 90.0% [50.0%–100.0%] | 30.0% | 40.0% | "
+            "100% | 100% | 100% | 100% | 200 | 2 min |") in md
+
+
+def test_units_and_old_records():
+    cfg = EXPERIMENT.config_cls(tasks=("copy", "reverse"), models=("lstm",), seeds=(0, 1))
+    assert [u.key for u in EXPERIMENT.units(cfg)] == ["lstm-copy-s0", "lstm-copy-s1", "lstm-reverse-s0",
+                                                       "lstm-reverse-s1"]
+    assert EXPERIMENT.unit_key({"run_id": "lantm-invnorm-copy-s1", "scale": 1}) == "lantm-invnorm-copy-s1"
+    again = EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), continue_done=True, max_epochs=50)
+    assert [u.key for u in EXPERIMENT.units(again)] == ["lstm-copy-s0+continue@50"]
+    assert eval_scales("lantm-invnorm", "copy") == [1, 2, 4, 5] and eval_scales("lstm", "copy") == [1, 2]
+
+
+def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
+    argv = ["run", "lantm-tables", "--quick", "--out", str(tmp_path / "res"), "--store", str(tmp_path / "runs"),
+            "--jobs", "1", "--no-progress", "--json"]
+    assert main(argv) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["units_run"] == 1 and res["cells"] == 1
+    rows = [json.loads(l) for l in (tmp_path / "res" / "records.jsonl").read_text().splitlines()]
+    assert [r["scale"] for r in rows] == [1, 2] and all(r["unit"] == "lstm-copy-s0" for r in rows)
+    assert rows[0]["epochs"] == 2 and rows[0]["model_cfg"]["hidden"] == 16 and rows[0]["train"]["max_epochs"] == 2
+    assert (tmp_path / "runs" / "lstm-copy-s0" / "checkpoints").is_dir()
+    assert "| copy | lstm | 1 |" in (tmp_path / "res" / "tables.md").read_text()
+    assert main(argv) == 0  # resumed: nothing left to run
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["units_run"] == 0
+    # an unknown task is a one-line error naming the allowed ones
+    assert main(["run", "lantm-tables", "--set", "tasks=copy,nope", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "bigramFlip" in err and len(err.strip().splitlines()) == 1
