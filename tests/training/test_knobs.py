@@ -112,3 +112,30 @@ def test_resume_restores_the_decayed_lr_exactly(tmp_path):
     a.fit()
     b = _trainer(tmp_path, lr=0.01, lr_decay=0.99, max_epochs=4)
     assert b.resume() and b.lr == a.lr and not math.isnan(b.lr)
+
+
+class _Killed(RuntimeError):
+    pass
+
+
+def test_kill_and_resume_is_bit_identical_with_adam_and_lr_decay(tmp_path):
+    from memlab.training.run import train_run
+
+    cfg = {"model": MODEL, "task": TASK,
+           "train": {"optimizer": "adam", "lr": 0.01, "lr_decay": 0.97, "clip_value": 0.5, "max_epochs": 6,
+                     "batches_per_epoch": 3, "batch_size": 4, "eval_every": 2, "eval_batches": 1,
+                     "checkpoint_every": 2, "target_coarse": 2.0}}
+
+    def kill(rec):
+        if rec["epoch"] == 3:
+            raise _Killed()
+
+    full = train_run("lstm", "copy", cfg, seed=5, out=tmp_path, name="full", progress=False)
+    with pytest.raises(_Killed):
+        train_run("lstm", "copy", cfg, seed=5, out=tmp_path, name="k", progress=False, callbacks=[kill])
+    res = train_run(resume=tmp_path / "k", progress=False)
+    assert res["resumed"] and res["lr"] == full["lr"]
+    a = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "k" / "checkpoints" / "last.pt", weights_only=True)
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
