@@ -205,7 +205,7 @@ class Store:
         with self.connect() as con:
             rows = [dict(r) for r in con.execute("SELECT * FROM runs ORDER BY created")]
         for r in rows:
-            if r.get("status") == "running" and run_is_dead(r["path"]):
+            if r.get("status") == "running" and run_is_dead(self.root / r["run_id"]):
                 r["status"] = "dead"
         return rows
 
