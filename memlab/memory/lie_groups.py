@@ -7,7 +7,8 @@ A group is one class with a small interface used by ``memlab.memory.lie_access``
 * ``act(v, k)``: the group action v·k on a key (§3.3);
 * ``compose(a, b)`` and ``identity``: the group law, for the action axioms (tests);
 * ``*_bwd``: hand-written vector–Jacobian products of the three maps above, used by the fused
-  sequence kernel (``lantm_scan``); tests check them against autograd through the forward maps.
+  sequence kernel (``memlab.memory.kernels.lantm_scan``); tests check them against autograd through
+  the forward maps.
 
 Shapes: ``...`` is any batch shape (B, A) with A heads; keys are (..., n), elements (..., P),
 gates h are (..., 1).
