@@ -127,6 +127,7 @@ class Trainer:
         self.diverged = False
         self.state_good = True  # the weights now are those of a good epoch (or the initial ones)
         self._in_epoch = False
+        self._save_due = False
         self._good_state: dict[str, Any] | None = None  # the last good checkpoint when there is no run_dir
 
     # ------------------------------------------------------------------ checkpoints
@@ -392,8 +393,10 @@ class Trainer:
                     self.stop_reason = "diverged"
                     break
                 done = self.best_test and self.best_test["coarse"] >= cfg.target_coarse
-                if self.epoch % cfg.checkpoint_every == 0 or done:
-                    self.save_checkpoint()
+                # a checkpoint due at a bad epoch is taken at the next good one
+                self._save_due |= self.epoch % cfg.checkpoint_every == 0 or bool(done)
+                if self._save_due and self.save_checkpoint():
+                    self._save_due = False
                 if done:
                     self.stop_reason = "target"
                     break

@@ -76,3 +76,31 @@ def test_finite_loss_explosion_is_an_event(tmp_path):
 def test_a_quiet_run_has_no_explosion_events(tmp_path):
     s = train_run("lstm", "copy", _cfg(lr=0.01, max_epochs=6), seed=0, out=tmp_path, name="q", progress=False)
     assert s["status"] == "done" and s["loss_explosions"] == 0 and s["restores"] == 0
+
+
+def test_a_checkpoint_due_at_a_bad_epoch_is_taken_at_the_next_good_one(tmp_path):
+    from memlab.models import build_model
+    from memlab.tasks.permutation import Copy
+    from memlab.training.config import TrainConfig
+    from memlab.training.trainer import Trainer
+
+    class NaNOnce(Copy):
+        calls = 0
+
+        def loss(self, outputs, batch):
+            NaNOnce.calls += 1
+            loss = super().loss(outputs, batch)
+            return loss * float("nan") if NaNOnce.calls == 5 else loss  # a step in epoch 2
+
+    task = NaNOnce(TINY["task"])
+    torch.manual_seed(0)
+    model = build_model("lstm", task.spec, overrides=TINY["model"])
+    cfg = TrainConfig(**{**TINY["train"], "lr": 0.01, "max_epochs": 4, "checkpoint_every": 2})
+    tr = Trainer(model, task, cfg, run_dir=tmp_path, progress=False, callbacks=[
+        lambda rec: saved.append(torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["epoch"])])
+    saved = []
+    tr.fit()
+    # epoch 2 (due) skipped a step: last.pt stays at epoch 0 through it; good epoch 3 takes it
+    assert saved == [0, 0, 0, 3]
+    assert torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 4
+    assert any(e["event"] == "nonfinite" for e in tr.events)
