@@ -150,3 +150,31 @@ def test_seed_beyond_64_bits_and_out_as_a_file(tmp_path):
     with pytest.raises(MemlabError, match="is a file"):
         train_run("lstm", "copy", TINY, out=tmp_path / "file", name="s", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_disk_full_mid_run_is_one_line_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    run = _trained(tmp_path)
+    before = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    real_fsync = os.fsync
+
+    calls = []
+
+    def full(fd):  # room for the config and the first metrics line, then the disk is full
+        calls.append(fd)
+        if len(calls) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    cfg = json.loads(json.dumps(TINY))
+    cfg["train"]["max_epochs"] = 4
+    with pytest.raises(MemlabError, match="no space left on device") as e:
+        train_run("lstm", "copy", cfg, out=tmp_path, name="r", resume=True, progress=False)
+    assert "\n" not in str(e.value) and len(calls) > 2
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    after = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert after["epoch"] == before["epoch"]
+    assert not [p for p in run.rglob("*.tmp")]
+    assert train_run(resume=run, progress=False)["status"] == "done"  # and it resumes once there is room
