@@ -29,6 +29,7 @@ N slots written so far (N0 initial slots, then W more per step).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -289,20 +290,37 @@ def lantm_scan_ref(
 # --------------------------------------------------------------------------- the access module
 
 
+class AccessState(NamedTuple):
+    """The access's part of ``LANTMState`` (no controller): reads ρ (B, R, m), keys (B, A, n),
+    steps (B, A, P), addresses (B, N, n), memory (B, N, m), strengths (B, N)."""
+
+    reads: Tensor
+    keys: Tensor
+    steps: Tensor
+    addresses: Tensor
+    memory: Tensor
+    strengths: Tensor
+
+
 class LieAccess(nn.Module):
     """Lie access heads and memory: the instruction layer q = h Wq + bq and the learnable start
     (first reads ρ_0, keys k_0, steps v_0, and optionally ``init_slots`` learnable memory slots
     with strength 1, the released code's "initial memory").
 
     ``write_gate_bias`` initialises the biases of the write heads' key gate g and step gate h
-    strongly negative so they write in a straight line (seed 004 §4, tweak 1). Controller-free:
-    ``memlab.models.lantm.LANTMCore`` composes it with the LSTM.
+    strongly negative so they write in a straight line (seed 004 §4, tweak 1).
+
+    A ``memlab.memory.MemoryAccess``: ``initial_state``, ``reads`` and ``forward(h_t, state)``
+    (write, then read, or read first) for the generic composition (``ENTRY``), and
+    ``fused_sequence`` where the controller is a standard LSTM. ``memlab.models.lantm.LANTMCore``
+    composes it with the LSTM for the paper's models (write masks, gated read output).
     """
 
     def __init__(self, spec: LANTMSpec, write_gate_bias: float = -6.0, init_slots: int = 0):
         super().__init__()
         self.spec = spec
         H, R, A, Q, m, n = spec.hidden, spec.read_heads, spec.heads, spec.instr_size, spec.mem_width, spec.key_dim
+        self.read_size = R * m
         bound = 1 / H**0.5
         self.Wq = nn.Parameter(torch.empty(H, Q).uniform_(-bound, bound))
         self.bq = nn.Parameter(torch.zeros(Q))
@@ -319,19 +337,102 @@ class LieAccess(nn.Module):
             self.a0 = nn.Parameter(spec.group.init_key(1).repeat(init_slots, 1))  # (N0, n) on the start key
             self.m0 = nn.Parameter(torch.zeros(init_slots, m))  # M0 = tanh(m0)
 
-    def initial_state(self, h0: Tensor, c0: Tensor) -> LANTMState:
-        """The start state for a batch, given the controller's (h0, c0), each (B, H)."""
-        B, sp = h0.shape[0], self.spec
+    def initial_state(self, batch_size: int, device=None) -> AccessState:
+        """The start state, batched: learnable ρ_0, k_0, v_0 and initial slots (else an empty memory)."""
+        B, sp = batch_size, self.spec
+        dev = device if device is not None else self.Wq.device
 
         def ex(p: Tensor) -> Tensor:
-            return p.to(h0.device).unsqueeze(0).expand(B, *p.shape)
+            return p.to(dev).unsqueeze(0).expand(B, *p.shape)
 
         if self.init_slots:
             a, M = ex(self.a0), ex(torch.tanh(self.m0))
-            S = h0.new_ones(B, self.init_slots)
+            S = self.Wq.new_ones(B, self.init_slots, device=dev)
         else:
-            a, M, S = h0.new_zeros(B, 0, sp.key_dim), h0.new_zeros(B, 0, sp.mem_width), h0.new_zeros(B, 0)
-        return LANTMState(h0, c0, ex(self.r0), ex(self.k0), ex(self.v0), a, M, S)
+            z = self.Wq.new_zeros
+            a, M, S = z(B, 0, sp.key_dim, device=dev), z(B, 0, sp.mem_width, device=dev), z(B, 0, device=dev)
+        return AccessState(ex(self.r0), ex(self.k0), ex(self.v0), a, M, S)
+
+    def reads(self, state: AccessState) -> Tensor:
+        """ρ_{t−1} flattened (B, R·m): what the controller sees beside x_t."""
+        return state.reads.flatten(1)
+
+    def forward(self, h: Tensor, state: AccessState) -> tuple[Tensor, AccessState]:
+        """One access given the controller's h_t (B, H): (ρ_t (B, R·m), next state); always writes."""
+        (rho, k, v, a, M, S), _ = lie_access_step_ref(h, state, self.Wq, self.bq, self.spec)
+        return rho.flatten(1), AccessState(rho, k, v, a, M, S)
+
+    def state_size(self, steps: int = 0) -> int:
+        sp = self.spec
+        fixed = sp.read_heads * sp.mem_width + sp.heads * (sp.key_dim + sp.P)
+        return fixed + (self.init_slots + steps * sp.write_heads) * (sp.key_dim + sp.mem_width + 1)
+
+    def fused_sequence(self, controller, xs: Tensor, mem: AccessState, ctrl):
+        """The generic composition's whole sequence through the fused kernel: ys = [h_t, ρ_t]
+        (T, B, H + R·m), the final access and controller states; None unless ``controller`` is a
+        standard LSTM (forget gate, no peepholes, no projection)."""
+        from memlab.controllers.lstm import LSTMCore, LSTMState
+        from memlab.memory.kernels.lantm_scan import lantm_scan
+
+        standard = (isinstance(controller, LSTMCore) and controller.cfg.forget_gate and controller.peep is None
+                    and controller.W_rm is None)
+        if not standard:
+            return None
+        p = LANTMParams(controller.W_x, controller.W_r, controller.b, self.Wq, self.bq)
+        hs, reads, final, _ = lantm_scan(xs, p, LANTMState(ctrl.r, ctrl.c, *mem), self.spec)
+        return torch.cat([hs, reads.flatten(2)], -1), AccessState(*final[2:]), LSTMState(final.h, final.c)
+
+
+@dataclass
+class LieAccessConfig:
+    """``model.*`` settings of the Lie access memory in the generic composition (the controller's
+    size is the composition's ``controller_size``). Defaults: seed 004 §3–4 with the released
+    code's reading first, initial slot and gate bias (``memlab.models.lantm`` documents them)."""
+
+    mem_width: int = 20  # m
+    key_dim: int = 2  # n
+    group: str = "translation"
+    weighting: str = "invnorm"  # invnorm | softmax
+    alpha: float = 2.0
+    eps: float = 1e-9
+    read_heads: int = 1
+    write_heads: int = 1
+    temp_min: float = 1e-3
+    softmax_temperature: str = "softplus"  # softplus | inverse
+    read_first: bool = True
+    normalise_steps: bool = True
+    step_delta: float = 1e-4
+    interpolate_steps: bool = True
+    write_gate_bias: float = -10.0
+    init_slots: int = 1
+
+    def validate(self) -> None:
+        from memlab.core.errors import ConfigError, check_choice, check_range
+        from memlab.memory.lie_groups import GROUPS
+
+        check_choice("model.group", self.group, GROUPS)
+        check_choice("model.weighting", self.weighting, ("invnorm", "softmax"))
+        check_choice("model.softmax_temperature", self.softmax_temperature, ("softplus", "inverse"))
+        for name in ("mem_width", "key_dim", "read_heads", "write_heads"):
+            check_range(f"model.{name}", getattr(self, name), 1)
+        check_range("model.init_slots", self.init_slots, 0)
+        for name in ("alpha", "eps", "step_delta"):
+            check_range(f"model.{name}", getattr(self, name), 0, lo_open=True)
+        check_range("model.temp_min", self.temp_min, 0)
+        check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
+        need = GROUPS[self.group].required_key_dim
+        if need is not None and self.key_dim != need:
+            raise ConfigError(f"model.group={self.group} acts on R^{need} only, but model.key_dim={self.key_dim}")
+        if self.softmax_temperature == "inverse" and not self.temp_min > 0:
+            raise ConfigError("model.softmax_temperature=inverse needs model.temp_min > 0")
+
+
+def build_access(cfg: LieAccessConfig, controller_size: int) -> LieAccess:
+    """The access for a controller of ``controller_size`` cells (``MemoryEntry.build``)."""
+    spec = make_spec(controller_size, cfg.mem_width, cfg.key_dim, cfg.write_heads, cfg.read_heads, cfg.group,
+                     cfg.weighting, cfg.alpha, cfg.eps, cfg.normalise_steps, cfg.step_delta, cfg.temp_min,
+                     cfg.read_first, cfg.interpolate_steps, cfg.softmax_temperature)
+    return LieAccess(spec, cfg.write_gate_bias, cfg.init_slots)
 
 
 def make_spec(hidden: int, mem_width: int, key_dim: int, write_heads: int, read_heads: int, group: str,
@@ -345,7 +446,13 @@ def make_spec(hidden: int, mem_width: int, key_dim: int, write_heads: int, read_
 
 
 def __getattr__(name: str):
-    """``LANTMCore`` moved to ``memlab.models.lantm`` (the composition); old imports keep working."""
+    """``ENTRY``: the registry entry (``memlab.memory.MEMORIES``), built on first use. ``LANTMCore``
+    moved to ``memlab.models.lantm`` (the paper's composition); old imports keep working."""
+    if name == "ENTRY":
+        from memlab.memory import MemoryEntry
+
+        return MemoryEntry(LieAccessConfig, build_access, "Lie access memory (seed 004), any controller",
+                           kernels=("fused", "reference"), smoke=dict(controller_size=8, mem_width=4))
     if name == "LANTMCore":
         from memlab.models.lantm import LANTMCore
 

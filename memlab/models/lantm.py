@@ -173,7 +173,9 @@ class LANTMCore(MemoryCore):
 
     def initial_state(self, batch_size: int, device=None) -> LANTMState:
         h0, c0 = (p if device is None else p.to(device) for p in (self.h0, self.c0))
-        return self.access.initial_state(h0.unsqueeze(0).expand(batch_size, -1), c0.unsqueeze(0).expand(batch_size, -1))
+        B = batch_size
+        return LANTMState(h0.unsqueeze(0).expand(B, -1), c0.unsqueeze(0).expand(B, -1),
+                          *self.access.initial_state(B, h0.device))
 
     def state_size(self, steps: int = 0) -> int:
         sp = self.spec
