@@ -154,21 +154,31 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> P
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Read records; a torn last line (a killed writer) is skipped, other bad lines are errors."""
+    """Read records; a torn last line (a killed writer) is skipped. A missing file is no
+    records; a line that is not a JSON object, a file that is not UTF-8 text, or a path that
+    is not a file is one MemlabError line."""
     path = Path(path)
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise MemlabError(f"{path} is not a records file (not UTF-8 text)") from None
+    except OSError as e:
+        raise MemlabError(f"cannot read {path}: {e.strerror or e}") from None
     out = []
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
+            rec = json.loads(line)
         except json.JSONDecodeError:
             if i == len(lines) - 1:
                 break
             raise MemlabError(f"{path}:{i + 1} is not valid JSON") from None
+        if not isinstance(rec, dict):
+            raise MemlabError(f"{path}:{i + 1} is not a record (a JSON object); got {type(rec).__name__}")
+        out.append(rec)
     return out
 
 

@@ -94,3 +94,21 @@ def test_disk_full_keeps_the_old_file_and_is_one_line(tmp_path, monkeypatch):
     monkeypatch.undo()
     append_jsonl(tmp_path / "r.jsonl", [{"c": 3}])
     assert read_jsonl(tmp_path / "r.jsonl") == [{"a": 1}, {"c": 3}]  # the failed line was cut back
+
+
+def test_read_jsonl_malformed_files_are_one_line(tmp_path):
+    p = tmp_path / "r.jsonl"
+    p.write_text('{"a": 1}\n{"b": 2')  # torn last line: skipped
+    assert read_jsonl(p) == [{"a": 1}]
+    p.write_text('{"a": 1}\nnot json\n{"b": 2}\n')
+    with pytest.raises(MemlabError, match=r"r.jsonl:2 is not valid JSON"):
+        read_jsonl(p)
+    p.write_text('{"a": 1}\n[1, 2]\n')
+    with pytest.raises(MemlabError, match=r"r.jsonl:2 is not a record"):
+        read_jsonl(p)
+    p.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(MemlabError, match="not UTF-8"):
+        read_jsonl(p)
+    with pytest.raises(MemlabError, match="cannot read"):
+        read_jsonl(tmp_path)
+    assert read_jsonl(tmp_path / "missing.jsonl") == []
