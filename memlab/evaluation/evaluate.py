@@ -147,9 +147,12 @@ def evaluate_model(model: nn.Module, task: Task, scales: Iterable[int], *, batch
 
 def evaluate_run(run_dir: str | Path, scales: Iterable[int] | str | None = (1, 2), batches: int = 100,
                  device: str = "cpu", checkpoint: str = "best", batch_size: int = 32, progress: bool = False,
-                 lengths: Iterable[int | str] | str | None = None) -> list[dict[str, Any]]:
-    """Evaluate a run folder's checkpoint (see ``load_run``) at ``scales`` or ``lengths``;
-    appends the records to the run's evals.jsonl and to its store's index."""
+                 lengths: Iterable[int | str] | str | None = None, record_in_run: bool = True) -> list[dict[str, Any]]:
+    """Evaluate a run folder's checkpoint (see ``load_run``) at ``scales`` or ``lengths``.
+
+    With ``record_in_run`` the records are appended to the run's evals.jsonl and, when the
+    run sits in a store (its parent holds ``index.sqlite``), to the store's index; no index is
+    created where there was none (e.g. the committed run folders under results/)."""
     from memlab.evaluation.load import load_run
     from memlab.store import Store
 
@@ -162,11 +165,14 @@ def evaluate_run(run_dir: str | Path, scales: Iterable[int] | str | None = (1, 2
     recs = evaluate(run.model, run.task, scales=None if scales is None else list(scales), lengths=lengths,
                     batches=batches, batch_size=batch_size, seed=run.config.seed, device=run.device,
                     progress=progress)
-    store = Store(run.run_dir.parent)
     for r in recs:
         r.update(run_id=run.run_dir.name, model=run.config.model, checkpoint=f"{run.checkpoint_path.name}@{run.epoch}")
-        store.add_eval(r)
-    append_jsonl(run.run_dir / "evals.jsonl", recs)
+    if record_in_run:
+        store = Store(run.run_dir.parent)
+        if store.path.exists():
+            for r in recs:
+                store.add_eval(r)
+        append_jsonl(run.run_dir / "evals.jsonl", recs)
     return recs
 
 

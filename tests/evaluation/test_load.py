@@ -118,3 +118,21 @@ def test_evaluate_lengths_and_scales_agree_on_the_loaded_run(run):
         evaluate(r.model, r.task, scales=[10_000_000])
     with pytest.raises(ConfigError, match="batches=0"):
         evaluate(r.model, r.task, scales=[1], batches=0)
+
+
+def test_evaluate_run_records_only_where_asked(run, tmp_path):
+    from memlab.core.io import read_jsonl
+    from memlab.evaluation import evaluate_run
+    from memlab.store import Store
+
+    recs = evaluate_run(run[0], [1], batches=1, batch_size=4)
+    assert recs[0]["checkpoint"].startswith("best.pt@") and recs[0]["run_id"] == "r"
+    assert read_jsonl(run[0] / "evals.jsonl")[-1]["scale"] == 1
+    assert Store(run[0].parent).evals("r")[-1]["scale"] == 1
+    loose = tmp_path / "loose"  # a run folder outside any store: no index is created beside it
+    shutil.copytree(run[0], loose / "r")
+    evaluate_run(loose / "r", lengths="3", batches=1, batch_size=4)
+    assert not (loose / "index.sqlite").exists() and (loose / "r" / "evals.jsonl").exists()
+    n = len(read_jsonl(loose / "r" / "evals.jsonl"))
+    evaluate_run(loose / "r", lengths=[3], batches=1, batch_size=4, record_in_run=False)
+    assert len(read_jsonl(loose / "r" / "evals.jsonl")) == n
