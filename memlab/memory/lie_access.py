@@ -15,8 +15,9 @@ The controller is THE LSTM of ``memlab.controllers.lstm`` (``lstm_cell_step``, g
 reading [x_t, ρ_{t−1}]; its h_t emits every head's instructions through one linear layer.
 ``lantm_step_ref`` composes the two; ``lantm_scan_ref`` steps it over a sequence (plain
 PyTorch and autograd, memory grown with ``torch.cat``: slow but obvious). The fused kernel
-``memlab.memory.kernels.lantm_scan`` is tested against it. The composed core with its readout
-is ``memlab.models.lantm.LANTMCore``.
+``memlab.memory.kernels.lantm_scan`` is tested against it. The access module ``LieAccess`` is
+a ``memlab.memory.MemoryAccess`` (registry ``ENTRY``: the generic composition drives it with
+any controller); the paper's models compose it in ``memlab.models.lantm.LANTMCore``.
 
 Settings of the released code (issue 13), all in ``LANTMSpec`` and the step functions:
 ``read_first`` (each step reads the memory as it was before this step's write), a write mask

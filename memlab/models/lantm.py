@@ -98,7 +98,7 @@ class LANTMConfig:
     write_gate_bias: float | None = None  # 4: initial bias of the write heads' key and step gates
     init_slot: bool | None = None  # 4: one learnable initial memory slot
     kernel: str = "fused"  # fused | reference
-    compile: bool = False  # torch.compile the reference step (kernel=reference only)
+    compile: bool = False  # torch.compile the reference step (kernel=reference only; ~100 s to compile on a CPU)
     impl: str | None = None  # legacy: fast = kernel fused, ref = kernel reference
 
     def validate(self) -> None:
