@@ -116,6 +116,7 @@ class DNCAccess(nn.Module):
         self.n_modes = 1 + 2 * self.Hw
         self.sizes = interface_sizes(self.R, self.Hw, self.W)
         self.interface = nn.Linear(controller_size, sum(self.sizes))
+        self.compile_kernel = False  # dnc_scan's step functions through torch.compile
 
     def initial_state(self, batch_size: int, device=None) -> DNCState:
         """All-zero memory, weightings, links, usage and reads."""
@@ -184,7 +185,7 @@ class DNCAccess(nn.Module):
             h, c = ctrl_state.r, ctrl_state.c
         else:  # a feed-forward controller reads neither h_{t−1} nor c
             h = c = state.memory.new_zeros(xs.shape[1], self.C)
-        ys, fin, h, c = dnc_scan(kind, xproj, W_rec, self, state, h, c)
+        ys, fin, h, c = dnc_scan(kind, xproj, W_rec, self, state, h, c, compiled=self.compile_kernel)
         ctrl = type(ctrl_state)(h, c) if kind == "lstm" else ctrl_state
         return ys, DNCState(*fin), ctrl
 

@@ -5,6 +5,7 @@ gradcheck, graph freed, zero-memory safety, invariants, configs (old runs load),
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,27 @@ def test_fused_kernel_gradcheck():
         return ys, fin.memory.memory, fin.memory.link, fin.memory.usage
 
     assert torch.autograd.gradcheck(f, (xs, M0, L0))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("MEMLAB_COMPILE_TESTS") != "1", reason="torch.compile takes minutes on CPU; set MEMLAB_COMPILE_TESTS=1")
+def test_compiled_kernel_steps_match_composed_reference_float64():
+    """``dnc_scan`` with its step functions through torch.compile (``DNCAccess.compile_kernel``)."""
+    core = _perturbed(_core(read_heads=2, clip=1.5).double())
+    core.access.compile_kernel = True
+    xs = torch.randn(7, 3, 5, dtype=torch.float64)
+    state0 = _random_state(core, 3)
+    ys_f, s_f = core.forward_sequence(xs, state0)
+    ys_r, s_r = run_core(core, xs, state0)
+    torch.testing.assert_close(ys_f, ys_r)
+    for a, b in zip(tree_leaves(s_f), tree_leaves(s_r)):
+        torch.testing.assert_close(a, b)
+    wrt = list(core.parameters()) + [v for v in tree_leaves(state0) if v.requires_grad]
+    g_f = torch.autograd.grad(_loss(ys_f, s_f), wrt, allow_unused=True)
+    g_r = torch.autograd.grad(_loss(ys_r, s_r), wrt, allow_unused=True)
+    for a, b in zip(g_f, g_r):
+        if b is not None:
+            torch.testing.assert_close(a, b)
 
 
 def test_link_checkpoints_cover_every_length():
