@@ -28,6 +28,11 @@ EXPERIMENTS: dict[str, str] = {
     "capacity-tpr": "memlab.experiments.capacity_tpr",
     "capacity-sdm": "memlab.experiments.capacity_sdm",
     "capacity-fast-weights": "memlab.experiments.capacity_fast_weights",
+    "theory-fisher": "memlab.experiments.theory_fisher",
+    "theory-linear-capacity": "memlab.experiments.theory_linear_capacity",
+    "theory-gradients": "memlab.experiments.theory_gradients",
+    "theory-saxe": "memlab.experiments.theory_saxe",
+    "theory-profile": "memlab.experiments.theory_profile",
 }
 
 

@@ -327,6 +327,7 @@ def profile_experiment(
     function_n: int = 16,
     function_Ks: tuple[int, ...] = (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24),
     dims: tuple[int, ...] = (2, 4, 8, 12, 16),
+    readout_n: int = 8,
     seed: int = 0,
     device: str | torch.device = "cpu",
     extra: tuple[str, ...] = EXTRA_MODULES,
@@ -335,6 +336,8 @@ def profile_experiment(
 
     ``extra`` adds untrained memlab memories (``memlab_modules``: ntm, dnc, lantm) to the
     side-by-side comparison; one that cannot be built is recorded as skipped, with the error.
+    ``readout_n``: sequence length of the linear-versus-MLP readout comparison (0 skips it; the
+    MLP fits dominate the run time).
     """
     bad = [e for e in extra if e not in EXTRA_MODULES]
     if bad:
@@ -365,10 +368,10 @@ def profile_experiment(
             }
         )
     for name, build in standard_modules(d, size, seed).items():
-        if not name.startswith(("tanh", "lstm")):
+        if readout_n < 1 or not name.startswith(("tanh", "lstm")):
             continue
         mem = build()
-        n_cmp = 8
+        n_cmp = readout_n
         lin = profile_errors(mem, n_cmp, n_test=n_test, seed=seed, device=device)["error"]
         mlp = profile_errors(mem, n_cmp, n_test=n_test, seed=seed, readout="mlp", device=device)["error"]
         recs.append(
