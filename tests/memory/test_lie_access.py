@@ -437,3 +437,21 @@ def test_registry_entry_builds_and_rejects_bad_settings():
         from_dict(LieAccessConfig, {"init_slots": -1}, prefix="model.")
     with pytest.raises(ConfigError, match="acts on R\\^2 only"):
         from_dict(LieAccessConfig, {"group": "so2", "key_dim": 3})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("preset", ["paper-text", "paper-code"])
+def test_fused_kernel_on_cuda_equals_cpu(preset):
+    code = preset == "paper-code"
+    core = _core(dict(read_to_output=code, read_first=code, interpolate_steps=not code, init_slot=code,
+                      step_delta=1.0 if code else 1e-4))
+    xs = torch.randn(7, 3, 5, dtype=D)
+    mask = (torch.rand(7, 3, generator=torch.Generator().manual_seed(1)) > 0.4).to(D) if code else None
+    ys_cpu, _, _ = core.run(xs, write_mask=mask)
+    g_cpu = torch.autograd.grad(ys_cpu.square().sum(), list(core.parameters()))
+    core_gpu = core.cuda()
+    ys_gpu, _, _ = core_gpu.run(xs.cuda(), write_mask=None if mask is None else mask.cuda())
+    g_gpu = torch.autograd.grad(ys_gpu.square().sum(), list(core_gpu.parameters()))
+    assert torch.allclose(ys_gpu.cpu(), ys_cpu, atol=1e-10)
+    for a, b in zip(g_gpu, g_cpu):
+        assert torch.allclose(a.cpu(), b, atol=1e-8)
