@@ -304,7 +304,7 @@ def _scan_forward_steps(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
 
 # per-step tensors the backward reads (besides the (T+1)-long state lists):
 _SAVED = ("kr", "br", "kw", "bw", "e", "v", "f", "ga", "gw", "pi", "terms", "psi", "uw", "Kw", "bDw", "knw", "mn",
-          "cw", "su", "phi", "Pc", "a", "mix", "fwd", "bwd", "cr", "Kr", "bDr", "knr", "mn2")
+          "cw", "su", "phi", "Pc", "a", "mix", "modes", "cr", "Kr", "bDr", "knr", "mn2")
 
 
 def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, spec: DNCSpec, save: bool):
@@ -395,13 +395,13 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
         Dr = torch.baddbmm(eps_3d, knr.unsqueeze(-1), mn2.unsqueeze(1))  # (B, R, N)
         Kr = torch.bmm(kr, M_new.transpose(1, 2)).div_(Dr)
         cr = torch.softmax(br.unsqueeze(-1) * Kr, -1)
-        wr_new = pi[..., 2:3] * cr
-        wr_new.addcmul_(pi[..., 1:2], fwd).addcmul_(pi[..., 0:1], bwd)  # (B, R, N)
+        modes = torch.stack([bwd, fwd, cr], 2)  # (B, R, 3, N), in the order of π
+        wr_new = torch.bmm(pi.view(B * R, 1, 3), modes.view(B * R, 3, N)).view(B, R, N)  # Σ_m π_m w_m
         r = torch.bmm(wr_new, M_new)  # (B, R, W)
         ys[t, :, C:] = r.view(B, R * W)
         if save:
             for name, val in zip(_SAVED, (kr, br, kw, bw, e, v, f, ga, gw, pi, terms, psi, uw, Kw, bw / Dw, knw, mn, cw,
-                                          su, phi, Pc, a, mix, fwd, bwd, cr, Kr, br.unsqueeze(-1) / Dr, knr, mn2)):
+                                          su, phi, Pc, a, mix, modes, cr, Kr, br.unsqueeze(-1) / Dr, knr, mn2)):
                 sv[name].append(val)
             Ms.append(M_new)
             WRs.append(wr_new)
@@ -527,7 +527,7 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
     gLs = gys.new_empty(2, B, N, N)  # ∂L alternates between two buffers
     Q = gys.new_empty(B, N, N)
     ones, ome_t = gys.new_ones(B, 1, N), gys.new_full((), 1.0 - eps)
-    zeros_b1 = gys.new_zeros(B, 1)
+    later = torch.ones(N, N, dtype=gys.dtype, device=gys.device).tril_(-1)  # [j > k]: sums over later ranks
     gL, slot = gLs[0].copy_(gL), 1
     for s0 in sorted(sv["links"], reverse=True):
         e0 = min(s0 + spec.seg, T)
@@ -544,9 +544,10 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
             g_wr = torch.baddbmm(gwr, gr, M_new.transpose(1, 2))  # (B, R, N)
             gM = torch.baddbmm(gM, wr_new.transpose(1, 2), gr)  # (B, N, W)
             # w^r_t = π_b b + π_f f + π_c c
-            fwd, bwd, cr, pi = sv["fwd"][t], sv["bwd"][t], sv["cr"][t], sv["pi"][t]
-            g_pi = torch.stack([(g_wr * bwd).sum(-1), (g_wr * fwd).sum(-1), (g_wr * cr).sum(-1)], -1)  # (B, R, 3)
-            g_bwd, g_fwd, g_cr = pi[..., 0:1] * g_wr, pi[..., 1:2] * g_wr, pi[..., 2:3] * g_wr
+            modes, cr, pi = sv["modes"][t], sv["cr"][t], sv["pi"][t]
+            g_pi = torch.bmm(modes.view(B * R, 3, N), g_wr.view(B * R, N, 1)).view(B, R, 3)
+            g_modes = pi.unsqueeze(-1) * g_wr.unsqueeze(2)  # (B, R, 3, N)
+            g_bwd, g_fwd, g_cr = g_modes.unbind(2)
             # read content c = softmax(β K(M_t, k^r)), K = k·M / (‖k‖‖M‖ + ε)
             Kr, knr, mn2, kr = sv["Kr"][t], sv["knr"][t], sv["mn2"][t], sv["kr"][t]
             g_dot = _softmax_bwd(g_cr, cr)
@@ -589,8 +590,7 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
             su, phi, Pc = sv["su"][t], sv["phi"][t], sv["Pc"][t]
             g_as = g_a.gather(1, phi)
             gPP = torch.addcmul(g_as, g_as, su, value=-1.0).mul_(Pc)  # ∂/∂Π_{i<j} times the product
-            tail = gPP.flip(-1).cumsum(-1).flip(-1)  # Σ_{j ≥ k}
-            g_su = torch.cat([tail[:, 1:], zeros_b1], 1).div_(su).sub_(g_as * Pc)  # Σ_{j>k} … / û_k − ∂a_k
+            g_su = torch.mm(gPP, later).div_(su).sub_(g_as * Pc)  # Σ_{j>k} gPP_j / û_k − ∂a_k
             g_u_new = torch.addcmul(gu, torch.empty_like(g_su).scatter_(1, phi, g_su), ome_t)  # φ is a permutation
             # write content c^w = softmax(β^w K(M_{t−1}, k^w))
             Kw, knw, mn, kw = sv["Kw"][t], sv["knw"][t], sv["mn"][t], sv["kw"][t]
