@@ -75,7 +75,8 @@ def phase_diagram_figure(
         ax.set_title(PANEL_TITLES[panel])
         ax.set_xlabel(r"compression $\gamma = M / LN$")
         ax.set_ylabel(r"complexity $\rho = K/M$" if panel.startswith("sparse") else r"$\rho = R(L+N-R)/M$")
-        ax.legend(loc="upper right", fontsize=7, framealpha=0.5)
+        if ax.get_legend_handles_labels()[0]:  # a low-rank panel without a transition has nothing to label
+            ax.legend(loc="upper right", fontsize=7, framealpha=0.5)
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), label=r"$\log_{10}$ mean rMSE")
     if title:
