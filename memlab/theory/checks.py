@@ -28,7 +28,7 @@ def check_number(name: str, value: Any, lo: float | None = None, hi: float | Non
         hb = "" if hi is None else (f"< {hi}" if hi_open else f"<= {hi}")
         allowed = " and ".join(b for b in (lb, hb) if b) or "any finite number"
         raise ConfigError(f"{name}={value!r} is not a finite number; allowed: {allowed}")
-    check_range(name, x, lo, hi, lo_open=lo_open, hi_open=hi_open)
+    check_range(name, value if isinstance(value, int) else x, lo, hi, lo_open=lo_open, hi_open=hi_open)
     return x
 
 
