@@ -165,3 +165,14 @@ def test_train_config_ranges():
         from_dict(TrainConfig, {"lr": 0}, prefix="train.")
     with pytest.raises(ConfigError, match="momentum"):
         from_dict(TrainConfig, {"momentum": 1.5}, prefix="train.")
+
+
+def test_moved_names_stay_importable_from_training():
+    import memlab.evaluation as ev
+    from memlab.training import trainer
+
+    assert trainer.evaluate_batches is ev.evaluate_batches
+    assert trainer.load_model_weights is ev.load_model_weights
+    from memlab.training.config import TrainConfig as T2
+
+    assert TrainConfig is T2
