@@ -81,12 +81,12 @@ def test_capacity_command_writes_records_figure_summary(tmp_path, capsys):
     from memlab.cli import main
     from memlab.core.io import read_jsonl
 
-    assert main(["capacity", "tpr", "--quick", "--out", str(tmp_path), "--no-progress", "--json"]) == 0
+    assert main(["run", "capacity-tpr", "--quick", "--out", str(tmp_path), "--no-progress", "--json"]) == 0
     head = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert head["orthonormal_exact_up_to_Q"] == 16
     recs = read_jsonl(tmp_path / "tpr.jsonl")
-    assert recs[0]["kind"] == "config" and recs[-1]["kind"] == "headline" and "commit" in recs[0]
+    assert all(r["kind"] == "point" and "commit" in r and r["unit"] == "all" for r in recs)
     assert (tmp_path / "tpr.png").stat().st_size > 0
     assert "Tensor product representation" in (tmp_path / "README.md").read_text()
-    assert main(["capacity", "tpr", "role_sise=3", "--out", str(tmp_path)]) == 2
+    assert main(["run", "capacity-tpr", "--set", "role_sise=3", "--out", str(tmp_path)]) == 2
     assert "unknown key role_sise" in capsys.readouterr().err

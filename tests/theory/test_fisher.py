@@ -89,15 +89,16 @@ def test_cli_writes_records_figure_and_summary(tmp_path, capsys):
     from memlab.cli import main
     from memlab.core.io import read_jsonl
 
-    assert main(["theory", "fisher", "--N", "6", "--k-max", "12", "--out", str(tmp_path), "--json"]) == 0
+    assert main(["run", "theory-fisher", "--quick", "--set", "N=6", "k_max=12", "--out", str(tmp_path), "--json",
+                 "--no-progress"]) == 0
     head = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert head["J_total"]["delay line, alpha=1"] == pytest.approx(F.harmonic_number(6), abs=1e-6)
     recs = read_jsonl(tmp_path / "fisher.jsonl")
     assert recs and all("commit" in r and r["seed"] == 0 for r in recs)
     assert (tmp_path / "fisher.png").stat().st_size > 1000
     assert "Fisher memory curve" in (tmp_path / "SUMMARY.md").read_text()
-    assert main(["theory", "fisher", "--eps", "0", "--out", str(tmp_path)]) == 2
-    assert main(["theory", "fisher", "--rho", "1.5", "--out", str(tmp_path)]) == 2
+    assert main(["run", "theory-fisher", "--set", "eps=0", "--out", str(tmp_path / "x")]) == 2
+    assert main(["run", "theory-fisher", "--set", "rho=1.5", "--out", str(tmp_path / "x")]) == 2
 
 
 @pytest.mark.parametrize("make", [lambda: F.gaussian_network(9, 0.8, 5), lambda: F.delay_line(7, 1.7), lambda: F.orthogonal_network(6, 0.6, 2)])

@@ -89,10 +89,10 @@ def test_cli_gradients(tmp_path):
     from memlab.cli import main
     from memlab.core.io import read_jsonl
 
-    args = ["theory", "gradients", "--hidden", "4", "--T", "12", "--batch", "2", "--out", str(tmp_path)]
-    assert main(args + ["--q-max", "10"]) == 0
+    args = ["run", "theory-gradients", "--no-progress", "--out", str(tmp_path), "--set", "hidden=4", "T=12", "batch=2"]
+    assert main(args + ["q_max=10"]) == 0
     recs = read_jsonl(tmp_path / "gradients.jsonl")
     assert all(r["within_bound"] for r in recs if r["core"].startswith("elman"))
     assert {r["core"] for r in recs} >= {"elman_tanh", "elman_linear", "lstm", "ntm"}
     assert (tmp_path / "gradients.png").exists()
-    assert main(args + ["--q-max", "13"]) == 2  # lags beyond the simulated length
+    assert main(args + ["q_max=13"]) == 2  # lags beyond the simulated length

@@ -66,7 +66,7 @@ def test_cli_saxe(tmp_path):
     from memlab.cli import main
     from memlab.core.io import read_jsonl
 
-    assert main(["theory", "saxe", "--depth", "2", "--lr", "0.01", "--t-max", "10", "--out", str(tmp_path)]) == 0
+    assert main(["run", "theory-saxe", "--no-progress", "--set", "depth=2", "lr=0.01", "t_max=10", "--out", str(tmp_path)]) == 0
     recs = read_jsonl(tmp_path / "saxe.jsonl")
     assert {r["init"] for r in recs} == {"decoupled", "random"}
     assert next(r for r in recs if r["init"] == "decoupled")["max_rel_dev"] < 0.02

@@ -229,7 +229,8 @@ def test_cli_phase_diagram_resumes_and_rejects_bad_input(tmp_path, capsys):
 
     sets = ["--set", "L=3", "--set", "N=8", "--set", "gammas=0.5", "--set", "rhos_sparse=0.1,0.3",
             "--set", "rhos_lowrank=0.5", "--set", "panels=sparse-low,lowrank-low", "--set", "nuclear_max_iter=100"]
-    args = ["stm", "phase-diagram", "--trials", "2", "--jobs", "1", "--out", str(tmp_path), "--no-plot", "--json"] + sets
+    args = ["run", "stm-phase-diagram", "--set", "trials=2", "--jobs", "1", "--out", str(tmp_path), "--no-plot", "--json",
+            "--no-progress"] + sets
     assert main(args) == 0
     n = len(read_jsonl(tmp_path / "phase_records.jsonl"))
     assert n == 2 * (2 + 1)
@@ -238,7 +239,7 @@ def test_cli_phase_diagram_resumes_and_rejects_bad_input(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()[-1]
     assert '"units_run": 0' in out
     assert main(args[:-2] + ["--set", "N=9"]) == 2  # other config in the same folder
-    assert main(["stm", "phase-diagram", "--out", str(tmp_path / "x"), "--set", "gammas=1.5"]) == 2
-    assert main(["stm", "recall-length", "--out", str(tmp_path / "y"), "--set", "density=0"]) == 2
+    assert main(["run", "stm-phase-diagram", "--out", str(tmp_path / "x"), "--set", "gammas=1.5"]) == 2
+    assert main(["run", "stm-recall-length", "--out", str(tmp_path / "y"), "--set", "density=0"]) == 2
     err = capsys.readouterr().err
     assert "gamma=1.5 is out of range" in err and "density=0.0 is out of range" in err
