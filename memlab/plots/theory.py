@@ -1,7 +1,7 @@
-"""Figures for ``memlab theory``: one function per figure, each reading records only.
+"""Figures of the ``theory-*`` experiments: one function per figure, each reading records only.
 
-Every function takes the list of record dicts that the matching ``memlab.theory`` experiment
-wrote (``read_jsonl`` of its JSONL file) and a PNG path, and returns the path.
+Every function takes the list of record dicts that the matching experiment wrote (its JSONL
+records under ``results/theory``) and a PNG path, and returns the path.
 """
 
 from __future__ import annotations

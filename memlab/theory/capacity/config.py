@@ -82,7 +82,8 @@ class CMMCapacityConfig:
         if self.pairs > self.key_size:
             raise ConfigError(f"pairs={self.pairs} exceeds key_size={self.key_size}; allowed: pairs <= key_size (linearly independent keys)")
         q = max(max(self.pair_counts), self.pairs)
-        check_memory(f"cmm with {q} pairs of key_size={self.key_size}", 6 * 8 * self.trials * (q * self.key_size + q * q + self.key_size * self.value_size + q * self.value_size), "use smaller sizes")
+        per_trial = q * self.key_size + q * q + self.key_size * self.value_size + q * self.value_size
+        check_memory(f"cmm with {q} pairs of key_size={self.key_size}", 6 * 8 * self.trials * per_trial, "use smaller sizes")
 
 
 @dataclass
@@ -108,7 +109,8 @@ class HRRCapacityConfig:
         if max(self.cleanup_pairs) > self.vocab:
             raise ConfigError(f"cleanup_pairs up to {max(self.cleanup_pairs)} exceed vocab={self.vocab}; allowed: <= vocab")
         q, s = max(max(self.pairs), max(self.cleanup_pairs)), max(max(self.copies), max(self.cleanup_copies))
-        check_memory(f"hrr with size={self.size}, {q} pairs, {s} copies", 6 * 16 * self.trials * self.size * (q * s + q + self.vocab), "use smaller sizes")
+        check_memory(f"hrr with size={self.size}, {q} pairs, {s} copies",
+                     6 * 16 * self.trials * self.size * (q * s + q + self.vocab), "use smaller sizes")
 
 
 @dataclass
@@ -142,7 +144,8 @@ class SDMCapacityConfig:
             check_number(k, getattr(self, k), 1)
         check_number("accuracy_level", self.accuracy_level, 0, 1)
         d, m, n = self.address_size, max(self.locations), max(self.hopfield_sizes)
-        check_memory(f"sdm with {m} locations of {d} bits and Hopfield N={n}", 3 * 8 * (m * d + n * n + max(self.items) * max(d, n) * 4), "use smaller sizes")
+        check_memory(f"sdm with {m} locations of {d} bits and Hopfield N={n}",
+                     3 * 8 * (m * d + n * n + max(self.items) * max(d, n) * 4), "use smaller sizes")
 
 
 @dataclass
@@ -163,7 +166,10 @@ class TPRCapacityConfig:
         _check_positive_tuple("fillers", self.fillers)
         if max(self.fillers) > self.vocab:
             raise ConfigError(f"fillers up to {max(self.fillers)} exceed vocab={self.vocab}; allowed: <= vocab")
-        check_memory(f"tpr with role_size={self.role_size}, filler_size={self.filler_size}, vocab={self.vocab}", 6 * 8 * self.trials * (self.vocab * self.filler_size + max(self.fillers) * (self.role_size + self.filler_size) + self.role_size * self.filler_size), "use smaller sizes")
+        R, F = self.role_size, self.filler_size
+        per_trial = self.vocab * F + max(self.fillers) * (R + F) + R * F
+        check_memory(f"tpr with role_size={R}, filler_size={F}, vocab={self.vocab}", 6 * 8 * self.trials * per_trial,
+                     "use smaller sizes")
 
 
 @dataclass
@@ -183,4 +189,6 @@ class FastWeightsCapacityConfig:
         for d in self.decays:
             check_number("decays", d, 0, 1)
         check_number("rate", self.rate, 0, lo_open=True)
-        check_memory(f"fast weights with size={self.size}, items={self.items}", 6 * 8 * self.trials * (self.items * self.size + self.size * self.size + self.items * self.items), "use smaller sizes")
+        per_trial = self.items * self.size + self.size**2 + self.items**2
+        check_memory(f"fast weights with size={self.size}, items={self.items}", 6 * 8 * self.trials * per_trial,
+                     "use smaller sizes")
