@@ -144,9 +144,12 @@ class RunConfig:
         return self.to_json().get(key, default)
 
 
-def default_settings(model: str, task: str) -> dict[str, dict[str, Any]]:
+def default_settings(model: str, task: str, preset: str | None = None) -> dict[str, dict[str, Any]]:
     """``{"model": …, "train": …}`` defaults of a (model, task) pair: the model entry's own
-    per-task defaults, overlaid with the per-paper table ``memlab.experiments.hparams``."""
+    per-task defaults, overlaid with the per-paper table ``memlab.experiments.hparams``.
+
+    ``preset`` (``model.preset``, e.g. ``paper-text`` of the LANTM models) goes to the table, so
+    a preset brings its own training reading; None: the table's default preset."""
     from memlab.models import get_entry
 
     entry = get_entry(model)
@@ -157,7 +160,7 @@ def default_settings(model: str, task: str) -> dict[str, dict[str, Any]]:
         from memlab.experiments.hparams import paper_defaults
     except ImportError:  # pragma: no cover  (a checkout without the tables)
         return out
-    d = paper_defaults(model, task) or {}
+    d = (paper_defaults(model, task) if preset is None else paper_defaults(model, task, preset=preset)) or {}
     return {"model": deep_merge(out["model"], dict(d.get("model") or {})),
             "train": deep_merge(out["train"], dict(d.get("train") or {}))}
 
@@ -171,6 +174,8 @@ def resolve_run_config(model: str, task: str, overrides: dict[str, Any] | None =
 
     ``overrides`` has sections ``model``, ``task`` and ``train`` (the CLI's ``--set
     model.hidden=100`` lands in ``{"model": {"hidden": "100"}}``); any other key is an error.
+    ``model.preset`` also picks the training defaults of its reading (``default_settings``);
+    explicit ``train.*`` overrides still win.
     """
     from memlab.models import get_entry
     from memlab.tasks import get_task_class
@@ -183,7 +188,8 @@ def resolve_run_config(model: str, task: str, overrides: dict[str, Any] | None =
     task_cls = get_task_class(task)
     task_cfg = from_dict(task_cls.Config, overrides.get("task", {}), prefix="task.")
     task_obj = task_cls(task_cfg)  # checks the ranges hold allowed lengths
-    defaults = default_settings(model, task_obj.name)
+    preset = (overrides.get("model") or {}).get("preset")
+    defaults = default_settings(model, task_obj.name, None if preset is None else str(preset))
     model_cfg = from_dict(entry.config_cls, deep_merge(defaults["model"], overrides.get("model", {})), prefix="model.")
     train_cfg = from_dict(TrainConfig, deep_merge(defaults["train"], overrides.get("train", {})), prefix="train.")
     return RunConfig(model=model, task=task_obj.name, seed=_seed(seed), device=str(device),

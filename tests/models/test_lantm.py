@@ -283,3 +283,27 @@ def test_tiny_lantm_learns_copy():
     """The default reading (preset reproduce, the released code's optimiser) learns copy."""
     coarse, steps = _train_tiny_copy(seed=0, budget_s=120)
     assert coarse == 1.0, f"copy 2-6 coarse {coarse} after {steps} steps"
+
+
+def test_preset_picks_its_training_reading_when_a_run_is_resolved():
+    """``model.preset`` in a run's overrides also restores that reading's training settings."""
+    from memlab.experiments.hparams.seed004 import TRAIN_PROFILES
+    from memlab.training.config import resolve_run_config
+
+    assert set(TRAIN_PROFILES["paper-text"]) | {"lr"} == set(TRAIN_PROFILES["paper-code"])  # no key inherited
+    default = resolve_run_config("lantm-invnorm", "bigramFlip")
+    assert default.model_cfg["preset"] == "reproduce" and default.model_cfg["read_to_output"] is True
+    assert (default.train.lr, default.train.momentum, default.train.rms_alpha) == (0.01, 0.0, 0.99)
+    assert default.train.clip_norm == 32.0 and not default.train.plateau_halving
+    text = resolve_run_config("lantm-invnorm", "bigramFlip", {"model": {"preset": "paper-text"}})
+    assert text.model_cfg["preset"] == "paper-text" and text.model_cfg["read_to_output"] is False
+    assert text.train.lr == pytest.approx(0.002) and (text.train.momentum, text.train.rms_alpha) == (0.95, 0.95)
+    assert text.train.clip_norm == 1.0 and text.train.plateau_halving and text.train.lr_halve_after == 100
+    code = resolve_run_config("lantm-softmax", "copy", {"model": {"preset": "paper-code"}})
+    assert code.model_cfg["step_delta"] == 1.0 and code.train.lr == 0.01 and code.train.momentum == 0.0
+    mine = resolve_run_config("lantm-invnorm", "copy", {"model": {"preset": "paper-text"}, "train": {"lr": 0.001}})
+    assert mine.train.lr == 0.001 and mine.train.momentum == 0.95  # explicit train.* keys win
+    with pytest.raises(ConfigError, match="model.preset='nope' is not allowed"):
+        resolve_run_config("lantm-invnorm", "copy", {"model": {"preset": "nope"}})
+    with pytest.raises(ConfigError):
+        resolve_run_config("lstm", "copy", {"model": {"preset": "paper-text"}})

@@ -12,8 +12,12 @@ protocol (issue 13):
 * ``paper-code`` (the authors' released Lua code): plain RMSProp, decay 0.99, no momentum,
   lr 0.01, gradient clipping at 32, no plateau halving. The issue's measurements used lr 0.01 on
   copy, bigramFlip and addition, so 0.01 is the rate for every task (``train.lr=0.02`` gives
-  Table 2's). The released code also decays the rate by 0.99 per iteration; the trainer has no
-  such knob yet (``MISSING_TRAIN_KNOBS``), and the measured runs did not use it.
+  Table 2's). The released code also decays the rate by 0.99 per iteration
+  (``train.lr_decay=0.99``); the measured runs did not, so the profile keeps ``lr_decay=1``.
+
+Both profiles set the same keys, so a preset's training reading never inherits a value of the
+other (``model.preset=paper-text`` in a run's overrides gives the whole paper-text profile:
+``memlab.training.config.resolve_run_config`` passes the preset here).
 
 ``paper_defaults(model, task, preset)`` returns ``{"model": {...}, "train": {...}}`` for
 ``lantm-invnorm``, ``lantm-softmax`` and ``lstm`` (``memlab.experiments.hparams`` exposes it).
@@ -57,16 +61,18 @@ PAPER_TEXT_LR_SCALE = 0.1
 
 #: training settings (``train.*`` keys of ``memlab.training.trainer.TrainConfig``) per reading
 TRAIN_PROFILES: dict[str, dict[str, Any]] = {
-    "paper-text": dict(momentum=0.95, rms_alpha=0.95, clip_norm=1.0, lr_halve_after=100, lr_patience=30),
-    "paper-code": dict(lr=0.01, momentum=0.0, rms_alpha=0.99, clip_norm=32.0, lr_halve_after=0),
+    "paper-text": dict(momentum=0.95, rms_alpha=0.95, clip_norm=1.0, clip_value=0.0, plateau_halving=True,
+                       lr_halve_after=100, lr_patience=30, lr_decay=1.0),
+    "paper-code": dict(lr=0.01, momentum=0.0, rms_alpha=0.99, clip_norm=32.0, clip_value=0.0, plateau_halving=False,
+                       lr_halve_after=0, lr_patience=30, lr_decay=1.0),
 }
 #: LANTM model presets (settings in ``memlab.models.lantm.PRESETS``) -> the training profile each goes with
 PROFILE_OF_PRESET = {"paper-text": "paper-text", "paper-code": "paper-code", "reproduce": "paper-code"}
 #: the preset new LANTM runs get: the released code's items 1, 2, 4 with the text's unit steps (see
 #: ``memlab.models.lantm``); configs written before presets existed resolve to ``paper-text``
 DEFAULT_PRESET = "reproduce"
-#: the released code's settings the trainer cannot express yet (asked of memlab/training)
-MISSING_TRAIN_KNOBS = ("train.lr_decay=0.99 with train.lr_decay_every=step (multiply the rate after every optimiser step)",)
+#: the released code's settings the trainer cannot express (none since ``train.lr_decay``)
+MISSING_TRAIN_KNOBS: tuple[str, ...] = ()
 
 #: the LSTM baseline (seed 004 §4): "trained with learning rate 0.0002, with no learning rate
 #: adjustments during training", tested every 200 epochs
