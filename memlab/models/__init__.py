@@ -1,35 +1,37 @@
-"""Models. ``MODELS`` is the one registry: name -> ``ModelEntry`` (one file per family)."""
+"""Models. ``MODELS`` is the one registry: name -> ``ModelEntry``, imported lazily.
+
+Each recurrent memory of ``memlab.memory.MEMORIES`` is a model (controller + memory access +
+readout, ``memlab.models.compose``); ``FAMILIES`` lists the models with a file of their own.
+``build_model(name, spec, task_name, overrides)`` builds one for a task.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from memlab.core.errors import ConfigError
-from memlab.models import dnc as _dnc
-from memlab.models import lantm as _lantm
-from memlab.models import lstm as _lstm
-from memlab.models import ntm as _ntm
-from memlab.models import rnn as _rnn
-from memlab.models.base import CoreSequenceModel, ModelEntry, SequenceModel
+from memlab.models.registry import ModelRegistry
 
-MODELS: dict[str, ModelEntry] = {
-    "lstm": _lstm.ENTRY,
-    "lantm-invnorm": _lantm.ENTRY_INVNORM,
-    "lantm-softmax": _lantm.ENTRY_SOFTMAX,
-    "ntm": _ntm.ENTRY,
-    "dnc": _dnc.ENTRY,
-    "elman": _rnn.ELMAN,
-    "lstm-cell": _rnn.LSTM_CELL,
+#: model families with their own file: name -> "module:ENTRY attribute" (memories need no line here)
+FAMILIES: dict[str, str] = {
+    "lstm": "memlab.models.lstm:ENTRY",
+    "lantm-invnorm": "memlab.models.lantm:ENTRY_INVNORM",
+    "lantm-softmax": "memlab.models.lantm:ENTRY_SOFTMAX",
+    "elman": "memlab.models.rnn:ELMAN",
+    "lstm-cell": "memlab.models.rnn:LSTM_CELL",
 }
 
+MODELS = ModelRegistry(FAMILIES)
 
-def get_entry(name: str) -> ModelEntry:
+
+def get_entry(name: str):
+    """The ``ModelEntry`` of ``name`` (one-line ConfigError naming the allowed ones)."""
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name]
 
 
-def build_model(name: str, spec, task_name: str | None = None, overrides: dict[str, Any] | None = None) -> SequenceModel:
+def build_model(name: str, spec, task_name: str | None = None, overrides: dict[str, Any] | None = None):
     """Build model ``name`` for a task: per-task defaults, then ``overrides`` (typed, checked)."""
     from memlab.core.config import deep_merge, from_dict
 
@@ -38,4 +40,12 @@ def build_model(name: str, spec, task_name: str | None = None, overrides: dict[s
     return entry.build(cfg, spec)
 
 
-__all__ = ["MODELS", "ModelEntry", "SequenceModel", "CoreSequenceModel", "get_entry", "build_model"]
+def __getattr__(attr: str):  # the base classes, imported on use (PEP 562)
+    if attr in ("ModelEntry", "SequenceModel", "CoreSequenceModel"):
+        from memlab.models import base
+
+        return getattr(base, attr)
+    raise AttributeError(f"module 'memlab.models' has no attribute {attr!r}")
+
+
+__all__ = ["MODELS", "FAMILIES", "ModelEntry", "SequenceModel", "CoreSequenceModel", "get_entry", "build_model"]

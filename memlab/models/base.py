@@ -4,7 +4,9 @@ A ``SequenceModel`` maps a task ``Batch`` to outputs (T, B, output_size): logits
 for symbolic tasks, bit logits for binary ones. Trainer and evaluator only use this contract.
 
 A model family registers one ``ModelEntry`` in ``memlab.models.MODELS``: its typed config,
-a ``build(cfg, spec)`` function, and per-task defaults (seed 004 Table 2 sizes, learning rates).
+a ``build(cfg, spec)`` function, per-task defaults (read from ``memlab.experiments.hparams``)
+and tiny smoke-test sizes. Every recurrent memory of ``memlab.memory.MEMORIES`` gets its entry
+from ``memlab.models.compose`` (controller + memory access + readout).
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ class ModelEntry:
     build: ``build(cfg, spec) -> SequenceModel``.
     model_defaults: per-task overrides of the config (e.g. seed 004 Table 2 sizes).
     train_defaults: per-task overrides of ``TrainConfig`` (e.g. the learning rate).
+    Both read ``memlab.experiments.hparams.paper_defaults`` (hyperparameters are data).
+    smoke: tiny ``model.*`` settings for the registry smoke test (seconds on a CPU).
     """
 
     config_cls: type
@@ -92,6 +96,18 @@ class ModelEntry:
     description: str = ""
     model_defaults: Callable[[str], dict] = field(default=lambda task: {})
     train_defaults: Callable[[str], dict] = field(default=lambda task: {})
+    smoke: dict[str, Any] = field(default_factory=dict)
+
+
+def hparams_defaults(model: str, part: str) -> Callable[[str], dict]:
+    """``task -> paper_defaults(model, task)[part]`` (part: "model" or "train"), for a ModelEntry."""
+
+    def for_task(task: str) -> dict:
+        from memlab.experiments.hparams import paper_defaults
+
+        return paper_defaults(model, task)[part]
+
+    return for_task
 
 
 def count_params(model: nn.Module) -> int:

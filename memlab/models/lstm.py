@@ -9,8 +9,8 @@ By default encoder and decoder share weights (``shared=True``): one stacked LSTM
 whole stream, which is what seed 004 Table 2's parameter count (≈1.9 M for 4×256) implies.
 ``shared=False`` gives the decoder its own weights (≈3.7 M), as in Sutskever et al.
 
-Defaults are seed 004 Table 2: 4 layers × 256 cells; embedding 7 for the permutation
-tasks, 64 for the arithmetic ones; learning rate 2e-4 with no schedule.
+Defaults are seed 004 Table 2 (``memlab.experiments.hparams.seed004``): 4 layers × 256 cells;
+embedding 7 for the permutation tasks, 64 for the arithmetic ones; learning rate 2e-4 with no schedule.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from memlab.core.errors import ConfigError
 from memlab.core.interfaces import Batch
-from memlab.models.base import InputEncoder, ModelEntry, SequenceModel
+from memlab.models.base import InputEncoder, ModelEntry, SequenceModel, hparams_defaults
 from memlab.tasks.base import TaskSpec
 
 
@@ -90,19 +90,11 @@ def build(cfg: LSTMConfig, spec: TaskSpec) -> LSTMEncoderDecoder:
     return LSTMEncoderDecoder(cfg, spec)
 
 
-def _model_defaults(task: str) -> dict:
-    return {"embed": 64} if task in ("double", "addition") else {}
-
-
-def _train_defaults(task: str) -> dict:
-    # Seed 004: lr 2e-4, no learning-rate adjustment, tested every 200 epochs.
-    return {"lr": 2e-4, "lr_halve_after": 0, "eval_every": 200}
-
-
 ENTRY = ModelEntry(
     config_cls=LSTMConfig,
     build=build,
     description="LSTM encoder-decoder baseline (seed 004; 4x256, fused nn.LSTM)",
-    model_defaults=_model_defaults,
-    train_defaults=_train_defaults,
+    model_defaults=hparams_defaults("lstm", "model"),  # seed 004 Table 2 (memlab.experiments.hparams.seed004)
+    train_defaults=hparams_defaults("lstm", "train"),
+    smoke={"hidden": 8, "layers": 1, "embed": 4},
 )

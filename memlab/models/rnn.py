@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from memlab.controllers import make_controller
 from memlab.core.errors import check_range
-from memlab.models.base import CoreSequenceModel, InputEncoder, ModelEntry
+from memlab.models.base import CoreSequenceModel, InputEncoder, ModelEntry, hparams_defaults
 from memlab.tasks.base import TaskSpec
 
 
@@ -57,7 +57,9 @@ def build_lstm_cell(cfg: LSTMCellModelConfig, spec: TaskSpec) -> CoreSequenceMod
 
 
 ELMAN = ModelEntry(ElmanModelConfig, build_elman, "Elman RNN (seed 001 §2.2) with a softmax readout",
-                   train_defaults=lambda task: {"lr": 1e-3})
+                   model_defaults=hparams_defaults("elman", "model"), train_defaults=hparams_defaults("elman", "train"),
+                   smoke={"hidden": 8, "embed": 4})
 LSTM_CELL = ModelEntry(LSTMCellModelConfig, build_lstm_cell,
                        "one LSTM cell with seed-002 variants (forget gate, peepholes, projection)",
-                       train_defaults=lambda task: {"lr": 2e-3})
+                       model_defaults=hparams_defaults("lstm-cell", "model"),
+                       train_defaults=hparams_defaults("lstm-cell", "train"), smoke={"hidden": 8, "embed": 4})
