@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memlab.experiments._theory import TheoryExperiment, cell, fmt
-from memlab.theory.checks import check_int, check_memory, check_number
+from memlab.theory.checks import check_int, check_memory, check_number, check_seed
 
 
 @dataclass
@@ -28,6 +28,7 @@ class FisherConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         check_int("N", self.N, 2)
         check_number("eps (noise variance)", self.eps, 0.0, lo_open=True)
         check_int("k_max", self.k_max, 1)

@@ -15,7 +15,7 @@ from typing import Any
 
 from memlab.core.errors import ConfigError
 from memlab.experiments._theory import TheoryExperiment, cell, fmt
-from memlab.theory.checks import check_int, check_memory
+from memlab.theory.checks import check_int, check_memory, check_seed
 
 
 @dataclass
@@ -29,6 +29,7 @@ class GradientsConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         check_int("hidden", self.hidden, 1)
         check_int("T", self.T, 1)
         check_int("q_max", self.q_max, 1)

@@ -16,7 +16,7 @@ from typing import Any
 
 from memlab.core.errors import ConfigError
 from memlab.experiments._theory import TheoryExperiment, fmt
-from memlab.theory.checks import check_int, check_memory, check_number, check_numbers
+from memlab.theory.checks import check_int, check_memory, check_number, check_numbers, check_seed
 
 
 @dataclass
@@ -36,6 +36,7 @@ class LinearCapacityConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         check_int("N", self.N, 1)
         check_number("rho (spectral radius)", self.rho, 0.0, 1.0, lo_open=True, hi_open=True)
         check_int("k_max", self.k_max, 0)

@@ -16,7 +16,7 @@ from typing import Any
 
 from memlab.core.errors import check_choice
 from memlab.experiments._theory import TheoryExperiment, cell
-from memlab.theory.checks import check_int, check_memory, check_number, check_numbers
+from memlab.theory.checks import check_int, check_memory, check_number, check_numbers, check_seed
 
 #: untrained memlab memories that can join the comparison (``memlab.theory.profile.EXTRA_MODULES``)
 EXTRA = ("ntm", "dnc", "lantm")
@@ -43,6 +43,7 @@ class ProfileConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         check_int("item_size", self.item_size, 1)
         check_int("size", self.size, 1)
         check_numbers("ns", self.ns, 1, integer=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from memlab.core.errors import ConfigError
 from memlab.experiments._theory import TheoryExperiment, fmt
-from memlab.theory.checks import check_int, check_number
+from memlab.theory.checks import check_int, check_number, check_seed
 
 #: gradient-descent steps t_max / lr at most (a tiny lr would otherwise loop for hours)
 MAX_STEPS = 10_000_000
@@ -34,6 +34,7 @@ class SaxeConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         check_int("depth", self.depth, 1, 10)
         check_number("lr", self.lr, 0.0, 1.0, lo_open=True)
         check_number("t_max", self.t_max, 0.0, lo_open=True)

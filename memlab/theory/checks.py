@@ -45,6 +45,13 @@ def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = Non
     return int(value)
 
 
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` if it is an integer with 0 <= seed < 2**63 (what every RNG here accepts)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"{name}={seed!r} is out of range; allowed: integers 0 <= {name} < 2**63")
+    return seed
+
+
 def check_numbers(name: str, values: Iterable[Any], lo: float | None = None, hi: float | None = None, *,
                   lo_open: bool = False, hi_open: bool = False, integer: bool = False) -> None:
     """Every entry of the non-empty ``values`` passes :func:`check_number` (or :func:`check_int`)."""

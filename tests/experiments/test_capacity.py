@@ -64,6 +64,7 @@ def test_cli_tpr_headline(tmp_path, capsys):
     ("capacity-sdm", "noise_levels=0.7", "noise_levels=0.7 is out of range"),
     ("capacity-fast-weights", "decays=nan", "decays"),
     ("capacity-fast-weights", "items=1000000", "GiB"),
+    ("capacity-fast-weights", "seed=-1", "seed=-1 is out of range"),
 ])
 def test_bad_settings_are_one_line_errors(name, setting, message, tmp_path, capsys):
     assert main(["run", name, "--out", str(tmp_path), "--set", setting]) == 2

@@ -65,6 +65,7 @@ def test_recall_length_finds_an_interior_optimum_on_the_quick_grid(tmp_path, cap
     ("stm-recall-length", "spectral_radius=inf", "spectral_radius"),
     ("stm-recall-length", "T=1000000000", "GiB"),
     ("stm-recall-length", "rs=0,5", "r (recall length)=0 is out of range"),
+    ("stm-recall-length", "seed=-1", "seed=-1 is out of range"),
 ])
 def test_bad_settings_are_one_line_errors(name, setting, message, tmp_path, capsys):
     assert main(["run", name, "--out", str(tmp_path), "--set", setting]) == 2

@@ -65,6 +65,7 @@ def test_summary_holds_every_analysis_in_the_folder(tmp_path):
     ("theory-profile", "threshold=nan", "threshold"),
     ("theory-profile", "extra=foo", "extra='foo' is not allowed"),
     ("theory-profile", "ns=0,4", "ns=0 is out of range"),
+    ("theory-profile", "seed=-1", "seed=-1 is out of range"),
 ])
 def test_bad_settings_are_one_line_errors(name, setting, message, tmp_path, capsys):
     assert main(["run", name, "--out", str(tmp_path), "--set", setting]) == 2

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from memlab.core.errors import ConfigError
-from memlab.theory.checks import check_memory, check_number
+from memlab.theory.checks import check_memory, check_number, check_seed
 
 
 def _check_positive_tuple(name: str, values, integer: bool = True) -> None:
@@ -42,6 +42,7 @@ class HopfieldCapacityConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         _check_positive_tuple("sizes", self.sizes)
         _check_positive_tuple("loads", self.loads, integer=False)
         _check_positive_tuple("stability_loads", self.stability_loads, integer=False)
@@ -74,6 +75,7 @@ class CMMCapacityConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         for k in ("key_size", "value_size", "pairs", "trials", "epochs"):
             check_number(k, getattr(self, k), 1)
         _check_positive_tuple("pair_counts", self.pair_counts)
@@ -100,6 +102,7 @@ class HRRCapacityConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         for k in ("size", "trials", "vocab"):
             check_number(k, getattr(self, k), 1)
         for k in ("pairs", "copies", "cleanup_pairs", "cleanup_copies"):
@@ -134,6 +137,7 @@ class SDMCapacityConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         check_number("address_size", self.address_size, 1)
         for k in ("locations", "hopfield_sizes", "items"):
             _check_positive_tuple(k, getattr(self, k))
@@ -161,6 +165,7 @@ class TPRCapacityConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         for k in ("role_size", "filler_size", "trials", "vocab"):
             check_number(k, getattr(self, k), 1)
         _check_positive_tuple("fillers", self.fillers)
@@ -184,6 +189,7 @@ class FastWeightsCapacityConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_seed(self.seed)
         for k in ("size", "items", "trials"):
             check_number(k, getattr(self, k), 1)
         for d in self.decays:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memlab.core.errors import ConfigError, check_choice
-from memlab.theory.checks import check_int, check_memory, check_number, check_numbers
+from memlab.theory.checks import check_int, check_memory, check_number, check_numbers, check_seed
 
 W_FAMILIES: tuple[str, ...] = ("orthogonal", "gaussian", "symmetric")
 BASES: tuple[str, ...] = ("identity", "dct", "random", "haar")
@@ -74,6 +74,7 @@ class PhaseConfig:
     panels: tuple[str, ...] = ("sparse-low", "sparse-high", "lowrank-low", "lowrank-high")
 
     def validate(self) -> None:
+        check_seed(self.seed)
         check_dims(1, self.L, self.N)
         _check_int("trials", self.trials, 1)
         if not self.gammas:
@@ -141,6 +142,7 @@ class RecallConfig:
     lasso_tol: float = 1e-2
 
     def validate(self) -> None:
+        check_seed(self.seed)
         check_dims(self.M, self.L, self.T)
         check_number("density", self.density, 0.0, 1.0, lo_open=True)
         check_number("spectral_radius", self.spectral_radius, 0.0, 1.0, lo_open=True, hi_open=True)
