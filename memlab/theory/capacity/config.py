@@ -9,6 +9,10 @@ from memlab.core.errors import ConfigError
 from memlab.theory.checks import check_memory, check_number, check_seed
 
 
+#: loop bounds (a larger value would only run longer: both loops stop early when they converge)
+MAX_SWEEPS = 10_000
+MAX_EPOCHS = 10_000_000
+
 def _check_positive_tuple(name: str, values, integer: bool = True) -> None:
     if not values:
         raise ConfigError(f"{name} is empty; allowed: a non-empty list of positive numbers")
@@ -49,8 +53,9 @@ class HopfieldCapacityConfig:
         check_number("cue_noise", self.cue_noise, 0, 0.5)
         check_number("bit_error", self.bit_error, 0, 0.5, lo_open=True)
         check_number("overlap_threshold", self.overlap_threshold, 0, 1, lo_open=True)
-        for k in ("bit_budget", "state_budget", "starts", "max_sweeps"):
+        for k in ("bit_budget", "state_budget", "starts"):
             check_number(k, getattr(self, k), 1)
+        check_number("max_sweeps", self.max_sweeps, 1, MAX_SWEEPS)
         n = max(self.sizes)
         nets = max(2, math.ceil(self.bit_budget / n**2), math.ceil(self.state_budget / n))
         q = max(1, round(max(max(self.loads), max(self.stability_loads)) * n))
@@ -76,8 +81,9 @@ class CMMCapacityConfig:
 
     def validate(self) -> None:
         check_seed(self.seed)
-        for k in ("key_size", "value_size", "pairs", "trials", "epochs"):
+        for k in ("key_size", "value_size", "pairs", "trials"):
             check_number(k, getattr(self, k), 1)
+        check_number("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_positive_tuple("pair_counts", self.pair_counts)
         for c in self.correlations:
             check_number("correlations", c, 0, 1, hi_open=True)
@@ -144,8 +150,9 @@ class SDMCapacityConfig:
         check_number("cue_noise", self.cue_noise, 0, 0.5)
         for v in self.noise_levels:
             check_number("noise_levels", v, 0, 0.5)
-        for k in ("noise_items", "design_ratio", "cues", "max_sweeps"):
+        for k in ("noise_items", "design_ratio", "cues"):
             check_number(k, getattr(self, k), 1)
+        check_number("max_sweeps", self.max_sweeps, 1, MAX_SWEEPS)
         check_number("accuracy_level", self.accuracy_level, 0, 1)
         d, m, n = self.address_size, max(self.locations), max(self.hopfield_sizes)
         check_memory(f"sdm with {m} locations of {d} bits and Hopfield N={n}",
