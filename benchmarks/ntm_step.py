@@ -1,17 +1,19 @@
 """NTM copy training speed: sequences per second of whole training steps, four ways in one run.
 
 One training step = forward + backward + gradient-norm clipping + RMSProp step (the trainer's
-NTM copy settings, ``memlab.models.ntm.train_defaults``) of the default NTM (LSTM controller 100, memory
+NTM copy settings, ``memlab.experiments.hparams.paper_defaults("ntm", "ntm-copy")``) of the default NTM
+(LSTM controller 100 of ``memlab.controllers``, memory
 128 × 20, one read and one write head) on a batch of 32 copy sequences whose lengths are
 drawn uniformly from 1–20, as in training (T = 2·max length + 1 steps per batch). The same
 fixed list of batches is timed for
 
-* ``ref``      — the eager reference: ``run_core`` stepping ``NTMCore.forward`` one input at a time;
-* ``autograd`` — ``forward_sequence`` with ``model.kernel=autograd``: the same step under autograd,
-  input projection hoisted out of the loop;
-* ``fast``     — ``forward_sequence`` with the default ``model.kernel=fused``: ``ntm_scan``, one
-  hand-written autograd node for the whole sequence (memlab/memory/ntm.py);
-* ``compiled`` — the autograd step under ``torch.compile`` (``model.compile=true``);
+* ``ref``       — the eager reference: ``run_core`` stepping the composed core's ``forward``
+  (``compose_step_ref``: controller step, then ``NTMAccess``) one input at a time;
+* ``reference`` — ``forward_sequence`` with ``model.kernel=reference``: the same composed step in
+  the core's own loop (older records call it ``autograd``);
+* ``fast``      — ``forward_sequence`` with the default ``model.kernel=fused``: ``ntm_scan``, one
+  hand-written autograd node for the whole sequence (memlab/memory/kernels/ntm_scan.py);
+* ``compiled``  — the reference step under ``torch.compile`` (``model.compile=true``);
   compilation time is reported separately and excluded from the rate. Skipped with ``quick``.
 
 The outputs are checked to agree with the reference on one batch before timing. The
@@ -40,7 +42,7 @@ def _setup(device: str, impl: str = "fast"):
 
     task = make_task("ntm-copy")
     torch.manual_seed(0)
-    overrides = {"compile": impl == "compiled", "kernel": "autograd" if impl == "autograd" else "fused"}
+    overrides = {"compile": impl == "compiled", "kernel": "reference" if impl == "reference" else "fused"}
     model = build_model("ntm", task.spec, "ntm-copy", overrides).to(device)
     return task, model
 
@@ -64,12 +66,12 @@ class _Stepper:
     """One implementation with its own model (same initial weights) and RMSProp state."""
 
     def __init__(self, impl: str, device: str):
-        from memlab.models.ntm import train_defaults
+        from memlab.experiments.hparams import paper_defaults
         from memlab.training.trainer import TrainConfig
 
         self.impl, self.device = impl, device
         self.task, self.model = _setup(device, impl)
-        self.tr = tr = TrainConfig(**train_defaults("ntm-copy"))
+        self.tr = tr = TrainConfig(**paper_defaults("ntm", "ntm-copy")["train"])
         self.opt = torch.optim.RMSprop(self.model.parameters(), lr=tr.lr, alpha=tr.rms_alpha, eps=tr.rms_eps,
                                        momentum=tr.momentum)
 
@@ -115,22 +117,22 @@ def _time_interleaved(impls: list[str], batches, device: str, rounds: int, warmu
 
 
 def _agreement(device: str, compiled: bool) -> dict:
-    """Max |difference| of the outputs of autograd, fast (and compiled) from ref on one batch."""
+    """Max |difference| of the outputs of reference, fast (and compiled) from ref on one batch."""
     task, model = _setup(device)
     batch = _batches(task, 1, 8, device)[0]
     with torch.no_grad():
         ref = _forward(model, batch, "ref")
         out = {"fast_vs_ref_max_abs": float((_forward(model, batch, "fast") - ref).abs().max())}
-        model.core.kernel = "autograd"
-        out["autograd_vs_ref_max_abs"] = float((_forward(model, batch, "autograd") - ref).abs().max())
+        model.core.kernel = "reference"
+        out["reference_vs_ref_max_abs"] = float((_forward(model, batch, "reference") - ref).abs().max())
         if compiled:
-            model.core.compile_step = True
+            model.core.compile = True
             out["compiled_vs_ref_max_abs"] = float((_forward(model, batch, "compiled") - ref).abs().max())
     return out
 
 
 def run(quick: bool = False, device: str = "cpu") -> dict:
-    """Sequences/s of NTM copy training steps for the eager reference, autograd, fused and compiled paths."""
+    """Sequences/s of NTM copy training steps for the eager reference, reference loop, fused and compiled paths."""
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -138,9 +140,9 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         n, rounds = (3, 2) if quick else (8, 5)
         batches = _batches(task, n, 32, device)
         agree = _agreement(device, compiled=not quick)
-        impls = ["ref", "autograd", "fast"] + ([] if quick else ["compiled"])
+        impls = ["ref", "reference", "fast"] + ([] if quick else ["compiled"])
         t = _time_interleaved(impls, batches, device, rounds, warmup={"compiled": 3})
-        ref, auto, fast, comp = t["ref"], t["autograd"], t["fast"], t.get("compiled")
+        ref, auto, fast, comp = t["ref"], t["reference"], t["fast"], t.get("compiled")
     finally:
         torch.set_num_threads(prev)
     n_seq = sum(b.inputs.shape[1] for b in batches)
@@ -151,8 +153,8 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         "rounds": rounds,
         "timing": "median over interleaved rounds of one pass over the batches per implementation",
         "ref_seq_per_s": round(ref["seq_per_s"], 1),
-        "autograd_seq_per_s": round(auto["seq_per_s"], 1),
-        "autograd_speedup": round(auto["seq_per_s"] / ref["seq_per_s"], 2),
+        "reference_seq_per_s": round(auto["seq_per_s"], 1),
+        "reference_speedup": round(auto["seq_per_s"] / ref["seq_per_s"], 2),
         "fast_seq_per_s": round(fast["seq_per_s"], 1),
         "fast_speedup": round(fast["seq_per_s"] / ref["seq_per_s"], 2),
         "fast_cpu_speedup": round(ref["cpu_s"] / fast["cpu_s"], 2),

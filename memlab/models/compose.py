@@ -178,10 +178,12 @@ def composed_config(name: str, entry) -> type:
     def memory_config(self):
         return mem_cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(mem_cls)})
 
-    cls_name = "".join(p.capitalize() for p in name.replace("_", "-").split("-")) + "ModelConfig"
-    return dataclasses.make_dataclass(cls_name, compose + mem_fields,
-                                      namespace={"validate": validate, "memory_config": memory_config,
-                                                 "__doc__": f"model.* settings of {name}: composition + {mem_cls.__name__}"})
+    cls_name = mem_cls.__name__.removesuffix("Config") + "ModelConfig"  # NTMConfig -> NTMModelConfig
+    cls = dataclasses.make_dataclass(cls_name, compose + mem_fields,
+                                     namespace={"validate": validate, "memory_config": memory_config,
+                                                "__doc__": f"model.* settings of {name}: composition + {mem_cls.__name__}"})
+    cls.__module__ = mem_cls.__module__
+    return cls
 
 
 def resolve_embed(embed: int | None, spec: TaskSpec) -> int | None:
@@ -222,16 +224,21 @@ def make_core(name: str, input_size: int, **settings: Any) -> ControlledMemory:
     return core_from_config(name, from_dict(composed_config(name, memory_entry(name)), settings, prefix="model."), input_size)
 
 
-def memory_model_entry(name: str) -> ModelEntry:
+def memory_model_entry(name: str, model: str | None = None) -> ModelEntry:
     """The ``ModelEntry`` of memory ``name``: composed build, per-task defaults from
-    ``memlab.experiments.hparams.paper_defaults``, the memory's smoke sizes."""
+    ``memlab.experiments.hparams.paper_defaults(model or name, task)``, the memory's smoke sizes.
+
+    ``model`` names a variant with its own hyperparameter rows (e.g. two models over one memory
+    that differ in a setting, registered as two ``FAMILIES`` lines).
+    """
     from memlab.memory import memory_entry
 
     entry = memory_entry(name)
+    model = model or name
 
     def build(cfg: Any, spec: TaskSpec) -> CoreSequenceModel:
         embed = resolve_embed(cfg.embed, spec)
         return CoreSequenceModel(spec, core_from_config(name, cfg, embed or spec.input_size), embed)
 
-    return ModelEntry(composed_config(name, entry), build, entry.description, hparams_defaults(name, "model"),
-                      hparams_defaults(name, "train"), smoke=dict(entry.smoke))
+    return ModelEntry(composed_config(name, entry), build, entry.description, hparams_defaults(model, "model"),
+                      hparams_defaults(model, "train"), smoke=dict(entry.smoke))
