@@ -3,7 +3,16 @@ trains one run in the store (``runs/lantm``, resumable), is evaluated at its sca
 tables (``results/lantm/tables.md``) show the median over seeds with the worst and best seed,
 beside the paper's numbers.
 
+Each cell is trained in a *reading* (issue 13): the LANTM ``model.preset`` (``reproduce``, the
+default; ``paper-text``; ``paper-code``), the LSTM's ``paper`` training, plus every other
+``model.*``/``task.*``/``train.*`` setting given to the experiment (``paper-text+train.lr=0.001``).
+The reading is part of each unit's key and run name, and the tables have one row per reading,
+so cells of different settings are never pooled and old cells never count as done for a new
+reading. Records written before readings existed (no settings recorded) show as
+``unrecorded``. The ablation of issue 13 is the same cells in three readings:
+
     memlab run lantm-tables --set tasks=copy,reverse models=lantm-invnorm seeds=0,1,2
+    memlab run lantm-tables --set tasks=copy,bigramFlip models=lantm-invnorm model.preset=paper-text
     memlab table lantm-tables
 """
 
@@ -72,21 +81,77 @@ def eval_scales(model: str, task: str) -> list[int]:
     return [1, 2] + (sorted(PAPER_TABLE4[task]) if model == "lantm-invnorm" else [])
 
 
+# --------------------------------------------------------------------------- readings
+#: record reading of cells trained before readings were recorded (no settings in the record)
+UNRECORDED = "unrecorded"
+#: model settings that change how a model is computed, not what it computes
+_NOT_READING = ("kernel", "compile", "impl")
+#: training settings that set a run's budget or bookkeeping, not its reading (shown as epochs/time)
+_BUDGET = ("max_epochs", "max_time_s", "eval_every", "eval_batches", "checkpoint_every", "target_coarse")
+
+
+def _flat(prefix: str, d: dict[str, Any]) -> list[str]:
+    return [f"{prefix}.{k}={v}" for k, v in sorted(d.items())]
+
+
+def cell_reading(model: str, cfg: "LantmTablesConfig") -> str:
+    """The reading a config trains ``model`` in: the LANTM preset (``reproduce`` unless
+    ``model.preset`` says otherwise) or ``paper`` for the LSTM, then every other setting given
+    (``paper-text+train.lr=0.001``)."""
+    from memlab.experiments.hparams.seed004 import DEFAULT_PRESET
+
+    m = {k: v for k, v in cfg.model.items() if k not in _NOT_READING}
+    preset = m.pop("preset", None)
+    base = "paper" if model == "lstm" else str(preset or DEFAULT_PRESET)
+    return "+".join([base, *_flat("model", m), *_flat("task", cfg.task),
+                     *_flat("train", {k: v for k, v in cfg.train.items() if k not in _BUDGET})])
+
+
+def _fingerprint(r: dict[str, Any]) -> str:
+    """Short hash of a record's resolved settings (model, task, training; budget keys excluded)."""
+    import hashlib
+
+    s = {"model": {k: v for k, v in (r.get("model_cfg") or {}).items() if k not in _NOT_READING},
+         "task": r.get("task_cfg") or {}, "train": {k: v for k, v in (r.get("train") or {}).items() if k not in _BUDGET}}
+    return hashlib.sha1(json.dumps(s, sort_keys=True, default=str).encode()).hexdigest()[:6]
+
+
+def record_readings(records: list[dict]) -> dict[int, str]:
+    """id(record) -> its reading label; a reading whose records hold different resolved settings
+    (e.g. a default changed between commits) is split as ``reading [settings hash]``."""
+    prints: dict[str, set[str]] = {}
+    for r in records:
+        if r.get("reading"):
+            prints.setdefault(r["reading"], set()).add(_fingerprint(r))
+    out = {}
+    for r in records:
+        rd = r.get("reading")
+        out[id(r)] = UNRECORDED if not rd else (rd if len(prints[rd]) == 1 else f"{rd} [{_fingerprint(r)}]")
+    return out
+
+
 # --------------------------------------------------------------------------- tables
 def _pct(x: float | None) -> str:
     """Ours to one decimal (the paper rounds to integers; 99.96% should not read as 100%)."""
     return "" if x is None else f"{100 * x:.1f}%"
 
 
-def seed_records(records: list[dict]) -> dict[tuple[str, str, int], list[dict]]:
-    """(model, task, scale) -> the newest record of each seed, ordered by seed."""
-    newest: dict[tuple[str, str, int, int], dict] = {}
+def seed_records(records: list[dict]) -> dict[tuple[str, str, str, int], list[dict]]:
+    """(model, task, reading, scale) -> the newest record of each seed, ordered by seed."""
+    reading = record_readings(records)
+    newest: dict[tuple[str, str, str, int, int], dict] = {}
     for r in records:
-        newest[(r["model"], r["task"], int(r["scale"]), int(r.get("seed", 0)))] = r
-    out: dict[tuple[str, str, int], list[dict]] = {}
-    for (m, t, s, _), r in sorted(newest.items(), key=lambda kv: kv[0][3]):
-        out.setdefault((m, t, s), []).append(r)
+        newest[(r["model"], r["task"], reading[id(r)], int(r["scale"]), int(r.get("seed", 0)))] = r
+    out: dict[tuple[str, str, str, int], list[dict]] = {}
+    for (m, t, rd, s, _), r in sorted(newest.items(), key=lambda kv: kv[0][4]):
+        out.setdefault((m, t, rd, s), []).append(r)
     return out
+
+
+def _readings_of(cells: dict, model: str, task: str) -> list[str]:
+    """The readings with records of (model, task): unrecorded first, then by name; [""] if none."""
+    rds = {rd for (m, t, rd, _) in cells if (m, t) == (model, task)}
+    return sorted(rds, key=lambda rd: (rd != UNRECORDED, rd)) or [""]
 
 
 def _stat(recs: list[dict] | None, key: str) -> str:
@@ -112,30 +177,40 @@ def render_tables(records: list[dict]) -> str:
              "\"Ours\" is the median over seeds of each seed's newest evaluation, on 100 batches of 32 fresh "
              "problems; with more than one seed, the worst and the best seed follow in brackets (the paper "
              "tabulates best scores). Blank: not run. The paper's numbers are rounded to integers.", "",
+             "Each row is one *reading* (the settings a cell was trained in; rows never pool readings): "
+             "`reproduce` is the default LANTM preset (the released code's output path, read-before-write, "
+             "no writes while answering, write-gate bias −10, learnable initial slot, and its optimiser: plain "
+             "RMSProp, decay 0.99, lr 0.01, clipping at 32; the text's unit steps), `paper-text` memlab's reading "
+             "before issue 13 (RMSProp with momentum 0.95, plateau halving), `paper-code` all of the released "
+             "code's settings, `paper` the LSTM's seed 004 training; `+key=value` names any other setting. "
+             f"`{UNRECORDED}`: cells trained before readings were recorded (the paper-text reading at "
+             "per-cell learning rates — copy at lr 0.001 — whose records do not state their settings).", "",
              "## Table 3: 1x and 2x the training lengths", "",
-             "| task | model | seeds | 1x coarse | 1x fine | 2x coarse | 2x fine | paper 1x coarse | paper 1x fine | "
-             "paper 2x coarse | paper 2x fine | epochs | train time |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| task | model | reading | seeds | 1x coarse | 1x fine | 2x coarse | 2x fine | paper 1x coarse | "
+             "paper 1x fine | paper 2x coarse | paper 2x fine | epochs | train time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for task in TASKS:
         for model in MODELS:
-            r1, r2 = cells.get((model, task, 1)), cells.get((model, task, 2))
-            p = PAPER_TABLE3[task][model]
-            rs = r1 or r2 or []
-            ep, tt = _median(rs, "epochs"), _median(rs, "train_elapsed_s")
-            ep_s = "" if ep is None else (f"{ep:.0f}" if len(rs) > 1 else str(rs[0]["epochs"]))
-            lines.append(f"| {task} | {model} | {len(rs) or ''} | {_stat(r1, 'coarse')} | {_stat(r1, 'fine')} | "
-                         f"{_stat(r2, 'coarse')} | {_stat(r2, 'fine')} | {p[0]}% | {p[1]}% | {p[2]}% | "
-                         f"{p[3]}% | {ep_s} | {'' if tt is None else f'{tt / 60:.0f} min'} |")
+            for rd in _readings_of(cells, model, task):
+                r1, r2 = cells.get((model, task, rd, 1)), cells.get((model, task, rd, 2))
+                p = PAPER_TABLE3[task][model]
+                rs = r1 or r2 or []
+                ep, tt = _median(rs, "epochs"), _median(rs, "train_elapsed_s")
+                ep_s = "" if ep is None else (f"{ep:.0f}" if len(rs) > 1 else str(rs[0]["epochs"]))
+                lines.append(f"| {task} | {model} | {rd} | {len(rs) or ''} | {_stat(r1, 'coarse')} | "
+                             f"{_stat(r1, 'fine')} | {_stat(r2, 'coarse')} | {_stat(r2, 'fine')} | {p[0]}% | {p[1]}% | "
+                             f"{p[2]}% | {p[3]}% | {ep_s} | {'' if tt is None else f'{tt / 60:.0f} min'} |")
     lines += ["", "## Table 4: LANTM-InvNorm at larger scales", "",
               "Scale n x means lengths (n−1)m+1 … nm for training maximum m.", "",
-              "| task | scale | lengths | seeds | coarse | fine | paper coarse | paper fine |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| task | scale | reading | lengths | seeds | coarse | fine | paper coarse | paper fine |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for task in TASKS:
         for scale, (pc, pf) in sorted(PAPER_TABLE4[task].items()):
-            rs = cells.get(("lantm-invnorm", task, scale))
-            lens = f"{rs[0]['lengths'][0]}–{rs[0]['lengths'][1]}" if rs else ""
-            lines.append(f"| {task} | {scale}x | {lens} | {len(rs) if rs else ''} | {_stat(rs, 'coarse')} | "
-                         f"{_stat(rs, 'fine')} | {pc}% | {pf}% |")
+            for rd in _readings_of(cells, "lantm-invnorm", task):
+                rs = cells.get(("lantm-invnorm", task, rd, scale))
+                lens = f"{rs[0]['lengths'][0]}–{rs[0]['lengths'][1]}" if rs else ""
+                lines.append(f"| {task} | {scale}x | {rd} | {lens} | {len(rs) if rs else ''} | {_stat(rs, 'coarse')} | "
+                             f"{_stat(rs, 'fine')} | {pc}% | {pf}% |")
     return "\n".join(lines) + "\n"
 
 
@@ -146,9 +221,10 @@ class LantmTables(Experiment):
     config_cls = LantmTablesConfig
     default_out = "results/lantm"
     default_store = "runs/lantm"
-    # which cells exist and how long each trains do not change what a finished cell's record says
-    # (each record carries its run's resolved settings)
-    hash_exclude = ("tasks", "models", "seeds", "max_time", "max_epochs", "continue_done", "train")
+    # which cells exist, how long each trains and in which reading do not change what a finished
+    # cell's record says (each record carries its reading and its run's resolved settings; the
+    # reading is part of the unit key, so cells of another reading are never taken as done)
+    hash_exclude = ("tasks", "models", "seeds", "max_time", "max_epochs", "continue_done", "model", "task", "train")
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"tasks": ("copy",), "models": ("lstm",), "max_epochs": 2, "max_time": 60.0, "eval_batches": 2,
@@ -158,27 +234,40 @@ class LantmTables(Experiment):
 
     def units(self, cfg: LantmTablesConfig) -> list[Unit]:
         again = f"+continue@{cfg.max_epochs}" if cfg.continue_done else ""
-        return [Unit(f"{m}-{t}-s{s}{again}", {"model": m, "task": t, "seed": s})
-                for t in cfg.tasks for m in cfg.models for s in cfg.seeds]
+        out = []
+        for t in cfg.tasks:
+            for m in cfg.models:
+                rd = cell_reading(m, cfg)
+                out += [Unit(f"{m}-{t}-s{s}@{rd}{again}", {"model": m, "task": t, "seed": s, "reading": rd})
+                        for s in cfg.seeds]
+        return out
 
     def unit_key(self, record: dict[str, Any]) -> str:
         return str(record.get("unit") or record["run_id"])  # records from before the runner: one per run
 
+    @staticmethod
+    def run_name(model: str, task: str, seed: int, reading: str) -> str:
+        """The cell's run folder name in the store: ``lantm-invnorm-copy-s0-reproduce``."""
+        return f"{model}-{task}-s{seed}-{reading.replace('/', '_')}"[:200]
+
     def run_unit(self, cfg: LantmTablesConfig, unit: Unit, ctx: RunContext) -> list[dict[str, Any]]:
         """Train (or resume, or reuse) the cell's run, then evaluate it at its scales."""
         from memlab.core.config import deep_merge
+        from memlab.core.io import read_jsonl
         from memlab.evaluation.evaluate import evaluate_run
         from memlab.training.run import train_run
 
         model, task, seed = unit.params["model"], unit.params["task"], unit.params["seed"]
-        name = f"{model}-{task}-s{seed}"
+        reading = unit.params.get("reading") or cell_reading(model, cfg)
+        name = self.run_name(model, task, seed, reading)
         run_dir = ctx.store / name
         summary_path = run_dir / "summary.json"
         done = summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "done"
         t0 = time.perf_counter()
         if not done or cfg.continue_done:
+            mcfg = {k: v for k, v in cfg.model.items() if not (model == "lstm" and k == "preset")}
             over = deep_merge({"train": {"max_epochs": cfg.max_epochs, "max_time_s": cfg.max_time}},
-                              {k: v for k, v in (("model", cfg.model), ("task", cfg.task), ("train", cfg.train)) if v})
+                              {k: v for k, v in (("model", mcfg), ("task", cfg.task), ("train", cfg.train)) if v})
             resume = (run_dir / "config.json").exists()
             if ctx.progress:
                 print(f"== {name}: {'resuming' if resume else 'training'} (max {cfg.max_time:.0f} s, "
@@ -191,12 +280,20 @@ class LantmTables(Experiment):
         t1 = time.perf_counter()
         recs = evaluate_run(run_dir, eval_scales(model, task), batches=cfg.eval_batches, device=ctx.device,
                             progress=ctx.progress)
+        tr = config.get("train") or {}
         for r in recs:
-            r.update(run_id=name, model=model, epochs=summary.get("epochs"),
+            ep_s = str(r.get("checkpoint", "")).partition("@")[2]
+            ep = int(ep_s) if ep_s.isdigit() else None
+            at = next((m for m in read_jsonl(run_dir / "metrics.jsonl") if m.get("epoch") == ep), {}) if ep else {}
+            r.update(run_id=name, model=model, reading=reading, epochs=summary.get("epochs"),
                      train_elapsed_s=summary.get("elapsed_s"), session_train_s=round(train_s, 1),
                      eval_s=round(time.perf_counter() - t1, 1), stop_reason=summary.get("stop_reason"),
-                     sequences_seen=summary.get("sequences_seen"), model_cfg=config.get("model_cfg"),
-                     task_cfg=config.get("task_cfg"), train=config.get("train"))
+                     sequences_seen=summary.get("sequences_seen"), checkpoint_epoch=ep,
+                     checkpoint_sequences_seen=None if ep is None else ep * int(tr.get("batches_per_epoch", 0))
+                     * int(tr.get("batch_size", 0)), checkpoint_train_s=at.get("elapsed_s"),
+                     run_created=config.get("created"), run_commit=config.get("commit"),
+                     run_diff_sha256=config.get("diff_sha256"), device=config.get("device"),
+                     model_cfg=config.get("model_cfg"), task_cfg=config.get("task_cfg"), train=tr)
         return recs
 
     def summarise(self, cfg: LantmTablesConfig, records: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
@@ -204,9 +301,9 @@ class LantmTables(Experiment):
 
         path = atomic_write_text(out_dir / "tables.md", render_tables(records))
         cells = seed_records(records)
-        head = {f"{m}/{t}/{s}x_coarse_median": statistics.median([r["coarse"] for r in rs])
-                for (m, t, s), rs in sorted(cells.items()) if s in (1, 2)}
-        return {"tables": str(path), "cells": len({(m, t) for m, t, _ in cells}),
+        head = {f"{m}/{t}/{rd}/{s}x_coarse_median": statistics.median([r["coarse"] for r in rs])
+                for (m, t, rd, s), rs in sorted(cells.items()) if s in (1, 2)}
+        return {"tables": str(path), "cells": len({(m, t, rd) for m, t, rd, _ in cells}),
                 **{k: v for k, v in head.items() if not math.isnan(v)}}
 
 

@@ -17,9 +17,9 @@ def rec(seed, coarse, fine, scale=1, task="copy", model="lantm-invnorm", **kw):
 
 def test_one_seed_shows_its_numbers():
     md = render_tables([rec(0, 0.5, 0.75, epochs=3, train_elapsed_s=600.0), rec(0, 0.25, 0.875, scale=4)])
-    assert "| copy | lantm-invnorm | 1 | 50.0% | 75.0% |  |  | 100% | 100% | 100% | 100% | 3 | 10 min |" in md
-    assert "| copy | 4x | 193–256 | 1 | 25.0% | 87.5% | 100% | 100% |" in md
-    assert "| copy | lstm |  |  |  |  |  | 58% | 97% | 0% | 52% |  |  |" in md  # not run: blank
+    assert "| copy | lantm-invnorm | unrecorded | 1 | 50.0% | 75.0% |  |  | 100% | 100% | 100% | 100% | 3 | 10 min |" in md
+    assert "| copy | 4x | unrecorded | 193–256 | 1 | 25.0% | 87.5% | 100% | 100% |" in md
+    assert "| copy | lstm |  |  |  |  |  |  | 58% | 97% | 0% | 52% |  |  |" in md  # not run: blank
 
 
 def test_seeds_give_the_median_and_the_worst_and_best():
@@ -27,17 +27,17 @@ def test_seeds_give_the_median_and_the_worst_and_best():
             rec(2, 0.6, 0.9, epochs=200, train_elapsed_s=120.0),
             rec(1, 0.1, 0.1, scale=2), rec(1, 0.3, 0.4, scale=2)]  # seed 1's newest 2x record counts
     md = render_tables(recs)
-    assert ("| copy | lantm-invnorm | 3 | 60.0% [20.0%–100.0%] | 90.0% [50.0%–100.0%] | 30.0% | 40.0% | "
+    assert ("| copy | lantm-invnorm | unrecorded | 3 | 60.0% [20.0%–100.0%] | 90.0% [50.0%–100.0%] | 30.0% | 40.0% | "
             "100% | 100% | 100% | 100% | 200 | 2 min |") in md
 
 
 def test_units_and_old_records():
     cfg = EXPERIMENT.config_cls(tasks=("copy", "reverse"), models=("lstm",), seeds=(0, 1))
-    assert [u.key for u in EXPERIMENT.units(cfg)] == ["lstm-copy-s0", "lstm-copy-s1", "lstm-reverse-s0",
-                                                       "lstm-reverse-s1"]
+    assert [u.key for u in EXPERIMENT.units(cfg)] == ["lstm-copy-s0@paper", "lstm-copy-s1@paper",
+                                                       "lstm-reverse-s0@paper", "lstm-reverse-s1@paper"]
     assert EXPERIMENT.unit_key({"run_id": "lantm-invnorm-copy-s1", "scale": 1}) == "lantm-invnorm-copy-s1"
     again = EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), continue_done=True, max_epochs=50)
-    assert [u.key for u in EXPERIMENT.units(again)] == ["lstm-copy-s0+continue@50"]
+    assert [u.key for u in EXPERIMENT.units(again)] == ["lstm-copy-s0@paper+continue@50"]
     assert eval_scales("lantm-invnorm", "copy") == [1, 2, 4, 5] and eval_scales("lstm", "copy") == [1, 2]
 
 
@@ -48,13 +48,42 @@ def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["units_run"] == 1 and res["cells"] == 1
     rows = [json.loads(l) for l in (tmp_path / "res" / "records.jsonl").read_text().splitlines()]
-    assert [r["scale"] for r in rows] == [1, 2] and all(r["unit"] == "lstm-copy-s0" for r in rows)
+    reading = "paper+model.embed=4+model.hidden=16+model.layers=1+task.test_max=3+task.test_min=2+task.train_max=3+task.vocab=4"
+    assert [r["scale"] for r in rows] == [1, 2] and all(r["unit"] == f"lstm-copy-s0@{reading}" for r in rows)
     assert rows[0]["epochs"] == 2 and rows[0]["model_cfg"]["hidden"] == 16 and rows[0]["train"]["max_epochs"] == 2
-    assert (tmp_path / "runs" / "lstm-copy-s0" / "checkpoints").is_dir()
-    assert "| copy | lstm | 1 |" in (tmp_path / "res" / "tables.md").read_text()
+    # everything needed to rerun the cell: reading, settings, seed, commits, cost, the checkpoint evaluated
+    assert rows[0]["reading"] == reading and rows[0]["seed"] == 0 and rows[0]["task_cfg"]["vocab"] == 4
+    assert rows[0]["run_commit"] and "diff_sha256" in rows[0] and rows[0]["commit"]
+    assert rows[0]["checkpoint"].endswith(f"@{rows[0]['checkpoint_epoch']}") and rows[0]["checkpoint_train_s"] >= 0
+    assert rows[0]["checkpoint_sequences_seen"] == rows[0]["checkpoint_epoch"] * 10 * 32
+    assert (tmp_path / "runs" / f"lstm-copy-s0-{reading}" / "checkpoints").is_dir()
+    assert f"| copy | lstm | {reading} | 1 |" in (tmp_path / "res" / "tables.md").read_text()
     assert main(argv) == 0  # resumed: nothing left to run
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["units_run"] == 0
     # an unknown task is a one-line error naming the allowed ones
     assert main(["run", "lantm-tables", "--set", "tasks=copy,nope", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "bigramFlip" in err and len(err.strip().splitlines()) == 1
+
+
+def test_readings_are_separate_rows_and_units():
+    """Cells of another reading (preset or setting) never pool with, or count as done for, the default's."""
+    cfg = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm", "lstm"), seeds=(0,))
+    assert [u.key for u in EXPERIMENT.units(cfg)] == ["lantm-invnorm-copy-s0@reproduce", "lstm-copy-s0@paper"]
+    text = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm", "lstm"), model={"preset": "paper-text"},
+                                 train={"lr": 0.001, "max_epochs": 9})
+    assert [u.key for u in EXPERIMENT.units(text)] == ["lantm-invnorm-copy-s0@paper-text+train.lr=0.001",
+                                                        "lstm-copy-s0@paper+train.lr=0.001"]  # budget keys: no reading
+    assert "lantm-invnorm-copy-s0" not in {u.key for u in EXPERIMENT.units(cfg)}  # old records' key
+    s = {"model_cfg": {"preset": "reproduce"}, "train": {"lr": 0.01}, "task_cfg": {}}
+    recs = [rec(0, 0.5, 0.5, reading="reproduce", **s), rec(0, 0.0, 0.1),  # an old record
+            rec(1, 1.0, 1.0, reading="reproduce", **s),
+            rec(0, 0.25, 0.25, reading="paper-text", model_cfg={"preset": "paper-text"}, train={"lr": 0.002})]
+    md = render_tables(recs)
+    assert "| copy | lantm-invnorm | reproduce | 2 | 75.0% [50.0%–100.0%] |" in md
+    assert "| copy | lantm-invnorm | paper-text | 1 | 25.0% |" in md
+    assert "| copy | lantm-invnorm | unrecorded | 1 | 0.0% |" in md
+    # one reading label over different resolved settings (a default changed) is split, not pooled
+    other = rec(2, 0.0, 0.0, reading="reproduce", model_cfg={"preset": "reproduce"}, train={"lr": 0.02}, task_cfg={})
+    md = render_tables(recs + [other])
+    assert "| copy | lantm-invnorm | reproduce [" in md and "| 2 | 75.0% [50.0%–100.0%] |" in md
