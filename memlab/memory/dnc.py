@@ -24,8 +24,8 @@ Activations: keys raw, strengths oneplus (≥ 1), e_t, gates sigmoid, modes soft
 interface outputs are clipped to ±``clip``; memory starts at zero and every normaliser
 has an ε, so the first step on the all-zero memory is finite in value and gradient.
 
-Kernels (``model.kernel``). ``reference``: the composed step (``compose_step_ref``: the
-controller's ``forward``, then ``DNCAccess.forward``) in a loop, which ``model.compile=true``
+Kernels (``model.kernel``). ``reference``: the composed step (``dnc_step_ref`` =
+``compose_step_ref``: the controller's ``forward``, then ``DNCAccess.forward``) in a loop, which ``model.compile=true``
 runs through ``torch.compile``. ``fused`` (default): ``memlab.memory.kernels.dnc_scan``, the
 whole sequence as one autograd node with hand-written BPTT and recomputed links, for an LSTM
 (standard variant) or feed-forward controller and one write head; other layouts run the
@@ -203,6 +203,17 @@ ENTRY = MemoryEntry(
 )
 
 
+def dnc_step_ref(core, x_t: Tensor, state):
+    """The per-step reference of a DNC core: ``compose_step_ref`` (h_t = controller([x_t, r_{t−1}]),
+    then ``DNCAccess.forward``), what ``model.kernel=reference`` loops and ``dnc_scan`` is tested against.
+
+    core: a ``DNCCore``; x_t (B, I) -> y_t (B, C + R·W) and the next ``ComposedState``.
+    """
+    from memlab.models.compose import compose_step_ref
+
+    return compose_step_ref(core, x_t, state)
+
+
 def DNCCore(input_size: int, *, controller: str = "lstm", controller_size: int = 100, kernel: str = "fused",
             compile_step: bool = False, **access):
     """A DNC core (controller + ``DNCAccess``) for input size I, as a ``MemoryCore``.
@@ -216,4 +227,4 @@ def DNCCore(input_size: int, *, controller: str = "lstm", controller_size: int =
                      compile=compile_step, **access)
 
 
-__all__ = ["DNCConfig", "DNCState", "Interface", "DNCAccess", "DNCCore", "ENTRY", "interface_sizes"]
+__all__ = ["DNCConfig", "DNCState", "Interface", "DNCAccess", "DNCCore", "ENTRY", "dnc_step_ref", "interface_sizes"]

@@ -14,7 +14,7 @@ import torch
 from memlab.core.config import from_dict
 from memlab.core.errors import ConfigError
 from memlab.core.interfaces import run_core, state_to_vector, tree_leaves, tree_map
-from memlab.memory.dnc import DNCCore
+from memlab.memory.dnc import DNCCore, dnc_step_ref
 from memlab.models import MODELS, build_model
 from memlab.tasks import make_task
 
@@ -80,6 +80,17 @@ def test_fused_kernel_matches_composed_reference_float64(kw):
         else:
             torch.testing.assert_close(a, b)
     assert any(float(g.abs().max()) > 0 for g in g_r[: len(list(core.parameters()))])
+
+
+def test_reference_step_is_the_composed_step():
+    core = _core().double()
+    state = core.initial_state(2)
+    x = torch.randn(2, 5, dtype=torch.float64)
+    y1, s1 = dnc_step_ref(core, x, state)
+    y2, s2 = core(x, state)
+    torch.testing.assert_close(y1, y2)
+    for a, b in zip(tree_leaves(s1), tree_leaves(s2)):
+        torch.testing.assert_close(a, b)
 
 
 def test_fused_kernel_from_the_initial_state_matches_stepping():

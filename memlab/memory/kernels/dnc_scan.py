@@ -1,28 +1,37 @@
 """Fused DNC sequence kernel: the whole sequence as one autograd node, BPTT written by hand.
 
-``dnc_scan(core, xs, state)`` runs the arithmetic of ``memlab.memory.dnc.dnc_step_ref``
-(controller + ``DNCAccess``) for every step with autograd off, and its backward is
+``dnc_scan(kind, xproj, W_rec, access, state, h, c)`` runs the arithmetic of the composed
+reference step (``memlab.models.compose.compose_step_ref``: controller, then
+``DNCAccess.forward``) for every step with autograd off, and its backward is
 back-propagation through time written out. Covered layouts: an LSTM controller of the
 standard variant (gate order i, f, g, o) or a feed-forward controller, any number of read
-heads, one write head. ``DNCCore.forward_sequence`` falls back to the reference loop otherwise.
+heads, one write head; ``DNCAccess.fused_sequence`` returns None otherwise and the
+composition runs the reference loop.
 
-Why it is fast. Under autograd a DNC step is ~1,200 small aten calls, and at N = 128 half
-the time is elementwise passes over the N × N link matrix, whose every intermediate autograd
-saves (+414 MB for a training step at B = 32, L = 20). Here
+Why it is faster. Under autograd a DNC step is ~1,200 aten calls (views and autograd nodes
+included), and at N = 128 much of the time is elementwise passes over the N × N link matrix,
+each of whose intermediates autograd saves. Here
 
-* a step is ~100 ops forward and ~150 backward, with no graph bookkeeping;
-* the link update and both directional reads are one pass over the links per step, forward
-  (L_t = K ∘ L_{t−1} + w pᵀ, then f = L w^r, b = Lᵀ w^r) and backward (∂L from the reads
-  as one rank-2R product, then the update's gradients);
+* a step is ~250 aten calls forward and ~400 backward (views included), no graph bookkeeping,
+  no Python numbers in ops (each costs a dtype conversion: constants are tensors);
+* the link matrix lives in two preallocated buffers and is updated in three passes,
+  L_t = (1 − w_i) L − w_j L + w_i p_j; both directional reads are products over it, and their
+  gradient reaches ∂L_t as one rank-2R product;
 * the links are never saved: L is kept at the start of every segment of ⌈√T⌉ steps and
-  the backward recomputes a segment's links from there (the update needs only w^w_t and
-  p_{t−1}, saved per step), so O(√T) link matrices live at once instead of O(T);
+  the backward recomputes a segment's links into one buffer (the update needs only w^w_t and
+  p_{t−1}, saved per step), so O(√T) link matrices live at once instead of O(T) (a training
+  step at N = 128, B = 32, L = 20 peaks ~75 MB above the model; the reference ~225 MB);
 * the controller's and the interface's weight gradients are one matrix product each over all
   steps after the loop, and the activation slopes are computed for all steps at once.
 
+What remains is per-op dispatch (small sizes) and ~18 passes over N × N per step (N = 128):
+``memlab bench dnc-step`` measures ~2× the reference at both size sets. ``compiled``
+(``DNCAccess.compile_kernel``) runs the same maths as pure step functions (``_fwd_step``,
+``_bwd_step``, ``_link_step``) through ``torch.compile``, which fuses the elementwise passes.
+
 Tests (tests/memory/test_dnc.py) check the kernel against the reference in float64 (outputs,
-final state, every parameter gradient), gradcheck it, run it on an all-zero memory and check
-that its graph is freed by reference counting alone; ``memlab bench dnc-step`` times both.
+final state, every parameter and initial-state gradient), gradcheck it, run it on an all-zero
+memory and saturated gates, and check that its graph is freed by reference counting alone.
 
 Shapes: T steps, B batch, C controller size, G its pre-activation width (4C for an LSTM),
 R read heads, N memory locations, W word size, P interface width.
@@ -72,7 +81,7 @@ def _link_into(L: Tensor, ww: Tensor, p: Tensor, out: Tensor, one: Tensor) -> Te
 
 
 def _fwd_step(xp, r, h, c, M, wr, ww, L, p, u, W_rec, W_if, b_if, spec: DNCSpec):
-    """One step of ``dnc_step_ref`` with autograd off, written for the kernel.
+    """One step of ``memlab.memory.dnc.dnc_step_ref`` with autograd off, written for the kernel.
 
     xp (B, G); r (B, R, W); h, c (B, C); M (B, N, W); wr (B, R, N); ww, p, u (B, N); L (B, N, N)
     -> (rest, gates, h, c, ξ, M, w^r, w^w, L, p, u, r) at t and ``saved``, what the backward reads.
