@@ -29,6 +29,10 @@ from memlab.core.errors import ConfigError
 MEMORIES: dict[str, str] = {
     "ntm": "memlab.memory.ntm",
     "dnc": "memlab.memory.dnc",
+    "stack": "memlab.memory.stack",
+    "queue": "memlab.memory.queue",
+    "deque": "memlab.memory.deque",
+    "stack-rnn": "memlab.memory.stack_rnn",
 }
 
 
