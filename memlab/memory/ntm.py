@@ -187,6 +187,33 @@ class NTMAccess(nn.Module):
         ctrl = type(ctrl_state)(fin.h, fin.c) if kind == "lstm" else ctrl_state
         return ys, NTMState(fin.memory, fin.weights, fin.reads), ctrl
 
+    @staticmethod
+    def upgrade_state_dict(sd: dict[str, Tensor], prefix: str, core) -> None:
+        """Rename, in place, weights saved before the redesign (a core with its own controller:
+        ``controller.w_x`` (G, I) + bias, ``controller.w_r`` (G, Hr·W), ``controller.w_h`` (G, C),
+        LSTM gate rows in the order i, f, o, g, and ``h0``, ``c0``, ``heads``, ``w0_logits``,
+        ``m0`` on the core) to the composed core's (``controller.W_x`` = [w_x | w_r] and ``W_r`` =
+        w_h with rows i, f, g, o, or ``controller.W``; ``init_state``; ``access.*``).
+        ``ControlledMemory`` calls it when a state dict is loaded; new state dicts pass unchanged."""
+        if prefix + "controller.w_x.weight" not in sd:
+            return
+        w_x, b = sd.pop(prefix + "controller.w_x.weight"), sd.pop(prefix + "controller.w_x.bias")
+        w_in = torch.cat([w_x, sd.pop(prefix + "controller.w_r.weight")], 1)  # (G, I + Hr·W): [x_t, r_{t−1}]
+        w_h = sd.pop(prefix + "controller.w_h.weight", None)
+        h0, c0 = sd.pop(prefix + "h0", None), sd.pop(prefix + "c0", None)
+        if w_h is not None:  # LSTM: gate rows (i, f, o, g) -> (i, f, g, o)
+            C = w_h.shape[1]
+            perm = torch.cat([torch.arange(2 * C), torch.arange(3 * C, 4 * C), torch.arange(2 * C, 3 * C)])
+            sd[prefix + "controller.W_x"], sd[prefix + "controller.W_r"] = w_in[perm], w_h[perm]
+            sd[prefix + "controller.b"] = b[perm]
+            if len(getattr(core, "init_state", ())) == 2:
+                sd[prefix + "init_state.0"], sd[prefix + "init_state.1"] = h0, c0
+        else:  # feed-forward: no state (h0, c0 were never read)
+            sd[prefix + "controller.W"], sd[prefix + "controller.b"] = w_in, b
+        for name in ("heads.weight", "heads.bias", "w0_logits", "m0"):
+            if prefix + name in sd:
+                sd[prefix + "access." + name] = sd.pop(prefix + name)
+
     def trace_step(self, state: NTMState) -> dict[str, Tensor]:
         """What the weighting plots read at one step: read (B, Hr, N), write (B, Hw, N), memory (B, N, W)."""
         return {"read": state.weights[:, : self.Hr], "write": state.weights[:, self.Hr :], "memory": state.memory}

@@ -116,6 +116,13 @@ class ControlledMemory(MemoryCore):
             ys.append(y)
         return torch.stack(ys, 0), state  # (T, B, C + R)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # weights saved in an older layout are renamed first by the access (e.g. NTMAccess.upgrade_state_dict)
+        upgrade = getattr(self.access, "upgrade_state_dict", None)
+        if upgrade is not None:
+            upgrade(state_dict, prefix, self)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     @torch.no_grad()
     def trace(self, xs: Tensor) -> dict[str, Tensor]:
         """The access's ``trace_step`` fields over time, each (T, B, ...) (weighting plots)."""

@@ -119,3 +119,23 @@ def test_registries_list_names_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     for name in ("lstm", "lantm-invnorm", "lantm-softmax", "ntm", "dnc", "elman", "lstm-cell"):
         assert f"'{name}'" in out
+
+
+@pytest.mark.parametrize("controller", ["lstm", "ff"])
+def test_checkpoints_from_before_the_redesign_load_and_agree(controller):
+    """tests/models/data/ntm_pre_redesign.pt: weights, inputs and outputs of the NTM as it was
+    before the redesign (its own controller, LSTM gate order i, f, o, g), made once with that
+    code. Loaded into the composed NTM they give the same outputs."""
+    from memlab.core.interfaces import Batch
+
+    old = torch.load(ROOT / "tests" / "models" / "data" / "ntm_pre_redesign.pt", weights_only=True)[controller]
+    task = make_task("ntm-copy", {"width": 4})
+    model = build_model("ntm", task.spec, "ntm-copy", old["settings"])
+    model.load_state_dict(old["state_dict"])  # strict: every old weight has a place, every new one a value
+    x = old["inputs"]
+    z = torch.zeros(x.shape[1], dtype=torch.long)
+    with torch.no_grad():
+        y = model(Batch(x, x, z.bool().expand(x.shape[0], -1), z, z, z))
+    torch.testing.assert_close(y, old["outputs"], rtol=1e-5, atol=1e-6)
+    fresh = build_model("ntm", task.spec, "ntm-copy", old["settings"])
+    fresh.load_state_dict(model.state_dict())  # the new layout loads as it is
