@@ -10,6 +10,7 @@ defines ``CONFIG`` (its typed config dataclass, with ``input_size`` and ``hidden
     gru          GRU (Cho et al. 2014; PyTorch's equations)
     elman        Elman RNN (seed 001)
     feedforward  one tanh layer (the NTM's feed-forward controller)
+    esn          echo state network: fixed random reservoir, trained linear readout (Jaeger 2001)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ CONTROLLERS: dict[str, str] = {
     "gru": "memlab.controllers.gru",
     "elman": "memlab.controllers.elman",
     "feedforward": "memlab.controllers.feedforward",
+    "esn": "memlab.controllers.esn",
 }
 
 #: old spellings accepted when read from a config (the NTM called its feed-forward controller "ff")
@@ -52,6 +54,7 @@ def make_controller(name: str, **cfg: Any):
 _LAZY = {
     "ElmanCore": "elman", "ElmanConfig": "elman", "LSTMCore": "lstm", "LSTMCoreConfig": "lstm",
     "GRUCore": "gru", "GRUConfig": "gru", "FeedForwardCore": "feedforward", "FeedForwardConfig": "feedforward",
+    "ESNCore": "esn", "ESNConfig": "esn",
 }
 
 

@@ -19,6 +19,7 @@ FAMILIES: dict[str, str] = {
     "lantm-softmax": "memlab.models.lantm:ENTRY_SOFTMAX",
     "elman": "memlab.models.rnn:ELMAN",
     "lstm-cell": "memlab.models.rnn:LSTM_CELL",
+    "esn": "memlab.controllers.esn:MODEL",
 }
 
 MODELS = ModelRegistry(FAMILIES)
