@@ -55,7 +55,7 @@ def name_type(text: str) -> str:
 def device_type(text: str) -> str:
     """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (checked for availability when used)."""
     t = text.strip()
-    if t in ("cpu", "cuda", "auto", "mps") or (t.startswith("cuda:") and t[5:].isdigit() and len(t) < 12):
+    if t in ("cpu", "cuda", "auto") or (t.startswith("cuda:") and t[5:].isdigit() and len(t) < 12):
         return t
     raise argparse.ArgumentTypeError(f"--device={text!r} is not allowed; choose cpu, cuda, cuda:N or auto")
 

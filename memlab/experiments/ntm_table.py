@@ -183,7 +183,7 @@ class NTMTable(Experiment):
 
         p = unit.params
         recs = evaluate_run(p["run"], None, batches=cfg.batches, batch_size=cfg.batch_size, device=ctx.device,
-                            checkpoint=p["checkpoint"], lengths=[p["length"]])
+                            checkpoint=p["checkpoint"], lengths=[p["length"]], record_in_run=False)
         return [with_training_cost(r, Path(p["run"])) for r in recs]
 
     def summarise(self, cfg: NTMTableConfig, records: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:

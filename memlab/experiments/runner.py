@@ -116,15 +116,42 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file, one a line. A last line without its newline is a writer
+    killed mid-line and is skipped; any other line that is not a JSON object is a one-line error."""
+    if not path.exists():
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise MemlabError(f"{path} is not a records file (not UTF-8 text)") from None
+    except OSError as e:
+        raise MemlabError(f"{path} cannot be read ({e.strerror})") from None
+    *complete, tail = text.split("\n")
+    out = []
+    for i, line in enumerate(complete):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            raise MemlabError(f"{path}:{i + 1} is not valid JSON") from None
+        if not isinstance(rec, dict):
+            raise MemlabError(f"{path}:{i + 1} is not a record (a JSON object)")
+        out.append(rec)
+    if tail.strip():
+        try:
+            rec = json.loads(tail)
+            if isinstance(rec, dict):
+                out.append(rec)
+        except (json.JSONDecodeError, RecursionError):
+            pass  # torn by a killed writer: that unit runs again
+    return out
+
+
 def load_records(exp: Experiment, out_dir: Path, chash: str | None = None) -> list[dict[str, Any]]:
     """The records of ``exp`` under ``out_dir`` (those of config ``chash`` or without a hash)."""
-    from memlab.core.io import read_jsonl
-
-    path = Path(out_dir) / exp.records_file
-    recs = read_jsonl(path)
-    bad = next((i for i, r in enumerate(recs) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise MemlabError(f"{path} holds a record that is not a JSON object (record {bad + 1})")
+    recs = read_records(Path(out_dir) / exp.records_file)
     if chash is None:
         return recs
     return [r for r in recs if r.get("config_hash", chash) == chash]
@@ -312,6 +339,10 @@ def _run_pool(exp: Experiment, cfg_dict: dict, todo: list[Unit], ctx: RunContext
         for f in as_completed(futs):
             store_unit(futs[f], *f.result())
     except BaseException:
+        # stop the units in flight too: their records would be lost anyway, and a worker left
+        # computing after an error or Ctrl-C holds a core for nothing
+        for p in list((getattr(ex, "_processes", None) or {}).values()):
+            p.terminate()
         ex.shutdown(wait=True, cancel_futures=True)
         raise
     ex.shutdown(wait=True)

@@ -46,3 +46,21 @@ def test_every_registered_module_defines_its_experiment():
         except ImportError:
             continue
         assert mod.EXPERIMENT.name == name and mod.EXPERIMENT.title
+
+
+def test_benchmarks_md_rerenders_from_records(tmp_path):
+    from memlab.commands.table import render_benchmarks
+
+    out = render_benchmarks(ROOT / "results" / "bench", tmp_path / "BENCHMARKS.md")
+    assert out.read_bytes() == (ROOT / "BENCHMARKS.md").read_bytes(), "run `memlab table bench`"
+
+
+def test_readme_blocks_equal_the_files_they_include(tmp_path):
+    from memlab.commands.table import _INCLUDE
+
+    text = (ROOT / "README.md").read_text()
+    blocks = list(_INCLUDE.finditer(text))
+    assert blocks
+    for m in blocks:
+        body = (ROOT / m.group("path")).read_text().rstrip("\n") + "\n"
+        assert m.group("body") == body, f"README block of {m.group('path')} is stale; run `memlab table readme`"
