@@ -1,5 +1,8 @@
 """LSTM cell as a ``MemoryCore`` with the variants of seed 002 (Sak et al. LSTMP, Gers et al.).
 
+THE one LSTM of memlab: the controllers of the NTM, DNC and LANTM compositions are this core,
+and the fused kernels that inline it (``memlab.memory.kernels``) use its gate order.
+
     i_t = σ(W_ix x_t + W_ir r_{t-1} + w_ic ⊙ c_{t-1} + b_i)
     f_t = σ(W_fx x_t + W_fr r_{t-1} + w_fc ⊙ c_{t-1} + b_f)        (f_t ≡ 1 without a forget gate)
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ g(W_cx x_t + W_cr r_{t-1} + b_c)   (g = tanh; the CEC, eq. 2.37)
