@@ -12,9 +12,10 @@ tasks get a 32-wide token embedding unless ``embed`` is set.
 
 from __future__ import annotations
 
-from memlab.models.compose import SYMBOLIC_EMBED, memory_model_entry, resolve_embed
+from memlab.models import MODELS
+from memlab.models.compose import SYMBOLIC_EMBED, resolve_embed
 
-ENTRY = memory_model_entry("ntm")
+ENTRY = MODELS["ntm"]  # the registry's own entry (one config class)
 NTMModelConfig = NTMConfig = ENTRY.config_cls  # the flat model.* config: composition + memlab.memory.ntm.NTMConfig
 build = ENTRY.build
 
