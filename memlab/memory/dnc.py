@@ -166,11 +166,13 @@ class DNCAccess(nn.Module):
         reads = A.read_memory(memory, wr)  # r_t (B, R, W)
         return reads.reshape(h.shape[0], -1), DNCState(memory, wr, ww, link, precedence, usage, reads)
 
-    def fused_sequence(self, controller, xs: Tensor, state: DNCState, ctrl_state):
+    def fused_sequence(self, controller, xs: Tensor, state: DNCState, ctrl_state, compile: bool | None = None):
         """The whole sequence through ``dnc_scan`` with ``controller`` inlined.
 
         xs (T, B, I) -> (ys (T, B, C + R·W), final DNCState, final controller state), or None
         where the kernel does not cover the layout (the caller then runs the reference).
+        ``compile``: the kernel's step functions through ``torch.compile`` (default
+        ``self.compile_kernel``; seconds to compile once per shape, then the fastest path).
         """
         from memlab.memory.kernels.dnc_scan import dnc_scan
         from memlab.memory.kernels.ntm_scan import controller_operands
@@ -185,7 +187,7 @@ class DNCAccess(nn.Module):
             h, c = ctrl_state.r, ctrl_state.c
         else:  # a feed-forward controller reads neither h_{t−1} nor c
             h = c = state.memory.new_zeros(xs.shape[1], self.C)
-        ys, fin, h, c = dnc_scan(kind, xproj, W_rec, self, state, h, c, compiled=self.compile_kernel)
+        ys, fin, h, c = dnc_scan(kind, xproj, W_rec, self, state, h, c, compiled=self.compile_kernel if compile is None else compile)
         ctrl = type(ctrl_state)(h, c) if kind == "lstm" else ctrl_state
         return ys, DNCState(*fin), ctrl
 
