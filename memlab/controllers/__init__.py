@@ -11,6 +11,7 @@ defines ``CONFIG`` (its typed config dataclass, with ``input_size`` and ``hidden
     elman        Elman RNN (seed 001)
     feedforward  one tanh layer (the NTM's feed-forward controller)
     esn          echo state network: fixed random reservoir, trained linear readout (Jaeger 2001)
+    lsm          liquid state machine: fixed LIF liquid, trained readout of filtered spikes (Maass et al. 2002)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CONTROLLERS: dict[str, str] = {
     "elman": "memlab.controllers.elman",
     "feedforward": "memlab.controllers.feedforward",
     "esn": "memlab.controllers.esn",
+    "lsm": "memlab.controllers.lsm",
 }
 
 #: old spellings accepted when read from a config (the NTM called its feed-forward controller "ff")
@@ -54,7 +56,7 @@ def make_controller(name: str, **cfg: Any):
 _LAZY = {
     "ElmanCore": "elman", "ElmanConfig": "elman", "LSTMCore": "lstm", "LSTMCoreConfig": "lstm",
     "GRUCore": "gru", "GRUConfig": "gru", "FeedForwardCore": "feedforward", "FeedForwardConfig": "feedforward",
-    "ESNCore": "esn", "ESNConfig": "esn",
+    "ESNCore": "esn", "ESNConfig": "esn", "LSMCore": "lsm", "LSMConfig": "lsm",
 }
 
 

@@ -20,6 +20,7 @@ FAMILIES: dict[str, str] = {
     "elman": "memlab.models.rnn:ELMAN",
     "lstm-cell": "memlab.models.rnn:LSTM_CELL",
     "esn": "memlab.controllers.esn:MODEL",
+    "lsm": "memlab.controllers.lsm:MODEL",
 }
 
 MODELS = ModelRegistry(FAMILIES)
