@@ -114,6 +114,8 @@ class ControlledMemory(MemoryCore):
         for x_t in xs.unbind(0):
             y, state = step(x_t, state)
             ys.append(y)
+        if not ys:  # T = 0: no step, the state as given
+            return xs.new_zeros(0, xs.shape[1], self.output_size), state
         return torch.stack(ys, 0), state  # (T, B, C + R)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -139,3 +139,13 @@ def test_checkpoints_from_before_the_redesign_load_and_agree(controller):
     torch.testing.assert_close(y, old["outputs"], rtol=1e-5, atol=1e-6)
     fresh = build_model("ntm", task.spec, "ntm-copy", old["settings"])
     fresh.load_state_dict(model.state_dict())  # the new layout loads as it is
+
+
+@pytest.mark.parametrize("kernel", ["fused", "reference"])
+def test_empty_sequence_returns_the_initial_state(kernel):
+    core = make_core("ntm", 3, kernel=kernel, **SMALL)
+    s0 = core.initial_state(2)
+    ys, s = core.forward_sequence(torch.zeros(0, 2, 3), s0)
+    assert ys.shape == (0, 2, core.output_size)
+    for a, b in zip(tree_leaves(s), tree_leaves(s0)):
+        torch.testing.assert_close(a, b)

@@ -54,14 +54,16 @@ def controller_operands(controller, xs: Tensor) -> tuple[str, Tensor, Tensor] | 
     from memlab.controllers.feedforward import FeedForwardCore
     from memlab.controllers.lstm import LSTMCore
 
-    I = xs.shape[-1]
+    T, B, I = xs.shape
     if isinstance(controller, LSTMCore) and controller.standard:
-        xproj = torch.addmm(controller.b, xs.reshape(-1, I), controller.W_x[:, :I].T).view(*xs.shape[:2], -1)
-        return "lstm", xproj, torch.cat([controller.W_x[:, I:], controller.W_r], 1)
-    if isinstance(controller, FeedForwardCore):
-        xproj = torch.addmm(controller.b, xs.reshape(-1, I), controller.W[:, :I].T).view(*xs.shape[:2], -1)
-        return "ff", xproj, controller.W[:, I:]
-    return None
+        W_in, W_h, kind = controller.W_x, controller.W_r, "lstm"
+    elif isinstance(controller, FeedForwardCore):
+        W_in, W_h, kind = controller.W, None, "ff"
+    else:
+        return None
+    xproj = torch.addmm(controller.b, xs.reshape(T * B, I), W_in[:, :I].T).view(T, B, W_in.shape[0])  # (T, B, G)
+    W_rec = W_in[:, I:] if W_h is None else torch.cat([W_in[:, I:], W_h], 1)  # (G, Hr·W [+ C])
+    return kind, xproj, W_rec
 
 class NTMSpec(NamedTuple):
     """Static sizes of the fused kernel: controller kind and size C, Hr read and Hw write heads
