@@ -305,6 +305,38 @@ def test_old_run_configs_build():
     assert torch.isfinite(model(batch)).all()
 
 
+@pytest.mark.parametrize("controller", ["lstm", "ff"])
+def test_checkpoints_of_the_old_dnc_core_load(controller):
+    """A state dict in the pre-redesign layout (the NTM's controller inside DNCCore: w_x, w_r,
+    w_h with gate rows i, f, o, g; h0, c0, interface on the core) loads and computes the same."""
+    task = make_task("ntm-copy", {"width": 4})
+    cfg = {"controller": controller, "controller_size": 6, "memory_size": 5, "word_size": 3, "read_heads": 2}
+    torch.manual_seed(0)
+    new = _perturbed(build_model("dnc", task.spec, "ntm-copy", cfg))
+    sd = {k: v.clone() for k, v in new.state_dict().items()}
+    I = new.core.input_size
+    old = {k: v for k, v in sd.items() if not k.startswith("core.")}
+    if controller == "lstm":
+        C = 6
+        perm = torch.cat([torch.arange(2 * C), torch.arange(3 * C, 4 * C), torch.arange(2 * C, 3 * C)])  # its own inverse
+        W_x, W_r, b = sd["core.controller.W_x"][perm], sd["core.controller.W_r"][perm], sd["core.controller.b"][perm]
+        old["core.controller.w_h.weight"] = W_r
+        old["core.h0"], old["core.c0"] = sd["core.init_state.0"], sd["core.init_state.1"]
+    else:
+        W_x, b = sd["core.controller.W"], sd["core.controller.b"]
+        old["core.h0"] = old["core.c0"] = torch.zeros(6)
+    old["core.controller.w_x.weight"], old["core.controller.w_r.weight"] = W_x[:, :I], W_x[:, I:]
+    old["core.controller.w_x.bias"] = b
+    old["core.interface.weight"] = sd["core.access.interface.weight"]
+    old["core.interface.bias"] = sd["core.access.interface.bias"]
+    torch.manual_seed(1)
+    loaded = build_model("dnc", task.spec, "ntm-copy", cfg)
+    loaded.load_state_dict(old)
+    batch = task.sample_range(3, 1, 4, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(batch), new(batch))
+
+
 def test_registered_and_runs_symbolic_task():
     assert "dnc" in MODELS
     task = make_task("reverse")
