@@ -1,0 +1,40 @@
+"""fast-weights-retrieval: a quick run trains the three models, resumes without work, and the
+table re-renders from the records alone; bad settings are one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from memlab.core.errors import ConfigError
+from memlab.experiments.fast_weights_retrieval import EXPERIMENT, render_table
+from memlab.experiments.runner import render_experiment, run_experiment
+
+
+def test_quick_run_resumes_and_rerenders(tmp_path):
+    out = tmp_path / "fw"
+    res = run_experiment(EXPERIMENT, quick=True, out_dir=out, jobs=1, progress=False)
+    assert res["units_run"] == 3
+    recs = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines()]
+    assert [r["model"] for r in recs] == ["fast-weights", "lstm", "elman"]
+    assert all(r["steps"] == 40 and r["hidden"] == 8 and 0 <= r["accuracy"] <= 1 and r["curve"] for r in recs)
+    assert all("unit_wall_s" in r for r in recs)
+    table = (out / "README.md").read_text()
+    assert "| fast-weights | 8 | 4 |" in table and (out / "retrieval.png").stat().st_size > 0
+    assert run_experiment(EXPERIMENT, quick=True, out_dir=out, jobs=1, progress=False)["units_run"] == 0
+    (out / "README.md").unlink()
+    render_experiment(EXPERIMENT, out)
+    assert (out / "README.md").read_text() == table == render_table(recs)
+
+
+@pytest.mark.parametrize("over,match", [
+    ({"decay": 1.5}, "decay=1.5 is out of range; allowed: >= 0 and <= 1"),
+    ({"pairs": 27}, "pairs=27 is out of range"),
+    ({"lr": float("nan")}, "lr=nan is not allowed"),
+    ({"models": ["gru"]}, "gru"),
+])
+def test_bad_settings_are_one_line_errors(tmp_path, over, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        run_experiment(EXPERIMENT, over, out_dir=tmp_path / "x", jobs=1, progress=False)
+    assert "\n" not in str(e.value)
