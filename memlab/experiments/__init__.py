@@ -33,6 +33,8 @@ EXPERIMENTS: dict[str, str] = {
     "theory-gradients": "memlab.experiments.theory_gradients",
     "theory-saxe": "memlab.experiments.theory_saxe",
     "theory-profile": "memlab.experiments.theory_profile",
+    "automata-suite": "memlab.experiments.automata_suite",
+    "transduction": "memlab.experiments.transduction",
 }
 
 

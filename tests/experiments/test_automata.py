@@ -1,0 +1,76 @@
+"""automata-suite and transduction experiments: --quick runs end to end (records per length with
+the automaton class and training cost, SUMMARY.md, figure), resume without work, re-render the
+same summary from records; the summary's arithmetic on hand-made records; bad settings are
+one-line errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from memlab.core.errors import ConfigError
+from memlab.core.io import read_jsonl
+from memlab.experiments import get_experiment
+from memlab.experiments.runner import render_experiment, run_experiment
+
+
+@pytest.mark.parametrize("name", ["automata-suite", "transduction"])
+def test_quick_runs_resumes_and_rerenders(tmp_path, name):
+    exp = get_experiment(name)
+    out, store = tmp_path / "out", tmp_path / "runs"
+    res = run_experiment(exp, quick=True, out_dir=out, store=store, jobs=1, progress=False)
+    assert res["units_run"] == res["units"] == (2 if name == "transduction" else 4)
+    recs = read_jsonl(out / "records.jsonl")
+    assert all(r["automaton"] and r["model"] in ("lstm", "stack") and 0 <= r["fine"] <= 1 for r in recs)
+    assert all(r["stop_reason"] and r["epochs"] == 2 and r["train_elapsed_s"] is not None for r in recs)
+    if name == "automata-suite":
+        lengths = sorted({r["length"] for r in recs if r["task"] == "parity"})
+        assert lengths == [1, 4, 7] and {r["automaton"] for r in recs} == {"regular", "dcf"}
+    else:
+        assert {r["length"] for r in recs} >= {"2-4", "5-8", 2, 5, 8}
+    summary = (out / "SUMMARY.md").read_text()
+    assert (out / "accuracy_vs_length.png").stat().st_size > 1000
+    again = run_experiment(exp, quick=True, out_dir=out, store=store, jobs=1, progress=False)
+    assert again["units_run"] == 0 and (out / "SUMMARY.md").read_text() == summary
+    (out / "SUMMARY.md").unlink()
+    render_experiment(exp, out)
+    assert (out / "SUMMARY.md").read_text() == summary
+
+
+def _rec(model, task, seed, length, fine, coarse, automaton):
+    return {"model": model, "task": task, "seed": seed, "length": length, "fine": fine, "coarse": coarse,
+            "automaton": automaton, "train_elapsed_s": 10.0}
+
+
+def test_suite_summary_by_class_on_hand_made_records():
+    from memlab.experiments.automata_suite import AutomataSuiteConfig, best_over_seeds, cell_scores, render_summary
+
+    recs = [_rec("stack", "reverse-string", 0, 10, 1.0, 1.0, "dcf"), _rec("stack", "reverse-string", 0, 50, 0.5, 0.0, "dcf"),
+            _rec("stack", "reverse-string", 1, 10, 1.0, 1.0, "dcf"), _rec("stack", "reverse-string", 1, 50, 0.9, 0.5, "dcf"),
+            _rec("stack", "dyck", 0, 50, 0.7, 0.7, "dcf"), _rec("lstm", "parity", 0, 60, 0.5, 0.5, "regular")]
+    scores = cell_scores(recs, train_max=40)
+    assert scores[("stack", "reverse-string", 1)]["ood_fine"] == 0.9 and scores[("stack", "reverse-string", 1)]["id_fine"] == 1.0
+    assert math.isnan(scores[("stack", "dyck", 0)]["id_fine"])
+    best = best_over_seeds(scores)
+    assert best[("stack", "reverse-string")]["ood_coarse"] == 0.5 and best[("stack", "reverse-string")]["seeds"] == 2
+    md = render_summary(AutomataSuiteConfig(models=("lstm", "stack"), tasks=("parity",), seeds=(0,)), recs)
+    assert "| stack | – | 80.0 / 60.0 |" in md  # dcf: mean of 0.9 (reverse-string, best seed) and 0.7 (dyck)
+    assert "| lstm | 50.0 / 50.0 | – |" in md
+
+
+@pytest.mark.parametrize("name,over,match", [
+    ("automata-suite", {"max_time": float("nan")}, "max_time"),
+    ("automata-suite", {"max_time": float("inf")}, "max_time"),
+    ("automata-suite", {"models": ("nope",)}, "unknown model"),
+    ("automata-suite", {"tasks": ("nope",)}, "unknown task"),
+    ("automata-suite", {"eval_max": 0}, "eval_max"),
+    ("automata-suite", {"lr": 0}, "lr"),
+    ("transduction", {"cells": ("stack-reverse",)}, "MODEL:TASK"),
+    ("transduction", {"test_max": 10}, "test_max"),
+    ("transduction", {"size": float("nan")}, "size"),
+])
+def test_bad_settings_are_one_line_errors(tmp_path, name, over, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        run_experiment(get_experiment(name), over, out_dir=tmp_path, store=tmp_path / "runs", progress=False)
+    assert "\n" not in str(e.value)
