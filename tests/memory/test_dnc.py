@@ -156,6 +156,15 @@ def test_link_checkpoints_cover_every_length():
             torch.testing.assert_close(a, b)
 
 
+def test_second_derivatives_through_the_kernel_are_refused():
+    core = _core().double()
+    xs = torch.randn(4, 2, 5, dtype=torch.float64)
+    ys, _ = core.forward_sequence(xs)
+    (g,) = torch.autograd.grad(ys.square().sum(), [core.access.interface.weight], create_graph=True)
+    with pytest.raises(RuntimeError):
+        g.sum().backward()
+
+
 def test_fused_kernel_without_grad_matches_and_saves_nothing():
     core = _core()
     xs = torch.randn(9, 4, 5)

@@ -45,6 +45,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 
 
@@ -665,6 +666,7 @@ class _DNCScan(torch.autograd.Function):
         return _normal(ys, *final)
 
     @staticmethod
+    @once_differentiable  # the hand-written backward is not itself differentiable: an error, not silent zeros
     def backward(ctx, gys, *gfinal):
         W_rec, W_if = ctx.saved_tensors
         with torch.inference_mode():
