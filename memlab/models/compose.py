@@ -22,6 +22,7 @@ Shapes: T time, B batch, I input size, C controller output size, R read size.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import typing
 from typing import Any, NamedTuple
 
@@ -63,7 +64,8 @@ class ControlledMemory(MemoryCore):
     access: a ``MemoryAccess`` built for ``controller.output_size``. ``learn_init``: the
     controller's initial state is a learned parameter (zeros at first), as in the NTM.
     ``kernel``: "fused" runs ``access.fused_sequence`` where it covers the controller, else
-    the reference loop; ``compile``: the reference step through ``torch.compile``.
+    the reference loop; ``compile``: ``torch.compile`` the fused kernel's steps where its
+    ``fused_sequence`` takes ``compile``, else the reference step.
     """
 
     def __init__(self, controller: MemoryCore, access, input_size: int, *, kernel: str = "reference",
@@ -99,8 +101,12 @@ class ControlledMemory(MemoryCore):
             return run_core(self, xs, state, lengths)
         state = state if state is not None else self.initial_state(xs.shape[1], xs.device)
         fused = getattr(self.access, "fused_sequence", None)
-        if self.kernel == "fused" and not self.compile and fused is not None:
-            out = fused(self.controller, xs, state.memory, state.controller)
+        # compile=true with the fused kernel: the kernel's own compiled steps where it offers them
+        # (a ``compile`` parameter, e.g. the DNC's); otherwise the compiled reference step (the NTM)
+        takes_compile = fused is not None and "compile" in inspect.signature(fused).parameters
+        if self.kernel == "fused" and fused is not None and (takes_compile or not self.compile):
+            kw = {"compile": self.compile} if takes_compile else {}
+            out = fused(self.controller, xs, state.memory, state.controller, **kw)
             if out is not None:
                 ys, mem, ctrl = out
                 return ys, ComposedState(mem, ctrl)

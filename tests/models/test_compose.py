@@ -149,3 +149,18 @@ def test_empty_sequence_returns_the_initial_state(kernel):
     assert ys.shape == (0, 2, core.output_size)
     for a, b in zip(tree_leaves(s), tree_leaves(s0)):
         torch.testing.assert_close(a, b)
+
+
+def test_compile_goes_to_a_fused_kernel_that_takes_it_else_to_the_reference(monkeypatch):
+    """kernel=fused + compile=true: an access whose fused_sequence has a ``compile`` parameter gets
+    it (the DNC's compiled kernel steps); one without (the NTM) runs the compiled reference step."""
+    core = make_core("ntm", 3, compile=True, **SMALL)
+    calls = []
+    monkeypatch.setattr(core.access, "fused_sequence", lambda c, xs, m, s, compile=False: calls.append(compile))
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)  # the reference step, uncompiled: fast here
+    core.forward_sequence(torch.randn(2, 1, 3))
+    assert calls == [True]  # returned None: then the reference ran
+    core2 = make_core("ntm", 3, compile=True, **SMALL)
+    monkeypatch.setattr(core2.access, "fused_sequence", lambda c, xs, m, s: calls.append("no compile parameter"))
+    ys, _ = core2.forward_sequence(torch.randn(2, 1, 3))
+    assert calls == [True] and ys.shape == (2, 1, core2.output_size)
