@@ -111,7 +111,7 @@ class LSMConfig:
     n_neurons: int = 0  # N; 0: N = hidden_size
     frac_excitatory: float = 0.8
     connectivity: float = 0.1  # probability of a synapse j -> i
-    w: float = 1.5  # mean excitatory jump (mV)
+    w: float = 0.5  # mean excitatory jump (mV); at 1.5 the default liquid sustains its own activity
     inhibition: float = 4.0  # inhibitory jumps are this many times stronger (and negative)
     input_connectivity: float = 0.3
     w_in: float = 8.0  # mean jump per input spike (mV)
@@ -219,7 +219,7 @@ class LSMModelConfig:
 
     n_neurons: int = 200
     connectivity: float = 0.1
-    w: float = 1.5
+    w: float = 0.5
     inhibition: float = 4.0
     input_connectivity: float = 0.3
     w_in: float = 8.0

@@ -35,6 +35,9 @@ EXPERIMENTS: dict[str, str] = {
     "theory-profile": "memlab.experiments.theory_profile",
     "automata-suite": "memlab.experiments.automata_suite",
     "transduction": "memlab.experiments.transduction",
+    "esn-capacity": "memlab.experiments.esn_capacity",
+    "lsm-separation": "memlab.experiments.lsm_separation",
+    "lsm-delayed-recall": "memlab.experiments.lsm_delayed_recall",
 }
 
 
