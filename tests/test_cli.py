@@ -218,3 +218,293 @@ def test_plot_run_trace(capsys, tmp_path):
     _one_line_error(code, err, "without read/write weightings")
     code, _, err = _run(capsys, "plot", str(tmp_path / "r"), "--set", "length=0")
     _one_line_error(code, err, "length=0")
+
+
+# ------------------------------------------------------------------------------------------------
+# property-based walk of the grammar with bad values (issue 19): every verb and option, exit 2,
+# one line on stderr, no traceback, nothing written. MEMLAB_FUZZ_EXAMPLES=2000 for a long walk.
+# ------------------------------------------------------------------------------------------------
+import dataclasses  # noqa: E402
+import io  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import typing  # noqa: E402
+from contextlib import redirect_stderr, redirect_stdout  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FUZZ = os.environ.get("MEMLAB_FUZZ_EXAMPLES", "60")  # a number, or "all" for the exhaustive walk
+FUZZ_EXAMPLES = 0 if _FUZZ == "all" else int(_FUZZ)
+FUZZ_SECONDS = int(os.environ.get("MEMLAB_FUZZ_SECONDS", "20"))  # longer counts as a hang
+
+NOT_NUMBERS = ["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "", " ", "abc", "[]", "{}",
+               "0x1g", "1/0", "\u0661\u0662x"]
+BAD_INTS = ["-1", "-7", "1.5", "1e3", str(2**64), str(-2**63 - 1), "99999999999999999999999", *NOT_NUMBERS]
+BAD_COUNTS = ["0", *BAD_INTS]  # threads, jobs, batches, lengths: 0 is bad too
+BAD_TEXT = ["", " ", "..", "../x", "a/b", "/", "nope", "x" * 300, "\t", "ℵ", "-", "lstm ", "LSTM!"]
+RUN_TRAIN_SETS = ["train.lr", "train.clip_norm", "train.min_lr", "train.max_time_s", "train.target_coarse",
+                  "train.batch_size", "train.max_epochs", "train.eval_batches", "model.hidden", "model.layers",
+                  "model.embed", "task.train_max", "task.train_min", "task.vocab", "task.test_max"]
+HUGE = ["1000000000000", "1e12", str(2**62)]
+MALFORMED_CONFIGS = {"null": "null", "list": "[]", "empty": "{}", "broken": "{broken", "no-task": '{"model": "lstm"}',
+                     "bad-model": '{"model": "nope", "task": "copy"}', "bad-seed": '{"model": "lstm", "task": "copy", "seed": -1}',
+                     "binary": "\x00\xff\xfe", "deep": "[" * 5000 + "]" * 5000}
+MALFORMED_RECORDS = {"mid-garbage": '{"a": 1}\nnot json\n{"b": 2}\n', "not-dicts": "[1, 2]\n3\n",
+                     "empty-dict": "{}\n", "wrong-types": json.dumps(
+                         {"model": 1, "task": [], "scale": "x", "seed": "y", "coarse": "z", "fine": None, "run_id": 5,
+                          "length": {}, "checkpoint": 3, "lengths": 7, "trial": "t", "gamma_index": "g"}) + "\n",
+                     "binary": "\x00\x01\x02\n"}
+
+
+BAD_RUN_NAMES = [*MALFORMED_CONFIGS, "garbage-ckpt", "empty-ckpt", "no-ckpt"]
+RESUMABLE = {"no-ckpt"}  # a run that never reached a checkpoint resumes from its start: not a bad input
+
+
+#: bad inputs that other parts of memlab do not handle yet: the normal suite steps around them,
+#: the exhaustive walk (MEMLAB_FUZZ_EXAMPLES=all) reports them. Delete a line once it is fixed.
+KNOWN_ELSEWHERE: dict[str, str] = {
+    r"bad-runs/deep": "read_run_config lets RecursionError out of json.loads (deeply nested config.json)",
+    r"^table (?!lantm-tables |ntm-table |demo )\S+ --out \S+/(empty-dict|wrong-types)$":
+        "summaries accept records without their fields (Experiment.record_fields not declared)",
+    r"^run stm-\S+ .*--set trials=\d{13,}": "stm trials unbounded (runs for hours)",
+    r"^run capacity-sdm .*--set (noise_items|design_ratio|cues)=\d{13,}": "sdm sizes unbounded",
+    r"^run capacity-hopfield .*--set starts=\d{13,}": "hopfield starts unbounded",
+    r"^run theory-profile .*--set readout_n=\d{13,}": "profile readout_n unbounded",
+    r"^run capacity-(cmm|sdm|fast-weights) .*--set (correlations|noise_levels|decays)=(| |\[\])$": "empty lists accepted",
+}
+
+
+def _known(argv: list[str]) -> str | None:
+    import re
+
+    line = " ".join(argv)
+    return next((why for pat, why in KNOWN_ELSEWHERE.items() if re.search(pat, line)), None)
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` but crash reports and run locks (a lock file stays by design)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+            and "reports" not in p.parts and p.name != ".lock"}
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """A trained tiny run, malformed run folders and record files, and a plain file."""
+    from memlab.experiments import EXPERIMENTS, get_experiment
+    from memlab.training.run import train_run
+
+    root = tmp_path_factory.mktemp("fuzz")
+    train_run("lstm", "copy", {"model": {"hidden": 8, "layers": 1, "embed": 4},
+                               "task": {"vocab": 4, "train_max": 3, "test_min": 2, "test_max": 3},
+                               "train": {"max_epochs": 1, "eval_every": 1, "eval_batches": 1}},
+              out=root / "store", name="good", progress=False)
+    (root / "file").write_text("a file, not a folder\n")
+    for name, text in MALFORMED_CONFIGS.items():
+        (root / "bad-runs" / name).mkdir(parents=True)
+        (root / "bad-runs" / name / "config.json").write_text(text, encoding="latin-1")
+    good_cfg = (root / "store" / "good" / "config.json").read_text()
+    for name, ckpt in {"garbage-ckpt": b"not a checkpoint", "empty-ckpt": b"", "no-ckpt": None}.items():
+        d = root / "bad-runs" / name
+        (d / "checkpoints").mkdir(parents=True)
+        (d / "config.json").write_text(good_cfg)
+        if ckpt is not None:
+            (d / "checkpoints" / "last.pt").write_bytes(ckpt)
+            (d / "checkpoints" / "best.pt").write_bytes(ckpt)
+    for exp_name in EXPERIMENTS:
+        try:
+            exp = get_experiment(exp_name)
+        except ImportError:
+            continue
+        for variant, text in MALFORMED_RECORDS.items():
+            d = root / "bad-records" / exp_name / variant
+            d.mkdir(parents=True)
+            (d / exp.records_file).write_text(text, encoding="latin-1")
+        d = root / "bad-records" / exp_name / "bad-meta"
+        d.mkdir(parents=True)
+        (d / exp.records_file).write_text("{}\n")
+        (d / exp.meta_name).write_text("{not json")
+    for variant, text in {"not-json": "{", "list": "[1]", "no-figures": '{"name": "x"}'}.items():
+        (root / "bad-bench" / variant).mkdir(parents=True)
+        (root / "bad-bench" / variant / "x.json").write_text(text)
+    (root / "readme-missing-include").mkdir()
+    (root / "readme-missing-include" / "README.md").write_text("<!-- include: nope.md -->\nx\n<!-- end include -->\n")
+    (root / "no-readme").mkdir()
+    return root
+
+
+def _numeric_fields(cls) -> list[tuple[str, bool]]:
+    """(field, is an int-like size) of an experiment config: the fields a number goes into. Seeds
+    and iteration caps (a solver stops at its tolerance) may be huge."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        inner = typing.get_args(tp)[0] if typing.get_origin(tp) in (tuple, list) else tp
+        if inner in (int, float):
+            cap = "seed" in f.name or "max_" in f.name or f.name.endswith("_iters")
+            out.append((f.name, inner is int and not cap))
+    return out
+
+
+def _product(*lists):
+    import itertools
+
+    return list(itertools.product(*lists))
+
+
+_CASES: dict[Path, list[tuple[list, typing.Callable[..., list[str]]]]] = {}
+
+
+def _cases(root: Path) -> list[tuple[list, typing.Callable[..., list[str]]]]:
+    """(values, argv of a value) pairs: each argv holds exactly one bad value (or bad file)."""
+    if root not in _CASES:
+        _CASES[root] = _build_cases(root)
+    return _CASES[root]
+
+
+def _build_cases(root: Path) -> list[tuple[list, typing.Callable[..., list[str]]]]:
+    from memlab.commands.listing import KINDS
+    from memlab.experiments import EXPERIMENTS, get_experiment
+    from memlab.models import MODELS
+    from memlab.tasks import TASKS
+
+    good, file, out = str(root / "store" / "good"), str(root / "file"), str(root / "out")
+    bad_runs = [str(root / "bad-runs" / n) for n in BAD_RUN_NAMES] + [str(root / "missing"), file]
+    files = [file, file + "/sub"]
+    train = ["train", "--model", "lstm", "--task", "copy", "--out", out, "--no-progress", "--name", "f",
+             "--set", "model.hidden=8", "model.layers=1", "model.embed=4", "task.vocab=4", "task.train_max=3",
+             "task.test_min=2", "task.test_max=3", "train.max_epochs=1", "train.eval_every=1", "train.eval_batches=1"]
+    verbs = {"list": ["list"], "train": train, "eval": ["eval", good], "run": ["run", "demo", "--quick", "--out", out],
+             "table": ["table", "lantm-tables", "--out", out], "plot": ["plot", good, "--out", out],
+             "bench": ["bench", "no-such"], "runs": ["runs", "--out", out]}
+    cases: list[tuple[list, typing.Callable[..., list[str]]]] = [
+        # options every verb has, and usage errors
+        (_product(verbs, BAD_COUNTS), lambda t: verbs[t[0]] + ["--threads", t[1]]),
+        (_product(verbs, ["--frob", "--set", "--out", "--threads"]), lambda t: verbs[t[0]] + [t[1]]),
+        ([[], ["nope"], ["list", "gadgets"], ["run"], ["table"], ["plot"], ["bench"], ["eval"]], lambda v: v),
+        # train
+        (BAD_INTS, lambda v: train + ["--seed", v]),
+        ([t for t in BAD_TEXT if t.strip() not in MODELS], lambda v: train + ["--model", v]),
+        ([t for t in BAD_TEXT if t.strip() not in TASKS], lambda v: train + ["--task", v]),
+        (["", ".", "..", "../x", "a/b", "/abs", "x\x00y", "x\ny", "x" * 300], lambda v: train + ["--name", v]),
+        (["gpu", "cuda:x", "", "cuda:99", "nan", "cpu0"], lambda v: train + ["--device", v]),
+        (files, lambda v: train + ["--out", v]),
+        ([r for r in bad_runs if Path(r).name not in RESUMABLE], lambda v: ["train", "--resume", v, "--no-progress"]),
+        (_product(RUN_TRAIN_SETS, ["-1", *NOT_NUMBERS]), lambda t: train + ["--set", f"{t[0]}={t[1]}"]),
+        (["model.hidden", "train.batch_size", "task.train_max"],
+         lambda k: train + ["--set", f"{k}={HUGE[0]}"]),
+        (["nope=1", "train.nope=1", "=1", "train.lr", "a..b=1", "model=1", "train.lr=1=2x"],
+         lambda v: train + ["--set", v]),
+        # eval
+        (bad_runs, lambda v: ["eval", v]),
+        (["0", "-1", "", ",", "1,,2", "1.5", "10000000", "1e3", "2-1", *NOT_NUMBERS],
+         lambda v: ["eval", good, "--scales", v]),
+        (["0", "-5", "5-3", "1-", "-", "1-2-3", "0-4", "10000000", "1-10000000", *NOT_NUMBERS],
+         lambda v: ["eval", good, "--lengths", v]),
+        (_product(["batches", "batch_size"], ["0", "1000000000", *BAD_INTS]),
+         lambda t: ["eval", good, "--set", f"{t[0]}={t[1]}"]),
+        (["nope=1", "length=3", "batches"], lambda v: ["eval", good, "--set", v]),
+        (["", "first", "BEST", "best.pt"], lambda v: ["eval", good, "--checkpoint", v]),
+        (files, lambda v: ["eval", good, "--set", "batches=1", "--out", v]),
+        # plot
+        (bad_runs, lambda v: ["plot", v, "--out", out]),
+        (_product(["length", "seed"], ["100000000", *BAD_INTS]) + [("length", "0")],
+         lambda t: ["plot", good, "--out", out, "--set", f"{t[0]}={t[1]}"]),
+        (["checkpoint=first", "checkpoint=", "nope=1", "length"], lambda v: ["plot", good, "--out", out, "--set", v]),
+        (files, lambda v: ["plot", good, "--out", v]),
+        # table
+        (BAD_TEXT, lambda v: ["table", v]),
+        (["nope", "a/b", "file"], lambda v: ["table", "bench", "--set", f"records={root / v}", "--out", out]),
+        (["not-json", "list", "no-figures"],
+         lambda v: ["table", "bench", "--set", f"records={root / 'bad-bench' / v}", "--out", out]),
+        (["readme-missing-include", "no-readme", "missing", "file"], lambda v: ["table", "readme", "--out", str(root / v)]),
+        # bench, runs, list
+        (BAD_TEXT, lambda v: ["bench", v]),
+        (files, lambda v: ["runs", "--out", v]),
+        (BAD_TEXT + [k.upper() for k in KINDS], lambda v: ["list", v]),
+    ]
+    for name in EXPERIMENTS:
+        try:
+            exp = get_experiment(name)
+        except ImportError:
+            continue
+        base = ["run", name, "--quick", "--out", out, "--no-progress", "--jobs", "1"]
+        fields = _numeric_fields(exp.config_cls)
+        values = [(f, v) for (f, size), v in _product(fields, NOT_NUMBERS + HUGE) if size or v not in HUGE]
+        recs = root / "bad-records" / name
+        cases += [
+            (values, lambda t, base=base: base + ["--set", f"{t[0]}={t[1]}"]),
+            (["nope=1", "a.b=1", "=1"], lambda v, base=base: base + ["--set", v]),
+            (BAD_COUNTS, lambda v, base=base: base + ["--jobs", v]),
+            (BAD_INTS, lambda v, base=base: base + ["--seed", v]),
+            (files, lambda v, name=name: ["run", name, "--quick", "--out", v]),
+            ([*MALFORMED_RECORDS, "bad-meta"], lambda v, name=name, recs=recs: ["table", name, "--out", str(recs / v)]),
+            (["mid-garbage", "not-dicts", "bad-meta", "binary"],
+             lambda v, name=name, recs=recs: ["plot", name, "--out", str(recs / v)]),
+            ([str(root / "missing"), file], lambda v, name=name: ["table", name, "--out", v]),
+        ]
+    return [(values, fn) for values, fn in cases if values]
+
+
+def _strategy(root: Path) -> st.SearchStrategy[list[str]]:
+    return st.one_of([st.sampled_from(values).map(fn) for values, fn in _cases(root)])
+
+
+def _alarm(signum, frame):
+    raise TimeoutError(f"one command ran over {FUZZ_SECONDS} s")
+
+
+@settings(max_examples=max(FUZZ_EXAMPLES, 1), deadline=None, derandomize=FUZZ_EXAMPLES <= 100,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_fuzz_bad_values_are_one_line_exit_2(sandbox, data, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("MEMLAB_REPORT_DIR", str(sandbox / "reports"))
+    from hypothesis import assume
+
+    argv = data.draw(_strategy(sandbox), label="argv")
+    assume(_known(argv) is None)
+    try:
+        _check_bad_argv(sandbox, argv)
+    finally:
+        shutil.rmtree(sandbox / "out", ignore_errors=True)
+
+
+def _check_bad_argv(sandbox: Path, argv: list[str]) -> None:
+    """``argv`` exits 2 with one line on stderr, no traceback, and writes nothing."""
+    before = _snapshot(sandbox)
+    err, outbuf = io.StringIO(), io.StringIO()
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(FUZZ_SECONDS)
+    try:
+        with redirect_stderr(err), redirect_stdout(outbuf):
+            code = main(argv)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    text = err.getvalue()
+    lines = [l for l in text.splitlines() if l.strip()]
+    assert code == 2, f"{argv!r}: exit {code}; stderr {text!r}"
+    assert len(lines) == 1 and "Traceback" not in text, f"{argv!r}: stderr {text!r}"
+    after = _snapshot(sandbox)
+    assert after == before, f"{argv!r} wrote {sorted(set(after) ^ set(before)) or 'into existing files'}"
+    assert not (sandbox / "out").exists() or not any((sandbox / "out").rglob("*")), f"{argv!r} left files in out/"
+
+
+@pytest.mark.skipif(_FUZZ != "all", reason="exhaustive walk only with MEMLAB_FUZZ_EXAMPLES=all")
+def test_every_bad_value_of_every_option(sandbox, monkeypatch):
+    """Every case of the walk above, one after another; failures are collected, then reported."""
+    monkeypatch.setenv("MEMLAB_REPORT_DIR", str(sandbox / "reports"))
+    failures = []
+    for values, fn in _cases(sandbox):
+        for v in values:
+            try:
+                _check_bad_argv(sandbox, fn(v))
+            except AssertionError as e:
+                why = _known(fn(v))
+                failures.append(str(e).splitlines()[0][:300] + (f" (known: {why})" if why else ""))
+            finally:
+                shutil.rmtree(sandbox / "out", ignore_errors=True)
+    assert not failures, f"{len(failures)} bad inputs not handled:\n" + "\n".join(failures)

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.lengths is not None:
         lengths = parse_lengths(args.lengths)
     else:
-        scales = parse_scales(args.scales or "1,2")
+        scales = parse_scales(args.scales if args.scales is not None else "1,2")
     if len(lengths or scales) > MAX_ITEMS:
         raise ConfigError(f"{len(lengths or scales)} scales or lengths given; allowed: at most {MAX_ITEMS}")
     batches = st.batches if st.batches is not None else (20 if lengths else 100)

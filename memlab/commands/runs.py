@@ -18,12 +18,12 @@ def run(args: argparse.Namespace) -> dict:
     from pathlib import Path
 
     from memlab.commands._common import print_table
-    from memlab.core.errors import ConfigError, MemlabError
+    from memlab.core.errors import MemlabError
     from memlab.store import Store
 
-    root = Path(args.out)
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"--out {root} is a file; --out must name a store folder")
+    from memlab.experiments.runner import check_out_dir
+
+    root = check_out_dir(args.out)
     rows: list[dict] = []
     if (root / "index.sqlite").exists():
         store = Store(root)

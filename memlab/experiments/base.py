@@ -52,6 +52,8 @@ class Experiment:
         hash_exclude: config fields that do not change any unit's result (jobs, max_time, the
             selection of units …); changing them never invalidates existing records.
         default_store: the run store for experiments that train (``RunContext.store``).
+        record_fields: fields every record must have; a record read without one is a one-line
+            error (malformed or foreign record files never reach ``summarise`` as tracebacks).
     """
 
     name: str = ""
@@ -62,6 +64,7 @@ class Experiment:
     meta_file: str | None = None
     hash_exclude: tuple[str, ...] = ()
     default_store: str = "runs"
+    record_fields: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- to override
     def quick_overrides(self) -> dict[str, Any]:

@@ -37,6 +37,10 @@ class DemoConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        from memlab.core.errors import ConfigError
+
+        if not self.models or not self.scales:
+            raise ConfigError("models and scales must each name at least one (e.g. --set models=lstm scales=1,2)")
         for s in self.scales:
             check_range("scales", s, 1, 100)
         check_range("batches", self.batches, 1, 100_000)
@@ -67,6 +71,7 @@ class Demo(Experiment):
     config_cls = DemoConfig
     default_out = "runs/demo"
     default_store = "runs/demo"
+    record_fields = ("model", "scale", "lengths", "fine", "coarse")
     hash_exclude = ("models", "scales", "max_time")
 
     def quick_overrides(self) -> dict[str, Any]:

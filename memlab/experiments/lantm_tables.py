@@ -69,6 +69,12 @@ class LantmTablesConfig:
     train: dict = field(default_factory=dict)
 
     def validate(self) -> None:
+        from memlab.core.errors import ConfigError
+
+        for name in ("tasks", "models", "seeds"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name} is empty; give at least one (e.g. --set {name}="
+                                  f"{dict(tasks='copy', models='lantm-invnorm', seeds='0')[name]})")
         for s in self.seeds:
             check_range("seeds", s, 0, 2**63 - 1)
         check_range("max_time", self.max_time, 0, 30 * 86400, lo_open=True)
@@ -224,6 +230,7 @@ class LantmTables(Experiment):
     # which cells exist, how long each trains and in which reading do not change what a finished
     # cell's record says (each record carries its reading and its run's resolved settings; the
     # reading is part of the unit key, so cells of another reading are never taken as done)
+    record_fields = ("model", "task", "scale", "coarse", "fine")
     hash_exclude = ("tasks", "models", "seeds", "max_time", "max_epochs", "continue_done", "model", "task", "train")
 
     def quick_overrides(self) -> dict[str, Any]:

@@ -37,6 +37,8 @@ class NTMTableConfig:
         from memlab.evaluation.evaluate import MAX_BATCHES, parse_lengths
 
         parse_lengths(list(self.lengths))
+        if not self.checkpoints:
+            raise ConfigError("checkpoints is empty; choose best, last or both (e.g. --set checkpoints=best,last)")
         check_range("batches", self.batches, 1, MAX_BATCHES)
         check_range("batch_size", self.batch_size, 1, 65_536)
         for r in self.runs:
@@ -160,6 +162,7 @@ class NTMTable(Experiment):
     default_out = "results/ntm"
     records_file = "evals.jsonl"
     # the selection of runs, lengths and checkpoints says which units exist, not what one yields
+    record_fields = ("run_id", "model", "task", "seed", "checkpoint", "length", "fine", "coarse", "bit_errors")
     hash_exclude = ("runs", "lengths", "checkpoints")
 
     def quick_overrides(self) -> dict[str, Any]:

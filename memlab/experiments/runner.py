@@ -151,7 +151,12 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def load_records(exp: Experiment, out_dir: Path, chash: str | None = None) -> list[dict[str, Any]]:
     """The records of ``exp`` under ``out_dir`` (those of config ``chash`` or without a hash)."""
-    recs = read_records(Path(out_dir) / exp.records_file)
+    path = Path(out_dir) / exp.records_file
+    recs = read_records(path)
+    for i, r in enumerate(recs):
+        missing = [f for f in exp.record_fields if f not in r]
+        if missing:
+            raise MemlabError(f"{path}: record {i + 1} has no {', '.join(missing)}; not a {exp.name} record")
     if chash is None:
         return recs
     return [r for r in recs if r.get("config_hash", chash) == chash]
@@ -282,7 +287,8 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
     _drop_torn_tail(out / exp.records_file)
     done = {exp.unit_key(r) for r in load_records(exp, out, chash)}
     todo = [u for u in units if u.key not in done]
-    _write_meta(exp, out, chash, cfg_dict, None)
+    if not todo or (out / exp.meta_name).exists():
+        _write_meta(exp, out, chash, cfg_dict, None)  # else written with the first unit's records
 
     records_path = out / exp.records_file
     n_jobs = max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), len(todo) or 1))
@@ -304,6 +310,8 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
         extra = {"experiment": exp.name, "unit": unit.key, "config_hash": chash,
                  "unit_wall_s": round(wall, 3), "unit_cpu_s": round(cpu, 3)}
         append_jsonl(records_path, [{**prov, **extra, **r} for r in recs])
+        if n_run == 1 and not (out / exp.meta_name).exists():
+            _write_meta(exp, out, chash, cfg_dict, None)  # from now on, another config is an error
         if bar is not None:
             bar.update(1)
 

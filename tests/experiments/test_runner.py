@@ -214,3 +214,19 @@ def test_registry_names_match_files_and_unknown_is_one_line():
     with pytest.raises(ConfigError) as e:
         get_experiment("nope")
     assert "\n" not in str(e.value) and "lantm-tables" in str(e.value)
+
+
+def test_records_without_their_fields_are_one_line(tmp_path):
+    class Strict(Toy):
+        record_fields = ("i", "value")
+
+    run_experiment(TOY, {"n": 2}, out_dir=tmp_path, jobs=1, progress=False)
+    with open(tmp_path / "records.jsonl", "a") as f:
+        f.write('{"unit": "u9", "i": 9}\n')
+    with pytest.raises(MemlabError, match="record 5 has no value") as e:
+        render_experiment(Strict(), tmp_path)
+    assert "\n" not in str(e.value)
+    with open(tmp_path / "records.jsonl", "a") as f:
+        f.write("[1, 2]\n")
+    with pytest.raises(MemlabError, match="not a record"):
+        render_experiment(TOY, tmp_path)
