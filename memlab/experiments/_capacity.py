@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from memlab.core.errors import MemlabError
+from memlab.experiments._records import check_records, malformed
 from memlab.experiments.base import Experiment, RunContext, Unit
 
 Records = list[dict[str, Any]]
@@ -127,8 +129,21 @@ SECTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {
 }
 
 
+#: record kinds: measurements, and the config/headline records files from before the runner hold
+KINDS = ("point", "config", "headline")
+
+
 def points(records: Records) -> Records:
     return [r for r in records if r.get("kind") == "point"]
+
+
+def checked(records: Records, where: str) -> Records:
+    """``records`` if each has a known ``kind`` and each point its ``part``, else MemlabError."""
+    check_records(records, {"kind": str}, where)
+    bad = next((i for i, r in enumerate(records, 1) if r["kind"] not in KINDS), None)
+    if bad is not None:
+        raise MemlabError(f"{where}: record {bad} has kind={records[bad - 1]['kind']!r}; allowed: {', '.join(KINDS)}")
+    return check_records(records, {"part": str}, where, when=lambda r: r["kind"] == "point")
 
 
 def headline(stem: str, records: Records) -> dict[str, Any]:
@@ -176,11 +191,13 @@ def render_readme(out_dir: str | Path) -> Path:
     for stem, (title, fn) in SECTIONS.items():
         if not (out_dir / f"{stem}.jsonl").exists():
             continue
-        recs = _records_of(out_dir, stem)
+        where = str(out_dir / f"{stem}.jsonl")
+        recs = checked(_records_of(out_dir, stem), where)
         if not points(recs):
             continue
-        lines += [f"## {title}", "", f"![{stem}]({stem}.png)", "", _provenance_line(stem, recs), ""]
-        lines += fn(headline(stem, recs)) + [""]
+        with malformed(where):
+            lines += [f"## {title}", "", f"![{stem}]({stem}.png)", "", _provenance_line(stem, recs), ""]
+            lines += fn(headline(stem, recs)) + [""]
     return atomic_write_text(out_dir / "README.md", "\n".join(lines))
 
 
@@ -223,15 +240,19 @@ class CapacityExperiment(Experiment):
         return self.measure(cfg, unit, ctx.device)
 
     def summarise(self, cfg: Any, records: Records, out_dir: Path) -> dict[str, Any]:
-        if not points(records):
+        where = str(Path(out_dir) / self.records_file)
+        if not points(checked(records, where)):
             return {}
-        head = headline(self.stem, records)
+        with malformed(where):
+            head = headline(self.stem, records)
         head["summary"] = str(render_readme(out_dir))
         return head
 
     def plot(self, cfg: Any, records: Records, out_dir: Path) -> list[Path]:
         from memlab.plots.capacity import FIGURES
 
-        if not points(records):
+        where = str(Path(out_dir) / self.records_file)
+        if not points(checked(records, where)):
             return []
-        return [FIGURES[self.stem](records, Path(out_dir) / f"{self.stem}.png")]
+        with malformed(where):
+            return [FIGURES[self.stem](records, Path(out_dir) / f"{self.stem}.png")]

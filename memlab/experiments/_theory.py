@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from memlab.core.errors import MemlabError
+from memlab.experiments._records import check_records, malformed
 from memlab.experiments.base import Experiment, RunContext, Unit
 
 Records = list[dict[str, Any]]
@@ -64,7 +66,10 @@ def write_summary(out_dir: str | Path) -> Path:
     for analysis, name in SECTIONS.items():
         recs = records_in(out_dir, analysis)
         if recs:
-            lines += get_experiment(name).section(recs)
+            exp = get_experiment(name)
+            where = str(out_dir / f"{analysis}.jsonl")
+            with malformed(where):
+                lines += exp.section(exp.checked(recs, where))
     return atomic_write_text(out_dir / "SUMMARY.md", "\n".join(lines))
 
 
@@ -78,6 +83,10 @@ class TheoryExperiment(Experiment):
 
     analysis: str = ""
     default_out = "results/theory"
+    #: what every record of the analysis holds (checked before a summary or figure is drawn)
+    record_fields: dict[str, type | tuple[type, ...]] = {}
+    #: the values ``kind`` may take, when the analysis writes several kinds of record
+    record_kinds: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.records_file = f"{self.analysis}.jsonl"
@@ -88,6 +97,16 @@ class TheoryExperiment(Experiment):
 
     def unit_key(self, record: dict[str, Any]) -> str:
         return "all"  # records from before the runner carry no unit: the analysis is one
+
+    def checked(self, records: Records, where: str) -> Records:
+        check_records(records, self.record_fields, where)
+        if self.record_kinds:
+            check_records(records, {"kind": str}, where)
+            bad = next((i for i, r in enumerate(records, 1) if r["kind"] not in self.record_kinds), None)
+            if bad is not None:
+                raise MemlabError(f"{where}: record {bad} has kind={records[bad - 1]['kind']!r}; "
+                                  f"allowed: {', '.join(self.record_kinds)}")
+        return records
 
     def compute(self, cfg: Any, device: str) -> Records:
         raise NotImplementedError
@@ -105,9 +124,15 @@ class TheoryExperiment(Experiment):
         raise NotImplementedError
 
     def summarise(self, cfg: Any, records: Records, out_dir: Path) -> dict[str, Any]:
-        head = self.headline(cfg, records) if records else {}
+        where = str(Path(out_dir) / self.records_file)
+        with malformed(where):
+            head = self.headline(cfg, self.checked(records, where)) if records else {}
         head["summary"] = str(write_summary(out_dir))
         return head
 
     def plot(self, cfg: Any, records: Records, out_dir: Path) -> list[Path]:
-        return [self.figure(records, Path(out_dir) / f"{self.analysis}.png")] if records else []
+        if not records:
+            return []
+        where = str(Path(out_dir) / self.records_file)
+        with malformed(where):
+            return [self.figure(self.checked(records, where), Path(out_dir) / f"{self.analysis}.png")]

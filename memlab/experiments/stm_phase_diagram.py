@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from memlab.experiments._records import NUMBER, check_records, malformed
 from memlab.experiments.base import Experiment, RunContext, Unit
 from memlab.theory.stm.config import QUICK_PHASE, PhaseConfig
 
@@ -77,6 +78,11 @@ def phase_summary(cfg: PhaseConfig, checks: dict[str, Any], meta: dict[str, Any]
     return "\n".join(lines) + "\n"
 
 
+#: what every phase-diagram record holds (checked before a summary or figure is drawn from it)
+PHASE_FIELDS = {"gamma_index": int, "trial": int, "panel": str, "gamma": NUMBER, "rho_nominal": NUMBER, "rmse": NUMBER,
+                "floor": NUMBER, "M": int, "L": int, "N": int}
+
+
 class StmPhaseDiagram(Experiment):
     name = "stm-phase-diagram"
     title = "seed 003 Fig. 2: rMSE phase diagrams over compression and complexity (sparse / low-rank inputs)"
@@ -97,6 +103,7 @@ class StmPhaseDiagram(Experiment):
                 for t in range(cfg.trials) for gi in reversed(range(len(cfg.gammas)))]
 
     def unit_key(self, record: dict[str, Any]) -> str:
+        check_records([record], {"gamma_index": int, "trial": int}, self.records_file)
         return f"g{record['gamma_index']}-t{record['trial']}"
 
     def run_unit(self, cfg: PhaseConfig, unit: Unit, ctx: RunContext) -> list[dict[str, Any]]:
@@ -104,17 +111,19 @@ class StmPhaseDiagram(Experiment):
 
         return phase_unit(cfg, unit.params["gamma_index"], unit.params["trial"], ctx.device)
 
-    def _records(self, cfg: PhaseConfig, records: list[dict]) -> list[dict]:
-        return [r for r in records if r.get("trial", 0) < cfg.trials and "panel" in r]
+    def _records(self, cfg: PhaseConfig, records: list[dict], out_dir: Path) -> list[dict]:
+        check_records(records, PHASE_FIELDS, str(Path(out_dir) / self.records_file))
+        return [r for r in records if r["trial"] < cfg.trials]
 
     def summarise(self, cfg: PhaseConfig, records: list[dict], out_dir: Path) -> dict[str, Any]:
         from memlab.core.io import atomic_write_text
         from memlab.theory.stm.phase import phase_checks
 
-        records = self._records(cfg, records)
-        checks = phase_checks(records, cfg)
-        atomic_write_text(Path(out_dir) / self.summary_file,
-                          phase_summary(cfg, checks, read_meta(Path(out_dir) / self.meta_file), records))
+        records = self._records(cfg, records, out_dir)
+        with malformed(str(Path(out_dir) / self.records_file)):
+            checks = phase_checks(records, cfg)
+            text = phase_summary(cfg, checks, read_meta(Path(out_dir) / self.meta_file), records)
+        atomic_write_text(Path(out_dir) / self.summary_file, text)
         dt = {f"rho50_at_delta_{d['delta']}": d["rho_measured"] for d in checks["donoho_tanner"]}
         return dict(problems=len(records), summary=str(Path(out_dir) / self.summary_file), **dt,
                     high_coherence_lower={k: v["strictly_lower"] for k, v in checks["coherence_lowers"].items()},
@@ -124,14 +133,15 @@ class StmPhaseDiagram(Experiment):
         from memlab.plots.stm import phase_diagram_figure
         from memlab.theory.stm.phase import phase_checks
 
-        records = self._records(cfg, records)
+        records = self._records(cfg, records, out_dir)
         if not records:
             return []
-        checks = phase_checks(records, cfg)
-        return [phase_diagram_figure(
-            records, Path(out_dir) / self.figure_file, transitions=checks["transitions"],
-            title=f"L={cfg.L}, N={cfg.N}, {cfg.trials} trials/point, noise {cfg.noise_std}, "
-                  f"success: rMSE <= {cfg.success_rmse}")]
+        with malformed(str(Path(out_dir) / self.records_file)):
+            checks = phase_checks(records, cfg)
+            return [phase_diagram_figure(
+                records, Path(out_dir) / self.figure_file, transitions=checks["transitions"],
+                title=f"L={cfg.L}, N={cfg.N}, {cfg.trials} trials/point, noise {cfg.noise_std}, "
+                      f"success: rMSE <= {cfg.success_rmse}")]
 
 
 EXPERIMENT = StmPhaseDiagram()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from memlab.experiments._records import NUMBER, check_records, malformed
 from memlab.experiments.base import Experiment, RunContext, Unit
 from memlab.experiments.stm_phase_diagram import read_meta
 from memlab.theory.stm.config import RecallConfig
@@ -24,6 +25,10 @@ def recall_table(records: list[dict]) -> tuple[list[int], dict[int, float]]:
 
     rs = sorted({r["r"] for r in records})
     return rs, {r_: float(np.nanmean([x["rmse"] for x in records if x["r"] == r_])) for r_ in rs}
+
+
+#: what every recall-length record holds (rmse is NaN for a window of all-zero inputs)
+RECALL_FIELDS = {"trial": int, "r": int, "rmse": NUMBER}
 
 
 class StmRecallLength(Experiment):
@@ -44,7 +49,12 @@ class StmRecallLength(Experiment):
         return [Unit(f"t{t}", {"trial": t}) for t in range(cfg.trials)]
 
     def unit_key(self, record: dict[str, Any]) -> str:
+        check_records([record], {"trial": int}, self.records_file)
         return f"t{record['trial']}"
+
+    def _records(self, cfg: RecallConfig, records: list[dict], out_dir: Path) -> list[dict]:
+        check_records(records, RECALL_FIELDS, str(Path(out_dir) / self.records_file))
+        return [r for r in records if r["trial"] < cfg.trials]
 
     def run_unit(self, cfg: RecallConfig, unit: Unit, ctx: RunContext) -> list[dict[str, Any]]:
         from memlab.theory.stm.recall import recall_length_trial
@@ -54,10 +64,11 @@ class StmRecallLength(Experiment):
     def summarise(self, cfg: RecallConfig, records: list[dict], out_dir: Path) -> dict[str, Any]:
         from memlab.core.io import atomic_write_text
 
-        records = [r for r in records if r.get("trial", 0) < cfg.trials and "r" in r]
+        records = self._records(cfg, records, out_dir)
         if not records:
             return {"problems": 0}
-        rs, mean = recall_table(records)
+        with malformed(str(Path(out_dir) / self.records_file)):
+            rs, mean = recall_table(records)
         r_opt = min(mean, key=mean.get)
         interior = rs[0] < r_opt < rs[-1]
         meta = read_meta(Path(out_dir) / self.meta_file)
@@ -77,12 +88,13 @@ class StmRecallLength(Experiment):
     def plot(self, cfg: RecallConfig, records: list[dict], out_dir: Path) -> list[Path]:
         from memlab.plots.stm import recall_length_figure
 
-        records = [r for r in records if r.get("trial", 0) < cfg.trials and "r" in r]
+        records = self._records(cfg, records, out_dir)
         if not records:
             return []
-        return [recall_length_figure(
-            records, Path(out_dir) / self.figure_file,
-            title=f"M={cfg.M}, L={cfg.L}, density {cfg.density}, radius {cfg.spectral_radius}, {cfg.trials} trials")]
+        with malformed(str(Path(out_dir) / self.records_file)):
+            return [recall_length_figure(
+                records, Path(out_dir) / self.figure_file,
+                title=f"M={cfg.M}, L={cfg.L}, density {cfg.density}, radius {cfg.spectral_radius}, {cfg.trials} trials")]
 
 
 EXPERIMENT = StmRecallLength()

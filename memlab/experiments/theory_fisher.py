@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from memlab.experiments._records import NUMBER
 from memlab.experiments._theory import TheoryExperiment, cell, fmt
 from memlab.theory.checks import check_int, check_memory, check_number, check_seed
 
@@ -42,6 +43,8 @@ class TheoryFisher(TheoryExperiment):
     title = "Fisher memory curves J(k) of linear networks against the closed forms (seed 001 eq. 2.27–2.28)"
     analysis = "fisher"
     config_cls = FisherConfig
+    record_fields = {"kind": str, "family": str, "N": int, "J_total": NUMBER}
+    record_kinds = ("curve", "total_vs_N")
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"N": 6, "k_max": 12}

@@ -47,6 +47,7 @@ class TheoryGradients(TheoryExperiment):
     title = "gradient flow ||ds_T/ds_{T-q}|| in Elman, LSTM and NTM cores against (f'_max ||W||)^q"
     analysis = "gradients"
     config_cls = GradientsConfig
+    record_fields = {"core": str, "label": str}
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"hidden": 4, "T": 12, "q_max": 10, "batch": 2}

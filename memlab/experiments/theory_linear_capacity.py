@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from memlab.core.errors import ConfigError
+from memlab.experiments._records import NUMBER
 from memlab.experiments._theory import TheoryExperiment, fmt
 from memlab.theory.checks import check_int, check_memory, check_number, check_numbers, check_seed
 
@@ -61,6 +62,8 @@ class TheoryLinearCapacity(TheoryExperiment):
     title = "linear memory capacity MC = sum_k r²(k): closed form, regression, finite-sample bias, tanh reservoirs"
     analysis = "linear_capacity"
     config_cls = LinearCapacityConfig
+    record_fields = {"kind": str, "N": int, "rho": NUMBER, "MC_test": NUMBER}
+    record_kinds = ("linear", "finite_sample", "tanh")
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"N": 6, "k_max": 12, "T": 800, "n_trains": (50, 200), "tanh_N": 8, "tanh_rhos": (0.5, 1.0),

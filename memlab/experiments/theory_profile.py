@@ -67,6 +67,8 @@ class TheoryProfile(TheoryExperiment):
     title = "memory profiles of memories in isolation: recovered lags, function memory, capacity vs state size"
     analysis = "profile"
     config_cls = ProfileConfig
+    record_fields = {"kind": str}
+    record_kinds = ("module", "skipped", "readout_compare", "function_basis", "capacity_vs_dim")
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"size": 4, "ns": (1, 2, 4), "n_test": 50, "extra": (), "function_n": 4, "function_Ks": (1, 4),

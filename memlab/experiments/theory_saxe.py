@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from memlab.core.errors import ConfigError
+from memlab.experiments._records import NUMBER
 from memlab.experiments._theory import TheoryExperiment, fmt
 from memlab.theory.checks import check_int, check_number, check_seed
 
@@ -49,6 +50,7 @@ class TheorySaxe(TheoryExperiment):
     title = "deep linear network learning dynamics: mode strengths against eq. 2.18, MDS of the hidden layer"
     analysis = "saxe"
     config_cls = SaxeConfig
+    record_fields = {"init": str, "depth": int, "lr": NUMBER, "steps": int, "s": list, "t": list, "a_sim": list, "max_rel_dev": NUMBER}
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"depth": 2, "lr": 0.01, "t_max": 10.0}

@@ -72,3 +72,21 @@ def test_bad_settings_are_one_line_errors(name, setting, message, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not list(tmp_path.glob("*.jsonl"))
+
+
+MINE = ["stm-phase-diagram", "stm-recall-length", *(f"capacity-{s}" for s in ("hopfield", "cmm", "hrr", "tpr", "sdm",
+        "fast-weights")), "theory-fisher", "theory-linear-capacity", "theory-gradients", "theory-saxe", "theory-profile"]
+MALFORMED = {"empty-dict": "{}\n", "wrong-types": '{"kind": 5, "trial": "t", "gamma_index": "g", "part": 1, "r": "x", "init": 3}\n',
+             "unknown-kind": '{"kind": "nope", "part": "x", "trial": 0, "gamma_index": 0}\n'}
+
+
+@pytest.mark.parametrize("variant", sorted(MALFORMED))
+@pytest.mark.parametrize("name", MINE)
+def test_malformed_records_are_one_line_errors(name, variant, tmp_path, capsys):
+    """stm-*, capacity-* and theory-* records edited by hand: table, plot and run end in exit 2, one line."""
+    exp = get_experiment(name)
+    (tmp_path / exp.records_file).write_text(MALFORMED[variant])
+    for verb in ("table", "plot", "run")[: 3 if variant == "empty-dict" else 1]:
+        code = main([verb, name, "--out", str(tmp_path)] + (["--quick", "--no-progress"] if verb == "run" else []))
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "Traceback" not in err[0], (verb, code, err)
