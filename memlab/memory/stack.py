@@ -177,6 +177,10 @@ class StackAccess(nn.Module):
         V, s, r = self.step(state.V, state.s, d, u, v)
         return r, StackState(V, s, r)
 
+    def trace_step(self, state: StackState) -> dict[str, Tensor]:
+        """Fixed-shape views of one step for plots: the read (B, R) and the total strength Σ s_t (B, 1)."""
+        return {"read": state.r, "strength": state.s.sum(-1, keepdim=True)}
+
 
 ENTRY = MemoryEntry(
     config_cls=StackConfig,

@@ -188,6 +188,15 @@ def test_access_composes_with_controllers(name, cls, read):
         assert all(p.grad is None or torch.isfinite(p.grad).all() for p in core.parameters())
 
 
+def test_trace_has_fixed_shapes():
+    from memlab.models.compose import make_core
+
+    core = make_core("deque", 3, controller_size=4, word_size=2)
+    tr = core.trace(torch.randn(5, 2, 3))
+    assert tr["read"].shape == (5, 2, 4) and tr["strength"].shape == (5, 2, 1)
+    assert (tr["strength"] >= 0).all() and (tr["strength"] <= 2 * torch.arange(1, 6).view(5, 1, 1)).all()
+
+
 def test_access_step_equals_pure_functions():
     torch.manual_seed(1)
     acc = S.StackAccess(S.StackConfig(word_size=3), 5).double()

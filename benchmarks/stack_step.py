@@ -1,0 +1,116 @@
+"""Stack-RNN and neural-stack training speed: sequences per CPU-second of whole training steps.
+
+One training step = forward + backward + gradient-norm clipping (1.0) + Adam step of a model with
+an LSTM controller of 256 units (``memlab.controllers.lstm``) composed with
+
+* ``stack-rnn`` — Joulin & Mikolov's Stack-RNN access (1 stack, depth 64, cells of 8, top 2 fed back);
+* ``stack``     — Grefenstette et al.'s neural stack (values of 32; the stack grows one row per step),
+
+on batches of 128 ``reverse-string`` sequences with lengths from 1–40 (the automaton suite's
+training range; T = 2·length + 2 steps), drawn two ways: ``mixed`` — lengths uniform per sequence,
+padded to the longest in the batch (memlab's trainer; T ≈ 82), and ``per_length`` — one length per
+batch drawn uniformly (as chomsky-hierarchy's training loop samples; T ≈ 43 on average). Both
+models run the composed reference step
+(``model.kernel=reference``; no fused kernel exists for these accesses). The same fixed list of
+batches is timed for both in interleaved rounds (one pass over the batches per model per round)
+and the median pass is reported, so a change of machine load hits both alike. Process CPU time is
+the steadier measure on a shared machine (``*_seq_per_cpu_s``); ``startup_s`` is the wall time
+from building the model to the end of its first training step (no compilation involved).
+One CPU thread by default: on this shared 2-core machine a second intra-op thread mostly spins
+(process CPU time rose about 20-fold with 2 threads under a load average of 12).
+
+    python -m benchmarks.stack_step          # or: memlab bench stack-step --json
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+MODELS = {"stack-rnn": {"controller_size": 256, "depth": 64, "cell_size": 8, "top_k": 2},
+          "stack": {"controller_size": 256, "word_size": 32}}
+TASK, LO, HI, BATCH = "reverse-string", 1, 40, 128
+
+
+class _Stepper:
+    """One model with its own Adam state; ``startup_s`` = build + first step."""
+
+    def __init__(self, name: str, task, first_batch, device: str):
+        from memlab.models import build_model
+
+        t0 = time.perf_counter()
+        torch.manual_seed(0)
+        self.task = task
+        self.model = build_model(name, task.spec, TASK, MODELS[name]).to(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.step(first_batch)
+        self.startup_s = time.perf_counter() - t0
+
+    def step(self, batch) -> float:
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.task.loss(self.model(batch), batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        return loss.item()
+
+    def timed(self, batches) -> tuple[float, float]:
+        """(wall s, process CPU s) of one pass of training steps over ``batches``."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        for b in batches:
+            self.step(b)
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+def run(quick: bool = False, device: str = "cpu", threads: int = 1) -> dict:
+    """Sequences per CPU-second (and per wall second) of Stack-RNN and neural-stack training steps."""
+    from memlab.tasks import make_task
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        task = make_task(TASK)
+        g = torch.Generator().manual_seed(0)
+        n, rounds = (2, 1) if quick else (6, 3)
+        modes = {"mixed": [task.sample_range(BATCH, LO, HI, g).to(device) for _ in range(n)],
+                 "per_length": [task.sample(BATCH, int(torch.randint(LO, HI + 1, (), generator=g)), g).to(device)
+                                for _ in range(n)]}
+        steppers = {name: _Stepper(name, task, modes["mixed"][0], device) for name in MODELS}
+        walls: dict[str, list[float]] = {f"{m}/{mode}": [] for m in MODELS for mode in modes}
+        cpus: dict[str, list[float]] = {k: [] for k in walls}
+        for _ in range(rounds):
+            for mode, batches in modes.items():
+                for name, st in steppers.items():
+                    w, c = st.timed(batches)
+                    walls[f"{name}/{mode}"].append(w)
+                    cpus[f"{name}/{mode}"].append(c)
+    finally:
+        torch.set_num_threads(prev)
+    n_seq = n * BATCH
+    out: dict = {"benchmark": "stack_step",
+                 "what": f"training steps (fwd+bwd+clip+Adam), batch {BATCH}, {TASK} lengths {LO}-{HI}, LSTM 256 "
+                         "controller; stack-rnn: depth 64, cell 8, top 2; stack: values of 32",
+                 "batches_timed": n, "rounds": rounds,
+                 "timing": "median over interleaved rounds of one pass over the batches per model"}
+    out["mean_steps"] = {mode: round(statistics.fmean(b.inputs.shape[0] for b in bs), 1) for mode, bs in modes.items()}
+    for name in MODELS:
+        key = name.replace("-", "_")
+        for mode in modes:
+            wall, cpu = statistics.median(walls[f"{name}/{mode}"]), statistics.median(cpus[f"{name}/{mode}"])
+            out.update({f"{key}_{mode}_seq_per_cpu_s": round(n_seq / cpu, 1),
+                        f"{key}_{mode}_seq_per_s": round(n_seq / wall, 1)})
+        out.update({f"{key}_startup_s": round(steppers[name].startup_s, 2),
+                    f"{key}_params": sum(p.numel() for p in steppers[name].model.parameters())})
+    out.update(load_avg_1m=round(os.getloadavg()[0], 2), threads=threads, cpus=os.cpu_count(), device=device,
+               quick=quick, torch=torch.__version__, python=sys.version.split()[0])
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import json
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=1))
