@@ -171,6 +171,8 @@ def run(args: argparse.Namespace) -> dict:
         res = render_experiment(get_experiment(args.item), args.out, overrides=args.set, tables=False)
         if not args.json:
             report(res)
+            if not res["figures"]:
+                print(f"{args.item} draws no figures from its records; a trained run's trace: memlab plot RUN")
         return res
     run_dir = Path(args.item)
     if not run_dir.is_dir():
