@@ -203,3 +203,18 @@ def test_per_length_evaluation():
     model = build_model("stack", t.spec, overrides={"controller_size": 8, "word_size": 4})
     recs = evaluate(model, t, lengths=[1, 41, 100], batches=1, batch_size=4, seed=0)
     assert [r["length"] for r in recs] == [1, 41, 100] and all(0 <= r["coarse"] <= 1 for r in recs)
+
+
+@pytest.mark.parametrize("name,sym", [("svo-sov", "S"), ("gender-conjugation", "S"), ("dyck", "S")])
+def test_allowed_lengths_are_exactly_the_grammars(name, sym):
+    t = make_task(name)
+    assert [k for k in range(1, 31) if t.allowed(k)] == [k for k in range(1, 31) if t.grammar.count(sym, k) > 0]
+    assert all(EXPR.count("E", k) > 0 for k in range(1, 31))  # modular-arithmetic-brackets: every length
+
+
+@pytest.mark.parametrize("name", FORMAL)
+def test_sampling_is_determined_by_the_generator(name):
+    t = make_task(name)
+    a = t.sample_range(4, *t.train_range, torch.Generator().manual_seed(7))
+    b = t.sample_range(4, *t.train_range, torch.Generator().manual_seed(7))
+    assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
