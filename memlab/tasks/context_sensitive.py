@@ -20,6 +20,8 @@ from memlab.tasks.formal import FormalTask, bits
 
 
 class DuplicateString(FormalTask):
+    """duplicate-string: bits w -> w w."""
+
     name, vocab, automaton = "duplicate-string", 2, "cs"
 
     def inputs(self, k: int, rng: random.Random) -> list[int]:
@@ -30,6 +32,8 @@ class DuplicateString(FormalTask):
 
 
 class MissingDuplicate(FormalTask):
+    """missing-duplicate: w w with one bit hidden -> the hidden bit (even lengths)."""
+
     name, vocab, automaton = "missing-duplicate", 3, "cs"
     min_length, length_multiple = 2, 2
 
@@ -45,6 +49,8 @@ class MissingDuplicate(FormalTask):
 
 
 class OddFirst(FormalTask):
+    """odd-first: the symbols at odd positions, then those at even positions."""
+
     name, vocab, automaton = "odd-first", 2, "cs"
 
     def inputs(self, k: int, rng: random.Random) -> list[int]:
@@ -68,6 +74,8 @@ def from_bits(b: Sequence[int]) -> int:
 
 
 class _BinaryOp(FormalTask):
+    """Two binary operands, least-significant first, around the operator token 2."""
+
     vocab, automaton = 3, "cs"
     min_length = 3
 
@@ -81,6 +89,8 @@ class _BinaryOp(FormalTask):
 
 
 class BinaryAddition(_BinaryOp):
+    """binary-addition: x + y (bits, least-significant first) -> x + y."""
+
     name = "binary-addition"
 
     def answer(self, x: Sequence[int]) -> list[int]:
@@ -89,6 +99,8 @@ class BinaryAddition(_BinaryOp):
 
 
 class BinaryMultiplication(_BinaryOp):
+    """binary-multiplication: x × y (bits, least-significant first) -> x · y."""
+
     name = "binary-multiplication"
 
     def answer(self, x: Sequence[int]) -> list[int]:
@@ -97,6 +109,8 @@ class BinaryMultiplication(_BinaryOp):
 
 
 class BucketSort(FormalTask):
+    """bucket-sort: symbols 0..4 -> the same symbols sorted."""
+
     name, vocab, automaton = "bucket-sort", 5, "cs"
 
     def inputs(self, k: int, rng: random.Random) -> list[int]:
