@@ -38,6 +38,8 @@ EXPERIMENTS: dict[str, str] = {
     "esn-capacity": "memlab.experiments.esn_capacity",
     "lsm-separation": "memlab.experiments.lsm_separation",
     "lsm-delayed-recall": "memlab.experiments.lsm_delayed_recall",
+    "fast-weights-retrieval": "memlab.experiments.fast_weights_retrieval",
+    "associative-lstm-noise": "memlab.experiments.associative_lstm_noise",
 }
 
 

@@ -104,8 +104,19 @@ def train_assignment(copies: int, hidden: int, steps: int, seed: int) -> dict[st
             "n_params": net.n_params(), "hidden": hidden}
 
 
+#: the fields a record of each kind carries
+KIND_FIELDS = {"noise": ("items", "size", "trials", "noise_var", "theory", "nn_accuracy"),
+               "trained": ("hidden", "n_params", "steps", "accuracy_4_assignments", "train_s")}
+
+
 def render_table(records: list[dict[str, Any]]) -> str:
-    """README.md from the records."""
+    """README.md from the records (a record of an unknown kind or without its fields is a MemlabError)."""
+    from memlab.core.errors import MemlabError
+
+    for i, r in enumerate(records):
+        missing = [f for f in KIND_FIELDS.get(r.get("kind"), ("kind=noise|trained",)) if f not in r]
+        if missing:
+            raise MemlabError(f"record {i + 1} ({r.get('unit')!r}) has no {', '.join(missing)}; not an associative-lstm-noise record")
     pts = sorted((r for r in records if r.get("kind") == "noise"), key=lambda r: (r["items"], r["copies"]))
     lines = ["# associative-lstm-noise: retrieval noise vs copies (Danihelka et al. 2016; seed 001 eq. 2.49–2.51)", "",
              "Q unit-phase pairs in S permuted complex traces of N elements; noise = read − stored value, "
@@ -132,6 +143,7 @@ class AssociativeLSTMNoise(Experiment):
     config_cls = AssociativeLSTMNoiseConfig
     default_out = "results/associative_lstm_noise"
     hash_exclude = ("items", "copies", "train_copies")
+    record_fields = ("unit", "kind", "copies")
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"items": (4, 16), "copies": (1, 4), "size": 16, "trials": 10, "train_steps": 20, "train_hidden": 8}

@@ -134,6 +134,7 @@ class FastWeightsRetrieval(Experiment):
     config_cls = FastWeightsRetrievalConfig
     default_out = "results/fast_weights_retrieval"
     hash_exclude = ("models", "seeds", "max_time", "test_batches")
+    record_fields = ("unit", "kind", "model", "seed", "hidden", "pairs", "n_params", "steps", "accuracy", "train_s", "curve")
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"steps": 40, "hidden": 8, "eval_every": 1, "test_batches": 2, "batch_size": 8}

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from memlab.core.errors import ConfigError
 from memlab.tasks.arithmetic import Addition, Double
+from memlab.tasks.associative_retrieval import AssociativeRetrieval
 from memlab.tasks.base import ScoreCounts, SymbolicTask, Task, TaskConfig, TaskSpec
 from memlab.tasks.context_free import Dyck, ModularArithmeticBrackets, ReverseString, StackManipulation
 from memlab.tasks.context_sensitive import (BinaryAddition, BinaryMultiplication, BucketSort, DuplicateString,
                                             MissingDuplicate, OddFirst)
+from memlab.tasks.episodic import EpisodicCopy, VariableAssignment
 from memlab.tasks.ntm_tasks import AssociativeRecall, NTMCopy, PrioritySort, RepeatCopy
 from memlab.tasks.permutation import BigramFlip, Copy, Reverse
 from memlab.tasks.regular import CycleNavigation, EvenPairs, ModularArithmetic, Parity
@@ -44,6 +46,9 @@ TASKS: dict[str, type[Task]] = {
     "binary-addition": BinaryAddition,
     "binary-multiplication": BinaryMultiplication,
     "bucket-sort": BucketSort,
+    "associative-retrieval": AssociativeRetrieval,
+    "episodic-copy": EpisodicCopy,
+    "variable-assignment": VariableAssignment,
 }
 
 #: task name -> automaton class, from each class's ``automaton`` attribute; copy, reverse and

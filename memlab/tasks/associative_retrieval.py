@@ -65,7 +65,7 @@ class AssociativeRetrievalConfig(TaskConfig):
 
 
 class AssociativeRetrieval(SymbolicTask):
-    """k key–value pairs, ``??``, a query key -> its value (module docstring)."""
+    """Ba et al. (2016): k key-value pairs, then ?? and a query key -> its value (module docstring)."""
 
     name = "associative-retrieval"
     Config = AssociativeRetrievalConfig

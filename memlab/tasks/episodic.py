@@ -53,7 +53,7 @@ class EpisodicCopyConfig(TaskConfig):
 
 
 class EpisodicCopy(SymbolicTask):
-    """k symbols, p blanks, then recall the k symbols (module docstring)."""
+    """Danihelka et al. (2016), small: k symbols, a pause of blanks, then recall the k symbols."""
 
     name = "episodic-copy"
     Config = EpisodicCopyConfig
@@ -93,7 +93,7 @@ class VariableAssignmentConfig(TaskConfig):
 
 
 class VariableAssignment(SymbolicTask):
-    """k assignments ``name value``, then ``? name`` -> value (module docstring)."""
+    """Danihelka et al. (2016), small: k assignments (name, value), then ? name -> its value."""
 
     name = "variable-assignment"
     Config = VariableAssignmentConfig
