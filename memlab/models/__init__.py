@@ -21,6 +21,7 @@ FAMILIES: dict[str, str] = {
     "lstm-cell": "memlab.models.rnn:LSTM_CELL",
     "esn": "memlab.controllers.esn:MODEL",
     "lsm": "memlab.controllers.lsm:MODEL",
+    "seq2seq-attention": "memlab.models.seq2seq_attention:ENTRY",
     "gru": "memlab.models.recurrent:GRU",
     "fast-weights-rnn": "memlab.models.recurrent:FAST_WEIGHTS_RNN",
     "associative-lstm": "memlab.models.recurrent:ASSOCIATIVE_LSTM",
