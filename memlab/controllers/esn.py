@@ -1,5 +1,7 @@
-"""Echo state network (Jaeger 2001; Jaeger & Haas 2004; seed 001 §2.3.2, seed 003): a fixed random
-reservoir whose transient states carry the recent input history, read out linearly.
+"""Echo state network (Jaeger 2001): a fixed random reservoir with a trained linear readout.
+
+Jaeger & Haas 2004; seed 001 §2.3.2, seed 003: the reservoir's transient states carry the recent
+input history, and only a linear readout of them is trained.
 
     x_t = (1 − a) x_{t−1} + a f(W x_{t−1} + W_in u_t + b)         leaky reservoir, a ∈ (0, 1]
     y_t = W_out x_t + b_out                                       the only trained part

@@ -1,6 +1,8 @@
-"""Liquid state machine (Maass, Natschläger & Markram 2002; seed 001 §2.3.2): a fixed random
-recurrent network of leaky integrate-and-fire neurons (the "liquid") driven by spike trains, read
-out linearly from its exponentially filtered spike trains.
+"""Liquid state machine (Maass et al. 2002): a fixed LIF liquid with a trained readout of filtered spikes.
+
+Maass, Natschläger & Markram 2002; seed 001 §2.3.2: a fixed random recurrent network of leaky
+integrate-and-fire neurons (the "liquid") driven by spike trains, read out linearly from its
+exponentially filtered spike trains.
 
 Each step of length dt (ms, potentials in mV), in Brian2's order (groups, thresholds, synapses, resets):
 

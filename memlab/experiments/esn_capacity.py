@@ -2,10 +2,12 @@
 against the reservoir size N (Jaeger 2002; seed 001 §2.3.2).
 
 Each unit drives one seeded ``memlab.controllers.esn`` reservoir (linear or tanh) with i.i.d.
-u(t) ~ N(0, 1), fits one ridge readout per lag k = 0..K on the first half of the states
-(``ridge_readout``, closed form) and scores the held-out squared correlation r²(k) on the second
-half. For a linear reservoir the optimal readout's r²(k) is known in closed form
-(``memlab.theory.memory_capacity``; MC → N for a generic network), recorded beside it.
+u(t) ~ N(0, 1) and state noise z(t) ~ N(0, ε I) (seed 001 eq. 2.26), fits one ridge readout per
+lag k = 0..K on the first half of the states (``ridge_readout``, closed form) and scores the
+held-out squared correlation r²(k) on the second half. For a linear reservoir the optimal
+readout's r²(k) at the same ε is known in closed form (``memlab.theory.memory_capacity``),
+recorded beside it: the regression must reach it and not exceed it (up to estimation noise).
+Without noise MC = N for a generic linear network; with noise, MC < N and saturates in N.
 Records ``results/reservoir/esn_capacity.jsonl``; ``esn_capacity.md`` and ``.png`` from them.
 
     memlab run esn-capacity [--quick] [--set sizes=10,50 trials=2 activations=linear]
@@ -22,8 +24,6 @@ from memlab.experiments.base import Experiment, RunContext, Unit
 from memlab.theory.checks import check_int, check_memory, check_number, check_numbers, check_seed
 
 STEM = "esn_capacity"
-#: state noise variance ε of the closed form when the noise-free one is singular (MC = rank of the controllable part)
-CLOSED_FORM_EPS = 1e-9
 
 
 @dataclass
@@ -41,6 +41,7 @@ class ESNCapacityConfig:
     T: int = 20000
     washout: int = 500
     ridge: float = 1e-10
+    noise: float = 1e-8  # state noise variance ε (seed 001 eq. 2.26); 0: noise-free, where C is singular in float64 for N ≳ 25
     trials: int = 3
     seed: int = 0
 
@@ -56,6 +57,7 @@ class ESNCapacityConfig:
         check_number("leak", self.leak, 0.0, 1.0, lo_open=True)
         check_number("sparsity", self.sparsity, 0.0, 1.0, hi_open=True)
         check_number("ridge", self.ridge, 0.0)
+        check_number("noise", self.noise, 0.0)
         check_int("k_max", self.k_max, 0)
         check_int("washout", self.washout, 0)
         check_int("trials", self.trials, 1)
@@ -66,20 +68,25 @@ class ESNCapacityConfig:
 
 
 def capacity_unit(N: int, activation: str, cfg: ESNCapacityConfig, seed: int) -> dict[str, Any]:
-    """One reservoir: held-out r²(k), k = 0..K, and for a linear one the closed form."""
+    """One reservoir: held-out r²(k), k = 0..K, and for a linear one the closed form at the same noise."""
     import numpy as np
     import torch
 
-    from memlab.controllers.esn import ESNCore, ridge_readout
+    from memlab.controllers.esn import ESNCore, esn_states, ridge_readout
 
     core = ESNCore(input_size=1, hidden_size=N, spectral_radius=cfg.spectral_radius, input_scaling=cfg.input_scaling,
                    leak=cfg.leak, sparsity=cfg.sparsity, activation=activation, readout=False, seed=seed).double()
     g = torch.Generator().manual_seed(seed + 1)
-    u = torch.randn(cfg.T + cfg.washout, 1, 1, generator=g, dtype=torch.float64)
+    steps = cfg.T + cfg.washout
+    u = torch.randn(steps, 1, 1, generator=g, dtype=torch.float64)
+    z = cfg.noise**0.5 * torch.randn(steps, 1, N, generator=g, dtype=torch.float64)  # state noise z_t, variance ε
+    # z_t enters beside the input: W_in u_t + z_t = [W_in, I] [u_t; z_t] (seed 001 eq. 2.26)
+    W_in = torch.cat([core.W_in, torch.eye(N, dtype=torch.float64)], 1)  # (N, 1 + N)
     with torch.no_grad():
-        X = core.states(u)[:, 0]  # (T + washout, N)
+        X = esn_states(torch.cat([u, z], -1), torch.zeros(1, N, dtype=torch.float64), core.W, W_in, core.b,
+                       cfg.leak, activation)[:, 0]  # (T + washout, N)
     K, half = cfg.k_max, cfg.T // 2
-    idx = torch.arange(cfg.washout + K, cfg.T + cfg.washout)  # every lag reaches back inside the drive
+    idx = torch.arange(cfg.washout + K, steps)  # every lag reaches back inside the drive
     Y = torch.stack([u[idx - k, 0, 0] for k in range(K + 1)], 1)  # (T', K + 1): u(t − k)
     F = X[idx]  # (T', N)
     W_out, b_out = ridge_readout(F[:half], Y[:half], cfg.ridge)
@@ -93,17 +100,16 @@ def capacity_unit(N: int, activation: str, cfg: ESNCapacityConfig, seed: int) ->
         from memlab.theory.memory_capacity import memory_capacity_closed_form, memory_function_closed_form
 
         a = cfg.leak
-        W_eff = ((1 - a) * torch.eye(N, dtype=torch.float64) + a * core.W).numpy()  # x_t = W_eff x_{t−1} + v u_t
+        W_eff = ((1 - a) * torch.eye(N, dtype=torch.float64) + a * core.W).numpy()  # x_t = W_eff x_{t−1} + v u_t + a z_t
         v = (a * core.W_in[:, 0]).numpy()
-        for eps in (0.0, CLOSED_FORM_EPS):  # a sparse draw may be uncontrollable (singular C): then a tiny state noise
-            try:
-                rec["MC_closed"] = float(memory_capacity_closed_form(W_eff, v, eps=eps))
-                rec["MC_closed_kmax"] = float(memory_function_closed_form(W_eff, v, K, eps=eps).sum())
-                rec["closed_form_eps"] = eps
-                break
-            except (ConfigError, np.linalg.LinAlgError) as e:
-                rec["MC_closed"] = rec["MC_closed_kmax"] = None
-                rec["closed_form_error"] = f"{type(e).__name__}: {e}"
+        try:
+            rec["MC_closed"] = float(memory_capacity_closed_form(W_eff, v, eps=a * a * cfg.noise))
+            closed = memory_function_closed_form(W_eff, v, K, eps=a * a * cfg.noise)
+            rec["MC_closed_kmax"] = float(closed.sum())
+            rec["r2_closed"] = [round(float(x), 6) for x in closed]
+        except (ConfigError, np.linalg.LinAlgError) as e:  # noise = 0 and a numerically singular C
+            rec["MC_closed"] = rec["MC_closed_kmax"] = None
+            rec["closed_form_error"] = f"{type(e).__name__}: {e}"
     return rec
 
 
@@ -130,9 +136,9 @@ class ESNCapacity(Experiment):
         lines = [f"# esn-capacity: linear memory capacity vs reservoir size (`{STEM}.jsonl`, `{STEM}.png`)", "",
                  f"Held-out MC = Σ_k r²(k), k = 0..{cfg.k_max}, of ridge readouts fitted on {cfg.T // 2} steps and scored on "
                  f"the rest; ρ = {cfg.spectral_radius}, input scaling {cfg.input_scaling}, leak {cfg.leak}, sparsity "
-                 f"{cfg.sparsity}; mean ± sd over {cfg.trials} reservoirs. Closed form: the optimal linear readout of the "
-                 f"linear network (all lags; → N for a generic network; with ε = {CLOSED_FORM_EPS:g} state noise where the "
-                 "noise-free covariance is singular, i.e. the sparse draw is not controllable).", "",
+                 f"{cfg.sparsity}, state noise ε = {cfg.noise:g}; mean ± sd over {cfg.trials} reservoirs. Closed form: the "
+                 "optimal linear readout of the linear network at the same ε (all lags, and lags k ≤ K); without noise it "
+                 "would be N.", "",
                  "| activation | N | MC held-out | MC / N | MC closed form (all lags) | closed form, k ≤ K |", "|---|---|---|---|---|---|"]
         for r in rows:
             closed = "—" if r["closed"] is None else f"{r['closed']:.3f}"

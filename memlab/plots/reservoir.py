@@ -40,7 +40,7 @@ def plot_esn_capacity(records: Records, path: Path) -> Path:
         ax[0].errorbar(Ns, mc, yerr=sd, marker=marker, ms=4, capsize=2, label=f"{act} reservoir, held-out regression")
         closed = [np.mean([r["MC_closed_kmax"] for r in rs if r["N"] == N and r.get("MC_closed_kmax") is not None] or [np.nan]) for N in Ns]
         if act == "linear" and not np.all(np.isnan(closed)):
-            ax[0].plot(Ns, closed, "k:", lw=1.2, label="linear closed form (k ≤ K)")
+            ax[0].plot(Ns, closed, "k:", lw=1.2, label="linear closed form, same noise (k ≤ K)")
     if sizes:
         ax[0].plot(sizes, sizes, "k--", lw=1, label="MC = N")
     ax[0].set(xscale="log", yscale="log", xlabel="reservoir size N", ylabel="memory capacity Σ r²(k)",
@@ -52,7 +52,10 @@ def plot_esn_capacity(records: Records, path: Path) -> Path:
             rs = [r for r in pts if r["N"] == big and r["activation"] == act]
             if rs:
                 r2 = np.mean([r["r2"] for r in rs], axis=0)
-                ax[1].plot(np.arange(len(r2)), r2, label=f"{act}, N={big}")
+                ax[1].plot(np.arange(len(r2)), r2, label=f"{act}, N={big}, held-out regression")
+                if act == "linear" and all("r2_closed" in r for r in rs):
+                    ax[1].plot(np.arange(len(r2)), np.mean([r["r2_closed"] for r in rs], axis=0), "k:", lw=1.2,
+                               label="linear closed form")
         ax[1].set(xlabel="lag k", ylabel="held-out r²(k)", title="(b) memory function", ylim=(-0.02, 1.02))
         ax[1].legend(fontsize=8)
     fig.tight_layout()

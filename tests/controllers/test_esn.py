@@ -151,3 +151,23 @@ def test_bad_settings_are_one_line_errors(key, value, msg):
     with pytest.raises(ConfigError, match=msg) as e:
         ESNCore(input_size=1, hidden_size=4, **{key: value})
     assert "\n" not in str(e.value)
+
+
+def test_the_esn_model_trains_only_its_readout_and_refuses_a_diverging_reservoir():
+    from memlab.models import build_model
+    from memlab.tasks import make_task
+
+    task = make_task("ntm-copy")
+    model = build_model("esn", task.spec, overrides={"reservoir_size": 30})
+    W = model.core.W.clone()
+    batch = task.sample_range(4, *task.train_range, torch.Generator().manual_seed(0))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = model.readout.weight.detach().clone()
+    task.loss(model(batch), batch).backward()
+    opt.step()
+    assert torch.equal(model.core.W, W) and not torch.equal(model.readout.weight, before)
+    assert "core.W" not in dict(model.named_parameters())
+    with pytest.raises(ReservoirDiverges, match="reservoir diverges"):
+        build_model("esn", task.spec, overrides={"spectral_radius": 8.0})
+    with pytest.raises(ConfigError, match="model.embed=0 is out of range for symbolic tasks"):
+        build_model("esn", make_task("copy").spec)

@@ -130,3 +130,20 @@ def test_a_refractory_period_longer_than_the_simulation_is_an_error():
     with pytest.raises(ConfigError, match=r"refractory=20.0 ms is longer than the simulation \(10 steps × dt=1.0 ms = 10 ms\); allowed: refractory <= 10"):
         core.forward_sequence(torch.zeros(10, 1, 1))
     core.forward_sequence(torch.zeros(20, 1, 1))
+
+
+def test_the_lsm_model_trains_only_its_readout():
+    from memlab.models import build_model
+    from memlab.tasks import make_task
+
+    task = make_task("ntm-copy")
+    model = build_model("lsm", task.spec, overrides={"n_neurons": 30})
+    W = model.core.W.clone()
+    batch = task.sample_range(4, *task.train_range, torch.Generator().manual_seed(0))
+    before = model.readout.weight.detach().clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    task.loss(model(batch), batch).backward()
+    opt.step()
+    assert torch.equal(model.core.W, W) and not torch.equal(model.readout.weight, before)
+    with pytest.raises(ConfigError, match="refractory=-2.0 is out of range"):
+        build_model("lsm", task.spec, overrides={"refractory": -2.0})

@@ -35,9 +35,9 @@ def test_quick_run_resumes_and_rerenders(name, tmp_path):
     if name == "esn-capacity":
         for r in recs:
             assert r["MC_test"] <= r["N"] + 0.1
-            if r["activation"] == "linear":
-                assert r["MC_closed"] == pytest.approx(r["N"], rel=1e-3)
-                assert r["MC_test"] == pytest.approx(r["MC_closed_kmax"], rel=0.1)
+            if r["activation"] == "linear":  # the trained readout reaches the optimum at the same noise, ≤ N
+                assert r["MC_closed"] <= r["N"] and r["MC_closed"] == pytest.approx(r["MC_closed_kmax"], rel=0.05)
+                assert r["MC_test"] == pytest.approx(r["MC_closed_kmax"], rel=0.05)
     elif name == "lsm-separation":
         by = sorted(recs, key=lambda r: r["level"])
         assert by[0]["input_distance"] < by[-1]["input_distance"]
