@@ -22,6 +22,7 @@ FAMILIES: dict[str, str] = {
     "esn": "memlab.controllers.esn:MODEL",
     "lsm": "memlab.controllers.lsm:MODEL",
     "seq2seq-attention": "memlab.models.seq2seq_attention:ENTRY",
+    "memn2n": "memlab.models.memn2n:ENTRY",
     "gru": "memlab.models.recurrent:GRU",
     "fast-weights-rnn": "memlab.models.recurrent:FAST_WEIGHTS_RNN",
     "associative-lstm": "memlab.models.recurrent:ASSOCIATIVE_LSTM",

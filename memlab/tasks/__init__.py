@@ -10,6 +10,7 @@ from __future__ import annotations
 from memlab.core.errors import ConfigError
 from memlab.tasks.arithmetic import Addition, Double
 from memlab.tasks.associative_retrieval import AssociativeRetrieval
+from memlab.tasks.babi import Babi
 from memlab.tasks.base import ScoreCounts, SymbolicTask, Task, TaskConfig, TaskSpec
 from memlab.tasks.context_free import Dyck, ModularArithmeticBrackets, ReverseString, StackManipulation
 from memlab.tasks.context_sensitive import (BinaryAddition, BinaryMultiplication, BucketSort, DuplicateString,
@@ -46,6 +47,7 @@ TASKS: dict[str, type[Task]] = {
     "binary-addition": BinaryAddition,
     "binary-multiplication": BinaryMultiplication,
     "bucket-sort": BucketSort,
+    "babi": Babi,
     "associative-retrieval": AssociativeRetrieval,
     "episodic-copy": EpisodicCopy,
     "variable-assignment": VariableAssignment,
