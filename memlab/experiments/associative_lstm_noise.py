@@ -131,9 +131,13 @@ def render_table(records: list[dict[str, Any]]) -> str:
     trained = sorted((r for r in records if r.get("kind") == "trained"), key=lambda r: r["copies"])
     if trained:
         lines += ["", "Trained Associative LSTM, variable assignment (trained on 1–4 assignments, tested on 4):", "",
-                  "| S copies | hidden | params | steps | test accuracy | train s |", "|---|---|---|---|---|---|"]
+                  "| S copies | hidden | params | steps | test accuracy | train s | wall s |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['copies']} | {r['hidden']} | {r['n_params']} | {r['steps']} | {r['accuracy_4_assignments']:.4f} | "
-                  f"{r['train_s']:.0f} |" for r in trained]
+                  f"{r['train_s']:.0f} | {float(r.get('unit_wall_s', 0.0)):.0f} |" for r in trained]
+        lines += ["", "Chance is 1/26. Wall s: each unit's wall time (`unit_wall_s`) on a shared 2-core machine."]
+    walls = [float(r.get("unit_wall_s", 0.0)) for r in pts]
+    if walls:
+        lines += ["", f"Memory measurements: {len(pts)} cells, {sum(walls):.1f} s wall in all."]
     return "\n".join(lines) + "\n"
 
 
