@@ -11,12 +11,12 @@ The read is y^k plus the noise of eq. 2.51. For unit-modulus items its variance 
 to the same place with probability 1/N, and those copies' noise terms coincide), i.e. O(Q/S)
 as the seed says, and (Q − 1)/S when S ≪ N: more copies, less noise. A unit is one (Q, S) cell over ``trials`` memories;
 its record holds the measured noise variance, the law above and the share of reads whose
-nearest stored value (largest Re⟨ỹ, y⟩) is the right one. Optionally (``train_copies``), the
-trained Associative LSTM learns variable assignment with those numbers of copies.
+nearest stored value (largest Re⟨ỹ, y⟩) is the right one. With ``train=true`` Associative LSTMs
+with ``train_copies`` copies also learn variable assignment (a small trained run).
 
 Records ``results/associative_lstm_noise/records.jsonl``, table ``README.md``, figure ``noise.png``.
 
-    memlab run associative-lstm-noise [--quick] [--set items=4,16,64 copies=1,2,4,8 size=64]
+    memlab run associative-lstm-noise [--quick] [--set items=4,16,64 copies=1,2,4,8 size=64 train=true train_copies=1,8]
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memlab.core.errors import check_range
+from memlab.core.errors import ConfigError, check_range
 from memlab.experiments.base import Experiment, RunContext, Unit
 
 
 @dataclass
 class AssociativeLSTMNoiseConfig:
-    """items Q and copies S to measure, complex size N, memories per cell; ``train_copies``:
-    numbers of copies of Associative LSTMs trained on variable assignment (empty: none) with
+    """items Q and copies S to measure, complex size N, memories per cell; with ``train``,
+    Associative LSTMs with ``train_copies`` copies are also trained on variable assignment with
     ``train_hidden`` real units for ``train_steps`` Adam steps."""
 
     items: tuple[int, ...] = (4, 16, 64)
@@ -40,11 +40,15 @@ class AssociativeLSTMNoiseConfig:
     size: int = 64
     trials: int = 200
     seed: int = 0
-    train_copies: tuple[int, ...] = ()
+    train: bool = False
+    train_copies: tuple[int, ...] = (1, 8)
     train_hidden: int = 64
     train_steps: int = 1500
 
     def validate(self) -> None:
+        for name in ("items", "copies", "train_copies"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name} is empty; give at least one value, e.g. {name}=1,4")
         for q in self.items:
             check_range("items", q, 1, 100_000)
         for s in (*self.copies, *self.train_copies):
@@ -146,7 +150,7 @@ class AssociativeLSTMNoise(Experiment):
     title = "Associative LSTM memory: retrieval noise falls as O(Q/S) with S copies (Danihelka et al. 2016)"
     config_cls = AssociativeLSTMNoiseConfig
     default_out = "results/associative_lstm_noise"
-    hash_exclude = ("items", "copies", "train_copies")
+    hash_exclude = ("items", "copies", "train", "train_copies")
     record_fields = ("unit", "kind", "copies")
 
     def quick_overrides(self) -> dict[str, Any]:
@@ -154,7 +158,7 @@ class AssociativeLSTMNoise(Experiment):
 
     def units(self, cfg: AssociativeLSTMNoiseConfig) -> list[Unit]:
         units = [Unit(f"Q{q}-S{s}", {"items": q, "copies": s}) for q in cfg.items for s in cfg.copies]
-        return units + [Unit(f"train-S{s}", {"copies": s}) for s in cfg.train_copies]
+        return units + [Unit(f"train-S{s}", {"copies": s}) for s in cfg.train_copies if cfg.train]
 
     def run_unit(self, cfg: AssociativeLSTMNoiseConfig, unit: Unit, ctx: RunContext) -> list[dict[str, Any]]:
         p = unit.params

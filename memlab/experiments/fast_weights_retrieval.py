@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from memlab.core.errors import check_range
+from memlab.core.errors import ConfigError, check_range
 from memlab.experiments.base import Experiment, RunContext, Unit
 
 Model = Literal["fast-weights", "lstm", "elman"]
@@ -45,6 +45,9 @@ class FastWeightsRetrievalConfig:
     max_time: float = 0.0
 
     def validate(self) -> None:
+        for name in ("models", "seeds"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name} is empty; give at least one value, e.g. {name}={'lstm' if name == 'models' else 0}")
         check_range("hidden", self.hidden, 1, 4096)
         check_range("embed", self.embed, 1, 4096)
         check_range("pairs", self.pairs, 1, 26)

@@ -57,7 +57,8 @@ def plot_noise_vs_copies(records: Records, path: Path) -> Path:
     ax.set_xlabel("copies S")
     ax.set_ylabel("retrieval noise variance per element")
     ax.set_title("redundant associative memory: noise falls as O(Q/S) (theory dashed)")
-    ax.legend(fontsize=8)
+    if pts:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -26,14 +26,14 @@ def test_noise_follows_q_minus_one_over_s():
 
 def test_quick_run_resumes_and_rerenders(tmp_path):
     out = tmp_path / "alstm"
-    res = run_experiment(EXPERIMENT, {"train_copies": [2]}, quick=True, out_dir=out, jobs=1, progress=False)
+    res = run_experiment(EXPERIMENT, {"train": True, "train_copies": [2]}, quick=True, out_dir=out, jobs=1, progress=False)
     assert res["units_run"] == 5
     recs = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines()]
     assert {r["unit"] for r in recs} == {"Q4-S1", "Q4-S4", "Q16-S1", "Q16-S4", "train-S2"}
     table = (out / "README.md").read_text()
     assert "| 16 | 4 | 16 | 10 |" in table and "Trained Associative LSTM" in table
     assert (out / "noise.png").stat().st_size > 0
-    assert run_experiment(EXPERIMENT, {"train_copies": [2]}, quick=True, out_dir=out, jobs=1, progress=False)["units_run"] == 0
+    assert run_experiment(EXPERIMENT, {"train": True, "train_copies": [2]}, quick=True, out_dir=out, jobs=1, progress=False)["units_run"] == 0
     (out / "README.md").unlink()
     render_experiment(EXPERIMENT, out)
     assert (out / "README.md").read_text() == table == render_table(recs)
@@ -43,6 +43,8 @@ def test_quick_run_resumes_and_rerenders(tmp_path):
     ({"copies": [0]}, "copies=0 is out of range; allowed: >= 1"),
     ({"train_copies": [0]}, "copies=0 is out of range"),
     ({"size": float("nan")}, "size=nan has the wrong type"),
+    ({"items": []}, "items is empty; give at least one value"),
+    ({"train_copies": []}, "train_copies is empty"),
 ])
 def test_bad_settings_are_one_line_errors(tmp_path, over, match):
     with pytest.raises(ConfigError, match=match) as e:

@@ -33,6 +33,7 @@ def test_quick_run_resumes_and_rerenders(tmp_path):
     ({"pairs": 27}, "pairs=27 is out of range"),
     ({"lr": float("nan")}, "lr=nan is not allowed"),
     ({"models": ["gru"]}, "gru"),
+    ({"seeds": []}, "seeds is empty; give at least one value"),
 ])
 def test_bad_settings_are_one_line_errors(tmp_path, over, match):
     with pytest.raises(ConfigError, match=match) as e:
