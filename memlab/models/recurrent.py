@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from memlab.core.errors import check_range
+from memlab.core.errors import ConfigError, check_range
 from memlab.models.base import CoreSequenceModel, InputEncoder, ModelEntry, hparams_defaults
 from memlab.tasks.base import TaskSpec
 
@@ -37,7 +37,12 @@ def model_config(module: str) -> type:
     def validate(self) -> None:
         check_range("model.hidden", self.hidden, 1)
         check_range("model.embed", self.embed, 0)
-        self.core_config(1).validate()
+        try:
+            self.core_config(1).validate()
+        except ConfigError as e:  # the core names its own field; the user set model.<field>
+            msg = str(e)
+            raise ConfigError(("model." + msg.replace("hidden_size=", "hidden=", 1)) if msg.split("=")[0].isidentifier()
+                              else msg) from None
 
     def core_config(self, input_size: int, seed: int = 0):
         return core_cfg(input_size=input_size, hidden_size=self.hidden, seed=seed,

@@ -47,10 +47,10 @@ def test_run_seed_sets_the_weights():
 
 
 @pytest.mark.parametrize("name,over,match", [
-    ("fast-weights-rnn", {"decay": 2.0}, "decay=2.0 is out of range; allowed: >= 0 and <= 1"),
-    ("fast-weights-rnn", {"rate": float("nan")}, "rate=nan is not allowed"),
-    ("associative-lstm", {"copies": 0}, "copies=0 is out of range; allowed: >= 1"),
-    ("associative-lstm", {"hidden": 5}, "hidden_size=5 is not allowed"),
+    ("fast-weights-rnn", {"decay": 2.0}, "^model.decay=2.0 is out of range; allowed: >= 0 and <= 1"),
+    ("fast-weights-rnn", {"rate": float("nan")}, "model.rate=nan is not allowed"),
+    ("associative-lstm", {"copies": 0}, "^model.copies=0 is out of range; allowed: >= 1"),
+    ("associative-lstm", {"hidden": 5}, "^model.hidden=5 is not allowed"),
     ("gru", {"hidden": 0}, "model.hidden=0 is out of range"),
     ("gru", {"hidden_size": 4}, "hidden_size"),
 ])
