@@ -8,6 +8,11 @@ Records ``results/fast_weights_retrieval/records.jsonl``, table ``README.md``, f
 ``retrieval.png``.
 
     memlab run fast-weights-retrieval [--quick] [--set hidden=32 pairs=4 steps=3000 seeds=0,1]
+
+The committed records are the defaults with ``--set seeds=0,1`` (about 2 CPU minutes per seed).
+At this budget (3000 steps of 32 sequences, H = 20) the fast-weights RNN is level with the LSTM
+on seed 0 and below it on seed 1, and both are well above the Elman RNN; Ba et al. report the
+fast-weights advantage after far longer training.
 """
 
 from __future__ import annotations
