@@ -38,6 +38,7 @@ EXPERIMENTS: dict[str, str] = {
     "esn-capacity": "memlab.experiments.esn_capacity",
     "lsm-separation": "memlab.experiments.lsm_separation",
     "lsm-delayed-recall": "memlab.experiments.lsm_delayed_recall",
+    "memn2n-babi": "memlab.experiments.memn2n_babi",
     "fast-weights-retrieval": "memlab.experiments.fast_weights_retrieval",
     "associative-lstm-noise": "memlab.experiments.associative_lstm_noise",
 }

@@ -1,0 +1,66 @@
+"""Figures of the memn2n-babi experiment, from records only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+Records = list[dict[str, Any]]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_babi_accuracy(records: Records, path: Path) -> Path:
+    """Grouped bars: test accuracy per question family (x) and model (bars), mean over seeds."""
+    plt = _plt()
+    runs = [r for r in records if r.get("kind") == "run"]
+    qas = list(dict.fromkeys(r["qa"] for r in runs))
+    models = list(dict.fromkeys(r["model"] for r in runs))
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.1 * len(qas) + 2), 4.2))
+    width = 0.8 / max(len(models), 1)
+    for i, m in enumerate(models):
+        acc = []
+        for qa in qas:
+            rs = [r["accuracy"] for r in runs if r["qa"] == qa and r["model"] == m]
+            acc.append(sum(rs) / len(rs) if rs else 0.0)
+        ax.bar([q + (i - (len(models) - 1) / 2) * width for q in range(len(qas))], acc, width, label=m)
+    ax.set_xticks(range(len(qas)))
+    ax.set_xticklabels([q.replace("-", "\n", 1) for q in qas], fontsize=7)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("test accuracy")
+    n = sorted({r["n_train"] for r in runs})
+    ax.set_title(f"generated bAbI-style tasks, {', '.join(map(str, n))} training stories")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_hop_attention(record: dict[str, Any], path: Path) -> Path:
+    """Heat map of one story: sentence (rows, in story order) × hop (columns), p_i of each hop."""
+    plt = _plt()
+    st = record["hop_story"]
+    import numpy as np
+
+    w = np.array(st["weights"]).T  # (sentences, hops)
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(st["sentences"]) + 1.8))
+    im = ax.imshow(w, cmap="Blues", vmin=0, vmax=max(1e-9, float(w.max())), aspect="auto")
+    ax.set_yticks(range(len(st["sentences"])))
+    ax.set_yticklabels(st["sentences"], fontsize=7)
+    ax.set_xticks(range(w.shape[1]))
+    ax.set_xticklabels([f"hop {k + 1}" for k in range(w.shape[1])], fontsize=8)
+    ax.set_title(f"{record['model']} on {record['qa']}\n{st['question']}  answer: {st['answer']}  "
+                 f"predicted: {st['predicted']}", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
