@@ -40,6 +40,7 @@ EXPERIMENTS: dict[str, str] = {
     "lsm-delayed-recall": "memlab.experiments.lsm_delayed_recall",
     "memn2n-babi": "memlab.experiments.memn2n_babi",
     "attention-seq2seq": "memlab.experiments.attention_seq2seq",
+    "captioning": "memlab.experiments.captioning",
     "fast-weights-retrieval": "memlab.experiments.fast_weights_retrieval",
     "associative-lstm-noise": "memlab.experiments.associative_lstm_noise",
 }

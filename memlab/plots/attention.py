@@ -39,3 +39,34 @@ def plot_attention_maps(runs: list[dict[str, Any]], path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_caption_attention(record: dict[str, Any], path: Path) -> Path:
+    """Rows: the record's sample canvases; columns: the canvas, then α of each generated word,
+    upsampled from the CNN grid to the canvas and laid over it."""
+    plt = _plt()
+    import numpy as np
+
+    samples = record["samples"]
+    cols = 1 + max(len(s["alpha"]) for s in samples)
+    fig, axes = plt.subplots(len(samples), cols, figsize=(2.2 * cols, 1.2 * len(samples) + 0.6), squeeze=False)
+    for row, s in zip(axes, samples):
+        img = np.array(s["image"])
+        gh, gw = s["grid"]
+        row[0].imshow(img, cmap="gray_r")
+        row[0].set_title(f"{s['caption']} -> {s['predicted']}", fontsize=6)
+        words = s["predicted"].split()
+        for k, ax in enumerate(row[1:]):
+            ax.imshow(img, cmap="gray_r")
+            if k < len(s["alpha"]):
+                a = np.array(s["alpha"][k]).reshape(gh, gw)
+                up = np.kron(a, np.ones((img.shape[0] // gh, img.shape[1] // gw)))
+                ax.imshow(up, cmap="Reds", alpha=0.6, extent=(-0.5, up.shape[1] - 0.5, up.shape[0] - 0.5, -0.5))
+                ax.set_title(words[k] if k < len(words) else "", fontsize=7)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
