@@ -315,7 +315,7 @@ class BabiConfig(TaskConfig):
 
 
 class Babi(SymbolicTask):
-    """bAbI-style stories from a simulated world (module docstring)."""
+    """bAbI-style QA: stories from a simulated world, 8 question families (task.qa)."""
 
     name = "babi"
     Config = BabiConfig
