@@ -195,8 +195,10 @@ def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> s
     lines = [f"# Tasks by automaton class ({len(records)} records)", "",
              "Rendered by `memlab table automata-suite` from `records.jsonl`. Trained on lengths 1–"
              f"{cfg.train_max}; scored at lengths up to {max_len}. Accuracy (%) = mean over the evaluated lengths "
-             f"beyond {cfg.train_max} of the fine score (symbols right) / coarse score (sequences right) of the best "
-             "seed; a class's score is the mean over its tasks that ran.", "",
+             f"beyond {cfg.train_max} of the fine score (response symbols right, the end marker `<e>` included, so a "
+             "one-symbol answer guessed at chance scores about 75%) / coarse score (sequences right) of the best "
+             "seed; a class's score is the mean over its tasks that ran. Train wall: seconds of training per cell "
+             "(wall-time budget `max_time`; see the meta file for the machine's load).", "",
              "## By class (fine / coarse, out of distribution)", "",
              "| model | " + " | ".join(AUTOMATA.get(c, c) for c in classes) + " |",
              "|---|" + "---|" * len(classes)]
