@@ -274,6 +274,10 @@ KNOWN_ELSEWHERE: dict[str, str] = {
     r"^run capacity-hopfield .*--set starts=\d{13,}": "hopfield starts unbounded",
     r"^run theory-profile .*--set readout_n=\d{13,}": "profile readout_n unbounded",
     r"^run capacity-(cmm|sdm|fast-weights) .*--set (correlations|noise_levels|decays)=(| |\[\])$": "empty lists accepted",
+    r"^run associative-lstm-noise .*--set (items|copies|train_copies)=(| |\[\])$": "empty lists accepted",
+    r"^run (esn-capacity|lsm-delayed-recall) .*--set trials=\d{13,}": "trials unbounded (runs for hours)",
+    r"^run lsm-separation .*--set pairs=\d{13,}": "pairs unbounded (allocator overflow)",
+    r"^train --resume \S+/bad-runs/(garbage|empty)-ckpt": "a failed --resume rewrites the run's files",
 }
 
 

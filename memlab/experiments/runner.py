@@ -246,8 +246,9 @@ def _call_unit(exp: Experiment, cfg_dict: dict, unit: Unit, ctx: RunContext) -> 
     t0, c0 = time.perf_counter(), time.process_time()
     recs = exp.run_unit(cfg, unit, ctx)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    if not recs:
-        raise RuntimeError(f"experiment {exp.name}: unit {unit.key} returned no records")
+    if not recs:  # e.g. an empty list setting; a unit without records would run again forever
+        raise MemlabError(f"{exp.name}: unit {unit.key} produced no records with these settings "
+                          "(an empty list setting?)")
     return [dict(r) for r in recs], wall, cpu
 
 
@@ -279,6 +280,9 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
                      store=Path(store))
 
     units = exp.units(cfg)
+    if not units:
+        raise ConfigError(f"{exp.name} has no units of work with these settings (an empty selection?); "
+                          f"`memlab table {exp.name}` renders the records already there")
     keys = [u.key for u in units]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)

@@ -230,3 +230,20 @@ def test_records_without_their_fields_are_one_line(tmp_path):
         f.write("[1, 2]\n")
     with pytest.raises(MemlabError, match="not a record"):
         render_experiment(TOY, tmp_path)
+
+
+def test_no_units_or_a_unit_without_records_is_one_line(tmp_path):
+    class NoUnits(Toy):
+        def units(self, cfg):
+            return []
+
+    class Silent(Toy):
+        def run_unit(self, cfg, unit, ctx):
+            return []
+
+    with pytest.raises(ConfigError, match="no units of work") as e:
+        run_experiment(NoUnits(), out_dir=tmp_path / "a", jobs=1, progress=False)
+    assert "\n" not in str(e.value) and not (tmp_path / "a" / "records.jsonl").exists()
+    with pytest.raises(MemlabError, match="unit u0 produced no records"):
+        run_experiment(Silent(), out_dir=tmp_path / "b", jobs=1, progress=False)
+    assert not (tmp_path / "b" / "toy.meta.json").exists()  # nothing recorded, no meta either
