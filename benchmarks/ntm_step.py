@@ -1,4 +1,4 @@
-"""NTM copy training speed: sequences per second of whole training steps, four ways in one run.
+"""NTM copy training speed: sequences per second of whole training steps, side by side in one run.
 
 One training step = forward + backward + gradient-norm clipping + RMSProp step (the trainer's
 NTM copy settings, ``memlab.experiments.hparams.paper_defaults("ntm", "ntm-copy")``) of the default NTM
@@ -13,19 +13,20 @@ fixed list of batches is timed for
   the core's own loop (older records call it ``autograd``);
 * ``fast``      — ``forward_sequence`` with the default ``model.kernel=fused``: ``ntm_scan``, one
   hand-written autograd node for the whole sequence (memlab/memory/kernels/ntm_scan.py);
-* ``compiled``  — the reference step under ``torch.compile`` (``model.compile=true``);
+* ``compiled``  — ``model.compile=true`` with the default kernel: ``ntm_scan``'s step functions
+  through ``torch.compile`` (records before 2026-12-02 17:00 compiled the reference step instead);
   compilation time is reported separately and excluded from the rate. Skipped with ``quick``.
 
-The outputs are checked to agree with the reference on one batch before timing. The
-implementations are timed in interleaved rounds (each makes one pass over the same batches per
-round) and the median pass is reported, so a change of machine load during the run hits every
-implementation alike. On a shared
-machine, process CPU time (``*_cpu_s``) is steadier than wall time; ``load_avg_1m`` says how
-busy the machine was. One CPU thread.
+Then the same at batch 1 (``b1_*``: ref, fast, compiled; 16 single sequences), where per-op
+overhead is everything. The outputs are checked to agree with the reference on one batch
+before timing. The implementations are timed in interleaved rounds (each makes one pass over
+the same batches per round) and the median pass is reported, so a change of machine load
+during the run hits every implementation alike. On a shared machine, process CPU time
+(``*_cpu_s``, the ratios ``*_cpu_speedup``) is steadier than wall time (``*_wall_s``,
+``*_speedup``); ``load_avg_1m_start`` and ``load_avg_1m`` say how busy the machine was. One
+CPU thread.
 
     python -m benchmarks.ntm_step          # or: memlab bench ntm-step --json
-"""
-
 from __future__ import annotations
 
 import os
@@ -126,13 +127,34 @@ def _agreement(device: str, compiled: bool) -> dict:
         model.core.kernel = "reference"
         out["reference_vs_ref_max_abs"] = float((_forward(model, batch, "reference") - ref).abs().max())
         if compiled:
-            model.core.compile = True
+            model.core.kernel, model.core.compile = "fused", True  # the kernel's compiled step functions
             out["compiled_vs_ref_max_abs"] = float((_forward(model, batch, "compiled") - ref).abs().max())
     return out
 
 
+def _figures(t: dict, n_seq: int, prefix: str = "") -> dict:
+    """Rates, times and ratios to ``ref`` of the timed implementations, keys prefixed."""
+    ref = t["ref"]
+    out = {f"{prefix}ref_seq_per_s": round(ref["seq_per_s"], 1), f"{prefix}ref_cpu_s": round(ref["cpu_s"], 3),
+           f"{prefix}ref_wall_s": round(ref["wall_s"], 3), f"{prefix}ref_seq_per_cpu_s": round(n_seq / ref["cpu_s"], 1)}
+    for impl, r in t.items():
+        if impl == "ref":
+            continue
+        out.update({f"{prefix}{impl}_seq_per_s": round(r["seq_per_s"], 1),
+                    f"{prefix}{impl}_speedup": round(r["seq_per_s"] / ref["seq_per_s"], 2),
+                    f"{prefix}{impl}_cpu_s": round(r["cpu_s"], 3),
+                    f"{prefix}{impl}_wall_s": round(r["wall_s"], 3),
+                    f"{prefix}{impl}_seq_per_cpu_s": round(n_seq / r["cpu_s"], 1),
+                    f"{prefix}{impl}_cpu_speedup": round(ref["cpu_s"] / r["cpu_s"], 2)})
+        if impl == "compiled":
+            out[f"{prefix}compile_and_warmup_s"] = round(r["warmup_s"], 1)
+    return out
+
+
 def run(quick: bool = False, device: str = "cpu") -> dict:
-    """Sequences/s of NTM copy training steps for the eager reference, reference loop, fused and compiled paths."""
+    """Sequences/s of NTM copy training steps for the eager reference, reference loop, fused and
+    compiled paths at batch 32, then ref, fused and compiled at batch 1."""
+    load_start = os.getloadavg()[0]
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -141,40 +163,25 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         batches = _batches(task, n, 32, device)
         agree = _agreement(device, compiled=not quick)
         impls = ["ref", "reference", "fast"] + ([] if quick else ["compiled"])
-        t = _time_interleaved(impls, batches, device, rounds, warmup={"compiled": 3})
-        ref, auto, fast, comp = t["ref"], t["reference"], t["fast"], t.get("compiled")
+        t32 = _time_interleaved(impls, batches, device, rounds, warmup={"compiled": 3})
+        b1 = _batches(task, 4 if quick else 16, 1, device)
+        t1 = _time_interleaved(["ref", "fast"] + ([] if quick else ["compiled"]), b1, device, rounds,
+                               warmup={"compiled": 3})
     finally:
         torch.set_num_threads(prev)
-    n_seq = sum(b.inputs.shape[1] for b in batches)
     out = {
         "benchmark": "ntm_step",
-        "what": "NTM copy training steps (fwd+bwd+clip+RMSProp), batch 32, lengths 1-20, memory 128x20, LSTM 100",
+        "what": "NTM copy training steps (fwd+bwd+clip+RMSProp), batch 32 (b1_*: batch 1), lengths 1-20, memory 128x20, LSTM 100",
         "batches_timed": n,
+        "b1_sequences_timed": len(b1),
         "rounds": rounds,
         "timing": "median over interleaved rounds of one pass over the batches per implementation",
-        "ref_seq_per_s": round(ref["seq_per_s"], 1),
-        "reference_seq_per_s": round(auto["seq_per_s"], 1),
-        "reference_speedup": round(auto["seq_per_s"] / ref["seq_per_s"], 2),
-        "fast_seq_per_s": round(fast["seq_per_s"], 1),
-        "fast_speedup": round(fast["seq_per_s"] / ref["seq_per_s"], 2),
-        "fast_cpu_speedup": round(ref["cpu_s"] / fast["cpu_s"], 2),
-        "ref_cpu_s": round(ref["cpu_s"], 2),
-        "fast_cpu_s": round(fast["cpu_s"], 2),
-        "ref_seq_per_cpu_s": round(n_seq / ref["cpu_s"], 1),
-        "fast_seq_per_cpu_s": round(n_seq / fast["cpu_s"], 1),
+        **_figures(t32, sum(b.inputs.shape[1] for b in batches)),
+        **_figures(t1, len(b1), "b1_"),
         **{k: float(f"{v:.2e}") for k, v in agree.items()},
     }
-    if comp is not None:
-        out.update(
-            compiled_seq_per_s=round(comp["seq_per_s"], 1),
-            compiled_speedup=round(comp["seq_per_s"] / ref["seq_per_s"], 2),
-            compiled_cpu_s=round(comp["cpu_s"], 2),
-            compiled_seq_per_cpu_s=round(n_seq / comp["cpu_s"], 1),
-            compiled_cpu_speedup=round(ref["cpu_s"] / comp["cpu_s"], 2),
-            compile_and_warmup_s=round(comp["warmup_s"], 1),
-        )
-    out.update(load_avg_1m=round(os.getloadavg()[0], 2), threads=1, device=device, quick=quick,
-               torch=torch.__version__, python=sys.version.split()[0])
+    out.update(load_avg_1m_start=round(load_start, 2), load_avg_1m=round(os.getloadavg()[0], 2), threads=1,
+               device=device, quick=quick, torch=torch.__version__, python=sys.version.split()[0])
     return out
 
 

@@ -30,7 +30,8 @@ Kernels (``model.kernel``). ``reference``: the composed step (controller ``forwa
 ``NTMAccess.forward``) in a loop, which ``model.compile=true`` runs through ``torch.compile``.
 ``fused`` (default): ``memlab.memory.kernels.ntm_scan``, the whole sequence as one autograd node
 with hand-written BPTT, for the LSTM (standard variant) and feed-forward controllers; other
-controllers run the reference. ``autograd``, the old name of ``reference``, is accepted when an
+controllers run the reference. With ``fused``, ``model.compile=true`` compiles the kernel's
+step functions (``fused_sequence(..., compile=True)``). ``autograd``, the old name of ``reference``, is accepted when an
 old config is read.
 
 Shapes: B batch, C controller output size, Hr read and Hw write heads (H = Hr + Hw, read heads
@@ -169,11 +170,12 @@ class NTMAccess(nn.Module):
         return NTMSpec(kind, self.C, self.Hr, self.Hw, self.N, self.W, self.S, tuple(self.sizes),
                        float(self.cfg.clip), float(self.eps))
 
-    def fused_sequence(self, controller, xs: Tensor, state: NTMState, ctrl_state):
+    def fused_sequence(self, controller, xs: Tensor, state: NTMState, ctrl_state, compile: bool = False):
         """The whole sequence through ``ntm_scan`` with ``controller`` inlined.
 
         xs (T, B, I) -> (ys (T, B, C + Hr·W), final NTMState, final controller state), or None
         when the kernel does not cover this controller (the caller then runs the reference).
+        ``compile``: the kernel's step functions through ``torch.compile`` (``model.compile=true``).
         """
         ops = controller_operands(controller, xs)
         if ops is None:
@@ -183,7 +185,8 @@ class NTMAccess(nn.Module):
             h, c = ctrl_state.r, ctrl_state.c
         else:  # a feed-forward controller reads neither h_{t−1} nor c
             h = c = state.memory.new_zeros(xs.shape[1], self.C)
-        ys, fin = ntm_scan(xproj, W_rec, self.heads.weight, self.heads.bias, ScanState(*state, h, c), self.spec(kind))
+        ys, fin = ntm_scan(xproj, W_rec, self.heads.weight, self.heads.bias, ScanState(*state, h, c), self.spec(kind),
+                           compile=compile)
         ctrl = type(ctrl_state)(fin.h, fin.c) if kind == "lstm" else ctrl_state
         return ys, NTMState(fin.memory, fin.weights, fin.reads), ctrl
 

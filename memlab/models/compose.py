@@ -102,7 +102,7 @@ class ControlledMemory(MemoryCore):
         state = state if state is not None else self.initial_state(xs.shape[1], xs.device)
         fused = getattr(self.access, "fused_sequence", None)
         # compile=true with the fused kernel: the kernel's own compiled steps where it offers them
-        # (a ``compile`` parameter, e.g. the DNC's); otherwise the compiled reference step (the NTM)
+        # (a ``compile`` parameter: the NTM's and the DNC's); otherwise the compiled reference step
         takes_compile = fused is not None and "compile" in inspect.signature(fused).parameters
         if self.kernel == "fused" and fused is not None and (takes_compile or not self.compile):
             kw = {"compile": self.compile} if takes_compile else {}
@@ -151,7 +151,7 @@ COMPOSE_FIELDS: list[tuple[str, Any, Any]] = [
     ("controller_cfg", dict[str, Any], dataclasses.field(default_factory=dict)),  # its other settings, e.g. {"peepholes": true}
     ("embed", typing.Optional[int], None),  # None: identity for binary tasks, 32 for symbolic ones
     ("kernel", str, "fused"),  # fused | reference (default: the memory's first kernel)
-    ("compile", bool, False),  # torch.compile the reference step
+    ("compile", bool, False),  # torch.compile: the fused kernel's steps where it takes compile, else the reference step
     ("learn_init", bool, True),  # learned initial controller state
 ]
 
