@@ -24,6 +24,7 @@ def plot_accuracy_vs_length(records: list[dict[str, Any]], path: Path, *, train_
     cols = min(4, max(1, len(tasks)))
     rows = math.ceil(len(tasks) / cols) if tasks else 1
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False, sharey=True)
+    colors = {m: f"C{i % 10}" for i, m in enumerate(models)}  # one colour per model in every panel
     for ax, task in zip(axes.flat, tasks):
         for m in models:
             by_len: dict[int, list[float]] = {}
@@ -32,7 +33,7 @@ def plot_accuracy_vs_length(records: list[dict[str, Any]], path: Path, *, train_
                     by_len.setdefault(r["length"], []).append(r[metric])
             if by_len:
                 xs = sorted(by_len)
-                ax.plot(xs, [statistics.median(by_len[x]) for x in xs], label=m, lw=1.2)
+                ax.plot(xs, [statistics.median(by_len[x]) for x in xs], color=colors[m], lw=1.2)
         ax.axvline(train_max, color="gray", ls="--", lw=0.8)
         cls = next((r.get("automaton", "") for r in records if r["task"] == task), "")
         ax.set_title(f"{task} ({cls})" if cls else task, fontsize=9)
@@ -42,7 +43,9 @@ def plot_accuracy_vs_length(records: list[dict[str, Any]], path: Path, *, train_
         ax.axis("off")
     axes[0][0].set_ylabel(f"accuracy ({metric})")
     if models and tasks:
-        axes[0][0].legend(fontsize=7, loc="lower left")
+        from matplotlib.lines import Line2D
+
+        axes[0][0].legend([Line2D([], [], color=colors[m]) for m in models], models, fontsize=7, loc="lower left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
