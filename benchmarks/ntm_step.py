@@ -27,6 +27,8 @@ during the run hits every implementation alike. On a shared machine, process CPU
 CPU thread.
 
     python -m benchmarks.ntm_step          # or: memlab bench ntm-step --json
+"""
+
 from __future__ import annotations
 
 import os
