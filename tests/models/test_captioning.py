@@ -38,7 +38,7 @@ def test_fits_a_small_batch():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.1
+    assert loss.item() < 0.1
 
 
 def test_bad_settings():

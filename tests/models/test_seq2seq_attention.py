@@ -55,7 +55,7 @@ def test_runs_on_binary_ntm_tasks():
     batch = task.sample_range(2, *task.train_range, torch.Generator().manual_seed(0))
     loss = task.loss(model(batch), batch)
     loss.backward()
-    assert math.isfinite(float(loss))
+    assert math.isfinite(loss.item())
 
 
 def test_bad_settings_are_one_line_errors():
