@@ -211,6 +211,7 @@ class CapacityExperiment(Experiment):
 
     stem: str = ""
     default_out = "results/capacity"
+    record_fields = {"kind": str}  # the rest per kind: checked in summarise (``checked_records``)
 
     def __init__(self) -> None:
         self.name = f"capacity-{self.stem}"

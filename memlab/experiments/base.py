@@ -52,8 +52,10 @@ class Experiment:
         hash_exclude: config fields that do not change any unit's result (jobs, max_time, the
             selection of units …); changing them never invalidates existing records.
         default_store: the run store for experiments that train (``RunContext.store``).
-        record_fields: fields every record must have; a record read without one is a one-line
-            error (malformed or foreign record files never reach ``summarise`` as tracebacks).
+        record_fields: fields every record must have, or a mapping field → type(s) (e.g.
+            ``{"N": int, "MC": NUMBER}`` with ``_records.NUMBER``) that also checks their types; a
+            record read without one, or with a value of another type, is a one-line error
+            (malformed or foreign record files never reach ``summarise`` as tracebacks).
     """
 
     name: str = ""
@@ -64,7 +66,7 @@ class Experiment:
     meta_file: str | None = None
     hash_exclude: tuple[str, ...] = ()
     default_store: str = "runs"
-    record_fields: tuple[str, ...] = ()
+    record_fields: tuple[str, ...] | dict[str, type | tuple[type, ...]] = ()
 
     # ----------------------------------------------------------------- to override
     def quick_overrides(self) -> dict[str, Any]:

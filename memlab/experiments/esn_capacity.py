@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from memlab.core.errors import ConfigError, check_choice
+from memlab.experiments._records import NUMBER
 from memlab.experiments.base import Experiment, RunContext, Unit
 from memlab.theory.checks import check_int, check_memory, check_number, check_numbers, check_seed
 
@@ -60,7 +61,7 @@ class ESNCapacityConfig:
         check_number("noise", self.noise, 0.0)
         check_int("k_max", self.k_max, 0)
         check_int("washout", self.washout, 0)
-        check_int("trials", self.trials, 1)
+        check_int("trials", self.trials, 1, 10_000)  # reservoirs per (N, activation); one unit each
         check_int("T", self.T, 4 * (self.k_max + 1))
         n = max(self.sizes)
         check_memory(f"T={self.T}, sizes up to {n}, k_max={self.k_max}", 8 * 4 * (self.T + self.washout) * (n + self.k_max + 1),
@@ -119,6 +120,7 @@ class ESNCapacity(Experiment):
     config_cls = ESNCapacityConfig
     default_out = "results/reservoir"
     records_file = f"{STEM}.jsonl"
+    record_fields = {"kind": str, "activation": str, "N": int, "MC_test": NUMBER, "r2": list}
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"sizes": (5, 10), "k_max": 30, "T": 2000, "washout": 100, "trials": 1}

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from memlab.core.errors import ConfigError, check_choice
+from memlab.experiments._records import NUMBER
 from memlab.experiments.base import Experiment, RunContext, Unit
 from memlab.experiments.esn_capacity import wall_line
 from memlab.theory.checks import check_int, check_number, check_seed
@@ -75,7 +76,7 @@ class LSMDelayedRecallConfig:
         check_number("w_in", self.w_in, 0.0)
         check_number("esn_spectral_radius", self.esn_spectral_radius, 0.0, lo_open=True)
         check_number("esn_input_scaling", self.esn_input_scaling, 0.0, lo_open=True)
-        check_int("trials", self.trials, 1)
+        check_int("trials", self.trials, 1, 10_000)  # one unit per (model, trial)
         steps = self.length * self.step_ms
         if (self.train_seqs + self.test_seqs) * steps * self.n_neurons * 8 * 3 > 4 * 2**30:
             raise ConfigError(f"{self.train_seqs + self.test_seqs} sequences × {steps} ms × {self.n_neurons} neurons "
@@ -138,6 +139,7 @@ class LSMDelayedRecall(Experiment):
     config_cls = LSMDelayedRecallConfig
     default_out = "results/reservoir"
     records_file = f"{STEM}.jsonl"
+    record_fields = {"kind": str, "model": str, "accuracy": list}
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"n_neurons": 40, "length": 30, "train_seqs": 6, "test_seqs": 4, "washout": 4, "k_max": 3, "trials": 1}

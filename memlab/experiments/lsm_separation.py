@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from memlab.experiments._records import NUMBER
 from memlab.experiments.base import Experiment, RunContext, Unit
 from memlab.experiments.esn_capacity import wall_line
-from memlab.theory.checks import check_int, check_number, check_numbers, check_seed
+from memlab.theory.checks import check_int, check_memory, check_number, check_numbers, check_seed
 
 STEM = "lsm_separation"
 
@@ -45,7 +46,7 @@ class LSMSeparationConfig:
     def validate(self) -> None:
         check_seed(self.seed)
         check_numbers("levels", self.levels, 0.0, 1.0, lo_open=True)
-        check_int("pairs", self.pairs, 2)
+        check_int("pairs", self.pairs, 2, 100_000)
         check_int("n_neurons", self.n_neurons, 1, 20000)
         check_int("channels", self.channels, 1, 1000)
         check_number("rate_hz", self.rate_hz, 0.0, 1000.0, lo_open=True)
@@ -54,6 +55,10 @@ class LSMSeparationConfig:
         check_number("w", self.w, 0.0)
         check_number("w_in", self.w_in, 0.0)
         check_int("sample_ms", self.sample_ms, 1, self.duration_ms)
+        # u, v (T, P, C) and the liquid's spikes and states (T, 2P, N), float64, with working copies
+        check_memory(f"pairs={self.pairs}, n_neurons={self.n_neurons}, duration_ms={self.duration_ms}",
+                     8 * self.duration_ms * 2 * self.pairs * (2 * self.channels + 3 * self.n_neurons),
+                     "use fewer pairs, neurons or a shorter duration_ms")
 
 
 def poisson_trains(g, batch: int, steps: int, channels: int, rate_hz: float, dt_ms: float = 1.0):
@@ -119,6 +124,9 @@ class LSMSeparation(Experiment):
     config_cls = LSMSeparationConfig
     default_out = "results/reservoir"
     records_file = f"{STEM}.jsonl"
+    record_fields = {"kind": str, "level": NUMBER, "input_distance": NUMBER, "state_distance_mean": NUMBER,
+                     "state_distance_end": NUMBER, "rate_hz": NUMBER, "t_ms": list, "state_distance_t": list,
+                     "pair_input_distance": list, "pair_state_distance": list}
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"levels": (0.1, 1.0), "pairs": 4, "n_neurons": 40, "duration_ms": 100}

@@ -157,6 +157,10 @@ def load_records(exp: Experiment, out_dir: Path, chash: str | None = None) -> li
         missing = [f for f in exp.record_fields if f not in r]
         if missing:
             raise MemlabError(f"{path}: record {i + 1} has no {', '.join(missing)}; not a {exp.name} record")
+    if isinstance(exp.record_fields, dict):  # field -> type(s): values of another type are one-line errors too
+        from memlab.experiments._records import check_records
+
+        check_records(recs, exp.record_fields, str(path))
     if chash is None:
         return recs
     return [r for r in recs if r.get("config_hash", chash) == chash]

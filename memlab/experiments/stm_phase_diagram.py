@@ -89,6 +89,7 @@ class StmPhaseDiagram(Experiment):
     config_cls = PhaseConfig
     default_out = "results/stm"
     records_file = "phase_records.jsonl"
+    record_fields = PHASE_FIELDS
     meta_file = "phase_meta.json"
     hash_exclude = ("trials",)
     summary_file = "phase_summary.md"

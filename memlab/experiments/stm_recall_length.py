@@ -37,6 +37,7 @@ class StmRecallLength(Experiment):
     config_cls = RecallConfig
     default_out = "results/stm"
     records_file = "recall_records.jsonl"
+    record_fields = RECALL_FIELDS
     meta_file = "recall_meta.json"
     hash_exclude = ("trials",)
     summary_file = "recall_summary.md"

@@ -213,6 +213,6 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
         raise MemlabError(f"{run_dir} is not a memlab run folder (no config.json)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError) as e:
         raise MemlabError(f"{path} is corrupt (not valid JSON: {type(e).__name__})") from None
     return RunConfig.from_json(data, str(path))

@@ -173,9 +173,9 @@ def exclusive_run(run_dir: Path):
 def _train_locked(run_dir: Path, out: Path, config: RunConfig, trainer, *, fresh: bool) -> dict[str, Any]:
     from memlab.store import Store
 
+    resumed = trainer.resume()  # first: a checkpoint that cannot be read leaves the run's files as they were
     atomic_write_json(run_dir / "config.json", config.to_json())
     store = Store(out)
-    resumed = trainer.resume()
     store.upsert_run(run_dir.name, run_dir, config, "running", trainer.summary())
     status = "failed"
     try:

@@ -6,12 +6,15 @@ import math
 from dataclasses import dataclass
 
 from memlab.core.errors import ConfigError
-from memlab.theory.checks import check_memory, check_number, check_seed
+from memlab.theory.checks import check_memory, check_number, check_numbers, check_seed
 
 
 #: loop bounds (a larger value would only run longer: both loops stop early when they converge)
 MAX_SWEEPS = 10_000
 MAX_EPOCHS = 10_000_000
+#: counts that are capped where they are used (min(Q, starts), min(Q, cues)) or only set a ratio
+MAX_COUNT = 1_000_000
+
 
 def _check_positive_tuple(name: str, values, integer: bool = True) -> None:
     if not values:
@@ -53,8 +56,9 @@ class HopfieldCapacityConfig:
         check_number("cue_noise", self.cue_noise, 0, 0.5)
         check_number("bit_error", self.bit_error, 0, 0.5, lo_open=True)
         check_number("overlap_threshold", self.overlap_threshold, 0, 1, lo_open=True)
-        for k in ("bit_budget", "state_budget", "starts"):
+        for k in ("bit_budget", "state_budget"):
             check_number(k, getattr(self, k), 1)
+        check_number("starts", self.starts, 1, MAX_COUNT)  # min(Q, starts) are run: more is a typo
         check_number("max_sweeps", self.max_sweeps, 1, MAX_SWEEPS)
         n = max(self.sizes)
         nets = max(2, math.ceil(self.bit_budget / n**2), math.ceil(self.state_budget / n))
@@ -85,8 +89,7 @@ class CMMCapacityConfig:
             check_number(k, getattr(self, k), 1)
         check_number("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_positive_tuple("pair_counts", self.pair_counts)
-        for c in self.correlations:
-            check_number("correlations", c, 0, 1, hi_open=True)
+        check_numbers("correlations", self.correlations, 0, 1, hi_open=True)
         if self.pairs > self.key_size:
             raise ConfigError(f"pairs={self.pairs} exceeds key_size={self.key_size}; allowed: pairs <= key_size (linearly independent keys)")
         q = max(max(self.pair_counts), self.pairs)
@@ -148,15 +151,14 @@ class SDMCapacityConfig:
         for k in ("locations", "hopfield_sizes", "items"):
             _check_positive_tuple(k, getattr(self, k))
         check_number("cue_noise", self.cue_noise, 0, 0.5)
-        for v in self.noise_levels:
-            check_number("noise_levels", v, 0, 0.5)
+        check_numbers("noise_levels", self.noise_levels, 0, 0.5)
         for k in ("noise_items", "design_ratio", "cues"):
-            check_number(k, getattr(self, k), 1)
+            check_number(k, getattr(self, k), 1, MAX_COUNT)
         check_number("max_sweeps", self.max_sweeps, 1, MAX_SWEEPS)
         check_number("accuracy_level", self.accuracy_level, 0, 1)
         d, m, n = self.address_size, max(self.locations), max(self.hopfield_sizes)
         check_memory(f"sdm with {m} locations of {d} bits and Hopfield N={n}",
-                     3 * 8 * (m * d + n * n + max(self.items) * max(d, n) * 4), "use smaller sizes")
+                     3 * 8 * (m * d + n * n + max(*self.items, self.noise_items) * max(d, n) * 4), "use smaller sizes")
 
 
 @dataclass
@@ -199,8 +201,7 @@ class FastWeightsCapacityConfig:
         check_seed(self.seed)
         for k in ("size", "items", "trials"):
             check_number(k, getattr(self, k), 1)
-        for d in self.decays:
-            check_number("decays", d, 0, 1)
+        check_numbers("decays", self.decays, 0, 1)
         check_number("rate", self.rate, 0, lo_open=True)
         per_trial = self.items * self.size + self.size**2 + self.items**2
         check_memory(f"fast weights with size={self.size}, items={self.items}", 6 * 8 * self.trials * per_trial,

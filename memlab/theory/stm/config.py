@@ -12,6 +12,8 @@ from memlab.theory.checks import check_int, check_memory, check_number, check_nu
 W_FAMILIES: tuple[str, ...] = ("orthogonal", "gaussian", "symmetric")
 BASES: tuple[str, ...] = ("identity", "dct", "random", "haar")
 TEMPORAL_FACTORS: tuple[str, ...] = ("gaussian",) + BASES
+#: trials per point: 10^5 recovery problems per point already take days; more is a typo
+MAX_TRIALS = 100_000
 
 
 def _check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
@@ -76,7 +78,7 @@ class PhaseConfig:
     def validate(self) -> None:
         check_seed(self.seed)
         check_dims(1, self.L, self.N)
-        _check_int("trials", self.trials, 1)
+        _check_int("trials", self.trials, 1, MAX_TRIALS)
         if not self.gammas:
             raise ConfigError("gammas is empty; give at least one compression M/(LN) in (0, 1]")
         for g in self.gammas:
@@ -148,7 +150,7 @@ class RecallConfig:
         check_number("spectral_radius", self.spectral_radius, 0.0, 1.0, lo_open=True, hi_open=True)
         check_number("noise_std", self.noise_std, 0.0)
         check_number("lasso_tol", self.lasso_tol, 0.0, lo_open=True)
-        _check_int("trials", self.trials, 1)
+        _check_int("trials", self.trials, 1, MAX_TRIALS)
         if not self.rs:
             raise ConfigError("rs is empty; give recall lengths 1 <= r <= T")
         for r in self.rs:
