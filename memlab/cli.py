@@ -6,7 +6,8 @@ Each verb is a thin adapter in ``memlab/commands/<module>.py`` (``HELP``, ``add_
 ``run(args) -> dict``). ``--json`` prints the returned headline dict as one JSON object last.
 A bad value is one line on stderr naming it and what is allowed, exit status 2; an unexpected
 internal error is one line naming a report file with the traceback, exit status 1 (``--debug``
-shows the traceback instead). Building the parser imports no torch or numpy.
+shows the traceback instead). A command whose work ended badly but completely (``train`` of a
+run that diverged: exit 3) returns its status as ``exit_status`` in its dict. Building the parser imports no torch or numpy.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ grammar: memlab VERB [ITEM …] [--set k=v …] [--out DIR] [--json] [--threads 
 
 Every verb takes --json (last line: one JSON object), --threads N and --debug; settings are
 --set KEY=VALUE (repeatable and multi-valued); --out is always a folder. `memlab VERB --help`
-lists each verb's items and options."""
+lists each verb's items and options. Exit status: 0 done, 1 internal error (a report file is
+named), 2 a bad value or file, 3 a training run that diverged, 130 interrupted."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,7 +144,8 @@ def write_report(exc: BaseException, argv: Sequence[str]) -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit status (0 ok, 1 internal error, 2 bad input, 130 Ctrl-C)."""
+    """Run one command; returns the exit status (0 ok, 1 internal error, 2 bad input, 3 a diverged
+    training run, 130 Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
@@ -175,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "json", False):
         sys.stdout.flush()
         print(json.dumps(result if result is not None else {}, default=_json_default, sort_keys=True))
-    return 0
+    status = result.get("exit_status", 0) if isinstance(result, dict) else 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

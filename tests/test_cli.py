@@ -150,6 +150,37 @@ def test_resume_cli(capsys, tmp_path):
     assert code == 0 and s["resumed"] and s["epochs"] == 3
 
 
+def test_train_that_diverges_says_so_last_and_exits_3(capsys, tmp_path):
+    argv = ["train", "--model", "lstm", "--task", "copy", "--out", str(tmp_path), "--name", "d", "--no-progress",
+            "--set", "model.hidden=8", "model.layers=1", "model.embed=4", "task.vocab=4", "task.train_max=3",
+            "task.test_min=2", "task.test_max=3", "train.max_epochs=12", "train.batches_per_epoch=2",
+            "train.batch_size=4", "train.eval_every=0", "train.lr=1e30", "train.max_restores=2"]
+    code, out, _ = _run(capsys, *argv)
+    last = out.strip().splitlines()[-1]
+    assert code == 3, out
+    assert last.startswith("run d diverged at epoch") and "2 restores" in last and "loss explosions" in last, last
+    code, out, _ = _run(capsys, "runs", "--out", str(tmp_path), "--json")
+    assert code == 0 and [r["status"] for r in json.loads(out.strip().splitlines()[-1])["runs"]] == ["diverged"]
+    code, out, _ = _run(capsys, "train", "--resume", str(tmp_path / "d"), "--no-progress", "--json")
+    s = json.loads(out.strip().splitlines()[-1])
+    assert code == 3 and s["status"] == "diverged" and s["exit_status"] == 3
+    main(["train", "--help"])
+    assert "exit status 3" in capsys.readouterr().out
+
+
+def test_runs_shows_a_killed_run_as_dead(capsys, tmp_path):
+    from memlab.store import Store
+    from memlab.training.config import read_run_config
+
+    assert _run(capsys, "train", "--model", "lstm", "--task", "copy", *TINY, "--out", str(tmp_path), "--name", "k",
+                "--no-progress")[0] == 0
+    Store(tmp_path).upsert_run("k", tmp_path / "k", read_run_config(tmp_path / "k"), "running", {})  # as if killed:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "k" / ".lock").write_text(gone.stdout.strip())  # the lock of a process that is gone
+    code, out, _ = _run(capsys, "runs", "--out", str(tmp_path))
+    assert code == 0 and " dead " in out.splitlines()[-1], out
+
+
 def test_repeated_set_flags_accumulate():
     args = build_parser().parse_args(["train", "--set", "train.lr=1", "--set", "model.hidden=2", "task.vocab=3"])
     assert args.set == ["train.lr=1", "model.hidden=2", "task.vocab=3"]

@@ -8,9 +8,13 @@ from typing import Any
 from memlab.commands._common import add_out, add_set, device_type, name_type, seed_type
 
 HELP = "train a model on a task in a new run folder of the store (or --resume one)"
+#: exit status of a run that diverged (it stopped after max_restores restores without a good epoch)
+EXIT_DIVERGED = 3
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = (f"exit status {EXIT_DIVERGED} when the run diverged (no good epoch after train.max_restores restores "
+                "of the last good checkpoint): the last line says so, and `memlab runs` shows it as diverged")
     p.add_argument("--model", help="a name from `memlab list models`")
     p.add_argument("--task", help="a name from `memlab list tasks`")
     add_set(p, "settings: model.*, task.*, train.* (e.g. train.lr=0.01 task.train_max=10)")
@@ -45,4 +49,8 @@ def run(args: argparse.Namespace) -> dict:
               f"stop: {s['stop_reason']}; best test fine {best.get('fine', float('nan')):.4f} "
               f"coarse {best.get('coarse', float('nan')):.4f}")
         print(f"files: {s['run_dir']}")
+    if s.get("status") == "diverged":
+        if not args.json:
+            print(s["message"])  # the final line says so
+        s = {**s, "exit_status": EXIT_DIVERGED}
     return s

@@ -192,7 +192,8 @@ def _train_locked(run_dir: Path, out: Path, config: RunConfig, trainer, *, fresh
                  n_params=sum(p.numel() for p in trainer.model.parameters()))
         if status == "diverged":
             s["message"] = (f"run {run_dir.name} diverged at epoch {trainer.epoch}: non-finite losses or gradients "
-                            f"after {s['restores']} restores of the last good checkpoint; lower train.lr")
+                            f"after {s['restores']} restores of the last good checkpoint "
+                            f"({s['loss_explosions']} epochs with loss explosions); lower train.lr")
         if not (fresh and trainer.epoch == 0 and status == "failed"):  # a failed fresh run is discarded
             try:  # never mask the error that ended training (e.g. a full disk) with a second one
                 atomic_write_json(run_dir / "summary.json", s)
