@@ -55,7 +55,10 @@ def memory_capacity_closed_form(W: np.ndarray, v: np.ndarray, sigma2: float = 1.
     W, v = check_network(W, v)
     C = state_covariance(W, v, sigma2, eps)
     G = sla.solve_discrete_lyapunov(W, np.outer(v, v))
-    return float(sigma2 * np.trace(np.linalg.solve(C, G)))
+    try:
+        return float(sigma2 * np.trace(np.linalg.solve(C, G)))
+    except np.linalg.LinAlgError:
+        raise ConfigError("the state covariance is singular: (W, v) is not controllable; add noise (eps > 0)") from None
 
 
 def simulate_reservoir(

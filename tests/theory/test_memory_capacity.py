@@ -53,3 +53,11 @@ def test_bad_arguments_raise_config_error():
         MC.memory_function_closed_form(np.diag([0.5, 0.3]), np.array([1.0, 0.0]), 3)
     with pytest.raises(ConfigError, match="nonlinearity"):
         MC.simulate_reservoir(W, v, 10, nonlinearity="relu")
+
+
+def test_singular_covariance_is_a_config_error_in_both_closed_forms():
+    W, v = np.zeros((2, 2)), np.array([1.0, 0.0])  # only x_1 is ever driven: C = v vᵀ is singular
+    for fn in (lambda: MC.memory_capacity_closed_form(W, v), lambda: MC.memory_function_closed_form(W, v, 3)):
+        with pytest.raises(ConfigError, match="singular.*eps > 0"):
+            fn()
+    assert MC.memory_capacity_closed_form(W, v, eps=1e-3) == pytest.approx(1 / (1 + 1e-3))
