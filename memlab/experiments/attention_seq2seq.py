@@ -40,7 +40,7 @@ class AttentionSeq2SeqConfig:
     hidden: int = 32
     embed: int = 16
     cell: Literal["gru", "lstm"] = "gru"
-    steps: int = 2000
+    steps: int = 1500
     batch_size: int = 32
     lr: float = 0.003
     scales: tuple[int, ...] = (1, 2, 4)

@@ -40,7 +40,7 @@ class Memn2nBabiConfig:
     sentences_max: int = 10
     n_train: int = 1000
     n_test: int = 1000
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 32
     lr: float = 0.01
     embed: int = 20
