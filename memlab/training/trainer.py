@@ -37,13 +37,11 @@ from memlab.core.errors import ConfigError, MemlabError
 from memlab.core.io import append_jsonl, atomic_torch_save, read_jsonl, write_jsonl
 from memlab.core.runtime import make_generator
 from memlab.evaluation.evaluate import evaluate_batches
-from memlab.evaluation.load import load_model_weights, read_checkpoint
+from memlab.evaluation.load import read_checkpoint
 from memlab.tasks.base import ScoreCounts, Task
 from memlab.training.config import TrainConfig
 
-# ``evaluate_batches`` and ``load_model_weights`` live in memlab.evaluation; the names stay
-# importable from here until every caller has moved.
-__all__ = ["Trainer", "TrainConfig", "make_optimizer", "evaluate_batches", "load_model_weights"]
+__all__ = ["Trainer", "TrainConfig", "make_optimizer"]  # scoring and loading runs: memlab.evaluation
 
 
 def _grads_finite(params: list[nn.Parameter]) -> bool:

@@ -167,12 +167,10 @@ def test_train_config_ranges():
         from_dict(TrainConfig, {"momentum": 1.5}, prefix="train.")
 
 
-def test_moved_names_stay_importable_from_training():
-    import memlab.evaluation as ev
+def test_training_exports_only_training_names():
     from memlab.training import trainer
 
-    assert trainer.evaluate_batches is ev.evaluate_batches
-    assert trainer.load_model_weights is ev.load_model_weights
+    assert "evaluate_batches" not in trainer.__all__ and "load_model_weights" not in trainer.__all__
     from memlab.training.config import TrainConfig as T2
 
     assert TrainConfig is T2

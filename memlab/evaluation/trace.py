@@ -1,0 +1,99 @@
+"""Trace records of a trained run: what its memory did on one example, as JSON-ready dicts.
+
+``lantm_trace_record(run, length, seed)``: a LANTM's key-space trace (its write/read keys, key
+strengths and interpolation gates; drawn by ``memlab.plots.lantm.key_space_figure``, seed 004
+Fig. 7/8). ``weightings_record(run, length, seed)``: inputs, outputs and the read/write
+weightings of an NTM/DNC over one binary sequence (drawn by ``memlab.plots.ntm.plot_weightings``).
+``trace_record(run_dir, …)`` loads a run folder first. ``run`` is a ``LoadedRun``
+(``memlab.evaluation.load_run``). The records are written beside their figures, and the figure is
+drawn from the record as saved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _rounded(x: Any, digits: int = 4) -> list:
+    """A tensor as nested lists rounded to ``digits`` decimals (small, readable records)."""
+    import torch
+
+    return torch.round(x.float(), decimals=digits).tolist()
+
+
+def lantm_trace_record(run: Any, length: int, seed: int) -> dict[str, Any]:
+    """What a trained LANTM's heads did on one example of ``length`` (fields: see
+    ``memlab.plots.lantm.key_space_figure``)."""
+    import torch
+
+    from memlab.core.io import provenance
+    from memlab.core.runtime import make_generator
+
+    model, task, device = run.model, run.task, run.device
+    batch = task.sample(1, length, make_generator(seed, 77, length))
+    with torch.no_grad():
+        out, tr, _ = model.trace(batch.to(device))
+    W = model.core.spec.write_heads
+    T = int(batch.seq_len[0])
+    n_in = int(batch.n_input[0])  # first </s> at t = n_in
+    mask = batch.mask[:, 0]
+    n_ans = len(torch.nonzero(mask).flatten()) - 1  # answer symbols; the last response step is <e>
+    keys = tr.keys[:T, 0].cpu()  # (T, A, n)
+    gates = tr.gates[:T, 0].cpu()  # (T, A, 2)
+    reads = keys[n_in - 1: n_in - 1 + n_ans, W, :2]  # read keys whose values feed the answer outputs
+    pred = out.argmax(-1)[:, 0].cpu()
+    rec = {
+        "kind": "lantm_trace", "run_dir": str(run.run_dir), "model": run.config.model, "task": run.config.task,
+        "checkpoint": f"{run.checkpoint_path.name}@{run.epoch}", "length": length, "sample_seed": seed, "eoi": n_in,
+        # writes of the input phase (<s>, the input and the first </s>): the slots that hold the data
+        "writes": keys[: n_in + 1, 0, :2].tolist(), "strengths": tr.strengths[: n_in + 1, 0, 0].cpu().tolist(),
+        "reads": reads.tolist(),
+        "gates": {"write key": gates[:, 0, 0].tolist(), "write step": gates[:, 0, 1].tolist(),
+                  "read key": gates[:, W, 0].tolist(), "read step": gates[:, W, 1].tolist()},
+        "answer": batch.targets[mask, 0].tolist(), "prediction": pred[mask.cpu()].tolist(),
+    }
+    rec["symbols_wrong"] = sum(int(a != p) for a, p in zip(rec["answer"], rec["prediction"]))
+    rec.update(provenance(seed=seed))
+    return rec
+
+
+def trace_record(run_dir: str | Path, length: int, seed: int = 0, checkpoint: str = "best",
+                 device: str = "cpu") -> dict[str, Any]:
+    """``lantm_trace_record`` of the run folder ``run_dir`` (one-line error if it is not a LANTM run)."""
+    from memlab.core.errors import MemlabError
+    from memlab.evaluation.load import load_run
+
+    run = load_run(run_dir, checkpoint, device=device)
+    if not run.config.model.startswith("lantm"):
+        raise MemlabError(f"run {run_dir} is a {run.config.model} run; a key-space trace needs a LANTM run")
+    return lantm_trace_record(run, length, seed)
+
+
+def weightings_record(run: Any, length: int, seed: int) -> dict[str, Any]:
+    """Inputs, outputs and the read/write weightings of an NTM/DNC over one binary sequence."""
+    import torch
+
+    from memlab.core.errors import MemlabError
+    from memlab.core.io import provenance
+
+    model, task, device = run.model, run.task, run.device
+    core = getattr(model, "core", None)
+    if core is None or not hasattr(core, "trace"):
+        raise MemlabError(f"run {run.run_dir} is a {run.config.model} model without read/write weightings to plot")
+    if task.spec.kind != "binary":
+        raise MemlabError(f"weightings plots draw binary tasks; run {run.run_dir} is on {run.config.task}")
+    batch = task.sample(1, length, torch.Generator().manual_seed(seed)).to(device)
+    with torch.no_grad():
+        outputs = torch.sigmoid(model(batch))[:, 0]  # (T, O)
+        tr = core.trace(model.encoder(batch.inputs))
+    rec = {
+        "run_id": run.run_dir.name, "model": run.config.model, "task": run.config.task, "length": length,
+        "checkpoint": f"{run.checkpoint_path.stem}@{run.epoch}",
+        "inputs": _rounded(batch.inputs[:, 0]), "targets": _rounded(batch.targets[:, 0]),
+        "outputs": _rounded(outputs), "mask": batch.mask[:, 0].tolist(),
+        "write": _rounded(tr["write"][:, 0]), "read": _rounded(tr["read"][:, 0]),
+        "bit_errors": int(task.bit_errors(model(batch), batch)[0]) if hasattr(task, "bit_errors") else None,
+    }
+    rec.update(provenance(seed=seed))
+    return rec
