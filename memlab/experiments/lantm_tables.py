@@ -123,16 +123,17 @@ def _fingerprint(r: dict[str, Any]) -> str:
 
 
 def record_readings(records: list[dict]) -> dict[int, str]:
-    """id(record) -> its reading label; a reading whose records hold different resolved settings
-    (e.g. a default changed between commits) is split as ``reading [settings hash]``."""
-    prints: dict[str, set[str]] = {}
+    """id(record) -> its reading label; a reading whose records of one (model, task) hold different
+    resolved settings (e.g. a default changed between commits) is split as ``reading [settings hash]``."""
+    prints: dict[tuple[str, str, str], set[str]] = {}
     for r in records:
         if r.get("reading"):
-            prints.setdefault(r["reading"], set()).add(_fingerprint(r))
+            prints.setdefault((r["model"], r["task"], r["reading"]), set()).add(_fingerprint(r))
     out = {}
     for r in records:
         rd = r.get("reading")
-        out[id(r)] = UNRECORDED if not rd else (rd if len(prints[rd]) == 1 else f"{rd} [{_fingerprint(r)}]")
+        split = rd and len(prints[(r["model"], r["task"], rd)]) > 1
+        out[id(r)] = UNRECORDED if not rd else (f"{rd} [{_fingerprint(r)}]" if split else rd)
     return out
 
 

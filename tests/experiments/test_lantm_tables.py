@@ -83,6 +83,10 @@ def test_readings_are_separate_rows_and_units():
     assert "| copy | lantm-invnorm | reproduce | 2 | 75.0% [50.0%–100.0%] |" in md
     assert "| copy | lantm-invnorm | paper-text | 1 | 25.0% |" in md
     assert "| copy | lantm-invnorm | unrecorded | 1 | 0.0% |" in md
+    # another task's cells in the same reading have other settings (sizes): no split
+    bf = rec(0, 0.5, 0.5, task="bigramFlip", reading="reproduce", model_cfg={"preset": "reproduce", "hidden": 100},
+             train={"lr": 0.01}, task_cfg={"train_max": 32})
+    assert "| bigramFlip | lantm-invnorm | reproduce | 1 | 50.0% |" in render_tables(recs + [bf])
     # one reading label over different resolved settings (a default changed) is split, not pooled
     other = rec(2, 0.0, 0.0, reading="reproduce", model_cfg={"preset": "reproduce"}, train={"lr": 0.02}, task_cfg={})
     md = render_tables(recs + [other])
