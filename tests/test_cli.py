@@ -299,6 +299,7 @@ RESUMABLE = {"no-ckpt"}  # a run that never reached a checkpoint resumes from it
 KNOWN_ELSEWHERE: dict[str, str] = {
     r"^table transduction --out \S+/(empty-dict|wrong-types)$":
         "transduction's summary accepts records without their fields (record_fields not declared; H-I's file)",
+    r"^run attention-seq2seq .*--set scales=(| |\[\])$": "attention-seq2seq accepts an empty scales list (H-L's file)",
 }
 
 
