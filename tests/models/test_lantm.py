@@ -165,16 +165,11 @@ def test_write_gate_tweak_and_step_normalisation_are_on_by_default():
 
 
 def _trace_api():
-    """trace_record/render_tables: moving from commands/lantm.py to experiments/lantm_tables.py (issue 12)."""
-    import importlib
+    """trace_record (memlab.commands.plot) and render_tables (memlab.experiments.lantm_tables)."""
+    from memlab.commands.plot import trace_record
+    from memlab.experiments.lantm_tables import render_tables
 
-    for mod in ("memlab.experiments.lantm_tables", "memlab.commands.lantm"):
-        try:
-            m = importlib.import_module(mod)
-            return m.trace_record, m.render_tables
-        except (ImportError, AttributeError):
-            continue
-    pytest.skip("trace_record/render_tables are being moved (issue 12)")
+    return trace_record, render_tables
 
 
 def test_trace_plot_and_tables(tmp_path):
@@ -197,8 +192,8 @@ def test_trace_plot_and_tables(tmp_path):
                {"model": "lantm-invnorm", "task": "copy", "scale": 4, "seed": 0, "coarse": 0.25, "fine": 0.875,
                 "lengths": [193, 256]}]
     md = render_tables(records)
-    assert "| copy | lantm-invnorm | 50.0% | 75.0% |  |  | 100% | 100% | 100% | 100% | 3 |" in md
-    assert "| copy | 4x | 193–256 | 25.0% | 87.5% | 100% | 100% |" in md
+    assert "| copy | lantm-invnorm | unrecorded | 1 | 50.0% | 75.0% |  |  | 100% | 100% | 100% | 100% | 3 |" in md
+    assert "| copy | 4x | unrecorded | 193–256 | 1 | 25.0% | 87.5% | 100% | 100% |" in md
 
 
 def _line_record(task: str, n: int, off_from: int | None = None) -> dict:
