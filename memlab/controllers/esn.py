@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from memlab.core.errors import ConfigError, MemlabError, check_choice, check_range
 from memlab.core.interfaces import MemoryCore, run_core
 from memlab.models.base import CoreSequenceModel, ModelEntry
-from memlab.tasks.base import TaskSpec
+from memlab.core.interfaces import TaskSpec
 
 ACTIVATIONS = ("tanh", "linear")
 DIVERGENCE = ("error", "warn", "ignore")

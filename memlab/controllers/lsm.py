@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from memlab.core.errors import ConfigError, check_range
 from memlab.core.interfaces import MemoryCore, run_core
 from memlab.models.base import CoreSequenceModel, ModelEntry
-from memlab.tasks.base import TaskSpec
+from memlab.core.interfaces import TaskSpec
 
 
 class LIFParams(NamedTuple):
