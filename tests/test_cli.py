@@ -296,11 +296,7 @@ RESUMABLE = {"no-ckpt"}  # a run that never reached a checkpoint resumes from it
 
 #: bad inputs that other parts of memlab do not handle yet: the normal suite steps around them,
 #: the exhaustive walk (MEMLAB_FUZZ_EXAMPLES=all) reports them. Delete a line once it is fixed.
-KNOWN_ELSEWHERE: dict[str, str] = {
-    r"^table transduction --out \S+/(empty-dict|wrong-types)$":
-        "transduction's summary accepts records without their fields (record_fields not declared; H-I's file)",
-    r"^run attention-seq2seq .*--set scales=(| |\[\])$": "attention-seq2seq accepts an empty scales list (H-L's file)",
-}
+KNOWN_ELSEWHERE: dict[str, str] = {}
 
 
 def _known(argv: list[str]) -> str | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from memlab.core.errors import check_range
+from memlab.core.errors import ConfigError, check_range
 from memlab.experiments.base import Experiment, RunContext, Unit
 
 Attention = Literal["additive", "dot", "general", "none"]
@@ -57,6 +57,8 @@ class AttentionSeq2SeqConfig:
         check_range("lr", self.lr, 0, 1, lo_open=True)
         check_range("eval_batches", self.eval_batches, 1, 100_000)
         check_range("max_time", self.max_time, 0, 86400)
+        if not self.scales:
+            raise ConfigError("scales is empty; give at least one scale in 1..100, e.g. scales=1,2,4")
         for s in self.scales:
             check_range("scales", s, 1, 100)
         for s in self.seeds:

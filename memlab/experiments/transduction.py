@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from memlab.core.errors import ConfigError, check_range
 from memlab.experiments.automata_suite import length_allowed, run_name, size_overrides, train_and_evaluate
+from memlab.experiments._records import NUMBER
 from memlab.experiments.base import Experiment, RunContext, Unit
 
 CELLS = ("lstm:reverse", "stack:reverse", "deque:reverse", "lstm:copy", "queue:copy", "deque:copy")
@@ -100,6 +101,7 @@ class Transduction(Experiment):
     default_out = "results/transduction"
     default_store = "runs/transduction"
     hash_exclude = ("cells", "seeds", "max_time", "max_epochs")
+    record_fields = {"task": str, "model": str, "length": (str, int), "fine": NUMBER, "coarse": NUMBER}
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"cells": ("lstm:reverse", "stack:reverse"), "seeds": (0,), "size": 8, "vocab": 4, "train_min": 2,
