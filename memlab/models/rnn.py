@@ -33,7 +33,12 @@ class LSTMCellModelConfig:
     embed: int = 16
     forget_gate: bool = True
     peepholes: bool = False
-    proj_size: int = 0
+    proj_size: int = 0  # recurrent projection r_t (LSTMP, seed 002 Fig. 1)
+    nonrec_proj_size: int = 0  # non-recurrent projection p_t
+    y_size: int = 0  # 0: y_t = [r_t, p_t]; K > 0: y_t = W_yr r_t + W_yp p_t + b_y
+    forget_bias: float = 1.0  # initial b_f (Gers et al.: positive)
+    input_bias: float | None = None  # initial b_i (seed 002: negative); None = uniform
+    output_bias: float | None = None  # initial b_o (seed 002: negative); None = uniform
 
     def validate(self) -> None:
         check_range("model.hidden", self.hidden, 1)
@@ -52,7 +57,9 @@ def build_elman(cfg: ElmanModelConfig, spec: TaskSpec) -> CoreSequenceModel:
 
 def build_lstm_cell(cfg: LSTMCellModelConfig, spec: TaskSpec) -> CoreSequenceModel:
     core = make_controller("lstm", input_size=_embed_size(spec, cfg.embed), hidden_size=cfg.hidden,
-                           forget_gate=cfg.forget_gate, peepholes=cfg.peepholes, proj_size=cfg.proj_size)
+                           forget_gate=cfg.forget_gate, peepholes=cfg.peepholes, proj_size=cfg.proj_size,
+                           nonrec_proj_size=cfg.nonrec_proj_size, y_size=cfg.y_size, forget_bias=cfg.forget_bias,
+                           input_bias=cfg.input_bias, output_bias=cfg.output_bias)
     return CoreSequenceModel(spec, core, cfg.embed or None)
 
 

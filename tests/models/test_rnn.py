@@ -35,3 +35,21 @@ def test_bad_sizes_are_config_errors():
     spec = make_task("copy").spec
     with pytest.raises(ConfigError, match="model.hidden=0"):
         build_model("elman", spec, overrides={"hidden": 0})
+
+
+def test_lstm_cell_model_exposes_every_seed_variant_as_a_setting():
+    """model.* settings of lstm-cell reach the one LSTM: LSTMP sizes and the seed-002 gate biases."""
+    import torch
+
+    from memlab.models import build_model
+    from memlab.tasks import make_task
+
+    task = make_task("copy")
+    m = build_model("lstm-cell", task.spec, overrides={"hidden": 8, "embed": 4, "proj_size": 3, "nonrec_proj_size": 2,
+                                                      "y_size": 5, "input_bias": -2.0, "output_bias": -1.5})
+    core = m.core
+    H = 8
+    assert core.output_size == 5
+    assert torch.allclose(core.b[:H], torch.full((H,), -2.0)) and torch.allclose(core.b[3 * H:], torch.full((H,), -1.5))
+    batch = task.sample_range(2, *task.train_range, torch.Generator().manual_seed(0))
+    assert m(batch).shape[-1] == task.spec.output_size
