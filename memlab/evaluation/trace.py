@@ -41,11 +41,15 @@ def lantm_trace_record(run: Any, length: int, seed: int) -> dict[str, Any]:
     n_ans = len(torch.nonzero(mask).flatten()) - 1  # answer symbols; the last response step is <e>
     keys = tr.keys[:T, 0].cpu()  # (T, A, n)
     gates = tr.gates[:T, 0].cpu()  # (T, A, 2)
-    reads = keys[n_in - 1: n_in - 1 + n_ans, W, :2]  # read keys whose values feed the answer outputs
+    # the read whose value feeds answer symbol i: with the released code's output path
+    # (read_to_output, y_t = W·h_t + σ(c_t)·W′·r_t) the read of step n_in + i itself; otherwise the
+    # read of the step before, which reaches the output through h_{t+1}
+    off = 0 if getattr(model.core, "out_gate", None) is not None else 1
+    reads = keys[n_in - off: n_in - off + n_ans, W, :2]
     pred = out.argmax(-1)[:, 0].cpu()
     rec = {
         "kind": "lantm_trace", "run_dir": str(run.run_dir), "model": run.config.model, "task": run.config.task,
-        "checkpoint": f"{run.checkpoint_path.name}@{run.epoch}", "length": length, "sample_seed": seed, "eoi": n_in,
+        "checkpoint": f"{run.checkpoint_path.name}@{run.epoch}", "length": length, "sample_seed": seed, "eoi": n_in, "read_offset": off,
         # writes of the input phase (<s>, the input and the first </s>): the slots that hold the data
         "writes": keys[: n_in + 1, 0, :2].tolist(), "strengths": tr.strengths[: n_in + 1, 0, 0].cpu().tolist(),
         "reads": reads.tolist(),

@@ -22,3 +22,27 @@ def test_trace_recorders_refuse_runs_they_cannot_trace(tmp_path):
 
     with pytest.raises(MemlabError, match="needs a LANTM run"):
         from_plot(s["run_dir"], 3)
+
+
+@pytest.mark.parametrize("preset,offset", [("reproduce", 0), ("paper-text", 1)])
+def test_lantm_trace_reads_are_the_reads_that_feed_the_answer(tmp_path, preset, offset):
+    """With the read gated straight to the output (reproduce) the read of step t feeds output t;
+    without it (paper-text) the read of step t − 1 does, through h_t."""
+    import torch
+
+    from memlab.core.runtime import make_generator
+
+    s = train_run("lantm-invnorm", "copy", {"model": {"hidden": 8, "mem_width": 4, "preset": preset},
+                                            "task": {"vocab": 4, "train_max": 4, "test_min": 3, "test_max": 4},
+                                            "train": {"max_epochs": 1, "eval_every": 1, "eval_batches": 1}},
+                  out=tmp_path, name="r", progress=False)
+    rec = trace_record(s["run_dir"], 4, seed=0)
+    run = load_run(s["run_dir"])
+    batch = run.task.sample(1, 4, make_generator(0, 77, 4))
+    with torch.no_grad():
+        _, tr, _ = run.model.trace(batch)
+    n_in, W = int(batch.n_input[0]), run.model.core.spec.write_heads
+    n_ans = len(rec["answer"]) - 1
+    want = tr.keys[n_in - offset: n_in - offset + n_ans, 0, W, :2]
+    assert rec["read_offset"] == offset
+    assert torch.allclose(torch.tensor(rec["reads"]), want, atol=1e-4)
