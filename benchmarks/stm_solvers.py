@@ -136,7 +136,7 @@ def _nuclear(A, An, net, gen, dev, L, N, M, tau, noise_std, quick) -> dict:
         ("apg_float32", "apg", torch.float32, False, apg_kw),
         ("apg_float32_batched", "apg", torch.float32, True, apg_kw),
         ("admm_float64", "admm", torch.float64, False, dict(max_iter=1000, tol=1e-3)),
-        # what `memlab stm phase-diagram` runs on its low-rank panels
+        # what `memlab run stm-phase-diagram` runs on its low-rank panels
         ("admm_float32_batched", "admm", torch.float32, True, dict(max_iter=500, tol=1e-3)),
         # the previous phase-diagram settings: stopped at 300 iterations, 30% above the minimiser's rMSE
         ("apg_float64_previous", "apg", torch.float64, False,
