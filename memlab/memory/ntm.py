@@ -198,21 +198,10 @@ class NTMAccess(nn.Module):
         ``m0`` on the core) to the composed core's (``controller.W_x`` = [w_x | w_r] and ``W_r`` =
         w_h with rows i, f, g, o, or ``controller.W``; ``init_state``; ``access.*``).
         ``ControlledMemory`` calls it when a state dict is loaded; new state dicts pass unchanged."""
-        if prefix + "controller.w_x.weight" not in sd:
+        from memlab.controllers.legacy import rename_legacy_controller
+
+        if not rename_legacy_controller(sd, prefix, core):
             return
-        w_x, b = sd.pop(prefix + "controller.w_x.weight"), sd.pop(prefix + "controller.w_x.bias")
-        w_in = torch.cat([w_x, sd.pop(prefix + "controller.w_r.weight")], 1)  # (G, I + Hr·W): [x_t, r_{t−1}]
-        w_h = sd.pop(prefix + "controller.w_h.weight", None)
-        h0, c0 = sd.pop(prefix + "h0", None), sd.pop(prefix + "c0", None)
-        if w_h is not None:  # LSTM: gate rows (i, f, o, g) -> (i, f, g, o)
-            C = w_h.shape[1]
-            perm = torch.cat([torch.arange(2 * C), torch.arange(3 * C, 4 * C), torch.arange(2 * C, 3 * C)])
-            sd[prefix + "controller.W_x"], sd[prefix + "controller.W_r"] = w_in[perm], w_h[perm]
-            sd[prefix + "controller.b"] = b[perm]
-            if len(getattr(core, "init_state", ())) == 2:
-                sd[prefix + "init_state.0"], sd[prefix + "init_state.1"] = h0, c0
-        else:  # feed-forward: no state (h0, c0 were never read)
-            sd[prefix + "controller.W"], sd[prefix + "controller.b"] = w_in, b
         for name in ("heads.weight", "heads.bias", "w0_logits", "m0"):
             if prefix + name in sd:
                 sd[prefix + "access." + name] = sd.pop(prefix + name)
