@@ -18,7 +18,10 @@ from memlab.experiments.base import Experiment, RunContext, Unit
 DEMO_TASK: dict[str, int] = {"train_min": 2, "train_max": 8, "test_min": 9, "test_max": 16, "vocab": 16}
 #: per-model settings of the demo runs
 DEMO_RUNS: dict[str, dict[str, Any]] = {
-    "lantm-invnorm": {"train": {"max_epochs": 300, "eval_every": 10, "eval_batches": 5, "max_time_s": 120}},
+    # lr 0.003 rather than the released code's 0.01 (the default reading): at this small size and
+    # budget 0.01 leaves copy noisy (1x 79%, 2x 0.5% coarse at seed 0); 0.003 learns it (100% / 99.8%)
+    "lantm-invnorm": {"train": {"lr": 0.003, "max_epochs": 300, "eval_every": 10, "eval_batches": 5,
+                                "max_time_s": 120}},
     "lstm": {"model": {"hidden": 128, "layers": 1, "embed": 16},
              "train": {"lr": 0.002, "max_epochs": 300, "eval_every": 10, "eval_batches": 5, "max_time_s": 90}},
 }
