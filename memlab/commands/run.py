@@ -23,6 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=device_type, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--store", type=path_type("--store"), default=None, metavar="DIR",
                    help="run store of experiments that train (default: the experiment's)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where units run: local (this process or --jobs processes; default) or ray (Ray tasks, "
+                        "one CPU or GPU each; pip install 'memlab[ray]')")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="Ray cluster for --executor ray: host:port, ray://host:port or auto (default: a local "
+                        "Ray instance for this run); run folders must be on a filesystem every node shares")
     p.add_argument("--no-plot", action="store_true", help="records and tables only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> dict:
     exp = get_experiment(args.experiment)
     res = run_experiment(exp, args.set, out_dir=args.out, jobs=args.jobs, fresh=args.fresh, quick=args.quick,
                          seed=args.seed, device=args.device, progress=not (args.no_progress or args.json),
-                         store=args.store, plots=not args.no_plot)
+                         store=args.store, plots=not args.no_plot, executor=args.executor, address=args.address)
     if not args.json:
         report(res)
     return res

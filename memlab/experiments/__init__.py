@@ -43,6 +43,7 @@ EXPERIMENTS: dict[str, str] = {
     "captioning": "memlab.experiments.captioning",
     "fast-weights-retrieval": "memlab.experiments.fast_weights_retrieval",
     "associative-lstm-noise": "memlab.experiments.associative_lstm_noise",
+    "leaderboard": "memlab.experiments.leaderboard",
 }
 
 

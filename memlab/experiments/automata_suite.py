@@ -113,15 +113,13 @@ def train_and_evaluate(model: str, task: str, seed: int, *, name: str, ctx: RunC
     """Train (or resume, or reuse when done) run ``name`` in ``ctx.store``, load ``checkpoint``,
     score it at ``lengths``: one record per length with the cell's training cost."""
     from memlab.evaluation import evaluate, load_run
+    from memlab.experiments._cells import train_or_resume
     from memlab.tasks import automaton_class
-    from memlab.training.run import train_run
 
     run_dir = ctx.store / name
     summary_path = run_dir / "summary.json"
     t0 = time.perf_counter()
-    if not (summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "done"):
-        train_run(model, task, overrides, seed=seed, out=ctx.store, name=name,
-                  resume=(run_dir / "config.json").exists(), progress=ctx.progress, device=ctx.device)
+    train_or_resume(model, task, seed, name=name, ctx=ctx, overrides=overrides, finished=("done",))
     train_s = time.perf_counter() - t0
     summary = json.loads(summary_path.read_text())
     run = load_run(run_dir, checkpoint, device=ctx.device)

@@ -2,8 +2,9 @@
 
 ``run_experiment`` resolves the typed config once, checks its hash against the meta file beside
 the records (another configuration is a one-line error unless ``fresh``), skips the units whose
-key is already in the records, runs the rest over ``jobs`` worker processes with a progress bar,
-appends each unit's records as it finishes (commit + diff hash, time, wall/CPU seconds, config
+key is already in the records, runs the rest with an executor (``memlab.experiments.executors``:
+this process, ``jobs`` worker processes, or Ray tasks) under a progress bar of units done /
+running / left with its time estimate, appends in this process each unit's records as it finishes (commit + diff hash, time, wall/CPU seconds, config
 hash), then summarises and plots from the records. ``render_experiment`` only summarises and
 plots (the ``table`` and ``plot`` verbs): no compute.
 
@@ -20,8 +21,9 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from memlab.core.errors import ConfigError, MemlabError
+from memlab.core.errors import ConfigError, MemlabError, check_choice
 from memlab.experiments.base import Experiment, RunContext, Unit
+from memlab.experiments.executors import EXECUTORS, LocalExecutor, make_executor
 
 #: the most worker processes one run may ask for
 MAX_JOBS = 1024
@@ -223,46 +225,16 @@ def _write_meta(exp: Experiment, out: Path, chash: str, cfg_dict: dict, invocati
     return meta
 
 
-# --------------------------------------------------------------------------- workers
-def _worker_init() -> None:
-    """One BLAS/torch thread per worker process: the workers already fill the cores."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
-    os.environ["MEMLAB_THREADS"] = "1"
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    import sys
-
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def _call_unit(exp: Experiment, cfg_dict: dict, unit: Unit, ctx: RunContext) -> tuple[list[dict], float, float]:
-    """Run one unit; (records, wall seconds, CPU seconds of this process)."""
-    from memlab.core.config import from_dict
-
-    cfg = from_dict(exp.config_cls, cfg_dict)
-    t0, c0 = time.perf_counter(), time.process_time()
-    recs = exp.run_unit(cfg, unit, ctx)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    if not recs:  # e.g. an empty list setting; a unit without records would run again forever
-        raise MemlabError(f"{exp.name}: unit {unit.key} produced no records with these settings "
-                          "(an empty list setting?)")
-    return [dict(r) for r in recs], wall, cpu
-
-
 # --------------------------------------------------------------------------- the runner
 def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str] | None = None, *,
                    out_dir: str | os.PathLike | None = None, jobs: int | None = None, fresh: bool = False,
                    quick: bool = False, seed: int | None = None, device: str = "cpu", progress: bool = True,
-                   store: str | os.PathLike | None = None, plots: bool = True) -> dict[str, Any]:
+                   store: str | os.PathLike | None = None, plots: bool = True, executor: str = "local",
+                   address: str | None = None) -> dict[str, Any]:
     """Run every unit of ``exp`` not yet in its records, then summarise and plot.
 
+    ``executor``: ``local`` (this process for ``jobs`` = 1, else a pool of ``jobs`` processes) or
+    ``ray`` (Ray tasks on ``address`` or a local Ray instance; see ``memlab.experiments.executors``).
     Returns the headline dict of ``summarise`` plus ``units``, ``units_run``, ``wall_s``,
     ``cpu_s``, ``records``, ``config_hash`` and ``figures``.
     """
@@ -277,12 +249,8 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
         from memlab.core.runtime import resolve_device
 
         device = str(resolve_device(device))
-    out = prepare_out_dir(out_dir if out_dir is not None else default_out_dir(exp, quick))
-    if store is None:
-        store = Path(exp.default_store) / "quick" if quick else Path(exp.default_store)
-    ctx = RunContext(out_dir=out, device=device, seed=int(getattr(cfg, "seed", seed or 0)), progress=progress,
-                     store=Path(store))
-
+    check_choice("executor", executor, EXECUTORS)
+    check_out_dir(out_dir if out_dir is not None else default_out_dir(exp, quick))
     units = exp.units(cfg)
     if not units:
         raise ConfigError(f"{exp.name} has no units of work with these settings (an empty selection?); "
@@ -291,6 +259,16 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
         raise RuntimeError(f"experiment {exp.name}: unit key {dup!r} is not unique")
+    if executor == "ray" or address is not None:  # a missing Ray or a silent address: before anything is written
+        runner_ex = make_executor(executor, jobs=jobs, address=address, device=device)
+    else:
+        runner_ex = None
+    out = prepare_out_dir(out_dir if out_dir is not None else default_out_dir(exp, quick))
+    if store is None:
+        store = Path(exp.default_store) / "quick" if quick else Path(exp.default_store)
+    ctx = RunContext(out_dir=out, device=device, seed=int(getattr(cfg, "seed", seed or 0)), progress=progress,
+                     store=Path(store))
+
     _check_hash(exp, out, chash, cfg_dict, fresh)
     _drop_torn_tail(out / exp.records_file)
     done = {exp.unit_key(r) for r in load_records(exp, out, chash)}
@@ -299,9 +277,10 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
         _write_meta(exp, out, chash, cfg_dict, None)  # else written with the first unit's records
 
     records_path = out / exp.records_file
-    n_jobs = max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), len(todo) or 1))
-    if n_jobs > 1:  # the workers' own progress output would interleave; the runner's bar remains
-        ctx = dataclasses.replace(ctx, progress=False)
+    if runner_ex is None:
+        runner_ex = LocalExecutor(max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), len(todo) or 1)))
+    n_jobs = runner_ex.jobs if runner_ex.name == "local" else (jobs or 0)
+    ctx = runner_ex.prepare_context(ctx) if runner_ex.name == "local" else ctx
     prov = provenance()
     t0, cpu_total, n_run = time.perf_counter(), 0.0, 0
     bar = None
@@ -310,6 +289,7 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
 
         bar = tqdm(total=len(units), initial=len(units) - len(todo), desc=exp.name, unit="unit",
                    disable=not progress, smoothing=0.05)
+        _progress_postfix(bar, len(units) - len(todo), len(todo), runner_ex)
 
     def store_unit(unit: Unit, recs: list[dict], wall: float, cpu: float) -> None:
         nonlocal cpu_total, n_run
@@ -322,46 +302,34 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
             _write_meta(exp, out, chash, cfg_dict, None)  # from now on, another config is an error
         if bar is not None:
             bar.update(1)
+            _progress_postfix(bar, len(units) - len(todo) + n_run, len(todo) - n_run, runner_ex)
 
     try:
-        if n_jobs <= 1:
-            for u in todo:
-                store_unit(u, *_call_unit(exp, cfg_dict, u, ctx))
-        else:
-            _run_pool(exp, cfg_dict, todo, ctx, n_jobs, store_unit)
+        runner_ex.run(exp, cfg_dict, todo, ctx, store_unit)
     finally:
+        runner_ex.close()
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - t0
         if n_run:
             _write_meta(exp, out, chash, cfg_dict, dict(
                 time=now_iso(), units=n_run, of=len(units), wall_seconds=wall, worker_cpu_seconds=cpu_total,
-                jobs=n_jobs, cpus=os.cpu_count(), loadavg_1min=os.getloadavg()[0], device=device))
+                jobs=n_jobs, cpus=os.cpu_count(), loadavg_1min=os.getloadavg()[0], device=device,
+                executor=runner_ex.name, **({"address": address} if address else {})))
 
     result = _render(exp, cfg, out, chash, plots=plots)
     result.update(units=len(units), units_run=n_run, wall_s=round(wall, 3), cpu_s=round(cpu_total, 3))
     return result
 
 
-def _run_pool(exp: Experiment, cfg_dict: dict, todo: list[Unit], ctx: RunContext, jobs: int, store_unit) -> None:
-    """Units over ``jobs`` spawned processes; records stored as each finishes. On an error or
-    Ctrl-C the units not started are cancelled and the error propagates."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+def _progress_postfix(bar, done: int, left: int, executor) -> None:
+    """cells done / running / left beside the bar (its ETA is tqdm's, from the units run so far)."""
     try:
-        futs = {ex.submit(_call_unit, exp, cfg_dict, u, ctx): u for u in todo}
-        for f in as_completed(futs):
-            store_unit(futs[f], *f.result())
-    except BaseException:
-        # stop the units in flight too: their records would be lost anyway, and a worker left
-        # computing after an error or Ctrl-C holds a core for nothing
-        for p in list((getattr(ex, "_processes", None) or {}).values()):
-            p.terminate()
-        ex.shutdown(wait=True, cancel_futures=True)
-        raise
-    ex.shutdown(wait=True)
+        slots = executor.slots if executor.name == "local" or getattr(executor, "started", False) else 1
+    except Exception:  # noqa: BLE001 - a cluster that cannot say: one at a time
+        slots = 1
+    running = min(max(slots, 1), left)
+    bar.set_postfix_str(f"done {done}, running {running}, left {left - running}", refresh=True)
 
 
 # --------------------------------------------------------------------------- render only
