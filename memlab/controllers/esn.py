@@ -15,6 +15,14 @@ model, by gradient: ``ESNCore`` is a controller whose output is a trained linear
 ``hidden_size`` (``readout=True``) or the raw reservoir state (``readout=False``, the ``esn``
 model, whose softmax/bit readout the trainer fits).
 
+The ``esn`` model's readout is trained by gradient (``model.readout=gradient``, the default) or
+in closed form (``model.readout=ridge``): then the trainer takes no gradient steps but hands the
+model each epoch's batches (``ESNModel.fit_closed_form``), which adds their masked reservoir
+states and targets to running sums (``ridge_moments``, kept as buffers, so checkpoints hold them)
+and solves the ridge normal equations over every batch seen so far (``ridge_solve``). Targets
+are one-hot tokens (symbolic tasks: the prediction is the argmax) or bits as ±1 (binary tasks:
+the prediction is the sign, the logit threshold 0).
+
 A reservoir with ρ ≫ 1 and tanh saturating has lost the echo state property (its state no longer
 depends on the input history); it is reported when built (``ReservoirDiverges``, or a
 ``ReservoirWarning`` with ``divergence=warn``), never silently trained.
@@ -101,6 +109,44 @@ def ridge_readout(X: Tensor, Y: Tensor, ridge: float = 1e-8) -> tuple[Tensor, Te
     A = Xc.T @ Xc + ridge * torch.eye(X.shape[1], dtype=torch.float64, device=X.device)  # (N, N)
     W_out = torch.linalg.lstsq(A, Xc.T @ Yc).solution.T  # (O, N); lstsq copes with a singular A at λ = 0
     return W_out.to(X.dtype), (ym - W_out @ xm).to(X.dtype)
+
+
+class RidgeMoments(NamedTuple):
+    """Sufficient statistics of a ridge fit over S samples (float64); sums add over batches."""
+
+    n: Tensor  # () S
+    sx: Tensor  # (N,) Σ x
+    sy: Tensor  # (O,) Σ y
+    Sxx: Tensor  # (N, N) Σ x xᵀ
+    Sxy: Tensor  # (N, O) Σ x yᵀ
+
+
+def ridge_moments(X: Tensor, Y: Tensor) -> RidgeMoments:
+    """The sums of samples X (S, N), Y (S, O) in float64 (add two with ``add_moments``)."""
+    Xd, Yd = X.double(), Y.double()
+    return RidgeMoments(Xd.new_tensor(float(X.shape[0])), Xd.sum(0), Yd.sum(0), Xd.T @ Xd, Xd.T @ Yd)
+
+
+def add_moments(a: RidgeMoments, b: RidgeMoments) -> RidgeMoments:
+    return RidgeMoments(*(x + y for x, y in zip(a, b)))
+
+
+def ridge_solve(m: RidgeMoments, ridge: float = 1e-8) -> tuple[Tensor, Tensor]:
+    """``ridge_readout`` from sums: W_outᵀ = (Cxx + λ I)⁻¹ Cxy with the centred second moments
+    Cxx = Σ x xᵀ − S x̄ x̄ᵀ, Cxy = Σ x yᵀ − S x̄ ȳᵀ; b_out = ȳ − W_out x̄. -> W_out (O, N), b_out (O,) float64,
+    all NaN when the sums are not finite (the trainer then stops the run as diverged)."""
+    check_range("ridge", ridge, 0.0)
+    if float(m.n) < 1:
+        raise ConfigError("a ridge fit needs at least one sample; got 0 (no masked positions in the batches)")
+    xm, ym = m.sx / m.n, m.sy / m.n  # (N,), (O,)
+    Cxx = m.Sxx - m.n * torch.outer(xm, xm)  # (N, N)
+    Cxy = m.Sxy - m.n * torch.outer(xm, ym)  # (N, O)
+    if not (torch.isfinite(Cxx).all() and torch.isfinite(Cxy).all()):  # overflowing states: say so with NaN
+        nan = torch.full((Cxy.shape[1], Cxx.shape[0]), float("nan"), dtype=Cxx.dtype, device=Cxx.device)
+        return nan, nan[:, 0]
+    A = Cxx + ridge * torch.eye(Cxx.shape[0], dtype=Cxx.dtype, device=Cxx.device)
+    W_out = torch.linalg.lstsq(A, Cxy).solution.T  # (O, N)
+    return W_out, ym - W_out @ xm
 
 
 def spectral_radius(W: Tensor) -> float:
@@ -270,7 +316,9 @@ CONFIG, CORE = ESNConfig, ESNCore  # registry hooks (memlab.controllers.CONTROLL
 
 @dataclass
 class ESNModelConfig:
-    """model.* settings of ``esn``: embedding -> reservoir -> the task's readout (trained by gradient)."""
+    """model.* settings of ``esn``: embedding -> reservoir -> the task's readout, trained by gradient
+    (``readout=gradient``) or by ridge regression in closed form (``readout=ridge``, penalty ``ridge`` λ;
+    the embedding then stays at its random initialisation, a fixed input projection)."""
 
     reservoir_size: int = 200
     spectral_radius: float = 0.9
@@ -282,9 +330,13 @@ class ESNModelConfig:
     embed: int = 0  # 0: identity for binary tasks; symbolic tasks need > 0
     divergence: str = "error"
     seed: int = 0  # the reservoir's seed
+    readout: str = "gradient"  # gradient | ridge
+    ridge: float = 1e-6  # λ of readout=ridge
 
     def validate(self) -> None:
         check_range("model.embed", self.embed, 0)
+        check_choice("model.readout", self.readout, READOUTS)
+        check_range("model.ridge", self.ridge, 0.0)
         self.core_config(1).validate()
 
     def core_config(self, input_size: int) -> ESNConfig:
@@ -294,13 +346,61 @@ class ESNModelConfig:
                          activation=self.activation, readout=False, divergence=self.divergence, seed=self.seed)
 
 
-def build_esn_model(cfg: ESNModelConfig, spec: TaskSpec) -> CoreSequenceModel:
+READOUTS = ("gradient", "ridge")
+
+
+class ESNModel(CoreSequenceModel):
+    """embedding -> fixed reservoir (``ESNCore``, readout=False) -> linear readout (T, B, output_size).
+
+    ``readout="ridge"``: ``fits_in_closed_form`` tells the trainer to call ``fit_closed_form``
+    instead of taking gradient steps; the running sums are buffers ``ridge_n``, ``ridge_sx``, …
+    """
+
+    def __init__(self, spec: TaskSpec, core: ESNCore, embed: int | None, readout: str = "gradient", ridge: float = 1e-6):
+        super().__init__(spec, core, embed)
+        check_choice("model.readout", readout, READOUTS)
+        self.fits_in_closed_form = readout == "ridge"
+        self.ridge = ridge
+        if self.fits_in_closed_form:
+            N, O = core.output_size, spec.output_size
+            for name, shape in zip(RidgeMoments._fields, [(), (N,), (O,), (N, N), (N, O)]):
+                self.register_buffer("ridge_" + name, torch.zeros(shape, dtype=torch.float64))
+
+    @property
+    def moments(self) -> RidgeMoments:
+        return RidgeMoments(*(getattr(self, "ridge_" + name) for name in RidgeMoments._fields))
+
+    def ridge_targets(self, batch) -> Tensor:
+        """The regression targets at the masked positions (S, output_size): one-hot tokens, or bits as ±1."""
+        y = batch.targets[batch.mask]  # (S,) tokens or (S, O) bits
+        if self.spec.kind == "symbolic":
+            return torch.nn.functional.one_hot(y, self.spec.output_size).double()
+        return 2.0 * y.double() - 1.0
+
+    @torch.no_grad()
+    def fit_closed_form(self, batches) -> None:
+        """Add the batches' masked (state, target) pairs to the sums and set the readout to the
+        ridge solution over every pair seen so far (the trainer's closed-form hook)."""
+        if not self.fits_in_closed_form:
+            raise MemlabError("fit_closed_form needs model.readout=ridge")
+        m = self.moments
+        for batch in batches:
+            X = self.core.states(self.encoder(batch.inputs))  # (T, B, N)
+            m = add_moments(m, ridge_moments(X[batch.mask], self.ridge_targets(batch)))  # X[mask]: (S, N)
+        for name, value in zip(RidgeMoments._fields, m):
+            getattr(self, "ridge_" + name).copy_(value)
+        W_out, b_out = ridge_solve(m, self.ridge)
+        self.readout.weight.copy_(W_out)
+        self.readout.bias.copy_(b_out)
+
+
+def build_esn_model(cfg: ESNModelConfig, spec: TaskSpec) -> ESNModel:
     from memlab.models.base import InputEncoder
 
     if spec.kind == "symbolic" and not cfg.embed:
         raise ConfigError("model.embed=0 is out of range for symbolic tasks; allowed: >= 1")
     size = InputEncoder(spec, cfg.embed or None).out_size
-    return CoreSequenceModel(spec, ESNCore(cfg.core_config(size)), cfg.embed or None)
+    return ESNModel(spec, ESNCore(cfg.core_config(size)), cfg.embed or None, cfg.readout, cfg.ridge)
 
 
 MODEL = ModelEntry(ESNModelConfig, build_esn_model, "echo state network: fixed random reservoir, trained readout (seed 001 §2.3.2)",

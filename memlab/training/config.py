@@ -34,6 +34,9 @@ class TrainConfig:
                       which the run stops as ``diverged``
     explosion_factor: step losses above this many times the running median of recent step
                       losses (and above the run's first loss) are a ``loss_explosion`` event (0 = off)
+    log:              ``tensorboard``: also write each epoch's scalars (loss, train and test
+                      fine/coarse, lr, mean gradient norm) to ``<run>/tb/`` (needs the
+                      ``tensorboard`` extra and a run folder); ``none``: metrics.jsonl only
     """
 
     lr: float = 0.02
@@ -62,6 +65,7 @@ class TrainConfig:
     nonfinite_patience: int = 3
     max_restores: int = 10
     explosion_factor: float = 10.0
+    log: Literal["none", "tensorboard"] = "none"
 
     def validate(self) -> None:
         p = "train."

@@ -190,7 +190,11 @@ def _train_locked(run_dir: Path, out: Path, config: RunConfig, trainer, *, fresh
         s.update(run_dir=str(run_dir), run_id=run_dir.name, model=config.model, task=config.task,
                  seed=config.seed, status=status, resumed=resumed,
                  n_params=sum(p.numel() for p in trainer.model.parameters()))
-        if status == "diverged":
+        closed_form = [e for e in trainer.events if e["event"] == "diverged" and e.get("what") == "closed_form"]
+        if status == "diverged" and closed_form:
+            s["message"] = (f"run {run_dir.name} diverged at epoch {trainer.epoch}: {closed_form[-1]['message']}; "
+                            "check the model's settings")
+        elif status == "diverged":
             s["message"] = (f"run {run_dir.name} diverged at epoch {trainer.epoch}: non-finite losses or gradients "
                             f"after {s['restores']} restores of the last good checkpoint "
                             f"({s['loss_explosions']} epochs with loss explosions); lower train.lr")

@@ -18,7 +18,17 @@ an uninterrupted one, because each epoch's data comes from a generator seeded by
 epoch) and all optimiser and schedule state is checkpointed.
 
 The trainer knows nothing about the model beyond ``SequenceModel.forward(batch)`` and the
-task's ``loss``/``score``; callbacks receive each epoch's metrics record.
+task's ``loss``/``score``; callbacks receive each epoch's metrics record. One optional hook: a
+model whose attribute ``fits_in_closed_form`` is true (the ESN with ``model.readout=ridge``) takes
+no gradient steps; each epoch the trainer hands it the epoch's batches,
+``model.fit_closed_form(batches)``, which refines a closed-form fit over every batch seen so far
+(its statistics live in the model's state_dict, so checkpoints and resume hold them), and the
+epoch's loss and scores are those of the fitted model on the same batches. A non-finite
+closed-form fit stops the run as ``diverged`` (there is no step to skip).
+
+``train.log=tensorboard`` also writes each epoch's scalars (train/loss, train/fine, train/coarse,
+test/fine, test/coarse, lr, grad_norm: the mean pre-clipping gradient norm of the epoch's steps)
+to ``<run>/tb/``; it needs a run folder and the ``tensorboard`` extra.
 """
 
 from __future__ import annotations
@@ -50,6 +60,16 @@ def _grads_finite(params: list[nn.Parameter]) -> bool:
 
 def _params_finite(params: list[nn.Parameter]) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in params)
+
+
+def tensorboard_writer_class() -> type:
+    """``torch.utils.tensorboard.SummaryWriter``, or a one-line ConfigError naming the extra."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("train.log=tensorboard needs the tensorboard package; install it with "
+                          "pip install 'memlab[tensorboard]' (or use train.log=none)") from None
+    return SummaryWriter
 
 
 def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -127,6 +147,15 @@ class Trainer:
         self._in_epoch = False
         self._save_due = False
         self._good_state: dict[str, Any] | None = None  # the last good checkpoint when there is no run_dir
+        self.closed_form = bool(getattr(model, "fits_in_closed_form", False))  # see the module docstring
+        self._grad_norms: list[float] = []  # pre-clipping gradient norms of the current epoch's steps
+        self._writer_cls: type | None = None
+        self._writer = None
+        if cfg.log == "tensorboard":
+            if self.run_dir is None:
+                raise ConfigError("train.log=tensorboard writes to <run>/tb/ and needs a run folder (memlab train); "
+                                  "allowed here: train.log=none")
+            self._writer_cls = tensorboard_writer_class()
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -266,19 +295,50 @@ class Trainer:
         if cfg.clip_value > 0:
             torch.nn.utils.clip_grad_value_(self.params, cfg.clip_value)  # NaN stays NaN and is caught below
         if cfg.clip_norm > 0:
-            norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.clip_norm)
+            norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.clip_norm)  # the norm before clipping
             finite = bool(torch.isfinite(norm))
         else:
             finite = _grads_finite(self.params)
+            grads = [p.grad for p in self.params if p.grad is not None]
+            norm = torch.nn.utils.get_total_norm(grads) if finite and grads else torch.zeros(())
         if not finite:
             self._nonfinite("gradient")
             return None
+        self._grad_norms.append(float(norm))
         self.opt.step()
         self.nonfinite_streak = 0
         self._watch_loss(float(loss.detach()))
         if cfg.lr_decay < 1.0:
             self._lower_lr(cfg.lr_decay)
         return float(loss.detach()), self.task.score(outputs.detach(), batch)
+
+    def closed_form_epoch(self, batches: list) -> list[tuple[float, ScoreCounts]]:
+        """One epoch of a closed-form model: ``model.fit_closed_form(batches)``, then the fitted
+        model's (loss, counts) on each batch; [] (and ``diverged``) when the fit is not finite."""
+        self.model.fit_closed_form(batches)
+        out = []
+        with torch.no_grad():
+            for batch in batches:
+                outputs = self.model(batch)
+                loss = self.task.loss(outputs, batch)
+                if not torch.isfinite(loss):
+                    self.diverged = True
+                    self._log_event("diverged", what="closed_form",
+                                    message="the closed-form fit gave a non-finite loss (non-finite states or a singular system)")
+                    return []
+                out.append((float(loss), self.task.score(outputs, batch)))
+        return out
+
+    def _log_scalars(self, rec: dict[str, Any]) -> None:
+        """The epoch record's scalars to TensorBoard (``train.log=tensorboard``)."""
+        if self._writer is None:
+            return
+        names = {"loss": "train/loss", "fine": "train/fine", "coarse": "train/coarse", "test_fine": "test/fine",
+                 "test_coarse": "test/coarse", "lr": "lr", "grad_norm": "grad_norm"}
+        for key, tag in names.items():
+            if key in rec and math.isfinite(rec[key]):
+                self._writer.add_scalar(tag, rec[key], rec["epoch"])
+        self._writer.flush()
 
     def evaluate(self, lo: int, hi: int, batches: int, salt: int = 0) -> ScoreCounts:
         gen = make_generator(self.seed, 7_777_777, salt)
@@ -324,13 +384,23 @@ class Trainer:
 
             bar = tqdm(total=cfg.max_epochs, initial=self.epoch, desc="train", unit="ep", dynamic_ncols=True, mininterval=1.0)
         self.stop_reason = "max_epochs"
+        if self._writer_cls is not None:  # purge_step: a resumed run drops the scalars logged after its checkpoint
+            self._writer = self._writer_cls(str(self.run_dir / "tb"), purge_step=self.epoch + 1 if self.epoch else None)
         try:
             while self.epoch < cfg.max_epochs:
                 t0 = time.perf_counter()
                 gen = make_generator(self.seed, self.epoch)
                 counts, losses = ScoreCounts(), []
+                self._grad_norms = []
                 self._in_epoch = True
-                for _ in range(cfg.batches_per_epoch):
+                if self.closed_form:
+                    batches = [self.task.sample_range(cfg.batch_size, lo, hi, gen).to(self.device)
+                               for _ in range(cfg.batches_per_epoch)]
+                    for step_loss, step_counts in self.closed_form_epoch(batches):
+                        losses.append(step_loss)
+                        counts += step_counts
+                    self.sequences_seen += cfg.batch_size * len(batches)
+                for _ in range(0 if self.closed_form else cfg.batches_per_epoch):
                     batch = self.task.sample_range(cfg.batch_size, lo, hi, gen).to(self.device)
                     out = self.train_step(batch)
                     if out is not None:
@@ -356,6 +426,8 @@ class Trainer:
                     "seq_per_s": cfg.batches_per_epoch * cfg.batch_size / max(dt, 1e-9),
                     "skipped": skipped,
                 }
+                if self._grad_norms:
+                    rec["grad_norm"] = sum(self._grad_norms) / len(self._grad_norms)
                 # learning-rate halving on a plateau of the best training error (seed 004)
                 err = 1.0 - counts.fine
                 if err < self.best_train_error - 1e-12:
@@ -378,6 +450,7 @@ class Trainer:
                 rec["elapsed_s"] = self.elapsed
                 if self.run_dir is not None:
                     append_jsonl(self.run_dir / "metrics.jsonl", [rec])
+                self._log_scalars(rec)
                 for cb in self.callbacks:
                     cb(rec)
                 if bar is not None:
@@ -407,6 +480,9 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self.save_checkpoint()
         return self.summary()
 
