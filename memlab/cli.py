@@ -33,6 +33,7 @@ VERBS: dict[str, str] = {
     "plot": "memlab.commands.plot",
     "bench": "memlab.commands.bench",
     "runs": "memlab.commands.runs",
+    "report": "memlab.commands.report",
 }
 #: verbs whose work uses torch: their intra-op threads are set (default 1) before they run
 TORCH_VERBS = frozenset({"train", "eval", "run", "plot", "bench"})
@@ -47,6 +48,7 @@ grammar: memlab VERB [ITEM …] [--set k=v …] [--out DIR] [--json] [--threads 
   plot EXPERIMENT | RUN [--set length=… seed=… checkpoint=…]        figures from records / a trace figure of a trained run
   bench NAME [--quick]                                              one benchmark → results/bench/NAME.json
   runs                                                              the store index
+  report [--set records=PATH screenshot=true]                       the leaderboard records as one HTML page
 
 Every verb takes --json (last line: one JSON object), --threads N and --debug; settings are
 --set KEY=VALUE (repeatable and multi-valued); --out is always a folder. `memlab VERB --help`
