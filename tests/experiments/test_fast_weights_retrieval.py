@@ -28,12 +28,26 @@ def test_quick_run_resumes_and_rerenders(tmp_path):
     assert (out / "README.md").read_text() == table == render_table(recs)
 
 
+def test_paper_readout_is_a_relu_layer_before_the_softmax():
+    """readout_hidden = R': h (H) -> ReLU(R') -> logits; 0: linear. Exactly the extra parameters."""
+    from dataclasses import replace
+
+    from memlab.experiments.fast_weights_retrieval import FastWeightsRetrievalConfig, train_unit
+
+    cfg = FastWeightsRetrievalConfig(hidden=6, embed=4, steps=20, batch_size=2, test_batches=1, eval_every=1)
+    n_tokens = 41  # 37 data symbols + <s>, </s>, <e>, padding
+    mlp = train_unit(replace(cfg, readout_hidden=5), "elman", 0)["n_params"]
+    linear = train_unit(replace(cfg, readout_hidden=0), "elman", 0)["n_params"]
+    assert mlp - linear == (6 * 5 + 5 + 5 * n_tokens + n_tokens) - (6 * n_tokens + n_tokens)
+
+
 @pytest.mark.parametrize("over,match", [
     ({"decay": 1.5}, "decay=1.5 is out of range; allowed: >= 0 and <= 1"),
     ({"pairs": 27}, "pairs=27 is out of range"),
     ({"lr": float("nan")}, "lr=nan is not allowed"),
     ({"models": ["gru"]}, "gru"),
     ({"seeds": []}, "seeds is empty; give at least one value"),
+    ({"readout_hidden": -1}, "readout_hidden=-1 is out of range"),
 ])
 def test_bad_settings_are_one_line_errors(tmp_path, over, match):
     with pytest.raises(ConfigError, match=match) as e:
