@@ -57,7 +57,7 @@ def plot_length_curves(records: Records, task: str, path: Path, dpi: int = 72) -
     rows = [r for r in summarise(records) if r.task == task]
     colours = model_colours(records)
     kinds = {p.key[0] for r in rows for p in r.points}
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(6.8, 2.7), sharey=True)
     for ax, which in zip(axes, ("coarse", "fine")):
         for row in rows:
             pts = [(p.key[1], getattr(p, which)) for p in row.points if getattr(p, which).ok]
@@ -79,7 +79,7 @@ def plot_length_curves(records: Records, task: str, path: Path, dpi: int = 72) -
         ax.set_title(f"{task}: {which} score")
         ax.set_ylim(-3, 103)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("% (median over seeds, min–max band)")
+    axes[0].set_ylabel("% (median, min–max)")
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return _save(fig, path, dpi)
 

@@ -316,7 +316,8 @@ th,td{border:1px solid #ddd;padding:3px 6px;vertical-align:top}
 th{background:#f3f4f6;cursor:pointer;user-select:none;white-space:nowrap;position:sticky;top:0}
 th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
 th.coarse{background:#e8f0fb} th.fine{background:#eef7ee}
-td.num{text-align:right;white-space:nowrap} td.id{white-space:nowrap;font-weight:600}
+td.num{text-align:right;white-space:nowrap} td.id,td.status{white-space:nowrap} td.id{font-weight:600}
+td.num .part{display:block}
 tbody tr:nth-child(even){background:#fafafa} tbody tr:hover{background:#fff7d6}
 .spread{color:#777;font-size:.9em} .part{color:#a15c00;font-size:.85em}
 td.missing{color:#888;font-style:italic;text-align:center}
