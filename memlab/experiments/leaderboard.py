@@ -22,7 +22,7 @@ config_hash, unit_wall_s, unit_cpu_s):
     status  done (trained to its target or epoch cap) | timeout (the budget ran out first; scored
             all the same) | diverged (non-finite training; its last good checkpoint is scored) |
             failed (an error while training or scoring: reason) | n/a (the model cannot be built
-            for the task: reason),
+            for the task, or its trainer refuses the task's sizes before the first epoch: reason),
     reason (str or null), stop_reason (the trainer's),
     scores  [{scale, length, lo, hi, fine, coarse, n_sequences}]: scale set (length null) for
             scale-scored tasks, length set (scale null) for the automaton-class tasks,
@@ -321,6 +321,10 @@ def run_cell(cfg: LeaderboardConfig, model: str, task: str, seed: int, ctx: RunC
     except MemlabError as e:
         if "in use by another memlab process" in str(e):
             raise  # another process trains this cell now: not a result
+        if isinstance(e, ConfigError) and not (run_dir / "metrics.jsonl").exists():
+            # refused before its first epoch (e.g. the task's answers exceed the model's answer length)
+            rec.update(status="n/a", reason=f"{model} cannot be trained on {task}: {one_line(e)}", run="")
+            return rec
         rec.update(status="failed", reason=f"training failed: {one_line(e)}")
         return rec
     except Exception as e:  # noqa: BLE001 - one cell's error is its record, not the end of the board

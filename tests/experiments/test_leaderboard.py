@@ -1,0 +1,187 @@
+"""leaderboard: record schema, n/a cells, per-scale and per-length scores, resume after a killed
+driver (no record twice, the budget is the cell's over its sessions), one-line errors that write
+nothing, and the dual-form ridge profile against the primal one."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from memlab.cli import main
+from memlab.experiments._records import check_records
+from memlab.experiments.leaderboard import (EXPERIMENT, RECORD_FIELDS, SCORE_FIELDS, LeaderboardConfig, eval_lengths,
+                                            render_table, ridge_recover_errors)
+from memlab.experiments.runner import read_records, resolve_config, run_experiment
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE = Path(__file__).parent / "fixtures" / "leaderboard_records.jsonl"
+#: two tiny memories, seconds per cell
+TINY = {"models": ("stack", "queue"), "tasks": ("double",), "seeds": (0,), "budget_s": 2.0, "size": 8, "scales": (1, 2),
+        "eval_batches": 1, "eval_batch_size": 4, "profile_ns": (1, 2), "profile_train": 40, "profile_test": 20,
+        "length_points": 3, "length_factor": 2, "train": {"batch_size": 4, "batches_per_epoch": 2, "max_epochs": 4}}
+TINY_ARGS = ["models=stack,queue", "tasks=double", "seeds=0", "size=8", "scales=1", "eval_batches=1",
+             "eval_batch_size=4", "profile_ns=1,2", "profile_train=40", "profile_test=20", "train.batch_size=4",
+             "train.batches_per_epoch=2"]
+
+
+@pytest.fixture(autouse=True)
+def _reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMLAB_REPORT_DIR", str(tmp_path / "reports"))
+
+
+def test_fixture_matches_the_schema_and_renders_every_cell():
+    recs = read_records(FIXTURE)
+    check_records(recs, RECORD_FIELDS, str(FIXTURE))
+    for r in recs:
+        check_records(r["scores"], SCORE_FIELDS, r["unit"])
+    cfg, _ = resolve_config(EXPERIMENT)
+    text = render_table(cfg, recs)
+    rows = [l for l in text.splitlines() if l.startswith("| ") and not l.startswith("| task")]
+    assert len(rows) == len({(r["model"], r["task"]) for r in recs})  # one row per (model, task)
+    assert "diverged" in text and "timeout" in text and "n/a: memn2n cannot be built" in text
+    assert "budget-limited ranking" in text and "20 s" in text
+
+
+def test_cells_records_and_resume(tmp_path):
+    out, store = tmp_path / "out", tmp_path / "store"
+    over = {**TINY, "models": ("stack", "esn"), "tasks": ("double", "parity")}
+    res = run_experiment(EXPERIMENT, over, out_dir=out, store=store, jobs=1, progress=False, plots=False)
+    recs = read_records(out / "records.jsonl")
+    assert res["units_run"] == 4 and len(recs) == 4
+    check_records(recs, RECORD_FIELDS, "records")
+    by = {r["unit"]: r for r in recs}
+    na = by["esn/double/s0"]  # the reservoir has no embedding for symbols: never dropped, n/a with the reason
+    assert na["status"] == "n/a" and "esn cannot be built for double" in na["reason"] and na["scores"] == []
+    s = by["stack/double/s0"]
+    assert s["status"] in ("done", "timeout") and [x["scale"] for x in s["scores"]] == [1, 2]
+    assert all(x["length"] is None and 0 <= x["coarse"] <= 1 and x["n_sequences"] == 4 for x in s["scores"])
+    assert s["epochs"] >= 1 and s["sequences_seen"] == s["epochs"] * 4 * 2 and s["params"] > 0
+    assert s["train_cpu_s"] > 0 and s["seq_per_s"] > 0 and s["budget_s"] == 2.0
+    assert (store / Path(s["run"]).name / "checkpoints" / "last.pt").exists()
+    prof = s["profile"]
+    assert prof["capacity"] in (0.0, 1.0, 2.0) and [k for k, _ in prof["curve"]] == [1, 2]
+    assert isinstance(s["state_size"], int) and s["state_size"] > 0
+    p = by["stack/parity/s0"]  # automaton class: per length, lengths 1 … 2 × 40
+    assert p["automaton"] == "regular" and [x["length"] for x in p["scores"]] == [1, 41, 80]
+    assert all(x["scale"] is None for x in p["scores"])
+    # a rerun computes nothing; a new seed adds only its cells
+    assert run_experiment(EXPERIMENT, over, out_dir=out, store=store, jobs=1, progress=False, plots=False)["units_run"] == 0
+    table = (out / "leaderboard.md").read_text()
+    assert "| double | esn | n/a" in table and "L=41" in table
+
+
+def test_eval_lengths_are_allowed_and_bounded():
+    from memlab.tasks import make_task
+
+    cfg, _ = resolve_config(EXPERIMENT, {"length_points": 5, "length_factor": 2})
+    for name in ("parity", "dyck", "binary-addition"):
+        task = make_task(name, {})
+        ls = eval_lengths(cfg, task)
+        top = 2 * task.scale_range(1)[1]
+        assert ls == sorted(set(ls)) and 1 <= ls[0] and ls[-1] <= top
+        allowed = getattr(task, "allowed", None)
+        assert all(allowed(k) for k in ls) if allowed else True
+
+
+def test_ridge_dual_equals_the_primal_fit():
+    from memlab.theory.profile import apply_recover, fit_linear_recover
+
+    g = torch.Generator().manual_seed(0)
+    for B, S in ((30, 50), (60, 20)):  # fewer and more sequences than state dimensions
+        S_tr, S_te = torch.randn(B, S, generator=g, dtype=torch.float64), torch.randn(15, S, generator=g, dtype=torch.float64)
+        Y_tr, Y_te = torch.randn(B, 6, generator=g, dtype=torch.float64), torch.randn(15, 6, generator=g, dtype=torch.float64)
+        pred = apply_recover(S_te, fit_linear_recover(S_tr, Y_tr, ridge=0.7))
+        want = ((pred - Y_te) ** 2).reshape(15, 3, 2).sum(-1).mean(0) / (Y_te**2).reshape(15, 3, 2).sum(-1).mean(0)
+        got = ridge_recover_errors(S_tr, S_te, Y_tr, Y_te, 2, 0.7)
+        assert got.shape == (3,) and torch.allclose(torch.from_numpy(got), want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("setting, needle", [
+    ("models=nope", "unknown model 'nope'"),
+    ("tasks=nope", "nope"),
+    ("budget_s=0", "budget_s"),
+    ("budget_s=-3", "budget_s"),
+    ("budget_s=nan", "budget_s"),
+])
+def test_bad_selection_is_one_line_and_writes_nothing(tmp_path, capsys, setting, needle):
+    out = tmp_path / "out"
+    code = main(["run", "leaderboard", "--set", setting, "--out", str(out), "--store", str(tmp_path / "store")])
+    err = capsys.readouterr().err
+    lines = [l for l in err.strip().splitlines() if l]
+    assert code == 2 and len(lines) == 1 and needle in lines[0] and "Traceback" not in err, err
+    assert not out.exists() and not (tmp_path / "store").exists()
+
+
+def test_ray_address_that_does_not_answer_is_one_line(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    code = main(["run", "leaderboard", "--set", *TINY_ARGS, "--executor", "ray", "--address", f"127.0.0.1:{port}",
+                 "--out", str(out), "--store", str(tmp_path / "store")])
+    err = capsys.readouterr().err
+    lines = [l for l in err.strip().splitlines() if l]
+    assert code == 2 and len(lines) == 1 and ("does not answer" in lines[0] or "needs Ray" in lines[0]), err
+    assert time.perf_counter() - t0 < 30 and not out.exists()
+
+
+def test_killed_driver_resumes_without_writing_a_record_twice(tmp_path):
+    out, store = tmp_path / "out", tmp_path / "store"
+    budget = 8.0
+    cmd = [sys.executable, "-m", "memlab", "run", "leaderboard", "--set", *TINY_ARGS, f"budget_s={budget}",
+           "train.max_epochs=100000", "--out", str(out), "--store", str(store), "--jobs", "1", "--no-progress",
+           "--no-plot"]
+    env = {**os.environ, "MEMLAB_REPORT_DIR": str(tmp_path / "reports")}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:  # kill it once the first cell is recorded and the second has trained past a checkpoint
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None:
+            second = list(store.glob("queue-double-s0-*"))
+            metrics = second[0] / "metrics.jsonl" if second else None
+            if (out / "records.jsonl").exists() and metrics and metrics.exists() and \
+                    len(metrics.read_text().splitlines()) >= 7:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(read_records(out / "records.jsonl")) == 1
+    run_dir = next(store.glob("queue-double-s0-*"))
+    spent = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["elapsed_s"]
+    assert spent < budget
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    recs = read_records(out / "records.jsonl")
+    assert sorted(r["unit"] for r in recs) == ["queue/double/s0", "stack/double/s0"]  # each once
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["resumed"] and summary["stop_reason"] == "max_time"
+    q = next(r for r in recs if r["unit"] == "queue/double/s0")
+    # the budget is the cell's: the resumed session trained only for what the killed one left
+    assert q["train_wall_s"] < budget + 3 and q["status"] == "timeout"
+    assert not math.isnan(q["train_cpu_s"]) and q["train_cpu_s"] > 0
+
+
+def test_a_model_its_trainer_refuses_is_n_a_not_failed(tmp_path):
+    from memlab.experiments.base import RunContext
+    from memlab.experiments.leaderboard import run_cell
+
+    cfg, _ = resolve_config(EXPERIMENT, {"budget_s": 1.0})
+    ctx = RunContext(out_dir=tmp_path, device="cpu", seed=0, progress=False, store=tmp_path / "store")
+    r = run_cell(cfg, "memn2n", "copy", 0, ctx)  # copy's answers are longer than memn2n's max_answer
+    assert r["status"] == "n/a" and "memn2n cannot be trained on copy" in r["reason"] and "max_answer" in r["reason"]
+    assert r["run"] == "" and not [p for p in (tmp_path / "store").iterdir() if p.is_dir()]
