@@ -95,10 +95,10 @@ def synthetic(tmp_path: Path) -> Path:
     return make_synthetic(tmp_path)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def synthetic_page(tmp_path_factory) -> tuple[Path, str]:
     """(records path, the page rendered beside them from root) of the synthetic records, drawn once
-    per module (the figures take seconds)."""
+    per test process (the figures take seconds; the report tests share one xdist group)."""
     from memlab.report.html import render_html
     from memlab.report.records import load_records
 
@@ -106,9 +106,9 @@ def synthetic_page(tmp_path_factory) -> tuple[Path, str]:
     return path, render_html(load_records(path), str(path), path.parent, base=path.parents[2])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lb_page(tmp_path_factory) -> tuple[Path, str]:
-    """(H-LB's fixture, its page), drawn once per module."""
+    """(H-LB's fixture, its page), drawn once per test process."""
     from memlab.report.html import render_html
     from memlab.report.records import load_records
 
