@@ -9,15 +9,24 @@ an LSTM controller of 256 units (``memlab.controllers.lstm``) composed with
 on batches of 128 ``reverse-string`` sequences with lengths from 1–40 (the automaton suite's
 training range; T = 2·length + 2 steps), drawn two ways: ``mixed`` — lengths uniform per sequence,
 padded to the longest in the batch (memlab's trainer; T ≈ 82), and ``per_length`` — one length per
-batch drawn uniformly (as chomsky-hierarchy's training loop samples; T ≈ 43 on average). Both
-models run the composed reference step
-(``model.kernel=reference``; no fused kernel exists for these accesses). The same fixed list of
-batches is timed for both in interleaved rounds (one pass over the batches per model per round)
-and the median pass is reported, so a change of machine load hits both alike. Process CPU time is
-the steadier measure on a shared machine (``*_seq_per_cpu_s``); ``startup_s`` is the wall time
-from building the model to the end of its first training step (no compilation involved).
-One CPU thread by default: on this shared 2-core machine a second intra-op thread mostly spins
-(process CPU time rose about 20-fold with 2 threads under a load average of 12).
+batch drawn uniformly (as chomsky-hierarchy's training loop samples; T ≈ 43 on average).
+
+The Stack-RNN runs twice: ``stack-rnn`` with its default fused kernel
+(``memlab.memory.kernels.stack_rnn_scan``: one autograd node, hand-written BPTT) and
+``stack-rnn-reference`` (``model.kernel=reference``: autograd through the composed step), so
+``stack_rnn_*_speedup`` is a ratio measured side by side; the neural stack has no fused kernel
+(reference step). The same fixed list of batches is timed for every model in interleaved rounds
+(one pass over the batches per model per round) and the median pass is reported, so a change of
+machine load hits all alike. Process CPU time is the steadier measure on a shared machine
+(``*_seq_per_cpu_s``); ``startup_s`` is the wall time from building the model to the end of its
+first training step (no compilation involved). One CPU thread by default (``--threads``); with
+``two_threads`` (default on) each round also times the fused Stack-RNN's per-length pass with 2
+intra-op threads (``stack_rnn_per_length_2threads_*``: wall seq/s is what two cores give; on a
+loaded machine the second thread mostly waits).
+
+Arithmetic floor: a step's three LSTM products (gates forward, their input gradient, the weight
+gradient) are ~6·B·T·4C·(C + R + I) ≈ 10 GFLOP per per-length batch; at the ~75 GFLOP/s one core
+of this machine reaches on such products, that alone caps one thread near 950 seq/CPU-s.
 
     python -m benchmarks.stack_step          # or: memlab bench stack-step --json
 """
@@ -31,8 +40,11 @@ import time
 
 import torch
 
-MODELS = {"stack-rnn": {"controller_size": 256, "depth": 64, "cell_size": 8, "top_k": 2},
-          "stack": {"controller_size": 256, "word_size": 32}}
+_STACK_RNN = {"controller_size": 256, "depth": 64, "cell_size": 8, "top_k": 2}
+#: benchmark name -> (registered model, model settings)
+MODELS = {"stack-rnn": ("stack-rnn", {**_STACK_RNN, "kernel": "fused"}),
+          "stack-rnn-reference": ("stack-rnn", {**_STACK_RNN, "kernel": "reference"}),
+          "stack": ("stack", {"controller_size": 256, "word_size": 32})}
 TASK, LO, HI, BATCH = "reverse-string", 1, 40, 128
 
 
@@ -45,7 +57,8 @@ class _Stepper:
         t0 = time.perf_counter()
         torch.manual_seed(0)
         self.task = task
-        self.model = build_model(name, task.spec, TASK, MODELS[name]).to(device)
+        model, settings = MODELS[name]
+        self.model = build_model(model, task.spec, TASK, settings).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.step(first_batch)
         self.startup_s = time.perf_counter() - t0
@@ -66,7 +79,7 @@ class _Stepper:
         return time.perf_counter() - t0, time.process_time() - c0
 
 
-def run(quick: bool = False, device: str = "cpu", threads: int = 1) -> dict:
+def run(quick: bool = False, device: str = "cpu", threads: int = 1, two_threads: bool = True) -> dict:
     """Sequences per CPU-second (and per wall second) of Stack-RNN and neural-stack training steps."""
     from memlab.tasks import make_task
 
@@ -82,20 +95,31 @@ def run(quick: bool = False, device: str = "cpu", threads: int = 1) -> dict:
         steppers = {name: _Stepper(name, task, modes["mixed"][0], device) for name in MODELS}
         walls: dict[str, list[float]] = {f"{m}/{mode}": [] for m in MODELS for mode in modes}
         cpus: dict[str, list[float]] = {k: [] for k in walls}
+        two = "stack-rnn/per_length/2threads"
+        if two_threads:
+            walls[two], cpus[two] = [], []
         for _ in range(rounds):
             for mode, batches in modes.items():
                 for name, st in steppers.items():
                     w, c = st.timed(batches)
                     walls[f"{name}/{mode}"].append(w)
                     cpus[f"{name}/{mode}"].append(c)
+            if two_threads:
+                torch.set_num_threads(2)
+                w, c = steppers["stack-rnn"].timed(modes["per_length"])
+                torch.set_num_threads(threads)
+                walls[two].append(w)
+                cpus[two].append(c)
     finally:
         torch.set_num_threads(prev)
     n_seq = n * BATCH
     out: dict = {"benchmark": "stack_step",
                  "what": f"training steps (fwd+bwd+clip+Adam), batch {BATCH}, {TASK} lengths {LO}-{HI}, LSTM 256 "
-                         "controller; stack-rnn: depth 64, cell 8, top 2; stack: values of 32",
+                         "controller; stack-rnn: depth 64, cell 8, top 2 (fused kernel, and the reference step); "
+                         "stack: values of 32 (reference step)",
                  "batches_timed": n, "rounds": rounds,
-                 "timing": "median over interleaved rounds of one pass over the batches per model"}
+                 "timing": "median over interleaved rounds of one pass over the batches per model; speedup: "
+                           "median over rounds of reference CPU s / fused CPU s"}
     out["mean_steps"] = {mode: round(statistics.fmean(b.inputs.shape[0] for b in bs), 1) for mode, bs in modes.items()}
     for name in MODELS:
         key = name.replace("-", "_")
@@ -105,6 +129,12 @@ def run(quick: bool = False, device: str = "cpu", threads: int = 1) -> dict:
                         f"{key}_{mode}_seq_per_s": round(n_seq / wall, 1)})
         out.update({f"{key}_startup_s": round(steppers[name].startup_s, 2),
                     f"{key}_params": sum(p.numel() for p in steppers[name].model.parameters())})
+    for mode in modes:
+        ref, fused = cpus[f"stack-rnn-reference/{mode}"], cpus[f"stack-rnn/{mode}"]
+        out[f"stack_rnn_{mode}_speedup_cpu"] = round(statistics.median(r / f for r, f in zip(ref, fused)), 2)
+    if two_threads:
+        out.update(stack_rnn_per_length_2threads_seq_per_s=round(n_seq / statistics.median(walls[two]), 1),
+                   stack_rnn_per_length_2threads_seq_per_cpu_s=round(n_seq / statistics.median(cpus[two]), 1))
     out.update(load_avg_1m=round(os.getloadavg()[0], 2), threads=threads, cpus=os.cpu_count(), device=device,
                quick=quick, torch=torch.__version__, python=sys.version.split()[0])
     return out

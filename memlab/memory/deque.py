@@ -15,6 +15,8 @@ The order of the two pops within a step (top first, then bottom on what is left)
 implementation's reading; it matters only when the two pops reach the same rows, i.e. when
 u^⊤ + u^⊥ exceeds the strength on the deque.
 
+As a model, ``deque`` is the deque-augmented LSTM (the LSTM controller by default; see ``stack.py``).
+
 Shapes: B batch, n rows so far, W value width.
 """
 

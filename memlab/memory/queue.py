@@ -11,6 +11,8 @@ Worked example (hand-computed in the tests) with the stack's controls (d, u) = (
 (0.5, 0.1), (0.9, 0.9): strengths [0.8], [0.7, 0.5], [0, 0.3, 0.9] and reads 0.8·v_1,
 0.7·v_1 + 0.3·v_2, 0.3·v_2 + 0.7·v_3.
 
+As a model, ``queue`` is the queue-augmented LSTM (the LSTM controller by default; see ``stack.py``).
+
 Shapes: B batch, n rows so far, W value width.
 """
 

@@ -30,6 +30,13 @@ the vectorised forms, ``stack_update_ref``/``stack_read_ref`` the per-element lo
 ``max``/``min`` are written as ``clamp``/``minimum`` in both, so they take the same subgradient
 at ties. The queue (``queue.py``) and the deque (``deque.py``) reuse the module below.
 
+As a model: the registry line makes ``stack`` (and ``queue``, ``deque``) a model whose
+controller is the LSTM by default (``model.controller=lstm``, the composition's default), so
+``memlab train --model stack`` is Grefenstette et al.'s stack-augmented LSTM; any other
+controller is a setting (``model.controller=gru|elman|feedforward``). There is no
+``stack-lstm`` alias: it would be the same model under a second name (two run-folder names, two
+hyperparameter rows for one thing).
+
 Shapes: B batch, n rows so far, W value width.
 """
 

@@ -16,6 +16,12 @@ composition feeds it back to the controller with x_{t+1} (the paper's P s_{t−1
 ``stack_rnn_update_ref`` the per-cell loop of the two equations above (tests: equal in float64,
 values and gradients; a hard push then a hard pop gives back the stack).
 
+Kernels (``model.kernel``): ``fused`` (the default) runs a whole sequence through
+``memlab.memory.kernels.stack_rnn_scan`` (one autograd node, hand-written BPTT, the LSTM
+controller inlined) where the controller is the standard LSTM, else the reference;
+``reference`` loops the composed step (``compose_step_ref``). As a model, ``stack-rnn`` has the
+LSTM controller by default (Joulin & Mikolov used a plain RNN: ``model.controller=elman``).
+
 Shapes: B batch, K stacks, p depth, m cell width.
 """
 
@@ -115,6 +121,27 @@ class StackRNNAccess(nn.Module):
         new = StackRNNState(stack_rnn_update(state.S, a, c))
         return self.reads(new), new
 
+    def fused_sequence(self, controller, xs: Tensor, state: StackRNNState, ctrl_state):
+        """The whole sequence through ``stack_rnn_scan`` with ``controller`` inlined.
+
+        xs (T, B, I) -> (ys (T, B, C + R), final StackRNNState, final controller state), or None
+        unless ``controller`` is a standard LSTM (the caller then runs the reference step).
+        """
+        from memlab.memory.kernels.ntm_scan import controller_operands
+        from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan
+
+        ops = controller_operands(controller, xs)
+        if ops is None or ops[0] != "lstm":
+            return None
+        _, xproj, W_rec = ops  # W_rec (4C, R + C) = [W_r | W_h]
+        R = self.read_size
+        W_hr = torch.cat([W_rec[:, R:], W_rec[:, :R]], 1)  # weights of y_{t−1} = [h_{t−1}, r_{t−1}]
+        y0 = torch.cat([ctrl_state.r, self.reads(state)], 1)  # (B, C + R)
+        spec = StackRNNSpec(controller.output_size, self.K, self.p, self.m, self.k)
+        ys, S, c = stack_rnn_scan(xproj, W_hr, self.ctl.weight, self.ctl.bias, state.S, y0, ctrl_state.c, spec)
+        h = ys[-1, :, : spec.C] if ys.shape[0] else ctrl_state.r
+        return ys, StackRNNState(S), type(ctrl_state)(h, c)
+
     def trace_step(self, state: StackRNNState) -> dict[str, Tensor]:
         """The stacks at one step (B, K, p, m), for plots."""
         return {"stacks": state.S}
@@ -124,6 +151,7 @@ ENTRY = MemoryEntry(
     config_cls=StackRNNConfig,
     build=StackRNNAccess,
     description="Stack-RNN (Joulin & Mikolov 2015): fixed-depth stacks, soft push/pop/no-op, top-k fed back",
+    kernels=("fused", "reference"),
     smoke={"controller_size": 8, "depth": 6, "cell_size": 3},
 )
 

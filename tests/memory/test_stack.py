@@ -215,3 +215,21 @@ def test_bad_settings_are_one_line_errors():
     for bad in (0, float("nan"), float("inf"), -3):
         with pytest.raises(ConfigError, match="word_size"):
             make_core("stack", 4, word_size=bad)
+
+
+@pytest.mark.parametrize("name", ["stack", "queue", "deque", "stack-rnn"])
+def test_registered_models_have_an_lstm_controller_by_default(name):
+    """The issue's stack-, queue- and deque-augmented LSTM (and the Stack-RNN) are the registered
+    models themselves: the LSTM controller unless ``model.controller`` names another."""
+    from memlab.controllers.gru import GRUCore
+    from memlab.controllers.lstm import LSTMCore
+    from memlab.models import MODELS, build_model
+    from memlab.tasks import make_task
+
+    assert name in MODELS
+    spec = make_task("reverse", {"vocab": 4, "train_min": 2, "train_max": 4, "test_min": 5, "test_max": 6}).spec
+    torch.manual_seed(0)
+    model = build_model(name, spec, "reverse", {"controller_size": 6})
+    assert isinstance(model.core.controller, LSTMCore) and model.core.controller.standard
+    model = build_model(name, spec, "reverse", {"controller_size": 6, "controller": "gru"})
+    assert isinstance(model.core.controller, GRUCore)

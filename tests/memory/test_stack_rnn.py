@@ -83,3 +83,153 @@ def test_bad_settings_are_one_line_errors(key, value):
     with pytest.raises(ConfigError, match=key) as e:
         make_core("stack-rnn", 4, **{"depth": 8, key: value})
     assert "\n" not in str(e.value)
+
+
+# --------------------------------------------------------------------------- fused sequence kernel
+
+
+def _perturbed_core(controller="lstm", **kw):
+    """A float64 Stack-RNN core whose parameters and learned initial state are all away from zero,
+    so every gradient path carries signal."""
+    from memlab.models.compose import make_core
+
+    torch.manual_seed(5)
+    core = make_core("stack-rnn", 4, controller=controller, controller_size=5, **kw).double()
+    with torch.no_grad():
+        for p in core.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return core
+
+
+def _grads(core, ys, state, seed=0):
+    """Gradients of a random projection of the outputs and of the final state w.r.t. every parameter."""
+    from memlab.core.interfaces import tree_leaves
+
+    g = torch.Generator().manual_seed(seed)
+    loss = (ys * torch.randn(ys.shape, generator=g, dtype=D)).sum()
+    for v in tree_leaves(state):
+        loss = loss + (v * torch.randn(v.shape, generator=g, dtype=D)).sum()
+    return torch.autograd.grad(loss, list(core.parameters()), allow_unused=True)
+
+
+@pytest.mark.parametrize("kw", [dict(n_stacks=1, depth=6, cell_size=3, top_k=2),
+                                dict(n_stacks=2, depth=4, cell_size=2, top_k=4),
+                                dict(n_stacks=3, depth=1, cell_size=1, top_k=1)],
+                         ids=["1x6x3-top2", "2x4x2-top-all", "3x1x1-depth1"])
+def test_fused_kernel_matches_composed_reference_float64(kw):
+    """stack_rnn_scan's hand-written BPTT against autograd through the composed per-step reference
+    (the LSTM's own forward, then StackRNNAccess.forward): outputs, final state (stacks, h, c)
+    and the gradient of every parameter (controller, action/value layer, learned initial state),
+    from a random initial stack."""
+    from memlab.core.interfaces import tree_leaves
+
+    core = _perturbed_core(**kw)
+    xs = torch.randn(7, 3, 4, dtype=D)
+    st = core.initial_state(3)
+    st = st._replace(memory=SR.StackRNNState(torch.rand_like(st.memory.S)))
+    out = {}
+    for kernel in ("fused", "reference"):
+        core.kernel = kernel
+        ys, state = core.forward_sequence(xs, st)
+        out[kernel] = ys, tree_leaves(state), _grads(core, ys, state)
+    (yf, sf, gf), (yr, sr, gr) = out["fused"], out["reference"]
+    assert yf.grad_fn is not None and "StackRNNScan" in type(yf.grad_fn).__name__  # the kernel ran
+    torch.testing.assert_close(yf, yr, rtol=1e-12, atol=1e-12)
+    assert len(sf) == len(sr) == 3
+    for a, b in zip(sf, sr):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for (name, _), a, b in zip(core.named_parameters(), gf, gr):
+        assert a is not None and b is not None, name
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}: {m}")
+
+
+def test_fused_kernel_gradcheck():
+    """float64 gradcheck of stack_rnn_scan w.r.t. all its inputs (initial stack, h, c included)."""
+    from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan
+
+    g = torch.Generator().manual_seed(7)
+    C, K, p, m, k, B, T = 3, 2, 3, 2, 2, 2, 4
+    spec = StackRNNSpec(C, K, p, m, k)
+    R, P = spec.R, K * (3 + m)
+    args = [torch.randn(*s, generator=g, dtype=D).requires_grad_() for s in
+            [(T, B, 4 * C), (4 * C, C + R), (P, C), (P,), (B, K, p, m), (B, C + R), (B, C)]]
+    assert torch.autograd.gradcheck(lambda *a: stack_rnn_scan(*a, spec), args, eps=1e-6, atol=1e-7)
+
+
+def test_fused_kernel_equals_its_own_reference_loop():
+    """stack_rnn_scan and stack_rnn_scan_ref (the step written with autograd ops) agree, and
+    no_grad runs the two-slot forward to the same values."""
+    from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan, stack_rnn_scan_ref
+
+    g = torch.Generator().manual_seed(8)
+    spec = StackRNNSpec(4, 1, 5, 3, 2)
+    args = [torch.randn(*s, generator=g, dtype=D) for s in
+            [(9, 2, 16), (16, 4 + 6), (6, 4), (6,), (2, 1, 5, 3), (2, 4 + 6), (2, 4)]]
+    ref = stack_rnn_scan_ref(*args, spec)
+    with torch.no_grad():
+        fast = stack_rnn_scan(*args, spec)
+    for a, b in zip(fast, ref):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_kernel_without_grad_and_frees_its_saved_tensors():
+    """Under no_grad the fused path builds no graph; with grad, everything it returns is freed by
+    reference counting alone (the collector off): nothing the backward keeps is an output."""
+    import gc
+    import weakref
+
+    from memlab.core.interfaces import tree_leaves
+    from memlab.models.compose import make_core
+
+    torch.manual_seed(0)
+    core = make_core("stack-rnn", 4, controller_size=6, depth=5, cell_size=3)
+    assert core.kernel == "fused"
+    xs = torch.randn(6, 2, 4)
+    with torch.no_grad():
+        ys0, _ = core.forward_sequence(xs)
+    assert ys0.grad_fn is None
+    gc.collect()
+    gc.disable()
+    try:
+        for backward in (True, False):
+            ys, state = core.forward_sequence(xs)
+            torch.testing.assert_close(ys.detach(), ys0)
+            if backward:
+                ys.sum().backward()
+            refs = [weakref.ref(ys)] + [weakref.ref(v) for v in tree_leaves(state)]
+            del ys, state
+            assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+
+
+def test_other_controllers_run_the_reference_step():
+    """The kernel inlines the standard LSTM only: a GRU controller (or an LSTM with peepholes)
+    gets None from fused_sequence and the composed reference runs; zero steps return the state."""
+    from memlab.models.compose import make_core
+
+    torch.manual_seed(0)
+    xs = torch.randn(5, 2, 4)
+    for kw in (dict(controller="gru"), dict(controller_cfg={"peepholes": True})):
+        core = make_core("stack-rnn", 4, controller_size=6, depth=5, cell_size=3, **kw)
+        st = core.initial_state(2)
+        assert core.access.fused_sequence(core.controller, xs, st.memory, st.controller) is None
+        ys, _ = core.forward_sequence(xs)
+        assert "StackRNNScan" not in type(ys.grad_fn).__name__
+    core = make_core("stack-rnn", 4, controller_size=6, depth=5, cell_size=3)
+    ys, state = core.forward_sequence(xs[:0])
+    assert ys.shape == (0, 2, 6 + 6) and torch.equal(state.memory.S, core.initial_state(2).memory.S)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_fused_kernel_on_cuda_matches_cpu():
+    core = _perturbed_core(n_stacks=2, depth=5, cell_size=3)
+    xs = torch.randn(7, 3, 4, dtype=D)
+    ys_cpu, _ = core.forward_sequence(xs)
+    g_cpu = torch.autograd.grad(ys_cpu.square().sum(), list(core.parameters()))
+    core = core.cuda()
+    ys_gpu, _ = core.forward_sequence(xs.cuda())
+    g_gpu = torch.autograd.grad(ys_gpu.square().sum(), list(core.parameters()))
+    torch.testing.assert_close(ys_gpu.cpu(), ys_cpu)
+    for a, b in zip(g_gpu, g_cpu):
+        torch.testing.assert_close(a.cpu(), b)

@@ -1,0 +1,240 @@
+"""Fused Stack-RNN sequence kernel: the composed Stack-RNN (LSTM controller + ``StackRNNAccess``)
+over a whole sequence as ONE autograd node, with back-propagation through time written out by hand.
+
+Why it is (a little) faster. At the benchmark's sizes (LSTM 256, batch 128, one stack of 64 × 8)
+the step is three matrix products (the gates forward, their input gradient backward, the weight
+gradient) and a few hundred thousand elementwise operations. Counted with ``torch.profiler``
+(forward + backward per time step, views excluded), autograd through the composed reference step
+makes ~81 compute calls (plus its per-node bookkeeping, ``slice_backward``/``cat`` copies and
+a weight-gradient product per step); this kernel makes ~51:
+
+* the controller's input projection W_x x_t + b is one product for all steps, outside the kernel
+  (``controller_operands``, shared with the NTM kernel);
+* the controller reads y_{t−1} = [h_{t−1}, r_{t−1}] (the previous output) through one weight
+  [W_h | W_r], so no per-step copies build its input; steps run with autograd off, writing into
+  preallocated (T, ...) buffers (gates, tanh c_t, actions, stacks, outputs);
+* the stack update is three in-place ``addcmul`` on shifted slices of a (B, K, p, m) buffer (no
+  shifted copies); its backward applies the same shifts to ∂/∂S_t;
+* the weight gradients of the controller and of the action/value layer are one matrix product
+  each after the loop (T·B rows); the gate slopes are formed per step from the saved gates,
+  whose (B, 4C) slice is still in cache (all-steps (T, B, C) temporaries cost more memory
+  passes than the calls they save).
+
+The three products are the floor: ~6·T·B·4C·(C + R) flops a sequence batch, ~9 GFLOP for the
+benchmark's mean per-length batch, which one core of the benchmark machine does at ~75 GFLOP/s.
+What remains above them is elementwise work and Python dispatch (``memlab bench stack-step``).
+
+The update it implements (``memlab.memory.stack_rnn``, Joulin & Mikolov 2015):
+
+    a_t = softmax(A h_t + b_a) (B, K, 3),   c_t = σ(D h_t + b_c) (B, K, m)
+    S_t = a_push · [c_t; S_{t−1}[:−1]] + a_pop · [S_{t−1}[1:]; 0] + a_noop · S_{t−1}
+    r_t = S_t[:, :, :k]  flattened (B, K·k·m)
+
+``stack_rnn_scan_ref`` is the per-step reference it is tested against (the composed step,
+``memlab.models.compose.compose_step_ref``, written over the same operands). Tests check
+agreement in float64 (values, every parameter gradient, gradcheck, graph freed).
+
+Shapes: T time, B batch, I input size, C controller size, G = 4C gate rows, K stacks, p depth,
+m cell width, k cells read per stack, R = K·k·m, P = K·(3 + m) action/value outputs.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from memlab.memory.stack_rnn import stack_rnn_update
+
+
+class StackRNNSpec(NamedTuple):
+    """Static sizes: controller size C, K stacks of depth p and cell width m, k cells read per stack."""
+
+    C: int
+    K: int
+    p: int
+    m: int
+    k: int
+
+    @property
+    def R(self) -> int:
+        return self.K * self.k * self.m
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def stack_rnn_step_ref(xp: Tensor, y: Tensor, c: Tensor, S: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor,
+                       spec: StackRNNSpec) -> tuple[Tensor, Tensor, Tensor]:
+    """One composed step by autograd-able ops, as the reference composition computes it.
+
+    xp (B, G) = W_x x_t + b; y (B, C + R) = [h_{t−1}, r_{t−1}]; c (B, C); S (B, K, p, m);
+    W_hr (G, C + R) = [W_h | W_r]; W_ctl (P, C), b_ctl (P,) -> y_t, c_t, S_t.
+    """
+    B, C = y.shape[0], spec.C
+    z = xp + y @ W_hr.T  # (B, 4C), gate order i, f, g, o
+    zi, zf, zg, zo = z.chunk(4, 1)
+    c = torch.sigmoid(zf) * c + torch.sigmoid(zi) * torch.tanh(zg)
+    h = torch.sigmoid(zo) * torch.tanh(c)  # (B, C)
+    out = (h @ W_ctl.T + b_ctl).view(B, spec.K, 3 + spec.m)  # (B, K, 3 + m)
+    S = stack_rnn_update(S, torch.softmax(out[..., :3], -1), torch.sigmoid(out[..., 3:]))
+    return torch.cat([h, S[:, :, : spec.k].reshape(B, spec.R)], 1), c, S
+
+
+def stack_rnn_scan_ref(xproj: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor, y0: Tensor, c0: Tensor,
+                       spec: StackRNNSpec) -> tuple[Tensor, Tensor, Tensor]:
+    """``stack_rnn_step_ref`` over t: xproj (T, B, G) -> ys (T, B, C + R), S_T, c_T."""
+    y, c, S, ys = y0, c0, S0, []
+    for xp in xproj.unbind(0):
+        y, c, S = stack_rnn_step_ref(xp, y, c, S, W_hr, W_ctl, b_ctl, spec)
+        ys.append(y)
+    return torch.stack(ys), S, c
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+def _scan_forward(xproj: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor, y0: Tensor, c0: Tensor,
+                  spec: StackRNNSpec, save: bool):
+    """The forward with autograd off, into preallocated buffers.
+
+    -> Y (T+1, B, C + R) = [y_0 … y_T]; Ss (T+1, B, K, p, m) = S_0 … S_T and cs (T+1, B, C) =
+    c_0 … c_T (with ``save``; else two alternating slots each, the last written at T % 2);
+    Z (T, B, G) the gates [σ(i), σ(f), tanh(g), σ(o)] and OUT (T, B, K, 3 + m) = [a_t | c_t].
+    """
+    T, B, G = xproj.shape
+    C, K, p, m, k = spec
+    n = T + 1 if save else 2
+    Y = xproj.new_empty(T + 1, B, C + spec.R)
+    Ss, cs = xproj.new_empty(n, B, K, p, m), xproj.new_empty(n, B, C)
+    Z = xproj.new_empty(T if save else 1, B, G)
+    OUT = xproj.new_empty(T if save else 1, B, K, 3 + m)
+    TC = xproj.new_empty(T if save else 1, B, C)  # tanh(c_t)
+    Y[0], Ss[0], cs[0] = y0, S0, c0
+    W_hrT, W_ctlT = W_hr.t(), W_ctl.t()
+    for t in range(T):
+        j, j1, z, o, tc = (t + 1, t, Z[t], OUT[t], TC[t]) if save else ((t + 1) % 2, t % 2, Z[0], OUT[0], TC[0])
+        torch.addmm(xproj[t], Y[t], W_hrT, out=z)  # (B, 4C) pre-activations, gate order i, f, g, o
+        z[:, : 2 * C].sigmoid_()
+        z[:, 2 * C : 3 * C].tanh_()
+        z[:, 3 * C :].sigmoid_()
+        c_new = torch.mul(z[:, C : 2 * C], cs[j1], out=cs[j]).addcmul_(z[:, :C], z[:, 2 * C : 3 * C])  # f c + i g
+        h = torch.mul(z[:, 3 * C :], torch.tanh(c_new, out=tc), out=Y[t + 1, :, :C])  # o tanh(c)
+        out = torch.addmm(b_ctl, h, W_ctlT).view(B, K, 3 + m)  # (B, K, 3 + m)
+        a = o[..., :3]
+        a.copy_(torch.softmax(out[..., :3], -1))  # (B, K, 3) push, pop, no-op
+        cv = torch.sigmoid(out[..., 3:], out=o[..., 3:])  # (B, K, m) the pushed value
+        S, Sn = Ss[j1], Ss[j]
+        torch.mul(S, a[..., 2, None, None], out=Sn)  # no-op keeps S_{t−1}
+        Sn[:, :, 1:].addcmul_(S[:, :, :-1], a[..., 0, None, None])  # a push moves everything down …
+        Sn[:, :, 0].addcmul_(cv, a[..., 0, None])  # … and puts c_t on top
+        Sn[:, :, :-1].addcmul_(S[:, :, 1:], a[..., 1, None, None])  # a pop moves everything up
+        Y[t + 1, :, C:].view(B, K, k, m).copy_(Sn[:, :, :k])  # r_t: the top k cells
+    last = T if save else T % 2
+    return Y, Ss, cs, Z, OUT, TC, last
+
+
+def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, W_hr: Tensor, W_ctl: Tensor,
+                   spec: StackRNNSpec, Y: Tensor, Ss: Tensor, cs: Tensor, Z: Tensor, OUT: Tensor, TC: Tensor):
+    """Back-propagation through time of ``_scan_forward`` by hand, from the last step back.
+
+    gys (T, B, C + R) and the gradients of the final S_T, c_T (None = zero) -> gradients of
+    (xproj, W_hr, W_ctl, b_ctl, S_0, y_0, c_0). The weight gradients are one product each after
+    the loop.
+    """
+    T, B, _ = gys.shape
+    C, K, p, m, k = spec
+    A, CV = OUT[..., :3], OUT[..., 3:]  # (T, B, K, 3), (T, B, K, m)
+    slope_cv = CV * (1 - CV)  # σ' of the pushed values, all steps at once (small)
+    GPRE = gys.new_empty(T, B, 4 * C)  # ∂/∂ gate pre-activations
+    GOUT = gys.new_empty(T, B, K, 3 + m)  # ∂/∂ [action logits | value pre-activations]
+    gS = gys.new_zeros(B, K, p, m) if gS is None else gS.clone()
+    gc = gys.new_zeros(B, C) if gc is None else gc.clone()
+    gS_prev = torch.empty_like(gS)
+    one = gys.new_ones(())
+    gY = gys[T - 1]
+    for t in range(T - 1, -1, -1):
+        # r_t = S_t[:, :, :k]
+        gS[:, :, :k] += gY[:, C:].view(B, K, k, m)
+        # S_t = a_push [c_t; S_{t−1}[:−1]] + a_pop [S_{t−1}[1:]; 0] + a_noop S_{t−1}
+        S, a, cv = Ss[t], A[t], CV[t]
+        gSf, Sf = gS.view(B, K, p * m), S.view(B, K, p * m)
+        g_a = torch.stack([torch.linalg.vecdot(gSf[..., m:], Sf[..., :-m]),
+                           torch.linalg.vecdot(gSf[..., :-m], Sf[..., m:]),
+                           torch.linalg.vecdot(gSf, Sf)], -1)  # (B, K, 3)
+        g_a[..., 0] += torch.linalg.vecdot(gS[:, :, 0], cv)
+        go = GOUT[t]
+        go[..., :3] = torch._softmax_backward_data(g_a, a, -1, a.dtype)
+        torch.mul(gS[:, :, 0], a[..., 0, None], out=go[..., 3:]).mul_(slope_cv[t])
+        torch.mul(gS, a[..., 2, None, None], out=gS_prev)
+        gS_prev[:, :, :-1].addcmul_(gS[:, :, 1:], a[..., 0, None, None])
+        gS_prev[:, :, 1:].addcmul_(gS[:, :, :-1], a[..., 1, None, None])
+        gS, gS_prev = gS_prev, gS
+        # h_t feeds the action/value layer and the output; then the LSTM cell
+        gh = torch.addmm(gY[:, :C], go.view(B, -1), W_ctl)  # (B, C)
+        # the gate slopes from the step's saved gates, per step: the (B, 4C) slices stay in cache,
+        # where all-steps (T, B, C) temporaries cost more memory passes than they save in calls
+        z, tc, gp = Z[t], TC[t], GPRE[t]
+        i, f, g, o = z[:, :C], z[:, C : 2 * C], z[:, 2 * C : 3 * C], z[:, 3 * C :]
+        ho = torch.mul(gh, o, out=gp[:, 3 * C :])  # gh o
+        gc.addcmul_(ho, torch.addcmul(one, tc, tc, value=-1.0))  # + ∂h/∂c = o (1 − tanh² c)
+        ho.mul_(tc).addcmul_(ho, o, value=-1.0)  # ∂/∂o = gh tanh(c) o (1 − o)
+        gi = torch.mul(gc, g, out=gp[:, :C]).mul_(i)
+        gi.addcmul_(gi, i, value=-1.0)  # ∂/∂i = gc g i (1 − i)
+        gf = torch.mul(gc, cs[t], out=gp[:, C : 2 * C]).mul_(f)
+        gf.addcmul_(gf, f, value=-1.0)  # ∂/∂f = gc c_{t−1} f (1 − f)
+        gg = torch.mul(gc, i, out=gp[:, 2 * C : 3 * C])
+        gg.mul_(torch.addcmul(one, g, g, value=-1.0))  # ∂/∂g = gc i (1 − g²)
+        gc.mul_(f)
+        gY = torch.addmm(gys[t - 1], GPRE[t], W_hr) if t > 0 else torch.mm(GPRE[t], W_hr)  # ∂/∂y_{t−1}
+    TB = T * B
+    g_W_hr = torch.mm(GPRE.view(TB, -1).t(), Y[:-1].reshape(TB, -1))  # (G, C + R)
+    gout = GOUT.view(TB, -1)
+    g_W_ctl = torch.mm(gout.t(), Y[1:, :, :C].reshape(TB, C))  # (P, C)
+    return GPRE, g_W_hr, g_W_ctl, gout.sum(0), gS, gY, gc
+
+
+class _StackRNNScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, xproj, W_hr, W_ctl, b_ctl, S0, y0, c0, spec):
+        with torch.inference_mode():  # fewer dispatch steps per op than no_grad; outputs copied below
+            Y, Ss, cs, Z, OUT, TC, last = _scan_forward(xproj, W_hr, W_ctl, b_ctl, S0, y0, c0, spec, save=True)
+        ctx.sv, ctx.spec = (Y, Ss, cs, Z, OUT, TC), spec  # inference tensors, read only by the backward
+        ctx.save_for_backward(W_hr, W_ctl)
+        # outputs are copies, never tensors the backward keeps (a kept output is a reference cycle
+        # through its grad_fn that only the cyclic garbage collector frees)
+        return Y[1:].clone(), Ss[last].clone(), cs[last].clone()
+
+    @staticmethod
+    @once_differentiable  # the hand-written backward is not itself differentiable: an error, not silent zeros
+    def backward(ctx, gys, gS, gc):
+        W_hr, W_ctl = ctx.saved_tensors
+        with torch.no_grad():  # not inference mode: the gradients are handed to autograd uncopied
+            grads = _scan_backward(gys.contiguous(), gS, gc, W_hr, W_ctl, ctx.spec, *ctx.sv)
+        return (*grads, None)
+
+
+def stack_rnn_scan(xproj: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor, y0: Tensor, c0: Tensor,
+                   spec: StackRNNSpec) -> tuple[Tensor, Tensor, Tensor]:
+    """The composed Stack-RNN over a whole sequence as one autograd node (the fused kernel).
+
+    xproj (T, B, 4C): the LSTM's input pre-activations W_x x_t + b of every step; W_hr
+    (4C, C + R) = [W_h | W_r]: the weights of y_{t−1} = [h_{t−1}, r_{t−1}]; W_ctl (P, C), b_ctl
+    (P,): the action/value layer; S0 (B, K, p, m); y0 (B, C + R) = [h_0, r_0] with r_0 the top
+    of S0; c0 (B, C) -> ys (T, B, C + R), S_T, c_T. Under ``no_grad`` nothing is saved.
+    Agrees with ``stack_rnn_scan_ref`` in values and gradients (tests, float64).
+    """
+    T = xproj.shape[0]
+    if T == 0:  # no step: the initial state as given
+        return y0.new_zeros(0, *y0.shape), S0, c0
+    args = (xproj, W_hr, W_ctl, b_ctl, S0, y0, c0)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in args):
+        return _StackRNNScan.apply(*args, spec)
+    with torch.no_grad():
+        Y, Ss, cs, _, _, _, last = _scan_forward(*args, spec, save=False)
+        return Y[1:], Ss[last], cs[last]
+
+
+__all__ = ["StackRNNSpec", "stack_rnn_scan", "stack_rnn_scan_ref", "stack_rnn_step_ref"]
