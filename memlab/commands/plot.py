@@ -60,7 +60,17 @@ def plot_run(run_dir: Path, st: TraceSettings, out: Path, device: str = "cpu") -
 
     run = load_run(run_dir, st.checkpoint, device=device)
     stem = out / f"{run_dir.name}-len{st.length}"
-    if run.config.model.startswith("lantm"):
+    if run.config.model in ("memn2n", "kv-memn2n"):  # per-hop attention over a story's sentences
+        from memlab.models.memn2n import hop_record
+        from memlab.plots.memn2n import plot_hop_attention
+
+        rec = hop_record(run, st.length, st.seed)
+        atomic_write_json(stem.with_suffix(".json"), rec)
+        plot_hop_attention(json.loads(stem.with_suffix(".json").read_text()), stem.with_suffix(".png"))
+        right = rec["hop_story"]["predicted"] == rec["hop_story"]["answer"]
+        summary = f"answer {rec['hop_story']['predicted']!r} ({'right' if right else 'wrong'})"
+        extra = {"answer_right": right}
+    elif run.config.model.startswith("lantm"):
         from memlab.plots.lantm import key_space_figure
 
         rec = lantm_trace_record(run, st.length, st.seed)

@@ -23,6 +23,7 @@ FAMILIES: dict[str, str] = {
     "lsm": "memlab.controllers.lsm:MODEL",
     "seq2seq-attention": "memlab.models.seq2seq_attention:ENTRY",
     "memn2n": "memlab.models.memn2n:ENTRY",
+    "kv-memn2n": "memlab.models.kv_memn2n:ENTRY",
     "gru": "memlab.models.recurrent:GRU",
     "fast-weights-rnn": "memlab.models.recurrent:FAST_WEIGHTS_RNN",
     "associative-lstm": "memlab.models.recurrent:ASSOCIATIVE_LSTM",

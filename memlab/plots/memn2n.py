@@ -18,25 +18,36 @@ def _plt():
 
 
 def plot_babi_accuracy(records: Records, path: Path) -> Path:
-    """Grouped bars: test accuracy per question family (x) and model (bars), mean over seeds."""
+    """Grouped bars: test accuracy per question family (x) and model (bars), median over seeds with
+    min–max error bars (records of the largest training-set size)."""
     plt = _plt()
+    import statistics
+
     runs = [r for r in records if r.get("kind") == "run"]
+    if runs:
+        n_max = max(r["n_train"] for r in runs)
+        runs = [r for r in runs if r["n_train"] == n_max]
     qas = list(dict.fromkeys(r["qa"] for r in runs))
     models = list(dict.fromkeys(r["model"] for r in runs))
     fig, ax = plt.subplots(figsize=(max(6.4, 1.1 * len(qas) + 2), 4.2))
     width = 0.8 / max(len(models), 1)
     for i, m in enumerate(models):
-        acc = []
+        acc, lo, hi = [], [], []
         for qa in qas:
             rs = [r["accuracy"] for r in runs if r["qa"] == qa and r["model"] == m]
-            acc.append(sum(rs) / len(rs) if rs else 0.0)
-        ax.bar([q + (i - (len(models) - 1) / 2) * width for q in range(len(qas))], acc, width, label=m)
+            med = statistics.median(rs) if rs else 0.0
+            acc.append(med)
+            lo.append(med - min(rs, default=0.0))
+            hi.append(max(rs, default=0.0) - med)
+        ax.bar([q + (i - (len(models) - 1) / 2) * width for q in range(len(qas))], acc, width, label=m,
+               yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8})
     ax.set_xticks(range(len(qas)))
     ax.set_xticklabels([q.replace("-", "\n", 1) for q in qas], fontsize=7)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("test accuracy")
     n = sorted({r["n_train"] for r in runs})
-    ax.set_title(f"generated bAbI-style tasks, {', '.join(map(str, n))} training stories")
+    ax.set_title(f"generated bAbI-style tasks, {', '.join(map(str, n))} training stories "
+                 "(median over seeds, bars min–max)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -45,7 +56,8 @@ def plot_babi_accuracy(records: Records, path: Path) -> Path:
 
 
 def plot_hop_attention(record: dict[str, Any], path: Path) -> Path:
-    """Heat map of one story: sentence (rows, in story order) × hop (columns), p_i of each hop."""
+    """Heat map of one story: sentence (rows, in story order) × hop (columns), p_i of each hop
+    (the weight a hop puts on empty memory slots is the rest of its column, 1 − Σ_i p_i)."""
     plt = _plt()
     st = record["hop_story"]
     import numpy as np

@@ -6,8 +6,8 @@ import torch
 
 from memlab.core.errors import ConfigError
 from memlab.tasks import make_task
-from memlab.tasks.babi import (COUNTS, DIRECTIONS, GET, MOVE, QA, RELATIONS, WORDS, Babi, World, decode, encode,
-                               make_story, world_question)
+from memlab.tasks.babi import (COUNTS, DIRECTIONS, GET, MOVE, PLACES, QA, RELATIONS, WORDS, Babi, World, decode,
+                               encode, make_story, world_question)
 
 
 class FixedRng:
@@ -168,3 +168,79 @@ def test_sample_rejects_impossible_lengths():
     task = make_task("babi", {"qa": "positional-reasoning"})
     with pytest.raises(ConfigError, match="impossible"):
         task.sample(1, 7, torch.Generator().manual_seed(0))
+
+
+def test_golden_yes_no_asks_the_current_place_or_another_one():
+    w = World()
+    for e in [("move", "mary", "kitchen"), ("move", "john", "office"), ("move", "mary", "garden")]:
+        w.apply(e)
+    # FixedRng(1): the second person (mary), rng.int(2) = 1 -> her current place -> yes
+    assert world_question("yes-no", w, FixedRng(1)) == ("is mary in the garden ?", "yes")
+    # FixedRng(0): john, rng.int(2) = 0 -> the first place he is not in -> no
+    assert world_question("yes-no", w, FixedRng(0)) == ("is john in the kitchen ?", "no")
+
+
+def test_yes_no_is_balanced_and_its_answer_depends_on_the_story():
+    """Half the answers are yes; the same question after a story whose last sentence moves the
+    person elsewhere flips a yes to no (the answer is read from the world, not the question)."""
+    g = torch.Generator().manual_seed(0)
+    answers = [make_story("yes-no", 2 + n % 9, g)[2] for n in range(400)]
+    assert 0.42 < answers.count("yes") / len(answers) < 0.58
+    for n in range(30):
+        story, q, a = make_story("yes-no", 3, g)
+        person, place = q.split()[1], q.split()[-2]
+        elsewhere = next(p for p in PLACES if p != place)
+        moved = story + [f"{person} went to the {elsewhere} ."]
+        assert _replay(moved, q) == "no"
+        assert _replay(story + [f"{person} went to the {place} ."], q) == "yes"
+        assert a == _replay(story, q)
+
+
+@pytest.mark.parametrize("qa", ["two-supporting-facts", "three-supporting-facts", "yes-no"])
+def test_the_memory_holds_every_sentence_the_answer_needs(qa):
+    """What a memory network stores of an encoded story (Sentences) is exactly the story's
+    sentences, most recent first, and the question: replaying the stored sentences gives the answer."""
+    from memlab.models.memn2n import Sentences
+
+    task = make_task("babi", {"qa": qa})
+    g = torch.Generator().manual_seed(5)
+    for k in (3, 10):
+        story, q, a = make_story(qa, k, g)
+        x = torch.cat([torch.tensor([task.sos]), encode(" ".join(story + [q]))])
+        s = Sentences(x.unsqueeze(1), torch.tensor([len(x)]), 0, 1, 50, pad=True)
+        stored = [decode(x[s.word[:, 0] & s.in_memory[:, 0] & (s.slot[:, 0] == i)]) + " ." for i in range(k)]
+        assert stored[::-1] == story and int(s.n_stored[0]) == k
+        assert decode(x[s.in_question[:, 0]]) + " ?" == q
+        assert _replay(stored[::-1], q) == a or a in _replay(stored[::-1], q)
+
+
+def test_two_and_three_supporting_facts_need_more_than_the_last_mention():
+    """Not answerable from one sentence: often the answer place is not in any sentence naming the
+    object (two facts: holder, then the holder's place)."""
+    g = torch.Generator().manual_seed(1)
+    far = 0
+    for _ in range(200):
+        story, q, a = make_story("two-supporting-facts", 6, g)
+        obj = q.split()[-2]
+        far += not any(obj in s and a in s for s in story)
+    assert far == 200  # a sentence names an object or a place, never both
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "--model", "memn2n", "--task", "babi", "--set", "task.qa=path-finding", "task.train_min=1"],
+     "world allows"),
+    (["train", "--model", "memn2n", "--task", "babi", "--set", "task.qa=positional-reasoning", "task.test_max=9"],
+     "world allows"),
+    (["train", "--model", "memn2n", "--task", "babi", "--set", "model.hops=0"], "model.hops=0"),
+    (["train", "--model", "kv-memn2n", "--task", "babi", "--set", "model.hops=-1"], "model.hops=-1"),
+    (["run", "memn2n-babi", "--set", "sentences_min=0"], "sentences_min"),
+    (["run", "captioning", "--set", "width=10", "digits_max=3"], "too small"),
+])
+def test_the_issue_errors_are_one_line_and_exit_2(argv, needle, capsys, tmp_path):
+    from memlab.cli import main
+
+    code = main([*argv, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    lines = [l for l in err.strip().splitlines() if l]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert needle in lines[0], lines[0]
