@@ -337,7 +337,10 @@ class ESNModelConfig:
         check_range("model.embed", self.embed, 0)
         check_choice("model.readout", self.readout, READOUTS)
         check_range("model.ridge", self.ridge, 0.0)
-        self.core_config(1).validate()
+        try:
+            self.core_config(1).validate()
+        except ConfigError as e:  # the core names its own field; the user set model.<field>
+            raise ConfigError(model_setting_error(str(e), {"hidden_size": "reservoir_size"})) from None
 
     def core_config(self, input_size: int) -> ESNConfig:
         return ESNConfig(input_size=input_size, hidden_size=self.reservoir_size, reservoir_size=0,
@@ -347,6 +350,14 @@ class ESNModelConfig:
 
 
 READOUTS = ("gradient", "ridge")
+
+
+def model_setting_error(msg: str, renamed: dict[str, str]) -> str:
+    """A core's ``field=value …`` message as the model setting the user wrote: ``model.field=value …``."""
+    field, sep, rest = msg.partition("=")
+    if not sep or not field.isidentifier():
+        return msg
+    return f"model.{renamed.get(field, field)}={rest}"
 
 
 class ESNModel(CoreSequenceModel):

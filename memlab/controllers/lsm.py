@@ -233,8 +233,13 @@ class LSMModelConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        from memlab.controllers.esn import model_setting_error
+
         check_range("model.embed", self.embed, 0)
-        self.core_config(1).validate()
+        try:
+            self.core_config(1).validate()
+        except ConfigError as e:  # the core names its own field; the user set model.<field>
+            raise ConfigError(model_setting_error(str(e), {"hidden_size": "n_neurons"})) from None
 
     def core_config(self, input_size: int) -> LSMConfig:
         keep = ("connectivity", "w", "inhibition", "input_connectivity", "w_in", "tau_m", "refractory", "dt",

@@ -29,3 +29,25 @@ def test_a_diverging_reservoir_is_a_one_line_cli_error(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "reservoir diverges: spectral radius 10 > 1" in err[0], err
+
+
+@pytest.mark.parametrize("model, task, setting, message", [
+    ("esn", "ntm-copy", "model.spectral_radius=0", "model.spectral_radius=0.0 is out of range; allowed: > 0.0"),
+    ("esn", "ntm-copy", "model.spectral_radius=-1", "model.spectral_radius=-1.0 is out of range; allowed: > 0.0"),
+    ("esn", "ntm-copy", "model.leak=0", "model.leak=0.0 is out of range; allowed: > 0.0 and <= 1.0"),
+    ("esn", "ntm-copy", "model.leak=1.5", "model.leak=1.5 is out of range; allowed: > 0.0 and <= 1.0"),
+    ("esn", "ntm-copy", "model.reservoir_size=0", "model.reservoir_size=0 is out of range; allowed: >= 1"),
+    ("lsm", "ntm-copy", "model.tau_m=0", "model.tau_m=0.0 is out of range; allowed: > 0.0"),
+    ("lsm", "ntm-copy", "model.refractory=1000", "refractory=1000.0 ms is longer than the simulation"),
+    ("associative-lstm", "associative-retrieval", "model.copies=0", "model.copies=0 is out of range; allowed: >= 1"),
+    ("lstm-cell", "copy", "model.nonrec_proj_size=500", "nonrec_proj_size=500 is larger than the cell; allowed: 0"),
+    ("lstm-cell", "copy", "model.proj_size=500", "proj_size=500 must be < hidden_size"),
+])
+def test_the_issue_errors_are_one_line_cli_errors(model, task, setting, message, tmp_path, capsys):
+    """Issue 16's list: spectral radius <= 0, leak outside (0, 1], S < 1 copies, a projection larger
+    than the cell, a refractory period longer than the simulation: exit 2, one line naming the value."""
+    args = ["train", "--model", model, "--task", task, "--out", str(tmp_path), "--no-progress", "--set", setting,
+            "train.max_epochs=1", "train.batches_per_epoch=1", "train.batch_size=2"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
