@@ -109,9 +109,13 @@ def _targets(row: Row) -> str:
                              if isinstance(r.get("target_coarse"), (int, float))})) or "?"
 
 
+def _profile_reason(row: Row) -> str | None:
+    return next((str(r["profile_reason"]) for r in row.records if r.get("profile_reason")), None)
+
+
 def _capacity_cell(row: Row) -> Cell:
     if row.profile is None:
-        why = next((r.get("profile_reason") for r in row.records if r.get("profile_reason")), None)
+        why = _profile_reason(row)
         return Cell("–", None, "missing", why or "no memory profile in the records")
     return Cell(E(f"{row.profile['capacity']:g}"), row.profile["capacity"], "num",
                 f"seed {row.profile_seed}: {row.profile['measure']}")
@@ -219,7 +223,7 @@ def profile_table(rows: list[Row]) -> str:
     for r in rows:
         if r.profile is None and r.state_size is None:
             continue
-        why = next((x.get("profile_reason") for x in r.records if x.get("profile_reason")), None)
+        why = _profile_reason(r)
         tds = [Cell(E(r.model), r.model, "id"), Cell(E(r.task), r.task, "id"),
                Cell(f"{r.state_size:,}", r.state_size, "num") if r.state_size is not None else Cell("–"),
                Cell(E(f"{r.profile['capacity']:g}"), r.profile["capacity"], "num") if r.profile
@@ -298,7 +302,8 @@ def _meta(records: Records, source: str) -> str:
              f"{', '.join(map(str, seeds))}",
              "commit " + (", ".join(commits) or "?") + (f" ({dirty} cell(s) from a dirty tree)" if dirty else ""),
              "config " + (", ".join(distinct("config_hash")) or "?"),
-             "budget " + (", ".join(f"{float(b):g} s" for b in distinct("budget_s")) or "?") + " per cell"]
+             "budget " + (", ".join(f"{b:g} s" for b in sorted({r["budget_s"] for r in records if isinstance(
+                 r.get("budget_s"), (int, float)) and not isinstance(r["budget_s"], bool)})) or "?") + " per cell"]
     if times:
         parts.append(f"recorded {times[0]}" + (f" – {times[-1]}" if len(times) > 1 else ""))
     return f"<p class=\"meta\">Rendered by <code>memlab report</code> from <code>{E(source)}</code>: " + \
