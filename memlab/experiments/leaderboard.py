@@ -405,6 +405,19 @@ def column_keys(rs: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return sorted(keys, key=lambda k: (k[0], k[1]))
 
 
+def rank_key(rs: list[dict[str, Any]], first: tuple[str, int] | None) -> tuple[float, float, str]:
+    """Sort key of a (model, task) row: best median coarse, then fine, at ``first``; n/a rows last."""
+    if first is None or all(r["status"] == "n/a" for r in rs):
+        return (1.0, 1.0, rs[0]["model"])
+    sc = [s for r in rs for s in r["scores"] if s.get(first[0]) == first[1]]
+
+    def med(key: str) -> float:
+        xs = [s[key] for s in sc if s[key] is not None]
+        return statistics.median(xs) if xs else -1.0
+
+    return (-med("coarse"), -med("fine"), rs[0]["model"])
+
+
 def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
     """leaderboard.md from records only: one row per (model, task), medians (min–max) over seeds."""
     budgets = sorted({float(r["budget_s"]) for r in records})
@@ -421,7 +434,8 @@ def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
              "automaton-class tasks are scored at single lengths (L). Status: timeout = the budget ran out before "
              f"test coarse reached the target ({targets}), "
              "scored all the same; diverged/failed/n/a are shown, never dropped. Capacity / state: save/recover "
-             "profile of the trained memory core (seed 000): items recovered with error < threshold vs scalars in its state.",
+             "profile of the trained memory core (seed 000): items recovered with error < threshold vs `state_size()`, "
+             "the scalars in its state after the profile's longest sequence.",
              ""]
     for scored_by in ("scale", "length"):
         rows = {k: v for k, v in groups.items()
@@ -431,24 +445,34 @@ def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
         cols = sorted({k for rs in rows.values() for k in column_keys(rs)}, key=lambda k: k[1])
         if scored_by == "length":
             lines += ["## Automaton-class tasks (coarse % per length L)", ""]
+        lines += ["Rows of a task are ranked by median coarse, then fine, at the first scale or length; n/a last.", ""] \
+            if scored_by == "scale" else []
         head = [f"{c[1]}x" if c[0] == "scale" else f"L={c[1]}" for c in cols]
-        lines += ["| task | model | status | " + " | ".join(head) + " | seqs to target | train s | params | seq/s | "
-                  "capacity / state |", "|---|---|---|" + "---|" * len(cols) + "---|---|---|---|---|"]
-        for (m, t), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        first = cols[0] if cols else None
+        lines += ["| task | model | status | " + " | ".join(head) + f" | fine {head[0] if head else ''} | "
+                  "seqs to target | train s | params | seq/s | capacity / state size |",
+                  "|---|---|---|" + "---|" * len(cols) + "---|---|---|---|---|---|"]
+        for (m, t), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], rank_key(kv[1], first))):
             cells = []
             for c in cols:
                 vals = [s["coarse"] for r in rs for s in r["scores"] if s.get(c[0]) == c[1]]
                 cells.append(_pct_med(vals))
+            fine = _pct_med([s["fine"] for r in rs for s in r["scores"] if first and s.get(first[0]) == first[1]])
             if all(r["status"] == "n/a" for r in rs):
                 reason = (rs[0].get("reason") or "").replace("|", "/")
-                lines.append(f"| {t} | {m} | n/a: {reason[:90]} |" + " – |" * (len(cols) + 5))
+                lines.append(f"| {t} | {m} | n/a: {reason[:100]} |" + " – |" * (len(cols) + 6))
                 continue
+            status = status_text(rs)
+            bad = next((r for r in rs if r["status"] in ("failed", "diverged")), None)
+            if bad is not None and bad.get("reason"):
+                status += ": " + bad["reason"].replace("|", "/")[:80]
             reach = [r["sequences_to_target"] for r in rs if r["sequences_to_target"] is not None]
             reach_text = _count(statistics.median(reach)) + (f" ({len(reach)}/{len(rs)})" if len(rs) > 1 else "") if reach else "–"
             prof = next((r["profile"] for r in rs if r.get("profile")), None)
             ss = next((r["state_size"] for r in rs if r.get("state_size") is not None), None)
-            cap = f"{prof['capacity']:g} / {prof['state_size']:,}" if prof else (f"– / {ss:,}" if ss else "–")
-            lines.append(f"| {t} | {m} | {status_text(rs)} | " + " | ".join(cells) + f" | {reach_text} | "
+            cap = f"{prof['capacity']:g}" if prof else "–"
+            cap += f" / {ss:,}" if ss is not None else " / –"
+            lines.append(f"| {t} | {m} | {status} | " + " | ".join(cells) + f" | {fine} | {reach_text} | "
                          f"{_med([r['train_wall_s'] for r in rs])} | {_count(rs[0]['params'])} | "
                          f"{_med([r['seq_per_s'] for r in rs])} | {cap} |")
         lines.append("")
