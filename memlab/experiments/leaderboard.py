@@ -449,9 +449,9 @@ def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
             if scored_by == "scale" else []
         head = [f"{c[1]}x" if c[0] == "scale" else f"L={c[1]}" for c in cols]
         first = cols[0] if cols else None
-        lines += ["| task | model | status | " + " | ".join(head) + f" | fine {head[0] if head else ''} | "
+        lines += ["| task | model | seeds | status | " + " | ".join(head) + f" | fine {head[0] if head else ''} | "
                   "seqs to target | train s | params | seq/s | capacity / state size |",
-                  "|---|---|---|" + "---|" * len(cols) + "---|---|---|---|---|---|"]
+                  "|---|---|---|---|" + "---|" * len(cols) + "---|---|---|---|---|---|"]
         for (m, t), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], rank_key(kv[1], first))):
             cells = []
             for c in cols:
@@ -460,7 +460,7 @@ def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
             fine = _pct_med([s["fine"] for r in rs for s in r["scores"] if first and s.get(first[0]) == first[1]])
             if all(r["status"] == "n/a" for r in rs):
                 reason = (rs[0].get("reason") or "").replace("|", "/")
-                lines.append(f"| {t} | {m} | n/a: {reason[:100]} |" + " – |" * (len(cols) + 6))
+                lines.append(f"| {t} | {m} | {len(rs)} | n/a: {reason[:100]} |" + " – |" * (len(cols) + 6))
                 continue
             status = status_text(rs)
             bad = next((r for r in rs if r["status"] in ("failed", "diverged")), None)
@@ -472,7 +472,7 @@ def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
             ss = next((r["state_size"] for r in rs if r.get("state_size") is not None), None)
             cap = f"{prof['capacity']:g}" if prof else "–"
             cap += f" / {ss:,}" if ss is not None else " / –"
-            lines.append(f"| {t} | {m} | {status} | " + " | ".join(cells) + f" | {fine} | {reach_text} | "
+            lines.append(f"| {t} | {m} | {len(rs)} | {status} | " + " | ".join(cells) + f" | {fine} | {reach_text} | "
                          f"{_med([r['train_wall_s'] for r in rs])} | {_count(rs[0]['params'])} | "
                          f"{_med([r['seq_per_s'] for r in rs])} | {cap} |")
         lines.append("")
