@@ -107,22 +107,28 @@ def train_unit(cfg: AttentionSeq2SeqConfig, task_name: str, attention: str, seed
 
 
 def render_table(records: list[dict[str, Any]]) -> str:
-    """README.md: coarse (fine) accuracy per task × attention at each scale, mean over seeds."""
+    """README.md: coarse accuracy per task × attention at each scale, median over seeds [min–max]
+    (median fine accuracy)."""
+    import statistics
+
+    from memlab.experiments.memn2n_babi import median_cell
     runs = [r for r in records if r.get("kind") == "run"]
     scales = sorted({int(s) for r in runs for s in r["scores"]})
     lines = ["# attention-seq2seq: attention vs plain encoder–decoder on copy and reverse", "",
              "Sequence accuracy (symbol accuracy) on fresh batches at n x the training lengths 1..L; "
-             "`none` is the plain encoder–decoder (Cho et al. 2014). Mean over seeds. "
+             "`none` is the plain encoder–decoder (Cho et al. 2014). Median over seeds [min–max] (median symbol "
+             "accuracy). "
              "Rendered by `memlab table attention-seq2seq`.", "",
-             "| task | attention | params | " + " | ".join(f"{s}x" for s in scales) + " | steps | train s |",
-             "|---|---|---|" + "---|" * len(scales) + "---|---|"]
+             "| task | attention | params | seeds | " + " | ".join(f"{s}x" for s in scales) + " | steps | train s |",
+             "|---|---|---|---|" + "---|" * len(scales) + "---|---|"]
     for key in dict.fromkeys((r["task"], r["attention"]) for r in runs):
         rs = [r for r in runs if (r["task"], r["attention"]) == key]
         cells = []
         for s in scales:
             sc = [r["scores"][str(s)] for r in rs if str(s) in r["scores"]]
-            cells.append(f"{sum(x['coarse'] for x in sc) / len(sc):.3f} ({sum(x['fine'] for x in sc) / len(sc):.3f})")
-        lines.append(f"| {key[0]} | {key[1]} | {rs[0]['n_params']} | " + " | ".join(cells)
+            cells.append(f"{median_cell([x['coarse'] for x in sc])} ({statistics.median(x['fine'] for x in sc):.3f})"
+                         if sc else "–")
+        lines.append(f"| {key[0]} | {key[1]} | {rs[0]['n_params']} | {len(rs)} | " + " | ".join(cells)
                      + f" | {rs[0]['steps']} | {sum(r['train_s'] for r in rs):.0f} |")
     L = next((r["length"] for r in runs), "?")
     lines += ["", f"Training lengths 1..{L}. Wall time of each unit: `unit_wall_s` in the records."]

@@ -108,19 +108,22 @@ def train_unit(cfg: CaptioningConfig, attention: str, seed: int) -> dict[str, An
 
 
 def render_table(records: list[dict[str, Any]]) -> str:
-    """README.md: exact match and BLEU-4 per captioner, mean over seeds."""
+    """README.md: exact match and BLEU-4 per captioner, median over seeds [min–max]."""
+    from memlab.experiments.memn2n_babi import median_cell
+
     runs = [r for r in records if r.get("kind") == "run"]
     lines = ["# captioning: digit canvases, CNN + LSTM with vs without soft attention", "",
              "Greedy captions of test canvases (digit images never seen in training); BLEU-4 by sacrebleu "
-             "(0–100), exact match of the whole caption. Mean over seeds. Rendered by `memlab table captioning`.", "",
-             "| attention | canvas | digits | params | steps | exact match | BLEU-4 | train s |", "|---|---|---|---|---|---|---|---|"]
+             "(0–100), exact match of the whole caption. Median over seeds [min–max]. Rendered by `memlab table captioning`.",
+             "", "| attention | canvas | digits | params | steps | seeds | exact match | BLEU-4 | train s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for att in dict.fromkeys(r["attention"] for r in runs):
         rs = [r for r in runs if r["attention"] == att]
         bl = [r["bleu4"] for r in rs if r["bleu4"] is not None]
         r0 = rs[0]
         lines.append(f"| {att} | {r0['canvas'][0]}x{r0['canvas'][1]} | {r0['digits'][0]}–{r0['digits'][1]} | "
-                     f"{r0['n_params']} | {r0['steps']} | {sum(r['exact_match'] for r in rs) / len(rs):.3f} | "
-                     f"{f'{sum(bl) / len(bl):.1f}' if bl else 'n/a (sacrebleu missing)'} | "
+                     f"{r0['n_params']} | {r0['steps']} | {len(rs)} | {median_cell([r['exact_match'] for r in rs])} | "
+                     f"{median_cell(bl, 1) if bl else 'n/a (sacrebleu missing)'} | "
                      f"{sum(r['train_s'] for r in rs):.0f} |")
     lines += ["", "Wall time of each unit: `unit_wall_s` in the records."]
     return "\n".join(lines) + "\n"

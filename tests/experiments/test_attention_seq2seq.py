@@ -41,3 +41,10 @@ def test_bad_settings_are_one_line_errors(tmp_path, over, match):
     with pytest.raises(ConfigError, match=match) as e:
         run_experiment(EXPERIMENT, over, out_dir=tmp_path / "x", jobs=1, progress=False)
     assert "\n" not in str(e.value)
+
+
+def test_table_is_the_median_over_seeds_with_spread():
+    recs = [{"kind": "run", "task": "copy", "attention": "dot", "seed": s, "n_params": 7, "steps": 10, "train_s": 1.0,
+             "length": 10, "scores": {"1": {"coarse": c, "fine": f}}}
+            for s, (c, f) in enumerate([(0.2, 0.5), (0.9, 0.95), (0.4, 0.7)])]
+    assert "| copy | dot | 7 | 3 | 0.400 [0.200–0.900] (0.700) | 10 | 3 |" in render_table(recs)

@@ -38,3 +38,9 @@ def test_bad_settings_are_one_line_errors(tmp_path, over, match):
     with pytest.raises(ConfigError, match=match) as e:
         run_experiment(EXPERIMENT, over, out_dir=tmp_path / "x", jobs=1, progress=False)
     assert "\n" not in str(e.value)
+
+
+def test_table_is_the_median_over_seeds_with_spread():
+    recs = [{"kind": "run", "attention": "soft", "seed": s, "canvas": [12, 36], "digits": [2, 3], "n_params": 9,
+             "steps": 5, "exact_match": e, "bleu4": b, "train_s": 2.0} for s, (e, b) in enumerate([(0.3, 60.0), (0.1, 40.0)])]
+    assert "| soft | 12x36 | 2–3 | 9 | 5 | 2 | 0.200 [0.100–0.300] | 50.0 [40.0–60.0] | 4 |" in render_table(recs)
