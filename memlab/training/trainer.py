@@ -434,7 +434,7 @@ class Trainer:
                     self.best_train_error, self.since_best = err, 0
                 else:
                     self.since_best += 1
-                if (cfg.plateau_halving and cfg.lr_halve_after and self.epoch > cfg.lr_halve_after
+                if (not self.closed_form and cfg.plateau_halving and cfg.lr_halve_after and self.epoch > cfg.lr_halve_after
                         and self.since_best >= cfg.lr_patience):
                     self._lower_lr(0.5)
                     self.since_best = 0

@@ -142,3 +142,12 @@ def test_a_non_finite_ridge_fit_stops_the_run_as_diverged(tmp_path, capsys):
     assert main(args) == 3  # a diverged run (see the trainer): states overflow, the fit is NaN
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert "diverged at epoch 1: the closed-form fit gave a non-finite loss" in last, last
+
+
+def test_a_ridge_run_never_halves_its_unused_learning_rate(tmp_path):
+    cfg = json.loads(json.dumps(SHORT))
+    cfg["train"].update(lr_halve_after=1, lr_patience=1)  # a gradient run would halve at every plateau
+    s = train_run("esn", "ntm-copy", cfg, seed=0, out=tmp_path, name="r", progress=False)
+    events = (tmp_path / "r" / "events.jsonl")
+    lr = json.loads((tmp_path / "r" / "config.json").read_text())["train"]["lr"]
+    assert s["lr"] == lr and (not events.exists() or "lr_halved" not in events.read_text())
