@@ -290,6 +290,11 @@ def _agree(core, T=7, B=3, masked=False):
     ys_ref, st_ref, tr_ref = core.run(xs, kernel="reference", write_mask=mask)
     ys_fast, st_fast, tr_fast = core.run(xs, kernel="fused", write_mask=mask)
     assert torch.allclose(ys_fast, ys_ref, atol=1e-12)
+    with torch.no_grad():  # the evaluation path: one-step-deep buffers, nothing saved
+        ys_eval, st_eval, tr_eval = core.run(xs, kernel="fused", write_mask=mask)
+    assert torch.equal(ys_eval, ys_fast.detach())
+    for x, y in zip([*st_eval, *tr_eval], [*st_fast, *tr_fast]):
+        assert (x is None and y is None) or torch.equal(x, y)
     for x, y in zip(st_fast, st_ref):
         assert x.shape == y.shape and torch.allclose(x, y, atol=1e-12)
     for x, y in zip(tr_fast, tr_ref):
