@@ -312,121 +312,189 @@ def _scan_forward_steps(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
     return ys, (M, wr, ww, L, p, u, r, h, c), sv
 
 
-# per-step tensors the backward reads (besides the (T+1)-long state lists):
-_SAVED = ("kr", "br", "kw", "bw", "e", "v", "f", "ga", "gw", "pi", "terms", "psi", "uw", "Kw", "bDw", "knw", "mn",
-          "cw", "su", "phi", "Pc", "a", "mix", "modes", "cr", "Kr", "bDr", "knr", "mn2")
+def _gate_order(C: int, device) -> Tensor:
+    """Gate rows i, f, g, o -> i, f, o, g (the three sigmoid gates side by side); its own inverse."""
+    return torch.cat([torch.arange(2 * C), torch.arange(3 * C, 4 * C), torch.arange(2 * C, 3 * C)]).to(device)
+
+
+def _per_step(x: Tensor, n: int) -> list[Tensor] | tuple[Tensor, ...]:
+    """Views x[0], x[1], … for n steps, made once (one dispatch, not one per step); a buffer
+    shorter than n (the ring buffers of a forward that saves nothing) repeats cyclically."""
+    v = x.unbind(0)
+    return v if len(v) >= n else [v[i % len(v)] for i in range(n)]
 
 
 def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, spec: DNCSpec, save: bool):
-    """Forward of ``dnc_scan`` with autograd off, eager: the arithmetic of ``_fwd_step`` with
-    results written into preallocated buffers (fewer allocations and ops per step); the norms
-    ‖M_t(i)‖ of the read content are reused by the next step's write content.
+    """Forward of ``dnc_scan`` with autograd off, eager, ~56 ops a step.
 
-    xproj (T, B, G): controller pre-activations from x_t (with bias); W_rec (G, R·W [+ C]);
-    W_if (P, C), b_if (P,); state M (B, N, W), wr (B, R, N), ww (B, N), L (B, N, N), p (B, N),
-    u (B, N), r (B, R, W), h, c (B, C) -> ys (T, B, C + R·W), the final state and, with
-    ``save``, what the backward needs.
+    The arithmetic of ``_fwd_step``, every result written into a (T, …) buffer that the
+    backward reads as it is (with ``save``; otherwise ring buffers of one or two steps), all
+    per-step views made before the loop, constants as tensors (a Python number in an op costs
+    a conversion), and:
+
+    * the controller reads y_{t−1} = [h_{t−1}, r_{t−1}] from the output buffer through one
+      weight [W_h | W_r], its gate rows ordered i, f, o, g (one sigmoid, one tanh);
+    * erase and add are one pass each, M_t = M + w^w ∘ (v − e ∘ M);
+    * the link update is two passes, L_t = L ∘ F + w^w pᵀ with F = (1 − w^w_i) − w^w_j written
+      from vectors; the links are kept only at the start of every segment of ``spec.seg`` steps;
+    * the norms sqrt(‖x‖² + ε) are one ``hypot``, ‖M_t(i)‖ of the read is reused by the next
+      write; the three read modes are stacked and mixed by one product.
+
+    xproj (T, B, G): controller pre-activations from x_t (with bias), gate rows i, f, g, o;
+    W_rec (G, R·W [+ C]) = [W_r | W_h]; W_if (P, C), b_if (P,); state M (B, N, W), wr (B, R, N),
+    ww (B, N), L (B, N, N), p, u (B, N), r (B, R, W), h, c (B, C) -> ys (T, B, C + R·W), the
+    final state and, with ``save``, the buffers the backward reads.
     """
     T, B, _ = xproj.shape
     C, R, N, W, eps, clip = spec.C, spec.R, spec.N, spec.W, spec.eps, spec.clip
     c1, c2, c3, c4, c5, c6, c7, c8, c9 = spec.cuts
+    RW, P = R * W, W_if.shape[0]
     lstm = spec.kind == "lstm"
-    ys = xproj.new_empty(T, B, C + R * W)
-    hs = xproj.new_empty(T, B, C)  # a buffer of its own: a view of ys on ctx would be a grad_fn cycle
-    rests = xproj.new_empty(T, B, R * W + (C if lstm else 0))  # [r_{t−1}, h_{t−1}]
-    outs = xproj.new_empty(T, B, W_if.shape[0])  # ξ_t after clipping
+    new = xproj.new_empty
+    one, eps_t, ome_t, seps = (xproj.new_full((), v) for v in (1.0, eps, 1.0 - eps, math.sqrt(eps)))
     if lstm:
-        gates = xproj.new_empty(T, B, 4 * C)  # σ(i), σ(f), tanh(g), σ(o)
-        cells = xproj.new_empty(T + 1, B, C)
-        cells[0] = c
-    sv: dict = {k: [] for k in _SAVED}
-    Ms, WRs, WWs, Ps, Us = [M], [wr], [ww], [p], [u]
-    links = {0: L}  # L_{t} at the start of every segment
-    Lbuf = xproj.new_empty(2, B, N, N)  # L_t alternates between two buffers
-    # constants as tensors: a Python number in an op costs a conversion (4 more dispatches) each time
-    one, eps_t, ome_t = xproj.new_ones(()), xproj.new_full((), eps), xproj.new_full((), 1.0 - eps)
-    eps_3d, ones_b1 = xproj.new_full((1, 1, 1), eps), xproj.new_ones(B, 1)
-    mn2 = (M * M).sum(-1).add_(eps_t).sqrt_()  # ‖M_0(i)‖ (B, N)
+        perm = _gate_order(C, xproj.device)
+        xp = xproj.index_select(2, perm)  # (T, B, 4C): i, f, o, g
+        Wc = torch.cat([W_rec[:, RW:], W_rec[:, :RW]], 1).index_select(0, perm)  # (4C, C + R·W) = [W_h | W_r]
+    else:
+        xp, Wc = xproj, W_rec  # (T, B, C), (C, R·W)
+    WcT, W_ifT = Wc.t(), W_if.t()
+    xp = xp.unbind(0)
+    nS, nP = (T + 1, T) if save else (2, 1)  # state buffers (t = 0 … T), per-step buffers
+    S1, P1 = T + 1, T
+    # y_t = [h_t | r_t] for t = 0 … T (y_0 the initial state): the output and the controller's input
+    Y = new(T + 1, B, C + RW)
+    Y[0, :, :C] = h
+    Y[0, :, C:] = r.reshape(B, RW)
+    Y_, Yh_, Yr_ = _per_step(Y, S1), _per_step(Y[:, :, :C], S1), _per_step(Y[:, :, C:], S1)
+    RD = new(B, R, W)  # r_t, contiguous for its product, then copied into y_t
+    RDf = RD.view(B, RW)
+    if lstm:
+        GT = new(nP, B, 4 * C)  # σ(i), σ(f), σ(o), tanh(g)
+        CS = new(nS, B, C)  # c_t
+        TC = new(nP, B, C)  # tanh c_t
+        CS[0] = c
+        GT_, Gs_, Gg_ = _per_step(GT, P1), _per_step(GT[:, :, : 3 * C], P1), _per_step(GT[:, :, 3 * C :], P1)
+        Gi_, Gf_, Go_ = (_per_step(GT[:, :, k * C : (k + 1) * C], P1) for k in range(3))
+        CS_, TC_ = _per_step(CS, S1), _per_step(TC, P1)
+    XI = new(nP, B, P)  # ξ_t after clipping
+    SG = new(nP, B, P - c4)  # σ over [e | v | f | g^a | g^w | π] (only e, f, g^a, g^w are used)
+    SP = new(nP, B, c4 - c1)  # oneplus over [β^r | k^w | β^w] (only the β are used)
+    PI = new(nP, B, R, 3)  # read modes π: backward, forward, content
+    XI_, PI_ = _per_step(XI, P1), _per_step(PI, P1)
+    XIs_, XIb_ = _per_step(XI[:, :, c4:], P1), _per_step(XI[:, :, c1:c4], P1)
+    XIpi_ = _per_step(XI[:, :, c9:].unflatten(2, (R, 3)), P1)
+    KR3_ = _per_step(XI[:, :, :c1].unflatten(2, (R, W)), P1)  # k^r (B, R, W)
+    KWc_, KWv_ = _per_step(XI[:, :, c2:c3].unsqueeze(-1), P1), _per_step(XI[:, :, c2:c3], P1)  # k^w (B, W, 1), (B, W)
+    Vr_ = _per_step(XI[:, :, c5:c6].unsqueeze(2), P1)  # v (B, 1, W)
+    SG_, SP_ = _per_step(SG, P1), _per_step(SP, P1)
+    Er_ = _per_step(SG[:, :, : c5 - c4].unsqueeze(2), P1)  # e (B, 1, W)
+    Fg3_ = _per_step(SG[:, :, c6 - c4 : c7 - c4].unsqueeze(-1), P1)  # f (B, R, 1)
+    GA_, GW_ = _per_step(SG[:, :, c7 - c4 : c8 - c4], P1), _per_step(SG[:, :, c8 - c4 : c9 - c4], P1)  # (B, 1)
+    BR3_, BW_ = _per_step(SP[:, :, : c2 - c1].unsqueeze(-1), P1), _per_step(SP[:, :, c3 - c1 :], P1)
+    # memory state over time
+    Ms, WRs, WWs, Ps, Us = new(nS, B, N, W), new(nS, B, R, N), new(nS, B, N), new(nS, B, N), new(nS, B, N)
+    Ms[0], WRs[0], WWs[0], Ps[0], Us[0] = M, wr, ww, p, u
+    M_, MT_ = _per_step(Ms, S1), _per_step(Ms.transpose(2, 3), S1)
+    WR_, WR2_ = _per_step(WRs, S1), _per_step(WRs.view(-1, B * R, 1, N), S1)
+    WW_, WWc_ = _per_step(WWs, S1), _per_step(WWs.unsqueeze(-1), S1)
+    P_, Pr_, U_ = _per_step(Ps, S1), _per_step(Ps.unsqueeze(2), S1), _per_step(Us, S1)
+    MN = new(nS, B, N)  # sqrt(‖M_t(i)‖² + ε)
+    MN_, MNr_ = _per_step(MN, S1), _per_step(MN.unsqueeze(2), S1)
+    TERMS, UW = new(nP, B, R, N), new(nP, B, N)  # 1 − f w^r_{t−1}; u + w^w − u w^w
+    PSI = new(nP, B, N) if R > 1 else TERMS[:, :, 0]
+    TERMS_, UW_, PSI_ = _per_step(TERMS, P1), _per_step(UW, P1), _per_step(PSI, P1)
+    KNR, KNW = new(nP, B, R), new(nP, B, 1)  # key norms
+    KNR_, KNW_, KNR3_ = _per_step(KNR, P1), _per_step(KNW, P1), _per_step(KNR.unsqueeze(-1), P1)
+    DW, KW, CW = new(nP, B, N), new(nP, B, N), new(nP, B, N)  # write content: ‖k‖‖M‖ + ε, K, c^w
+    DW_, KW_, KW3_, CW_ = _per_step(DW, P1), _per_step(KW, P1), _per_step(KW.unsqueeze(-1), P1), _per_step(CW, P1)
+    SUX = new(nP, B, N + 1)  # [1 | sorted usage û]: the exclusive product is a cumprod of its first N
+    SUX[:, :, 0] = 1.0
+    PHI = torch.empty(nP, B, N, dtype=torch.long, device=xproj.device)  # free list φ
+    PC, AS, A, MIX = new(nP, B, N), new(nP, B, N), new(nP, B, N), new(nP, B, N)
+    SU_, SUX0_, PHI_ = _per_step(SUX[:, :, 1:], P1), _per_step(SUX[:, :, :N], P1), _per_step(PHI, P1)
+    PC_, AS_, A_, MIX_ = _per_step(PC, P1), _per_step(AS, P1), _per_step(A, P1), _per_step(MIX, P1)
+    S = new(nP, B, 1)  # Σ_i w^w_t[i]
+    S_ = _per_step(S, P1)
+    DR, KR, MO = new(nP, B, R, N), new(nP, B, R, N), new(nP, B, R, 3, N)  # read content; modes [b, f, c]
+    DR_, KR_, MO_, MO2_ = _per_step(DR, P1), _per_step(KR, P1), _per_step(MO, P1), _per_step(MO.view(-1, B * R, 3, N), P1)
+    PI2_ = _per_step(PI.view(-1, B * R, 1, 3), P1)
+    # links: two working buffers, a new tensor at every segment start (kept for the backward)
+    LB = new(2, B, N, N)
+    LBd = [x.diagonal(dim1=1, dim2=2) for x in LB]
+    FB = new(B, N, N)  # F_t = (1 − w_i) − w_j
+    links = {0: L}
+    MN_[0].copy_(torch.hypot(torch.linalg.vector_norm(M, dim=-1), seps))
     for t in range(T):
-        # controller: pre = W_x x_t + b + [W_r, W_h] [r_{t−1}, h_{t−1}]
-        rest = rests[t]
-        rest[:, : R * W] = r.reshape(B, R * W)
+        # controller: pre = W_x x_t + b + [W_h | W_r] y_{t−1}
         if lstm:
-            rest[:, R * W :] = h
-            gt = gates[t]
-            pre = torch.addmm(xproj[t], rest, W_rec.t())  # (B, 4C)
-            torch.sigmoid(pre, out=gt)
-            torch.tanh(pre[:, 2 * C : 3 * C], out=gt[:, 2 * C : 3 * C])
-            c = torch.addcmul(gt[:, C : 2 * C] * c, gt[:, :C], gt[:, 2 * C : 3 * C], out=cells[t + 1])
-            torch.mul(gt[:, 3 * C :], torch.tanh(c), out=hs[t])
+            torch.addmm(xp[t], Y_[t], WcT, out=GT_[t])
+            Gs_[t].sigmoid_()
+            Gg_[t].tanh_()
+            cn = torch.mul(Gf_[t], CS_[t], out=CS_[t + 1]).addcmul_(Gi_[t], Gg_[t])
+            torch.mul(Go_[t], torch.tanh(cn, out=TC_[t]), out=Yh_[t + 1])
         else:
-            torch.tanh(torch.addmm(xproj[t], rest, W_rec.t()), out=hs[t])
-        h = hs[t]
+            torch.tanh(torch.addmm(xp[t], Yr_[t], WcT), out=Yh_[t + 1])
         # interface ξ_t
-        xi = torch.addmm(b_if, h, W_if.t(), out=outs[t])  # (B, P)
+        xi = torch.addmm(b_if, Yh_[t + 1], W_ifT, out=XI_[t])
         if clip > 0:
             xi.clamp_(-clip, clip)
-        sg = torch.sigmoid(xi)
-        kr = xi[:, :c1].view(B, R, W)
-        sp = F.softplus(xi[:, c1:c4]).add_(one)  # oneplus over [β^r | k^w | β^w]
-        br, bw = sp[:, : c2 - c1], sp[:, c3 - c1 :]  # β^r ≥ 1 (B, R), β^w ≥ 1 (B, 1)
-        kw = xi[:, c2:c3]  # (B, W)
-        e, v, f = sg[:, c4:c5], xi[:, c5:c6], sg[:, c6:c7]  # (B, W), (B, W), (B, R)
-        ga, gw = sg[:, c7:c8], sg[:, c8:c9]  # (B, 1) each
-        pi = torch.softmax(xi[:, c9:].view(B, R, 3), -1)  # [backward, forward, content]
+        torch.sigmoid(XIs_[t], out=SG_[t])
+        torch.add(F.softplus(XIb_[t]), one, out=SP_[t])
+        torch._softmax(XIpi_[t], -1, False, out=PI_[t])
         # usage: ψ = Π_r (1 − f_r w^r_{t−1}), u_t = (u + w^w − u w^w) ψ
-        terms = torch.addcmul(one, f.unsqueeze(-1), wr, value=-1.0)  # (B, R, N)
-        psi = terms[:, 0] if R == 1 else terms.prod(1)  # (B, N)
-        uw = u + ww - u * ww
-        u_new = uw * psi
+        terms = torch.addcmul(one, Fg3_[t], WR_[t], value=-1.0, out=TERMS_[t])
+        psi = torch.prod(terms, 1, out=PSI_[t]) if R > 1 else PSI_[t]
+        un = torch.mul(torch.lerp(U_[t], one, WW_[t], out=UW_[t]), psi, out=U_[t + 1])
+        # key norms sqrt(‖k‖² + ε)
+        torch.hypot(torch.linalg.vector_norm(KR3_[t], dim=-1), seps, out=KNR_[t])
+        torch.hypot(torch.linalg.vector_norm(KWv_[t], dim=-1, keepdim=True), seps, out=KNW_[t])
         # write content C(M_{t−1}, k^w, β^w)
-        knw = (kw * kw).sum(-1, keepdim=True).add_(eps_t).sqrt_()  # (B, 1)
-        mn = mn2  # ‖M_{t−1}(i)‖ (B, N), from the previous step's reads
-        Dw = torch.addcmul(eps_t, knw, mn)  # (B, N)
-        Kw = torch.bmm(M, kw.unsqueeze(-1)).squeeze(-1).div_(Dw)  # (B, N)
-        cw = torch.softmax(bw * Kw, -1)
-        # allocation over the free list φ (ascending usage)
-        su, phi = torch.sort(torch.addcmul(eps_t, u_new, ome_t), dim=-1, stable=True)  # (B, N) each
-        Pc = torch.cumprod(torch.cat([ones_b1, su[:, :-1]], 1), 1)  # Π_{i<j} u[φ_i]
-        a = torch.empty_like(su).scatter_(1, phi, torch.addcmul(Pc, su, Pc, value=-1.0))  # (B, N): φ is a permutation
-        mix = torch.lerp(cw, a, ga)  # g^a a + (1 − g^a) c^w
-        ww_new = gw * mix  # (B, N)
-        # memory: M_t = M ∘ (1 − w eᵀ) + w vᵀ
-        keep = torch.addcmul(one, ww_new.unsqueeze(-1), e.unsqueeze(1), value=-1.0)  # (B, N, W)
-        M_new = torch.baddbmm(M * keep, ww_new.unsqueeze(-1), v.unsqueeze(1))
-        # links and both directional reads: one pass over L
-        L = _link_into(L, ww_new, p, Lbuf[t % 2], one)
-        fwd = torch.bmm(wr, L.transpose(1, 2))  # L w^r: (B, R, N)
-        bwd = torch.bmm(wr, L)  # Lᵀ w^r: (B, R, N)
-        p_new = torch.addcmul(ww_new, torch.sub(one, ww_new.sum(-1, keepdim=True)), p)
+        dw = torch.addcmul(eps_t, KNW_[t], MN_[t], out=DW_[t])
+        torch.bmm(M_[t], KWc_[t], out=KW3_[t])
+        torch._softmax(torch.mul(BW_[t], KW_[t].div_(dw)), -1, False, out=CW_[t])
+        # allocation over the free list φ (ascending usage û = ε + (1 − ε) u)
+        torch.sort(torch.addcmul(eps_t, un, ome_t), stable=True, dim=-1, out=(SU_[t], PHI_[t]))
+        torch.cumprod(SUX0_[t], 1, out=PC_[t])  # Π_{i<j} û[φ_i]
+        A_[t].scatter_(1, PHI_[t], torch.addcmul(PC_[t], SU_[t], PC_[t], value=-1.0, out=AS_[t]))
+        wn = torch.mul(GW_[t], torch.lerp(CW_[t], A_[t], GA_[t], out=MIX_[t]), out=WW_[t + 1])
+        # memory: M_t = M + w^w ∘ (v − e ∘ M)
+        Mn = torch.addcmul(M_[t], WWc_[t + 1], torch.addcmul(Vr_[t], Er_[t], M_[t], value=-1.0), out=M_[t + 1])
+        # links L_t = L ∘ F + w^w pᵀ (diagonal 0) and both directional reads
+        if save and (t + 1) % spec.seg == 0 and t + 1 < T:
+            Ln = new(B, N, N)
+            links[t + 1], Lnd = Ln, Ln.diagonal(dim1=1, dim2=2)
+        else:
+            Ln, Lnd = LB[(t + 1) % 2], LBd[(t + 1) % 2]
+        torch.sub(torch.sub(one, wn).unsqueeze(-1), WW_[t + 1].unsqueeze(1), out=FB)
+        torch.mul(L, FB, out=Ln).addcmul_(WWc_[t + 1], Pr_[t])
+        Lnd.zero_()
+        L = Ln
+        fwd = torch.bmm(WR_[t], Ln.transpose(1, 2))  # L w^r_{t−1}
+        bwd = torch.bmm(WR_[t], Ln)  # Lᵀ w^r_{t−1}
+        # precedence p_t = (1 − Σ w^w) p + w^w
+        torch.addcmul(P_[t], torch.sum(wn, -1, keepdim=True, out=S_[t]), P_[t], value=-1.0, out=P_[t + 1]).add_(wn)
         # read content C(M_t, k^r, β^r)
-        knr = (kr * kr).sum(-1).add_(eps_t).sqrt_()  # (B, R)
-        mn2 = (M_new * M_new).sum(-1).add_(eps_t).sqrt_()  # (B, N)
-        Dr = torch.baddbmm(eps_3d, knr.unsqueeze(-1), mn2.unsqueeze(1))  # (B, R, N)
-        Kr = torch.bmm(kr, M_new.transpose(1, 2)).div_(Dr)
-        cr = torch.softmax(br.unsqueeze(-1) * Kr, -1)
-        modes = torch.stack([bwd, fwd, cr], 2)  # (B, R, 3, N), in the order of π
-        wr_new = torch.bmm(pi.view(B * R, 1, 3), modes.view(B * R, 3, N)).view(B, R, N)  # Σ_m π_m w_m
-        r = torch.bmm(wr_new, M_new)  # (B, R, W)
-        ys[t, :, C:] = r.view(B, R * W)
-        if save:
-            for name, val in zip(_SAVED, (kr, br, kw, bw, e, v, f, ga, gw, pi, terms, psi, uw, Kw, bw / Dw, knw, mn, cw,
-                                          su, phi, Pc, a, mix, modes, cr, Kr, br.unsqueeze(-1) / Dr, knr, mn2)):
-                sv[name].append(val)
-            Ms.append(M_new)
-            WRs.append(wr_new)
-            WWs.append(ww_new)
-            Ps.append(p_new)
-            Us.append(u_new)
-            if (t + 1) % spec.seg == 0 and t + 1 < T:
-                links[t + 1] = L.clone()
-        M, wr, ww, p, u = M_new, wr_new, ww_new, p_new, u_new
-    ys[:, :, :C] = hs
+        torch.hypot(torch.linalg.vector_norm(Mn, dim=-1), seps, out=MN_[t + 1])
+        dr = torch.addcmul(eps_t, KNR3_[t], MNr_[t + 1], out=DR_[t])
+        cr = torch.softmax(torch.mul(BR3_[t], torch.bmm(KR3_[t], MT_[t + 1], out=KR_[t]).div_(dr)), -1)
+        # w^r_t = Σ_m π_m mode_m, r_t = w^r_t M_t
+        torch.stack([bwd, fwd, cr], 2, out=MO_[t])
+        torch.bmm(PI2_[t], MO2_[t], out=WR2_[t + 1])
+        torch.bmm(WR_[t + 1], Mn, out=RD)
+        Yr_[t + 1].copy_(RDf)
+    ys = Y[1:]
+    cT = CS_[T] if lstm else c
+    final = (M_[T], WR_[T], WW_[T], L, P_[T], U_[T], Yr_[T].view(B, R, W), Yh_[T], cT)
+    sv: dict = {}
     if save:
-        sv.update(Ms=Ms, WRs=WRs, WWs=WWs, Ps=Ps, Us=Us, links=links, rests=rests, outs=outs, hs=hs)
+        sv = dict(Y=Y, XI=XI, SG=SG, SP=SP, PI=PI, TERMS=TERMS, PSI=PSI, UW=UW, KNR=KNR, KNW=KNW, DW=DW, KW=KW,
+                  CW=CW, SUX=SUX, PHI=PHI, PC=PC, AS=AS, A=A, MIX=MIX, S=S, DR=DR, KR=KR, MO=MO, Ms=Ms, WRs=WRs,
+                  WWs=WWs, Ps=Ps, Us=Us, MN=MN, links=links, L_final=L)
         if lstm:
-            sv.update(gates=gates, cells=cells)
-    final = (M, wr, ww, L, p, u, r, h, c)
+            sv.update(GT=GT, CS=CS, TC=TC, perm=perm, Wc=Wc)
+        else:
+            sv.update(Wc=Wc)
     # outputs are copied (``_normal``) before they leave the node: none of them is kept on ctx
     return ys, final, sv
 
@@ -507,153 +575,241 @@ def _scan_backward_steps(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
 
 
 def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
-    """Back-propagation through time of ``_scan_forward`` by hand, from the last step back.
+    """Back-propagation through time of ``_scan_forward_eager`` by hand, ~85 ops a step.
 
     gys (T, B, C + R·W) and the gradients of the final (M, w^r, w^w, L, p, u, r, h, c) ->
-    gradients of (xproj, W_rec, W_if, b_if) and of the initial state. The links of each
-    segment are recomputed from its checkpoint; weight gradients are one product after the loop.
+    gradients of (xproj, W_rec, W_if, b_if) and of the initial state. Everything that does not
+    depend on the recursion is computed for all steps before the loop (activation slopes, with
+    the signs and gate factors of the raw gradients folded in; ratios; products of the other
+    heads' retention terms); the interface parts' gradients go straight into their columns of
+    one (T, B, P) buffer. The links of each segment are recomputed from its checkpoint, with
+    F_t kept for ∂L_{t−1} = G_t ∘ F_t; G_t = ∂L_t + the rank-2R outer products of both reads.
+    Weight gradients are one product each after the loop.
     """
     T, B, _ = gys.shape
-    C, R, N, W, eps = spec.C, spec.R, spec.N, spec.W, spec.eps
-    RW = R * W
+    C, R, N, W, eps, clip = spec.C, spec.R, spec.N, spec.W, spec.eps, spec.clip
+    c1, c2, c3, c4, c5, c6, c7, c8, c9 = spec.cuts
+    RW, P, dt = R * W, W_if.shape[0], gys.dtype
     lstm = spec.kind == "lstm"
-    gM, gwr, gww, gL, gp, gu, gr, gh, gc = (g.clone() for g in gfinal)
-    Ms, WRs, WWs, Ps, Us = sv["Ms"], sv["WRs"], sv["WWs"], sv["Ps"], sv["Us"]
-    slopes = _interface_slopes(sv["outs"], spec)  # (T, B, P)
-    g_out_all = torch.empty_like(slopes)
-    g_pre_all = gys.new_empty(T, B, W_rec.shape[0])
-    if lstm:
-        gates, cells = sv["gates"], sv["cells"]
-        tc = torch.tanh(cells[1:])  # (T, B, C)
-        do_c = gates[..., 3 * C :] * (1.0 - tc * tc)  # ∂h/∂c = o (1 − tanh² c)
-        gate_slopes = gates * (1.0 - gates)  # σ' for i, f, o
-        gate_slopes[..., 2 * C : 3 * C] = 1.0 - gates[..., 2 * C : 3 * C] ** 2  # tanh' for g
-    else:
-        hs = sv["hs"]
-        ff_slope = 1.0 - hs * hs
-    gyh, gyr = gys[..., :C], gys[..., C:].reshape(T, B, R, W)
+    new = gys.new_empty
+    S1 = T + 1
+    Y, XI, SG, SP, PI = sv["Y"], sv["XI"], sv["SG"], sv["SP"], sv["PI"]
+    Ms, WRs, WWs, Ps, Us, MN = sv["Ms"], sv["WRs"], sv["WWs"], sv["Ps"], sv["Us"], sv["MN"]
+    Wc = sv["Wc"]
     one = gys.new_ones(())
-    Ls = gys.new_empty(spec.seg + 1, B, N, N)  # L_{s0} … L_{e0} of one segment, recomputed
-    gLs = gys.new_empty(2, B, N, N)  # ∂L alternates between two buffers
-    Q = gys.new_empty(B, N, N)
-    ones, ome_t = gys.new_ones(B, 1, N), gys.new_full((), 1.0 - eps)
-    later = torch.ones(N, N, dtype=gys.dtype, device=gys.device).tril_(-1)  # [j > k]: sums over later ranks
-    gL, slot = gLs[0].copy_(gL), 1
-    for s0 in sorted(sv["links"], reverse=True):
-        e0 = min(s0 + spec.seg, T)
-        Ls[0].copy_(sv["links"][s0])
+    # ---- per-step coefficients for all steps at once
+    sgx = torch.sigmoid(XI[:, :, c1:c4])  # oneplus' slope, over [β^r | k^w | β^w]
+    ds = SG * (1.0 - SG)  # σ' over [e | v | f | g^a | g^w | π]
+    slope = torch.ones_like(XI)
+    slope[:, :, c1:c2] = sgx[:, :, : c2 - c1]
+    slope[:, :, c3:c4] = sgx[:, :, c3 - c1 :]
+    slope[:, :, c4:c5] = -ds[:, :, : c5 - c4]  # e: its raw gradient is −∂e
+    slope[:, :, c6:c7] = -ds[:, :, c6 - c4 : c7 - c4]  # f: raw −∂f
+    GWa = SG[:, :, c8 - c4 : c9 - c4]  # (T, B, 1)
+    slope[:, :, c7:c8] = ds[:, :, c7 - c4 : c8 - c4] * GWa  # g^a: raw ∂g^a / g^w
+    slope[:, :, c8:c9] = ds[:, :, c8 - c4 : c9 - c4]
+    if clip > 0:
+        slope.mul_(XI.abs() < clip)  # clamp passes no gradient where it bit
+    BR, BW = SP[:, :, : c2 - c1].unsqueeze(-1), SP[:, :, c3 - c1 :]  # (T, B, R, 1), (T, B, 1)
+    bDr, bDw = BR / sv["DR"], BW / sv["DW"]  # β / D
+    KR3 = XI[:, :, :c1].unflatten(2, (R, W))
+    KRN = KR3 / sv["KNR"].unsqueeze(-1).neg()  # −k^r / ‖k^r‖ (T, B, R, W)
+    KWr = XI[:, :, c2:c3].unsqueeze(2)  # (T, B, 1, W)
+    KWN = KWr / sv["KNW"].unsqueeze(-1).neg()  # −k^w / ‖k^w‖ (T, B, 1, W)
+    NKNRr = sv["KNR"].unsqueeze(2).neg()  # (T, B, 1, R)
+    NKNW = sv["KNW"].neg()  # (T, B, 1)
+    MH = Ms / MN.unsqueeze(-1)  # M_t(i) / ‖M_t(i)‖ (T + 1, B, N, W)
+    GAa = SG[:, :, c7 - c4 : c8 - c4]
+    CA = GWa * GAa  # ∂a = ∂w^w g^w g^a
+    CC = GWa - CA  # ∂c^w = ∂w^w g^w (1 − g^a)
+    AmC = sv["A"] - sv["CW"]
+    NPC = sv["PC"] * -(1.0 - eps)
+    later = torch.ones(N, N, dtype=dt, device=gys.device).tril_(-1).mul_(1.0 - eps)  # [j > k] (1 − ε)
+    OMWW, OMU, OMS = 1.0 - WWs, 1.0 - Us, 1.0 - sv["S"]
+    PI4 = gys.new_zeros(T, B, 4, R, 1)  # [π_b, 0, π_f, π_c]: the read-mode gradients land beside w^r_{t−1}
+    PI4[:, :, [0, 2, 3], :, 0] = PI.permute(0, 1, 3, 2)
+    EV = torch.cat([SG[:, :, : c5 - c4].neg(), XI[:, :, c5:c6]], -1).unsqueeze(-1)  # [−e | v] (T, B, 2W, 1)
+    TERMS = sv["TERMS"]
+    if R > 1:  # Π_{r' ≠ r} (1 − f_r' w^r'), without dividing
+        ones = TERMS.new_ones(T, B, 1, N)
+        before = torch.cumprod(torch.cat([ones, TERMS[:, :, :-1]], 2), 2)
+        after = torch.cumprod(torch.cat([ones, TERMS.flip(2)[:, :, :-1]], 2), 2).flip(2)
+        OTH_ = _per_step(before * after, T)
+    if lstm:
+        GT, CS, TC = sv["GT"], sv["CS"], sv["TC"]
+        gi, gf, go, gg = GT.split(C, -1)
+        DG = torch.cat([gg * gi * (1.0 - gi), CS[:-1] * gf * (1.0 - gf), TC * go * (1.0 - go), gi * (1.0 - gg * gg)], -1)
+        DOC = go * (1.0 - TC * TC)  # ∂h/∂c = o (1 − tanh² c)
+        DG4_, DGo_, DOC_, FG_ = _per_step(DG.unflatten(2, (4, C)), T), _per_step(DG[:, :, 2 * C : 3 * C], T), \
+            _per_step(DOC, T), _per_step(gf, T)
+    else:
+        FFS_ = _per_step(1.0 - Y[1:, :, :C] ** 2, T)
+    # ---- per-step views
+    SLOPE_, XI_ = _per_step(slope, T), _per_step(XI, T)
+    PI_, PI4_, MO_ = _per_step(PI, T), _per_step(PI4, T), _per_step(sv["MO"], T)
+    MO2_ = _per_step(sv["MO"].view(T, B * R, 3, N), T)
+    CR_ = _per_step(sv["MO"][:, :, :, 2], T)
+    KR_, bDr_, KRN_, KR3_, NKNRr_ = (_per_step(x, T) for x in (sv["KR"], bDr, KRN, KR3, NKNRr))
+    KW_, bDw_, KWN_, KWr_, NKNW_, CW_ = (_per_step(x, T) for x in (sv["KW"], bDw, KWN, KWr, NKNW, sv["CW"]))
+    M_, MT_, MH_ = _per_step(Ms, S1), _per_step(Ms.transpose(2, 3), S1), _per_step(MH, S1)
+    WR_, WRT_ = _per_step(WRs, S1), _per_step(WRs.transpose(2, 3), S1)
+    WW_, WWc_, WWr_ = _per_step(WWs, S1), _per_step(WWs.unsqueeze(-1), S1), _per_step(WWs.unsqueeze(2), S1)
+    OMWc_ = _per_step(OMWW.unsqueeze(-1), S1)
+    P_, Pc_, Pr_ = _per_step(Ps, S1), _per_step(Ps.unsqueeze(-1), S1), _per_step(Ps.unsqueeze(2), S1)
+    MNc_ = _per_step(MN.unsqueeze(-1), S1)
+    OMWW_, OMU_, OMS_ = _per_step(OMWW, S1), _per_step(OMU, S1), _per_step(OMS, T)
+    Er_ = _per_step(SG[:, :, : c5 - c4].unsqueeze(2), T)
+    Fg3_ = _per_step(SG[:, :, c6 - c4 : c7 - c4].unsqueeze(-1), T)
+    EV_, MIX_, AmC_, CA_, CC_ = (_per_step(x, T) for x in (EV, sv["MIX"], AmC, CA, CC))
+    PHI_, AS_, NPC_, SU_ = _per_step(sv["PHI"], T), _per_step(sv["AS"], T), _per_step(NPC, T), _per_step(sv["SUX"][:, :, 1:], T)
+    PSI_, UW_ = _per_step(sv["PSI"], T), _per_step(sv["UW"], T)
+    # gradients of the interface parts, column by column, and of the controller pre-activations
+    GOUT = new(T, B, P)
+    GPRE = new(T, B, Wc.shape[0])
+    GOUT_, GPRE_ = _per_step(GOUT, T), _per_step(GPRE, T)
+    GOkr_, GObr_ = _per_step(GOUT[:, :, :c1], T), _per_step(GOUT[:, :, c1:c2], T)
+    GOkw_, GObw_ = _per_step(GOUT[:, :, c2:c3], T), _per_step(GOUT[:, :, c3], T)
+    GOev_, GOf_ = _per_step(GOUT[:, :, c4:c6], T), _per_step(GOUT[:, :, c6:c7], T)
+    GOga_, GOgw_, GOpi_ = _per_step(GOUT[:, :, c7], T), _per_step(GOUT[:, :, c8], T), _per_step(GOUT[:, :, c9:], T)
+    if lstm:
+        GPRE4_, GPREo_ = _per_step(GPRE.unflatten(2, (4, C)), T), _per_step(GPRE[:, :, 2 * C : 3 * C], T)
+    # [∂h_t | ∂r_t]: the outputs' gradients, plus the next controller step's through [W_h | W_r]
+    gM0, gwr0, gww0, gL0, gp0, gu0, gr0, gh0, gc0 = gfinal
+    GY = gys.clone()
+    GY[T - 1, :, :C] += gh0
+    GY[T - 1, :, C:] += gr0.reshape(B, RW)
+    GY_, GYh_, GYr3_ = _per_step(GY, T), _per_step(GY[:, :, :C], T), _per_step(GY[:, :, C:].unflatten(2, (R, W)), T)
+    GYr_ = _per_step(GY[:, :, C:], T)
+    W_r = Wc if not lstm else None
+    # carried gradients (of the state after step t)
+    gM, gMo = gM0.contiguous().clone(), new(B, N, W)  # ∂M_t, two buffers
+    gwr, gww, gp, gu = gwr0.clone(), gww0.clone(), gp0.clone(), gu0.clone()
+    gL = gL0.clone(memory_format=torch.contiguous_format)
+    gLd = gL.diagonal(dim1=1, dim2=2)
+    gc = gc0.clone()
+    gmn = gys.new_zeros(B, N)  # ∂sqrt(‖M_t(i)‖² + ε) from step t + 1's write content
+    ZZ = new(B, 4, R, N)  # [∂b, w^r_{t−1}, ∂f, ∂c^r]
+    ZZb, ZZx, ZZf, ZZc = ZZ.unbind(1)
+    ZU_T, ZV = ZZ[:, 1:3].flatten(1, 2).transpose(1, 2), ZZ[:, 0:2].flatten(1, 2)  # Σ x ∂bᵀ + ∂f xᵀ = U Vᵀ
+    QB = new(B, N, N)
+    QQ = new(B, N, 2 * W)  # [∂M ∘ M_{t−1} | ∂M]
+    QQm, QQg = QQ[:, :, :W], QQ[:, :, W:]
+    GWW = new(B, N)  # ∂w^w_t
+    GWW3, GWWc = GWW.unsqueeze(1), GWW.unsqueeze(-1)
+    ones_r = gys.new_ones(B, 1, N)
+    links, seg = sv["links"], spec.seg
+    FS = new(min(seg, T), B, N, N)  # F_t of one segment
+    LSb = new(max(min(seg, T) - 1, 1), B, N, N)  # L_{s0+1} … L_{e0−1}, recomputed
+    LSd = [x.diagonal(dim1=1, dim2=2) for x in LSb]
+    for s0 in sorted(links, reverse=True):
+        e0 = min(s0 + seg, T)
+        Ls = {s0: links[s0], e0: links.get(e0, sv["L_final"])}
         for t in range(s0, e0):
-            _link_into(Ls[t - s0], WWs[t + 1], Ps[t], Ls[t - s0 + 1], one)
+            torch.sub(OMWc_[t + 1], WWr_[t + 1], out=FS[t - s0])
+            if t + 1 < e0:
+                torch.mul(Ls[t], FS[t - s0], out=LSb[t - s0]).addcmul_(WWc_[t + 1], Pr_[t])
+                LSd[t - s0].zero_()
+                Ls[t + 1] = LSb[t - s0]
         for t in range(e0 - 1, s0 - 1, -1):
-            L_prev, L_new = Ls[t - s0], Ls[t - s0 + 1]
-            M_prev, M_new, wr_prev, wr_new = Ms[t], Ms[t + 1], WRs[t], WRs[t + 1]
-            ww_prev, ww_new, p_prev, u_prev = WWs[t], WWs[t + 1], Ps[t], Us[t]
-            gh = gh + gyh[t]
-            gr = gr + gyr[t]
-            # r_t = w^r_t M_t
-            g_wr = torch.baddbmm(gwr, gr, M_new.transpose(1, 2))  # (B, R, N)
-            gM = torch.baddbmm(gM, wr_new.transpose(1, 2), gr)  # (B, N, W)
-            # w^r_t = π_b b + π_f f + π_c c
-            modes, cr, pi = sv["modes"][t], sv["cr"][t], sv["pi"][t]
-            g_pi = torch.bmm(modes.view(B * R, 3, N), g_wr.view(B * R, N, 1)).view(B, R, 3)
-            g_modes = pi.unsqueeze(-1) * g_wr.unsqueeze(2)  # (B, R, 3, N)
-            g_bwd, g_fwd, g_cr = g_modes.unbind(2)
-            # read content c = softmax(β K(M_t, k^r)), K = k·M / (‖k‖‖M‖ + ε)
-            Kr, knr, mn2, kr = sv["Kr"][t], sv["knr"][t], sv["mn2"][t], sv["kr"][t]
-            g_dot = _softmax_bwd(g_cr, cr)
-            g_br = (g_dot * Kr).sum(-1)  # (B, R)
-            g_dot.mul_(sv["bDr"][t])  # β / D
-            g_D = g_dot * Kr  # minus ∂/∂D
-            g_knr = torch.bmm(g_D, mn2.unsqueeze(-1)).squeeze(-1).div_(knr).neg_()  # (B, R)
-            g_mn2 = torch.bmm(knr.unsqueeze(1), g_D).squeeze(1).div_(mn2).neg_()  # (B, N)
-            g_kr = torch.baddbmm(g_knr.unsqueeze(-1) * kr, g_dot, M_new)  # (B, R, W)
-            gM.baddbmm_(g_dot.transpose(1, 2), kr).addcmul_(g_mn2.unsqueeze(-1), M_new)
-            # directional reads f = L w^r_{t−1}, b = Lᵀ w^r_{t−1}: ∂L as one rank-2R product
-            g_wr_prev = torch.bmm(g_fwd, L_new).add_(torch.bmm(g_bwd, L_new.transpose(1, 2)))  # (B, R, N)
-            gL.baddbmm_(torch.cat([g_fwd, wr_prev], 1).transpose(1, 2), torch.cat([wr_prev, g_bwd], 1))
-            gL.diagonal(dim1=1, dim2=2).zero_()  # L_t[i, i] ≡ 0 passes nothing back
-            # precedence p_t = (1 − Σ w) p_{t−1} + w
-            g_ww = (gww + gp).sub_((gp * p_prev).sum(-1, keepdim=True))  # (B, N)
-            g_p_prev = gp * torch.sub(one, ww_new.sum(-1, keepdim=True))
-            # links L_t = (1 − w_i − w_j) L_{t−1} + w_i p_j
-            torch.mul(gL, L_prev, out=Q)
-            g_ww.add_(torch.bmm(p_prev.unsqueeze(1), gL.transpose(1, 2)).squeeze(1)).sub_(Q.sum(-1))
-            g_ww.sub_(torch.bmm(ones, Q).squeeze(1))  # column sums as a product: faster than sum(-2)
-            g_p_prev.add_(torch.bmm(ww_new.unsqueeze(1), gL).squeeze(1))
-            gL_prev = torch.mul(gL, torch.sub(one, ww_new).unsqueeze(-1), out=gLs[slot])
-            gL, slot = gL_prev.addcmul_(gL, ww_new.unsqueeze(1), value=-1.0), 1 - slot  # ∘ (1 − w_i − w_j)
-            # memory M_t = M_{t−1} ∘ (1 − w eᵀ) + w vᵀ
-            e, v = sv["e"][t], sv["v"][t]
-            g_v = torch.bmm(ww_new.unsqueeze(1), gM).squeeze(1)  # (B, W)
-            Qm = gM * M_prev
-            g_ww.add_(torch.bmm(gM, v.unsqueeze(-1)).squeeze(-1)).sub_(torch.bmm(Qm, e.unsqueeze(-1)).squeeze(-1))
-            g_e = torch.bmm(ww_new.unsqueeze(1), Qm).squeeze(1).neg_()  # (B, W)
-            gM_prev = gM * torch.addcmul(one, ww_new.unsqueeze(-1), e.unsqueeze(1), value=-1.0)
-            # w^w = g^w [g^a a + (1 − g^a) c^w]
-            ga, gw, a, cw, mix = sv["ga"][t], sv["gw"][t], sv["a"][t], sv["cw"][t], sv["mix"][t]
-            g_gw = (g_ww * mix).sum(-1, keepdim=True)  # (B, 1)
-            g_mix = g_ww * gw
-            g_ga = (g_mix * (a - cw)).sum(-1, keepdim=True)
-            g_a = g_mix * ga
-            g_cw = g_mix - g_a  # (1 − g^a) ∂mix
-            # allocation a[φ_j] = (1 − u_φj) Π_{i<j} u_φi over sorted usage û = ε + (1 − ε) u
-            su, phi, Pc = sv["su"][t], sv["phi"][t], sv["Pc"][t]
-            g_as = g_a.gather(1, phi)
-            gPP = torch.addcmul(g_as, g_as, su, value=-1.0).mul_(Pc)  # ∂/∂Π_{i<j} times the product
-            g_su = torch.mm(gPP, later).div_(su).sub_(g_as * Pc)  # Σ_{j>k} gPP_j / û_k − ∂a_k
-            g_u_new = torch.addcmul(gu, torch.empty_like(g_su).scatter_(1, phi, g_su), ome_t)  # φ is a permutation
-            # write content c^w = softmax(β^w K(M_{t−1}, k^w))
-            Kw, knw, mn, kw = sv["Kw"][t], sv["knw"][t], sv["mn"][t], sv["kw"][t]
-            g_dot = _softmax_bwd(g_cw, cw)  # (B, N)
-            g_bw = (g_dot * Kw).sum(-1, keepdim=True)  # (B, 1)
-            g_dot.mul_(sv["bDw"][t])
-            g_D = g_dot * Kw
-            g_knw = (g_D * mn).sum(-1, keepdim=True).div_(knw).neg_()  # (B, 1)
-            g_mn = (g_D * knw).div_(mn).neg_()  # (B, N)
-            g_kw = torch.baddbmm((g_knw * kw).unsqueeze(1), g_dot.unsqueeze(1), M_prev).squeeze(1)  # (B, W)
-            gM_prev.addcmul_(g_dot.unsqueeze(-1), kw.unsqueeze(1)).addcmul_(g_mn.unsqueeze(-1), M_prev)
-            # usage u_t = (u + w − u w) ψ
-            psi, uw = sv["psi"][t], sv["uw"][t]
-            g_uw = g_u_new * psi
-            g_psi = g_u_new * uw
-            gu = torch.addcmul(g_uw, g_uw, ww_prev, value=-1.0)
-            gww = torch.addcmul(g_uw, g_uw, u_prev, value=-1.0)
-            # retention ψ = Π_r (1 − f_r w^r_{t−1})
-            terms, f = sv["terms"][t], sv["f"][t]
-            if R == 1:
-                g_terms = g_psi.unsqueeze(1)  # (B, 1, N)
-            else:  # products of the other heads' terms, without dividing
-                before = torch.cumprod(torch.cat([ones, terms[:, :-1]], 1), 1)
-                after = torch.cumprod(torch.cat([ones, terms.flip(1)[:, :-1]], 1), 1).flip(1)
-                g_terms = g_psi.unsqueeze(1) * before * after  # (B, R, N)
-            g_f = (g_terms * wr_prev).sum(-1).neg_()  # (B, R)
-            g_wr_prev.addcmul_(g_terms, f.unsqueeze(-1), value=-1.0)
-            # interface: gradients by part, times the activation slopes
-            g_out = g_out_all[t]
-            torch.cat([g_kr.reshape(B, RW), g_br, g_kw, g_bw, g_e, g_v, g_f, g_ga, g_gw,
-                       _softmax_bwd(g_pi, pi).reshape(B, 3 * R)], 1, out=g_out)
-            g_out.mul_(slopes[t])
-            gh = torch.addmm(gh, g_out, W_if)  # (B, C)
-            # controller
-            g_pre = g_pre_all[t]
-            if lstm:
-                gt = gates[t]
-                gc = torch.addcmul(gc, gh, do_c[t])
-                torch.cat([gc * gt[:, 2 * C : 3 * C], gc * cells[t], gc * gt[:, :C], gh * tc[t]], 1, out=g_pre)
-                g_pre.mul_(gate_slopes[t])  # ∂i, ∂f, ∂g, ∂o
-                gc = gc * gt[:, C : 2 * C]
+            Lp, Ln = Ls[t], Ls[t + 1]
+            if t < T - 1:  # + ∂pre_{t+1} [W_h | W_r]
+                if lstm:
+                    GY_[t].addmm_(GPRE_[t + 1], Wc)
+                    gr3 = GYr3_[t]
+                else:
+                    gr3 = torch.addmm(GYr_[t], GPRE_[t + 1], W_r).view(B, R, W)
             else:
-                torch.mul(gh, ff_slope[t], out=g_pre)
-            g_rest = torch.mm(g_pre, W_rec)  # (B, R·W [+ C])
-            gr = g_rest[:, :RW].view(B, R, W)
-            gh = g_rest[:, RW:] if lstm else torch.zeros_like(gh)
-            gM, gwr = gM_prev, g_wr_prev
-            gp = g_p_prev
+                gr3 = GYr3_[t]
+            gh = GYh_[t]
+            # r_t = w^r_t M_t
+            gwt = torch.baddbmm(gwr, gr3, MT_[t + 1])  # ∂w^r_t (B, R, N)
+            gM.baddbmm_(WRT_[t + 1], gr3)
+            # w^r_t = Σ_m π_m mode_m
+            torch.mul(PI4_[t], gwt.unsqueeze(1), out=ZZ)
+            ZZx.copy_(WR_[t])
+            gpi = torch.bmm(MO2_[t], gwt.view(B * R, N, 1)).view(B, R, 3)
+            GOpi_[t].copy_(torch._softmax_backward_data(gpi, PI_[t], -1, dt).view(B, 3 * R))
+            # read content c^r = softmax(β K(M_t, k^r)), K = k·M / D, D = ‖k‖‖M‖ + ε
+            gz = torch._softmax_backward_data(ZZc, CR_[t], -1, dt)
+            torch.linalg.vecdot(gz, KR_[t], out=GObr_[t])  # ∂β^r
+            gz.mul_(bDr_[t])  # ∂(k·M)
+            gD = gz * KR_[t]  # −∂D
+            gkr = torch.baddbmm(KRN_[t] * torch.bmm(gD, MNc_[t + 1]), gz, M_[t + 1])
+            GOkr_[t].copy_(gkr.view(B, RW))
+            gM.baddbmm_(gz.transpose(1, 2), KR3_[t])
+            # ∂‖M_t(i)‖ from this read and the next write, as one row scaling
+            gM.addcmul_(torch.baddbmm(gmn.unsqueeze(1), NKNRr_[t], gD).view(B, N, 1), MH_[t + 1])
+            # directional reads f = L_t x, b = L_tᵀ x (x = w^r_{t−1}); G_t = ∂L_t + Σ ∂f xᵀ + x ∂bᵀ
+            gx = torch.bmm(ZZf, Ln).baddbmm_(ZZb, Ln.transpose(1, 2))  # ∂w^r_{t−1}
+            gL.baddbmm_(ZU_T, ZV)
+            gLd.zero_()  # L_t[i, i] ≡ 0 passes nothing back
+            # L_t = L_{t−1} ∘ F + w pᵀ: ∂w = G p − Σ_j (G ∘ L)_ij − Σ_i (G ∘ L)_ij, ∂p = Gᵀ w
+            torch.mul(gL, Lp, out=QB)
+            torch.sub(torch.bmm(gL, Pc_[t]).view(B, N), QB.sum(-1), out=GWW)
+            GWW3.sub_(torch.bmm(ones_r, QB))
+            gpn = torch.addcmul(torch.bmm(WWr_[t + 1], gL).view(B, N), gp, OMS_[t])  # ∂p_{t−1}
+            # p_t = (1 − Σ w) p_{t−1} + w
+            GWW.add_(gp).add_(gww)
+            GWW3.sub_(torch.bmm(gp.unsqueeze(1), Pc_[t]))
+            gL.mul_(FS[t - s0])  # ∂L_{t−1}
+            # M_t = M_{t−1} + w ∘ (v − e ∘ M_{t−1})
+            torch.mul(gM, M_[t], out=QQm)
+            QQg.copy_(gM)
+            GOev_[t].copy_(torch.bmm(WWr_[t + 1], QQ).view(B, 2 * W))  # [−∂e | ∂v]
+            GWWc.add_(torch.bmm(QQ, EV_[t]))
+            gMp = torch.mul(gM, torch.addcmul(one, WWc_[t + 1], Er_[t], value=-1.0), out=gMo)
+            # w^w = g^w lerp(c^w, a, g^a)
+            torch.linalg.vecdot(GWW, MIX_[t], out=GOgw_[t])
+            torch.linalg.vecdot(GWW, AmC_[t], out=GOga_[t])
+            gcw = torch.mul(GWW, CC_[t])
+            # allocation a[φ_j] = (1 − û_φj) Π_{i<j} û_φi
+            gas = torch.mul(GWW, CA_[t]).gather(1, PHI_[t])
+            gsu = torch.mul(gas, NPC_[t]).addcdiv_(torch.mm(gas * AS_[t], later), SU_[t])
+            gu.scatter_add_(1, PHI_[t], gsu)  # ∂u_t
+            # write content c^w = softmax(β^w K(M_{t−1}, k^w))
+            gz = torch._softmax_backward_data(gcw, CW_[t], -1, dt)
+            torch.linalg.vecdot(gz, KW_[t], out=GObw_[t])
+            gz.mul_(bDw_[t])
+            gD = gz * KW_[t]
+            gkw = torch.baddbmm(KWN_[t] * torch.bmm(gD.unsqueeze(1), MNc_[t]), gz.unsqueeze(1), M_[t])
+            GOkw_[t].copy_(gkw.view(B, W))
+            gmn = torch.mul(gD, NKNW_[t])
+            gMp.addcmul_(gz.unsqueeze(-1), KWr_[t])
+            # u_t = (u + w − u w) ψ, ψ = Π_r (1 − f_r w^r_{t−1})
+            guw = gu * PSI_[t]
+            gpsi = (gu * UW_[t]).unsqueeze(1)
+            gun = torch.mul(guw, OMWW_[t])
+            gww = torch.mul(guw, OMU_[t])
+            gterms = gpsi * OTH_[t] if R > 1 else gpsi
+            torch.linalg.vecdot(gterms, WR_[t], out=GOf_[t])
+            gx.addcmul_(gterms, Fg3_[t], value=-1.0)
+            # interface -> controller
+            ght = torch.addmm(gh, GOUT_[t].mul_(SLOPE_[t]), W_if)  # ∂h_t
+            if lstm:
+                gc.addcmul_(ght, DOC_[t])
+                torch.mul(gc.unsqueeze(1), DG4_[t], out=GPRE4_[t])
+                torch.mul(ght, DGo_[t], out=GPREo_[t])
+                gc.mul_(FG_[t])
+            else:
+                torch.mul(ght, FFS_[t], out=GPRE_[t])
+            gM, gMo = gMp, gM
+            gwr, gp, gu = gx, gpn, gun
+    gM.addcmul_(gmn.unsqueeze(-1), MH_[0])
     TB = T * B
-    g_W_rec = torch.mm(g_pre_all.view(TB, -1).t(), sv["rests"].view(TB, -1))
-    g_out_flat = g_out_all.view(TB, -1)
-    g_W_if = torch.mm(g_out_flat.t(), sv["hs"].view(TB, C))
-    return g_pre_all, g_W_rec, g_W_if, g_out_flat.sum(0), gM, gwr, gww, gL, gp, gu, gr, gh, gc
+    if lstm:
+        perm = sv["perm"]
+        g_rest0 = torch.mm(GPRE[0], Wc)  # [∂h_0 | ∂r_0]
+        gh, gr = g_rest0[:, :C], g_rest0[:, C:].reshape(B, R, W)
+        gWc = torch.mm(GPRE.view(TB, -1).t(), Y[:-1].reshape(TB, -1)).index_select(0, perm)
+        g_W_rec = torch.cat([gWc[:, C:], gWc[:, :C]], 1)
+        g_xproj = GPRE.index_select(2, perm)
+    else:
+        gh, gr = torch.zeros_like(gh0), torch.mm(GPRE[0], Wc).view(B, R, W)
+        g_W_rec = torch.mm(GPRE.view(TB, -1).t(), Y[:-1, :, C:].reshape(TB, RW))
+        g_xproj = GPRE
+    g_out = GOUT.view(TB, P)
+    g_W_if = torch.mm(g_out.t(), Y[1:, :, :C].reshape(TB, C))
+    return g_xproj, g_W_rec, g_W_if, g_out.sum(0), gM, gwr, gww, gL, gp, gu, gr, gh, gc
 
 
 class _DNCScan(torch.autograd.Function):
