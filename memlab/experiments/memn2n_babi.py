@@ -156,8 +156,8 @@ def train_unit(cfg: Memn2nBabiConfig, qa: str, model: str, seed: int) -> dict[st
             batch = batch_of([train[j] for j in order[i : i + cfg.batch_size]])
             opt.zero_grad()
             loss = task.loss(net(batch), batch)
-            # SGD as in the authors' code: the loss summed over the batch (η = 0.01 is for that sum)
-            (loss * batch.inputs.shape[1] if sgd else loss).backward()
+            # SGD as in the authors' code: the loss summed over the batch's answer symbols (η = 0.01 is for that sum)
+            (loss * batch.mask.sum() if sgd else loss).backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 40.0)
             opt.step()
             total += loss.item() * batch.inputs.shape[1]
