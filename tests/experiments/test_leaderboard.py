@@ -137,6 +137,7 @@ def test_ray_address_that_does_not_answer_is_one_line(tmp_path, capsys):
     assert time.perf_counter() - t0 < 30 and not out.exists()
 
 
+@pytest.mark.slow  # two driver processes per case (~20 s idle)
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_killed_driver_resumes_without_writing_a_record_twice(tmp_path, sig):
     out, store = tmp_path / "out", tmp_path / "store"
