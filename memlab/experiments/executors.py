@@ -193,7 +193,9 @@ class RayExecutor:
     def slots(self) -> int:
         import ray
 
-        return max(1, int(ray.available_resources().get("GPU" if self.gpu else "CPU", 1)))
+        if not ray.is_initialized():
+            return 1
+        return max(1, int(ray.cluster_resources().get("GPU" if self.gpu else "CPU", 1)))
 
     @property
     def gpu(self) -> bool:

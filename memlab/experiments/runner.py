@@ -325,7 +325,7 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
 def _progress_postfix(bar, done: int, left: int, executor) -> None:
     """cells done / running / left beside the bar (its ETA is tqdm's, from the units run so far)."""
     try:
-        slots = executor.slots if executor.name == "local" or getattr(executor, "started", False) else 1
+        slots = executor.slots
     except Exception:  # noqa: BLE001 - a cluster that cannot say: one at a time
         slots = 1
     running = min(max(slots, 1), left)
