@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from memlab.report.records import CLASSES, STATUSES, Row, Stat, class_summary, summarise
+from memlab.report.records import CLASSES, STATUSES, Row, Stat, class_summary, ranked, summarise
 
 Records = list[dict[str, Any]]
 E = html.escape
@@ -389,12 +389,13 @@ def render_html(records: Records, source: str, out_dir: Path, base: Path | None 
 {_meta(records, source)}
 <nav><a href="#board">table</a><a href="#curves">length generalisation</a><a href="#automata">automaton classes</a><a href="#memory">memory profiles</a><a href="#cells">cells and figures</a></nav>
 <h2 id="board">Leaderboard</h2>
-<p class="note">One row per (model, task). Scores are % of sequences (coarse: every answer symbol right) or of
+<p class="note">One row per (model, task), each task's best first (median coarse, then fine, at its first scale or
+length). Scores are % of sequences (coarse: every answer symbol right) or of
 symbols (fine): the median over seeds, the spread (min–max over seeds) in brackets; <span class="part">k/n seeds</span>
 when some seeds have no score there, with their status. A cell without a number says why (n/a: the model cannot be built
 for the task; diverged, timeout, failed). Click a column header to sort (again to reverse); cells without a number stay
 last.</p>
-{leaderboard_table(rows)}
+{leaderboard_table(ranked(rows))}
 <h2 id="curves">Length generalisation</h2>
 <p class="note">Per task, every model: coarse (left) and fine (right) score against the length scale or the test length;
 median over seeds, band min–max. A model without scores on a task is named in the legend with its cells' status.</p>

@@ -264,6 +264,21 @@ def summarise(records: list[dict[str, Any]]) -> list[Row]:
     return [summarise_cells(m, t, rs) for (m, t), rs in groups.items()]
 
 
+def ranked(rows: list[Row]) -> list[Row]:
+    """``rows`` grouped by task (in order of first appearance), each task's rows best first: median
+    coarse, then fine, at the task's first scale or length (as ``leaderboard.md`` ranks them), then
+    model name; rows without a number there last."""
+    tasks = list(dict.fromkeys(r.task for r in rows))
+
+    def key(r: Row) -> tuple:
+        p = r.points[0] if r.points else None
+        c = p.coarse.median if p is not None and p.coarse.ok else None
+        f = p.fine.median if p is not None and p.fine.ok else None
+        return (tasks.index(r.task), c is None, -(c or 0.0), f is None, -(f or 0.0), r.model)
+
+    return sorted(rows, key=key)
+
+
 # --------------------------------------------------------------------------- per automaton class
 @dataclass(frozen=True)
 class ClassCell:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.xdist_group("report")
 
 from memlab.cli import main
 from memlab.core.errors import MemlabError
-from memlab.report.records import class_summary, load_records, summarise
+from memlab.report.records import class_summary, load_records, ranked, summarise
 
 # --------------------------------------------------------------------------- a tiny HTML reader
 
@@ -117,6 +117,10 @@ def test_hand_checked_medians_on_the_synthetic_records(synthetic):
     assert summ["alpha"]["cs"].mean == pytest.approx(0.3) and summ["beta"]["cs"].mean == pytest.approx(0.9)
     assert summ["beta"]["regular"].mean == pytest.approx(0.8)
     assert "delta" not in summ  # no automaton-class task
+    # each task's rows best first by coarse then fine at its first point; rows without a number last
+    order = [(r.model, r.task) for r in ranked(list(rows.values()))]
+    assert order[:4] == [("beta", "copy"), ("alpha", "copy"), ("delta", "copy"), ("gamma", "copy")]  # .7 .5 .3 n/a
+    assert order[4:7] == [("alpha", "parity"), ("beta", "parity"), ("gamma", "parity")]  # coarse at L=5: 1.0, .8
 
 
 # --------------------------------------------------------------------------- the page
