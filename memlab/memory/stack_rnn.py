@@ -127,18 +127,18 @@ class StackRNNAccess(nn.Module):
         xs (T, B, I) -> (ys (T, B, C + R), final StackRNNState, final controller state), or None
         unless ``controller`` is a standard LSTM (the caller then runs the reference step).
         """
-        from memlab.memory.kernels.ntm_scan import controller_operands
+        from memlab.controllers.lstm import LSTMCore
         from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan
 
-        ops = controller_operands(controller, xs)
-        if ops is None or ops[0] != "lstm":
+        if not (isinstance(controller, LSTMCore) and controller.standard):
             return None
-        _, xproj, W_rec = ops  # W_rec (4C, R + C) = [W_r | W_h]
-        R = self.read_size
-        W_hr = torch.cat([W_rec[:, R:], W_rec[:, :R]], 1)  # weights of y_{t−1} = [h_{t−1}, r_{t−1}]
+        I = xs.shape[-1]
+        W_in = controller.W_x  # (4C, I + R): the controller reads [x_t, r_{t−1}]
+        W_hr = torch.cat([controller.W_r, W_in[:, I:]], 1)  # weights of y_{t−1} = [h_{t−1}, r_{t−1}]
         y0 = torch.cat([ctrl_state.r, self.reads(state)], 1)  # (B, C + R)
         spec = StackRNNSpec(controller.output_size, self.K, self.p, self.m, self.k)
-        ys, S, c = stack_rnn_scan(xproj, W_hr, self.ctl.weight, self.ctl.bias, state.S, y0, ctrl_state.c, spec)
+        ys, S, c = stack_rnn_scan(xs, W_in[:, :I], controller.b, W_hr, self.ctl.weight, self.ctl.bias, state.S, y0,
+                                  ctrl_state.c, spec)
         h = ys[-1, :, : spec.C] if ys.shape[0] else ctrl_state.r
         return ys, StackRNNState(S), type(ctrl_state)(h, c)
 

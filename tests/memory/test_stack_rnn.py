@@ -148,11 +148,11 @@ def test_fused_kernel_gradcheck():
     from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan
 
     g = torch.Generator().manual_seed(7)
-    C, K, p, m, k, B, T = 3, 2, 3, 2, 2, 2, 4
+    C, K, p, m, k, B, T, I = 3, 2, 3, 2, 2, 2, 4, 2
     spec = StackRNNSpec(C, K, p, m, k)
     R, P = spec.R, K * (3 + m)
     args = [torch.randn(*s, generator=g, dtype=D).requires_grad_() for s in
-            [(T, B, 4 * C), (4 * C, C + R), (P, C), (P,), (B, K, p, m), (B, C + R), (B, C)]]
+            [(T, B, I), (4 * C, I), (4 * C,), (4 * C, C + R), (P, C), (P,), (B, K, p, m), (B, C + R), (B, C)]]
     assert torch.autograd.gradcheck(lambda *a: stack_rnn_scan(*a, spec), args, eps=1e-6, atol=1e-7)
 
 
@@ -164,7 +164,7 @@ def test_fused_kernel_equals_its_own_reference_loop():
     g = torch.Generator().manual_seed(8)
     spec = StackRNNSpec(4, 1, 5, 3, 2)
     args = [torch.randn(*s, generator=g, dtype=D) for s in
-            [(9, 2, 16), (16, 4 + 6), (6, 4), (6,), (2, 1, 5, 3), (2, 4 + 6), (2, 4)]]
+            [(9, 2, 3), (16, 3), (16,), (16, 4 + 6), (6, 4), (6,), (2, 1, 5, 3), (2, 4 + 6), (2, 4)]]
     ref = stack_rnn_scan_ref(*args, spec)
     with torch.no_grad():
         fast = stack_rnn_scan(*args, spec)

@@ -8,17 +8,17 @@ gradient) and a few hundred thousand elementwise operations. Counted with ``torc
 makes ~81 compute calls (plus its per-node bookkeeping, ``slice_backward``/``cat`` copies and
 a weight-gradient product per step); this kernel makes ~51:
 
-* the controller's input projection W_x x_t + b is one product for all steps, outside the kernel
-  (``controller_operands``, shared with the NTM kernel);
-* the controller reads y_{t−1} = [h_{t−1}, r_{t−1}] (the previous output) through one weight
-  [W_h | W_r], so no per-step copies build its input; steps run with autograd off, writing into
-  preallocated (T, ...) buffers (gates, tanh c_t, actions, stacks, outputs);
+* the controller's input projection W_x x_t + b is one product for all steps, written into the
+  gate buffer, to which each step adds [h_{t−1}, r_{t−1}] [W_h | W_r]ᵀ in place: the controller
+  reads the previous output y_{t−1} through one weight, so no per-step copies build its input;
+* steps run with autograd off, writing into preallocated (T, ...) buffers (gates, tanh c_t,
+  actions, stacks, outputs);
 * the stack update is three in-place ``addcmul`` on shifted slices of a (B, K, p, m) buffer (no
   shifted copies); its backward applies the same shifts to ∂/∂S_t;
-* the weight gradients of the controller and of the action/value layer are one matrix product
-  each after the loop (T·B rows); the gate slopes are formed per step from the saved gates,
-  whose (B, 4C) slice is still in cache (all-steps (T, B, C) temporaries cost more memory
-  passes than the calls they save).
+* backward, a step's gate gradient (B, 4C) is used while it is in cache: its slopes come from
+  the saved gates, and it is added into the controller's weight, bias and input gradients at
+  once (no (T, B, 4C) gradient is ever stored; one product over all T·B rows after the loop
+  costs as much at T ≈ 40 and more at T ≈ 80).
 
 The three products are the floor: ~6·T·B·4C·(C + R) flops a sequence batch, ~9 GFLOP for the
 benchmark's mean per-length batch, which one core of the benchmark machine does at ~75 GFLOP/s.
@@ -83,11 +83,12 @@ def stack_rnn_step_ref(xp: Tensor, y: Tensor, c: Tensor, S: Tensor, W_hr: Tensor
     return torch.cat([h, S[:, :, : spec.k].reshape(B, spec.R)], 1), c, S
 
 
-def stack_rnn_scan_ref(xproj: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor, y0: Tensor, c0: Tensor,
-                       spec: StackRNNSpec) -> tuple[Tensor, Tensor, Tensor]:
-    """``stack_rnn_step_ref`` over t: xproj (T, B, G) -> ys (T, B, C + R), S_T, c_T."""
+def stack_rnn_scan_ref(xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor,
+                       y0: Tensor, c0: Tensor, spec: StackRNNSpec) -> tuple[Tensor, Tensor, Tensor]:
+    """``stack_rnn_step_ref`` over t: xs (T, B, I), W_x (G, I), b (G,) -> ys (T, B, C + R), S_T, c_T."""
     y, c, S, ys = y0, c0, S0, []
-    for xp in xproj.unbind(0):
+    for x in xs.unbind(0):
+        xp = x @ W_x.T + b  # (B, G)
         y, c, S = stack_rnn_step_ref(xp, y, c, S, W_hr, W_ctl, b_ctl, spec)
         ys.append(y)
     return torch.stack(ys), S, c
@@ -96,27 +97,31 @@ def stack_rnn_scan_ref(xproj: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor
 # --------------------------------------------------------------------------- kernel
 
 
-def _scan_forward(xproj: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor, y0: Tensor, c0: Tensor,
-                  spec: StackRNNSpec, save: bool):
+def _scan_forward(xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor,
+                  y0: Tensor, c0: Tensor, spec: StackRNNSpec, save: bool):
     """The forward with autograd off, into preallocated buffers.
+
+    The input pre-activations W_x x_t + b of all steps are one product, written into the gate
+    buffer Z, to which each step adds [h_{t−1}, r_{t−1}] W_hrᵀ in place.
 
     -> Y (T+1, B, C + R) = [y_0 … y_T]; Ss (T+1, B, K, p, m) = S_0 … S_T and cs (T+1, B, C) =
     c_0 … c_T (with ``save``; else two alternating slots each, the last written at T % 2);
     Z (T, B, G) the gates [σ(i), σ(f), tanh(g), σ(o)] and OUT (T, B, K, 3 + m) = [a_t | c_t].
     """
-    T, B, G = xproj.shape
+    T, B, I = xs.shape
+    G = W_x.shape[0]
     C, K, p, m, k = spec
     n = T + 1 if save else 2
-    Y = xproj.new_empty(T + 1, B, C + spec.R)
-    Ss, cs = xproj.new_empty(n, B, K, p, m), xproj.new_empty(n, B, C)
-    Z = xproj.new_empty(T if save else 1, B, G)
-    OUT = xproj.new_empty(T if save else 1, B, K, 3 + m)
-    TC = xproj.new_empty(T if save else 1, B, C)  # tanh(c_t)
+    Y = xs.new_empty(T + 1, B, C + spec.R)
+    Ss, cs = xs.new_empty(n, B, K, p, m), xs.new_empty(n, B, C)
+    Z = torch.addmm(b, xs.reshape(T * B, I), W_x.t()).view(T, B, G)  # W_x x_t + b, all steps
+    OUT = xs.new_empty(T if save else 1, B, K, 3 + m)
+    TC = xs.new_empty(T if save else 1, B, C)  # tanh(c_t)
     Y[0], Ss[0], cs[0] = y0, S0, c0
     W_hrT, W_ctlT = W_hr.t(), W_ctl.t()
     for t in range(T):
-        j, j1, z, o, tc = (t + 1, t, Z[t], OUT[t], TC[t]) if save else ((t + 1) % 2, t % 2, Z[0], OUT[0], TC[0])
-        torch.addmm(xproj[t], Y[t], W_hrT, out=z)  # (B, 4C) pre-activations, gate order i, f, g, o
+        j, j1, o, tc = (t + 1, t, OUT[t], TC[t]) if save else ((t + 1) % 2, t % 2, OUT[0], TC[0])
+        z = Z[t].addmm_(Y[t], W_hrT)  # (B, 4C) pre-activations, gate order i, f, g, o
         z[:, : 2 * C].sigmoid_()
         z[:, 2 * C : 3 * C].tanh_()
         z[:, 3 * C :].sigmoid_()
@@ -136,20 +141,27 @@ def _scan_forward(xproj: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0:
     return Y, Ss, cs, Z, OUT, TC, last
 
 
-def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, W_hr: Tensor, W_ctl: Tensor,
-                   spec: StackRNNSpec, Y: Tensor, Ss: Tensor, cs: Tensor, Z: Tensor, OUT: Tensor, TC: Tensor):
+def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, xs: Tensor, W_x: Tensor, W_hr: Tensor,
+                   W_ctl: Tensor, spec: StackRNNSpec, Y: Tensor, Ss: Tensor, cs: Tensor, Z: Tensor, OUT: Tensor,
+                   TC: Tensor):
     """Back-propagation through time of ``_scan_forward`` by hand, from the last step back.
 
     gys (T, B, C + R) and the gradients of the final S_T, c_T (None = zero) -> gradients of
-    (xproj, W_hr, W_ctl, b_ctl, S_0, y_0, c_0). The weight gradients are one product each after
-    the loop.
+    (xs, W_x, b, W_hr, W_ctl, b_ctl, S_0, y_0, c_0). The gate gradient of a step (B, 4C) is used
+    while it is in cache: the controller's weight gradients accumulate one product per step
+    (one product over all T·B rows costs as much at T ≈ 40 and more at T ≈ 80, where the
+    (T, B, 4C) gradient it reads no longer fits in cache); the action/value layer's, small, is
+    one product after the loop.
     """
     T, B, _ = gys.shape
     C, K, p, m, k = spec
     A, CV = OUT[..., :3], OUT[..., 3:]  # (T, B, K, 3), (T, B, K, m)
     slope_cv = CV * (1 - CV)  # σ' of the pushed values, all steps at once (small)
-    GPRE = gys.new_empty(T, B, 4 * C)  # ∂/∂ gate pre-activations
     GOUT = gys.new_empty(T, B, K, 3 + m)  # ∂/∂ [action logits | value pre-activations]
+    g_xs = torch.empty_like(xs)
+    g_W_x, g_W_hr = torch.zeros_like(W_x), torch.zeros_like(W_hr)
+    g_b = gys.new_zeros(B, 4 * C)  # summed over the batch at the end
+    gp = gys.new_empty(B, 4 * C)  # ∂/∂ gate pre-activations of the step
     gS = gys.new_zeros(B, K, p, m) if gS is None else gS.clone()
     gc = gys.new_zeros(B, C) if gc is None else gc.clone()
     gS_prev = torch.empty_like(gS)
@@ -172,11 +184,10 @@ def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, W_hr: Tens
         gS_prev[:, :, :-1].addcmul_(gS[:, :, 1:], a[..., 0, None, None])
         gS_prev[:, :, 1:].addcmul_(gS[:, :, :-1], a[..., 1, None, None])
         gS, gS_prev = gS_prev, gS
-        # h_t feeds the action/value layer and the output; then the LSTM cell
+        # h_t feeds the action/value layer and the output; then the LSTM cell, whose gate slopes
+        # come from the step's saved gates while their (B, 4C) slice is in cache
         gh = torch.addmm(gY[:, :C], go.view(B, -1), W_ctl)  # (B, C)
-        # the gate slopes from the step's saved gates, per step: the (B, 4C) slices stay in cache,
-        # where all-steps (T, B, C) temporaries cost more memory passes than they save in calls
-        z, tc, gp = Z[t], TC[t], GPRE[t]
+        z, tc = Z[t], TC[t]
         i, f, g, o = z[:, :C], z[:, C : 2 * C], z[:, 2 * C : 3 * C], z[:, 3 * C :]
         ho = torch.mul(gh, o, out=gp[:, 3 * C :])  # gh o
         gc.addcmul_(ho, torch.addcmul(one, tc, tc, value=-1.0))  # + ∂h/∂c = o (1 − tanh² c)
@@ -188,21 +199,24 @@ def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, W_hr: Tens
         gg = torch.mul(gc, i, out=gp[:, 2 * C : 3 * C])
         gg.mul_(torch.addcmul(one, g, g, value=-1.0))  # ∂/∂g = gc i (1 − g²)
         gc.mul_(f)
-        gY = torch.addmm(gys[t - 1], GPRE[t], W_hr) if t > 0 else torch.mm(GPRE[t], W_hr)  # ∂/∂y_{t−1}
-    TB = T * B
-    g_W_hr = torch.mm(GPRE.view(TB, -1).t(), Y[:-1].reshape(TB, -1))  # (G, C + R)
-    gout = GOUT.view(TB, -1)
-    g_W_ctl = torch.mm(gout.t(), Y[1:, :, :C].reshape(TB, C))  # (P, C)
-    return GPRE, g_W_hr, g_W_ctl, gout.sum(0), gS, gY, gc
+        # the step's gate gradient reaches the weights, the input and y_{t−1} = [h_{t−1}, r_{t−1}]
+        g_W_hr.addmm_(gp.t(), Y[t])
+        g_W_x.addmm_(gp.t(), xs[t])
+        g_b.add_(gp)
+        torch.mm(gp, W_x, out=g_xs[t])
+        gY = torch.addmm(gys[t - 1], gp, W_hr) if t > 0 else torch.mm(gp, W_hr)  # ∂/∂y_{t−1}
+    gout = GOUT.view(T * B, -1)
+    g_W_ctl = torch.mm(gout.t(), Y[1:, :, :C].reshape(T * B, C))  # (P, C)
+    return g_xs, g_W_x, g_b.sum(0), g_W_hr, g_W_ctl, gout.sum(0), gS, gY, gc
 
 
 class _StackRNNScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xproj, W_hr, W_ctl, b_ctl, S0, y0, c0, spec):
+    def forward(ctx, xs, W_x, b, W_hr, W_ctl, b_ctl, S0, y0, c0, spec):
         with torch.inference_mode():  # fewer dispatch steps per op than no_grad; outputs copied below
-            Y, Ss, cs, Z, OUT, TC, last = _scan_forward(xproj, W_hr, W_ctl, b_ctl, S0, y0, c0, spec, save=True)
+            Y, Ss, cs, Z, OUT, TC, last = _scan_forward(xs, W_x, b, W_hr, W_ctl, b_ctl, S0, y0, c0, spec, save=True)
         ctx.sv, ctx.spec = (Y, Ss, cs, Z, OUT, TC), spec  # inference tensors, read only by the backward
-        ctx.save_for_backward(W_hr, W_ctl)
+        ctx.save_for_backward(xs, W_x, W_hr, W_ctl)
         # outputs are copies, never tensors the backward keeps (a kept output is a reference cycle
         # through its grad_fn that only the cyclic garbage collector frees)
         return Y[1:].clone(), Ss[last].clone(), cs[last].clone()
@@ -210,26 +224,26 @@ class _StackRNNScan(torch.autograd.Function):
     @staticmethod
     @once_differentiable  # the hand-written backward is not itself differentiable: an error, not silent zeros
     def backward(ctx, gys, gS, gc):
-        W_hr, W_ctl = ctx.saved_tensors
+        xs, W_x, W_hr, W_ctl = ctx.saved_tensors
         with torch.no_grad():  # not inference mode: the gradients are handed to autograd uncopied
-            grads = _scan_backward(gys.contiguous(), gS, gc, W_hr, W_ctl, ctx.spec, *ctx.sv)
+            grads = _scan_backward(gys.contiguous(), gS, gc, xs, W_x, W_hr, W_ctl, ctx.spec, *ctx.sv)
         return (*grads, None)
 
 
-def stack_rnn_scan(xproj: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor, y0: Tensor, c0: Tensor,
-                   spec: StackRNNSpec) -> tuple[Tensor, Tensor, Tensor]:
+def stack_rnn_scan(xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor,
+                   y0: Tensor, c0: Tensor, spec: StackRNNSpec) -> tuple[Tensor, Tensor, Tensor]:
     """The composed Stack-RNN over a whole sequence as one autograd node (the fused kernel).
 
-    xproj (T, B, 4C): the LSTM's input pre-activations W_x x_t + b of every step; W_hr
+    xs (T, B, I) the inputs; W_x (4C, I), b (4C,): the LSTM's input weights and bias; W_hr
     (4C, C + R) = [W_h | W_r]: the weights of y_{t−1} = [h_{t−1}, r_{t−1}]; W_ctl (P, C), b_ctl
     (P,): the action/value layer; S0 (B, K, p, m); y0 (B, C + R) = [h_0, r_0] with r_0 the top
     of S0; c0 (B, C) -> ys (T, B, C + R), S_T, c_T. Under ``no_grad`` nothing is saved.
     Agrees with ``stack_rnn_scan_ref`` in values and gradients (tests, float64).
     """
-    T = xproj.shape[0]
+    T = xs.shape[0]
     if T == 0:  # no step: the initial state as given
         return y0.new_zeros(0, *y0.shape), S0, c0
-    args = (xproj, W_hr, W_ctl, b_ctl, S0, y0, c0)
+    args = (xs, W_x, b, W_hr, W_ctl, b_ctl, S0, y0, c0)
     if torch.is_grad_enabled() and any(t.requires_grad for t in args):
         return _StackRNNScan.apply(*args, spec)
     with torch.no_grad():
