@@ -10,24 +10,29 @@ composition runs the reference loop.
 
 Why it is faster. Under autograd a DNC step is ~1,200 aten calls (views and autograd nodes
 included), and at N = 128 much of the time is elementwise passes over the N × N link matrix,
-each of whose intermediates autograd saves. Here
+each of whose intermediates autograd saves. Here (the eager path, ``_scan_forward_eager`` and
+``_scan_backward_eager``)
 
-* a step is ~250 aten calls forward and ~400 backward (views included), no graph bookkeeping,
-  no Python numbers in ops (each costs a dtype conversion: constants are tensors);
-* the link matrix lives in two preallocated buffers and is updated in three passes,
-  L_t = (1 − w_i) L − w_j L + w_i p_j; both directional reads are products over it, and their
-  gradient reaches ∂L_t as one rank-2R product;
+* a step is ~56 ops forward and ~85 backward, no graph bookkeeping: every result is written
+  into a (T, …) buffer that the backward reads as it is, all per-step views are made once
+  before the loop, constants are tensors (a Python number in an op costs a conversion), and
+  every matrix-vector product has the vector on the left (the other orientation of a batched
+  GEMV is several times slower on CPU);
+* the link matrix takes four passes forward — F = (1 − w_i) − w_j written from vectors,
+  L_t = L ∘ F + w pᵀ in two, both directional reads as products — and about fifteen backward;
 * the links are never saved: L is kept at the start of every segment of ⌈√T⌉ steps and
-  the backward recomputes a segment's links into one buffer (the update needs only w^w_t and
-  p_{t−1}, saved per step), so O(√T) link matrices live at once instead of O(T) (a training
-  step at N = 128, B = 32, L = 20 peaks ~75 MB above the model; the reference ~225 MB);
-* the controller's and the interface's weight gradients are one matrix product each over all
-  steps after the loop, and the activation slopes are computed for all steps at once.
+  the backward recomputes a segment's links (the update needs only w^w_t and p_{t−1}), so
+  O(√T) link matrices live at once instead of O(T);
+* whatever does not depend on the recursion is computed for all steps at once (activation
+  slopes with the signs and gate factors of the raw gradients folded in, ratios, the products
+  of the other heads' retention terms), the interface parts' gradients go straight into their
+  columns of one buffer, and the controller's and the interface's weight gradients are one
+  matrix product each over all steps after the loop.
 
-What remains is per-op dispatch (small sizes) and ~18 passes over N × N per step (N = 128):
-``memlab bench dnc-step`` measures ~2× the reference at both size sets. ``compiled``
-(``DNCAccess.compile_kernel``) runs the same maths as pure step functions (``_fwd_step``,
-``_bwd_step``, ``_link_step``) through ``torch.compile``, which fuses the elementwise passes.
+What remains is per-op dispatch (small sizes) and the passes over N × N (N = 128); ``memlab
+bench dnc-step`` has the measured ratios. ``compiled`` (``model.compile=true``) runs the same
+maths as pure step functions (``_fwd_step``, ``_bwd_step``, ``_link_step``, kept apart from
+the eager loops for this) through ``torch.compile``.
 
 Tests (tests/memory/test_dnc.py) check the kernel against the reference in float64 (outputs,
 final state, every parameter and initial-state gradient), gradcheck it, run it on an all-zero
@@ -70,15 +75,6 @@ def _link_step(L: Tensor, ww: Tensor, p: Tensor) -> Tensor:
     Ln = torch.addcmul(ww.unsqueeze(-1) * p.unsqueeze(1), (1.0 - ww).unsqueeze(-1) - ww.unsqueeze(1), L)  # (B, N, N)
     Ln.diagonal(dim1=1, dim2=2).zero_()
     return Ln
-
-
-def _link_into(L: Tensor, ww: Tensor, p: Tensor, out: Tensor, one: Tensor) -> Tensor:
-    """``_link_step`` written into ``out`` (B, N, N) in three passes, without a temporary (one: 1 as a tensor)."""
-    torch.mul(L, torch.sub(one, ww).unsqueeze(-1), out=out)
-    out.addcmul_(L, ww.unsqueeze(1), value=-1.0)
-    out.addcmul_(ww.unsqueeze(-1), p.unsqueeze(1))
-    out.diagonal(dim1=1, dim2=2).zero_()
-    return out
 
 
 def _fwd_step(xp, r, h, c, M, wr, ww, L, p, u, W_rec, W_if, b_if, spec: DNCSpec):
@@ -385,7 +381,7 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
     XIs_, XIb_ = _per_step(XI[:, :, c4:], P1), _per_step(XI[:, :, c1:c4], P1)
     XIpi_ = _per_step(XI[:, :, c9:].unflatten(2, (R, 3)), P1)
     KR3_ = _per_step(XI[:, :, :c1].unflatten(2, (R, W)), P1)  # k^r (B, R, W)
-    KWc_, KWv_ = _per_step(XI[:, :, c2:c3].unsqueeze(-1), P1), _per_step(XI[:, :, c2:c3], P1)  # k^w (B, W, 1), (B, W)
+    KW1_, KWv_ = _per_step(XI[:, :, c2:c3].unsqueeze(2), P1), _per_step(XI[:, :, c2:c3], P1)  # k^w (B, 1, W), (B, W)
     Vr_ = _per_step(XI[:, :, c5:c6].unsqueeze(2), P1)  # v (B, 1, W)
     SG_, SP_ = _per_step(SG, P1), _per_step(SP, P1)
     Er_ = _per_step(SG[:, :, : c5 - c4].unsqueeze(2), P1)  # e (B, 1, W)
@@ -407,7 +403,7 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
     KNR, KNW = new(nP, B, R), new(nP, B, 1)  # key norms
     KNR_, KNW_, KNR3_ = _per_step(KNR, P1), _per_step(KNW, P1), _per_step(KNR.unsqueeze(-1), P1)
     DW, KW, CW = new(nP, B, N), new(nP, B, N), new(nP, B, N)  # write content: ‖k‖‖M‖ + ε, K, c^w
-    DW_, KW_, KW3_, CW_ = _per_step(DW, P1), _per_step(KW, P1), _per_step(KW.unsqueeze(-1), P1), _per_step(CW, P1)
+    DW_, KW_, KW1r_, CW_ = _per_step(DW, P1), _per_step(KW, P1), _per_step(KW.unsqueeze(2), P1), _per_step(CW, P1)
     SUX = new(nP, B, N + 1)  # [1 | sorted usage û]: the exclusive product is a cumprod of its first N
     SUX[:, :, 0] = 1.0
     PHI = torch.empty(nP, B, N, dtype=torch.long, device=xproj.device)  # free list φ
@@ -417,7 +413,8 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
     S = new(nP, B, 1)  # Σ_i w^w_t[i]
     S_ = _per_step(S, P1)
     DR, KR, MO = new(nP, B, R, N), new(nP, B, R, N), new(nP, B, R, 3, N)  # read content; modes [b, f, c]
-    DR_, KR_, MO_, MO2_ = _per_step(DR, P1), _per_step(KR, P1), _per_step(MO, P1), _per_step(MO.view(-1, B * R, 3, N), P1)
+    DR_, KR_, MO_ = _per_step(DR, P1), _per_step(KR, P1), _per_step(MO, P1)
+    MO2_ = _per_step(MO.view(-1, B * R, 3, N), P1)
     PI2_ = _per_step(PI.view(-1, B * R, 1, 3), P1)
     # links: two working buffers, a new tensor at every segment start (kept for the backward)
     LB = new(2, B, N, N)
@@ -451,7 +448,7 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
         torch.hypot(torch.linalg.vector_norm(KWv_[t], dim=-1, keepdim=True), seps, out=KNW_[t])
         # write content C(M_{t−1}, k^w, β^w)
         dw = torch.addcmul(eps_t, KNW_[t], MN_[t], out=DW_[t])
-        torch.bmm(M_[t], KWc_[t], out=KW3_[t])
+        torch.bmm(KW1_[t], MT_[t], out=KW1r_[t])  # k·M(i): vectors on the left of every product (GEMV)
         torch._softmax(torch.mul(BW_[t], KW_[t].div_(dw)), -1, False, out=CW_[t])
         # allocation over the free list φ (ascending usage û = ε + (1 − ε) u)
         torch.sort(torch.addcmul(eps_t, un, ome_t), stable=True, dim=-1, out=(SU_[t], PHI_[t]))
@@ -628,7 +625,7 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
     OMWW, OMU, OMS = 1.0 - WWs, 1.0 - Us, 1.0 - sv["S"]
     PI4 = gys.new_zeros(T, B, 4, R, 1)  # [π_b, 0, π_f, π_c]: the read-mode gradients land beside w^r_{t−1}
     PI4[:, :, [0, 2, 3], :, 0] = PI.permute(0, 1, 3, 2)
-    EV = torch.cat([SG[:, :, : c5 - c4].neg(), XI[:, :, c5:c6]], -1).unsqueeze(-1)  # [−e | v] (T, B, 2W, 1)
+    EV = torch.cat([SG[:, :, : c5 - c4].neg(), XI[:, :, c5:c6]], -1).unsqueeze(2)  # [−e | v] (T, B, 1, 2W)
     TERMS = sv["TERMS"]
     if R > 1:  # Π_{r' ≠ r} (1 − f_r' w^r'), without dividing
         ones = TERMS.new_ones(T, B, 1, N)
@@ -638,30 +635,32 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
     if lstm:
         GT, CS, TC = sv["GT"], sv["CS"], sv["TC"]
         gi, gf, go, gg = GT.split(C, -1)
-        DG = torch.cat([gg * gi * (1.0 - gi), CS[:-1] * gf * (1.0 - gf), TC * go * (1.0 - go), gi * (1.0 - gg * gg)], -1)
+        # ∂pre = [∂c g σ'(i), ∂c c_{t−1} σ'(f), ∂h tanh(c) σ'(o), ∂c i tanh'(g)]: factors of ∂c, ∂h
+        DG = torch.cat([gg * gi * (1.0 - gi), CS[:-1] * gf * (1.0 - gf), TC * go * (1.0 - go), gi * (1.0 - gg * gg)],
+                       -1)
         DOC = go * (1.0 - TC * TC)  # ∂h/∂c = o (1 − tanh² c)
         DG4_, DGo_, DOC_, FG_ = _per_step(DG.unflatten(2, (4, C)), T), _per_step(DG[:, :, 2 * C : 3 * C], T), \
             _per_step(DOC, T), _per_step(gf, T)
     else:
         FFS_ = _per_step(1.0 - Y[1:, :, :C] ** 2, T)
     # ---- per-step views
-    SLOPE_, XI_ = _per_step(slope, T), _per_step(XI, T)
-    PI_, PI4_, MO_ = _per_step(PI, T), _per_step(PI4, T), _per_step(sv["MO"], T)
-    MO2_ = _per_step(sv["MO"].view(T, B * R, 3, N), T)
+    SLOPE_, PI_, PI4_ = _per_step(slope, T), _per_step(PI, T), _per_step(PI4, T)
+    MO2T_ = _per_step(sv["MO"].view(T, B * R, 3, N).transpose(2, 3), T)
     CR_ = _per_step(sv["MO"][:, :, :, 2], T)
     KR_, bDr_, KRN_, KR3_, NKNRr_ = (_per_step(x, T) for x in (sv["KR"], bDr, KRN, KR3, NKNRr))
     KW_, bDw_, KWN_, KWr_, NKNW_, CW_ = (_per_step(x, T) for x in (sv["KW"], bDw, KWN, KWr, NKNW, sv["CW"]))
     M_, MT_, MH_ = _per_step(Ms, S1), _per_step(Ms.transpose(2, 3), S1), _per_step(MH, S1)
     WR_, WRT_ = _per_step(WRs, S1), _per_step(WRs.transpose(2, 3), S1)
-    WW_, WWc_, WWr_ = _per_step(WWs, S1), _per_step(WWs.unsqueeze(-1), S1), _per_step(WWs.unsqueeze(2), S1)
+    WWc_, WWr_ = _per_step(WWs.unsqueeze(-1), S1), _per_step(WWs.unsqueeze(2), S1)
     OMWc_ = _per_step(OMWW.unsqueeze(-1), S1)
-    P_, Pc_, Pr_ = _per_step(Ps, S1), _per_step(Ps.unsqueeze(-1), S1), _per_step(Ps.unsqueeze(2), S1)
-    MNc_ = _per_step(MN.unsqueeze(-1), S1)
+    P_, Pr_ = _per_step(Ps, S1), _per_step(Ps.unsqueeze(2), S1)
+    MN_, MNr_ = _per_step(MN, S1), _per_step(MN.unsqueeze(2), S1)
     OMWW_, OMU_, OMS_ = _per_step(OMWW, S1), _per_step(OMU, S1), _per_step(OMS, T)
     Er_ = _per_step(SG[:, :, : c5 - c4].unsqueeze(2), T)
     Fg3_ = _per_step(SG[:, :, c6 - c4 : c7 - c4].unsqueeze(-1), T)
     EV_, MIX_, AmC_, CA_, CC_ = (_per_step(x, T) for x in (EV, sv["MIX"], AmC, CA, CC))
-    PHI_, AS_, NPC_, SU_ = _per_step(sv["PHI"], T), _per_step(sv["AS"], T), _per_step(NPC, T), _per_step(sv["SUX"][:, :, 1:], T)
+    PHI_, AS_, NPC_ = _per_step(sv["PHI"], T), _per_step(sv["AS"], T), _per_step(NPC, T)
+    SU_ = _per_step(sv["SUX"][:, :, 1:], T)
     PSI_, UW_ = _per_step(sv["PSI"], T), _per_step(sv["UW"], T)
     # gradients of the interface parts, column by column, and of the controller pre-activations
     GOUT = new(T, B, P)
@@ -691,25 +690,24 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
     ZZ = new(B, 4, R, N)  # [∂b, w^r_{t−1}, ∂f, ∂c^r]
     ZZb, ZZx, ZZf, ZZc = ZZ.unbind(1)
     ZU_T, ZV = ZZ[:, 1:3].flatten(1, 2).transpose(1, 2), ZZ[:, 0:2].flatten(1, 2)  # Σ x ∂bᵀ + ∂f xᵀ = U Vᵀ
+    ZXc, ZFc = ZZx.transpose(1, 2), ZZf.transpose(1, 2)  # (B, N, 1) when R = 1
     QB = new(B, N, N)
     QQ = new(B, N, 2 * W)  # [∂M ∘ M_{t−1} | ∂M]
     QQm, QQg = QQ[:, :, :W], QQ[:, :, W:]
     GWW = new(B, N)  # ∂w^w_t
-    GWW3, GWWc = GWW.unsqueeze(1), GWW.unsqueeze(-1)
-    ones_r = gys.new_ones(B, 1, N)
+    GWW3 = GWW.unsqueeze(1)
     links, seg = sv["links"], spec.seg
-    FS = new(min(seg, T), B, N, N)  # F_t of one segment
+    FB = new(B, N, N)  # F_t, written where it is used (one buffer stays in cache; a stack of them would not)
     LSb = new(max(min(seg, T) - 1, 1), B, N, N)  # L_{s0+1} … L_{e0−1}, recomputed
     LSd = [x.diagonal(dim1=1, dim2=2) for x in LSb]
     for s0 in sorted(links, reverse=True):
         e0 = min(s0 + seg, T)
         Ls = {s0: links[s0], e0: links.get(e0, sv["L_final"])}
-        for t in range(s0, e0):
-            torch.sub(OMWc_[t + 1], WWr_[t + 1], out=FS[t - s0])
-            if t + 1 < e0:
-                torch.mul(Ls[t], FS[t - s0], out=LSb[t - s0]).addcmul_(WWc_[t + 1], Pr_[t])
-                LSd[t - s0].zero_()
-                Ls[t + 1] = LSb[t - s0]
+        for t in range(s0, e0 - 1):
+            Fm = torch.sub(OMWc_[t + 1], WWr_[t + 1], out=FB)
+            torch.mul(Ls[t], Fm, out=LSb[t - s0]).addcmul_(WWc_[t + 1], Pr_[t])
+            LSd[t - s0].zero_()
+            Ls[t + 1] = LSb[t - s0]
         for t in range(e0 - 1, s0 - 1, -1):
             Lp, Ln = Ls[t], Ls[t + 1]
             if t < T - 1:  # + ∂pre_{t+1} [W_h | W_r]
@@ -727,36 +725,39 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
             # w^r_t = Σ_m π_m mode_m
             torch.mul(PI4_[t], gwt.unsqueeze(1), out=ZZ)
             ZZx.copy_(WR_[t])
-            gpi = torch.bmm(MO2_[t], gwt.view(B * R, N, 1)).view(B, R, 3)
+            gpi = torch.bmm(gwt.view(B * R, 1, N), MO2T_[t]).view(B, R, 3)
             GOpi_[t].copy_(torch._softmax_backward_data(gpi, PI_[t], -1, dt).view(B, 3 * R))
             # read content c^r = softmax(β K(M_t, k^r)), K = k·M / D, D = ‖k‖‖M‖ + ε
             gz = torch._softmax_backward_data(ZZc, CR_[t], -1, dt)
             torch.linalg.vecdot(gz, KR_[t], out=GObr_[t])  # ∂β^r
             gz.mul_(bDr_[t])  # ∂(k·M)
             gD = gz * KR_[t]  # −∂D
-            gkr = torch.baddbmm(KRN_[t] * torch.bmm(gD, MNc_[t + 1]), gz, M_[t + 1])
+            gkr = torch.baddbmm(KRN_[t] * torch.bmm(MNr_[t + 1], gD.transpose(1, 2)).view(B, R, 1), gz, M_[t + 1])
             GOkr_[t].copy_(gkr.view(B, RW))
             gM.baddbmm_(gz.transpose(1, 2), KR3_[t])
             # ∂‖M_t(i)‖ from this read and the next write, as one row scaling
             gM.addcmul_(torch.baddbmm(gmn.unsqueeze(1), NKNRr_[t], gD).view(B, N, 1), MH_[t + 1])
             # directional reads f = L_t x, b = L_tᵀ x (x = w^r_{t−1}); G_t = ∂L_t + Σ ∂f xᵀ + x ∂bᵀ
             gx = torch.bmm(ZZf, Ln).baddbmm_(ZZb, Ln.transpose(1, 2))  # ∂w^r_{t−1}
-            gL.baddbmm_(ZU_T, ZV)
+            if R == 1:  # two broadcast products beat a rank-2 GEMM update
+                gL.addcmul_(ZXc, ZZb).addcmul_(ZFc, ZZx)
+            else:
+                gL.baddbmm_(ZU_T, ZV)
             gLd.zero_()  # L_t[i, i] ≡ 0 passes nothing back
             # L_t = L_{t−1} ∘ F + w pᵀ: ∂w = G p − Σ_j (G ∘ L)_ij − Σ_i (G ∘ L)_ij, ∂p = Gᵀ w
             torch.mul(gL, Lp, out=QB)
-            torch.sub(torch.bmm(gL, Pc_[t]).view(B, N), QB.sum(-1), out=GWW)
-            GWW3.sub_(torch.bmm(ones_r, QB))
+            torch.sub(torch.bmm(Pr_[t], gL.transpose(1, 2)).view(B, N), QB.sum(-1), out=GWW)
+            GWW.sub_(QB.sum(1))
             gpn = torch.addcmul(torch.bmm(WWr_[t + 1], gL).view(B, N), gp, OMS_[t])  # ∂p_{t−1}
             # p_t = (1 − Σ w) p_{t−1} + w
             GWW.add_(gp).add_(gww)
-            GWW3.sub_(torch.bmm(gp.unsqueeze(1), Pc_[t]))
-            gL.mul_(FS[t - s0])  # ∂L_{t−1}
+            GWW.sub_(torch.linalg.vecdot(gp, P_[t]).unsqueeze(-1))
+            gL.mul_(torch.sub(OMWc_[t + 1], WWr_[t + 1], out=FB))  # ∂L_{t−1} = G ∘ F
             # M_t = M_{t−1} + w ∘ (v − e ∘ M_{t−1})
             torch.mul(gM, M_[t], out=QQm)
             QQg.copy_(gM)
             GOev_[t].copy_(torch.bmm(WWr_[t + 1], QQ).view(B, 2 * W))  # [−∂e | ∂v]
-            GWWc.add_(torch.bmm(QQ, EV_[t]))
+            GWW3.add_(torch.bmm(EV_[t], QQ.transpose(1, 2)))
             gMp = torch.mul(gM, torch.addcmul(one, WWc_[t + 1], Er_[t], value=-1.0), out=gMo)
             # w^w = g^w lerp(c^w, a, g^a)
             torch.linalg.vecdot(GWW, MIX_[t], out=GOgw_[t])
@@ -771,7 +772,7 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
             torch.linalg.vecdot(gz, KW_[t], out=GObw_[t])
             gz.mul_(bDw_[t])
             gD = gz * KW_[t]
-            gkw = torch.baddbmm(KWN_[t] * torch.bmm(gD.unsqueeze(1), MNc_[t]), gz.unsqueeze(1), M_[t])
+            gkw = torch.baddbmm(KWN_[t] * torch.linalg.vecdot(gD, MN_[t]).view(B, 1, 1), gz.unsqueeze(1), M_[t])
             GOkw_[t].copy_(gkw.view(B, W))
             gmn = torch.mul(gD, NKNW_[t])
             gMp.addcmul_(gz.unsqueeze(-1), KWr_[t])
