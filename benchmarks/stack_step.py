@@ -19,14 +19,17 @@ The Stack-RNN runs twice: ``stack-rnn`` with its default fused kernel
 (one pass over the batches per model per round) and the median pass is reported, so a change of
 machine load hits all alike. Process CPU time is the steadier measure on a shared machine
 (``*_seq_per_cpu_s``); ``startup_s`` is the wall time from building the model to the end of its
-first training step (no compilation involved). One CPU thread by default (``--threads``); with
-``two_threads`` (default on) each round also times the fused Stack-RNN's per-length pass with 2
-intra-op threads (``stack_rnn_per_length_2threads_*``: wall seq/s is what two cores give; on a
-loaded machine the second thread mostly waits).
+first training step (no compilation involved), after ``process_warmup_s``: one toy-sized
+training step first, which carries torch's one-time costs of a process (seconds, whatever the
+model; a user's first model pays ``process_warmup_s`` + its ``startup_s``). One CPU thread by
+default; with ``two_threads`` (default on) each round also times the fused Stack-RNN's
+per-length pass with 2 intra-op threads (``stack_rnn_per_length_2threads_*``: wall seq/s is
+what two cores give; on a loaded machine the second thread mostly waits).
 
 Arithmetic floor: a step's three LSTM products (gates forward, their input gradient, the weight
-gradient) are ~6·B·T·4C·(C + R + I) ≈ 10 GFLOP per per-length batch; at the ~75 GFLOP/s one core
-of this machine reaches on such products, that alone caps one thread near 950 seq/CPU-s.
+gradient) are ~6·B·T·4C·(C + R + I) ≈ 10 GFLOP for a batch of the mean per-length T (43); at the
+~75 GFLOP/s one core of this machine reaches on such products, that alone caps one thread near
+950 seq/CPU-s, so the issue's 1,300 seq/s on 2 cores is a two-thread wall-clock figure.
 
     python -m benchmarks.stack_step          # or: memlab bench stack-step --json
 """
@@ -51,13 +54,15 @@ TASK, LO, HI, BATCH = "reverse-string", 1, 40, 128
 class _Stepper:
     """One model with its own Adam state; ``startup_s`` = build + first step."""
 
-    def __init__(self, name: str, task, first_batch, device: str):
+    def __init__(self, name: str, task, first_batch, device: str, small: bool = False):
         from memlab.models import build_model
 
         t0 = time.perf_counter()
         torch.manual_seed(0)
         self.task = task
         model, settings = MODELS[name]
+        if small:  # the process warm-up: the same model at toy sizes
+            settings = {**settings, "controller_size": 8, "depth": 4}
         self.model = build_model(model, task.spec, TASK, settings).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.step(first_batch)
@@ -92,6 +97,11 @@ def run(quick: bool = False, device: str = "cpu", threads: int = 1, two_threads:
         modes = {"mixed": [task.sample_range(BATCH, LO, HI, g).to(device) for _ in range(n)],
                  "per_length": [task.sample(BATCH, int(torch.randint(LO, HI + 1, (), generator=g)), g).to(device)
                                 for _ in range(n)]}
+        # torch's one-time costs of a process (the first products and autograd calls take seconds,
+        # whatever the model) are timed apart, so no model's start-up carries them for the others
+        t0 = time.perf_counter()
+        _Stepper("stack-rnn-reference", task, task.sample(2, 2, g).to(device), device, small=True)
+        warmup_s = time.perf_counter() - t0
         steppers = {name: _Stepper(name, task, modes["mixed"][0], device) for name in MODELS}
         walls: dict[str, list[float]] = {f"{m}/{mode}": [] for m in MODELS for mode in modes}
         cpus: dict[str, list[float]] = {k: [] for k in walls}
@@ -135,6 +145,7 @@ def run(quick: bool = False, device: str = "cpu", threads: int = 1, two_threads:
     if two_threads:
         out.update(stack_rnn_per_length_2threads_seq_per_s=round(n_seq / statistics.median(walls[two]), 1),
                    stack_rnn_per_length_2threads_seq_per_cpu_s=round(n_seq / statistics.median(cpus[two]), 1))
+    out["process_warmup_s"] = round(warmup_s, 2)
     out.update(load_avg_1m=round(os.getloadavg()[0], 2), threads=threads, cpus=os.cpu_count(), device=device,
                quick=quick, torch=torch.__version__, python=sys.version.split()[0])
     return out
