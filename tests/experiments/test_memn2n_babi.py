@@ -66,6 +66,7 @@ def test_table_is_median_over_seeds_with_spread_per_training_size():
     assert "| yes-no | 2–10 | 0.600 [0.500–0.900] (3) |" in text
     assert "| yes-no | 2–10 | 0.750 (1) |" in text
     assert text.index("## 1000 training stories") < text.index("## 10000 training stories")
+    assert "No 10k-story records" not in text and "No 10k-story records" in render_table(recs[:3])
 
 
 def test_the_10k_setting_builds_its_training_set():
