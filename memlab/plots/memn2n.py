@@ -57,16 +57,20 @@ def plot_babi_accuracy(records: Records, path: Path) -> Path:
 
 def plot_hop_attention(record: dict[str, Any], path: Path) -> Path:
     """Heat map of one story: sentence (rows, in story order) × hop (columns), p_i of each hop
-    (the weight a hop puts on empty memory slots is the rest of its column, 1 − Σ_i p_i)."""
+    and, when the model has empty memory slots, a last row with their total weight 1 − Σ_i p_i."""
     plt = _plt()
     st = record["hop_story"]
     import numpy as np
 
     w = np.array(st["weights"]).T  # (sentences, hops)
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(st["sentences"]) + 1.8))
+    labels = list(st["sentences"])
+    rest = 1 - w.sum(0)  # (hops,) weight on empty memory slots
+    if (rest > 1e-3).any():
+        w, labels = np.vstack([w, rest.clip(0, 1)]), labels + ["(empty memory slots)"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(labels) + 1.8))
     im = ax.imshow(w, cmap="Blues", vmin=0, vmax=max(1e-9, float(w.max())), aspect="auto")
-    ax.set_yticks(range(len(st["sentences"])))
-    ax.set_yticklabels(st["sentences"], fontsize=7)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=7)
     ax.set_xticks(range(w.shape[1]))
     ax.set_xticklabels([f"hop {k + 1}" for k in range(w.shape[1])], fontsize=8)
     ax.set_title(f"{record['model']} on {record['qa']}\n{st['question']}  answer: {st['answer']}  "
