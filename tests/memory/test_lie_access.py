@@ -346,6 +346,16 @@ def test_fused_kernel_gradcheck(kw, first):
     assert torch.autograd.gradcheck(f, args)
 
 
+def test_input_projection_gradcheck():
+    """The kernel's x W_xᵀ + b with its hand-shaped backward (∂L/∂x reaches the embedding)."""
+    from memlab.memory.kernels.lantm_scan import _InputProjection
+
+    g = torch.Generator().manual_seed(3)
+    args = [torch.randn(*s, generator=g, dtype=D, requires_grad=True) for s in ((6, 3), (8, 3), (8,))]
+    assert torch.autograd.gradcheck(_InputProjection.apply, args)
+    assert torch.allclose(_InputProjection.apply(*args), torch.addmm(args[2], args[0], args[1].t()))
+
+
 def test_fused_kernel_frees_its_graph():
     core = _core(dict(read_first=True, init_slot=True)).float()
     xs = torch.randn(9, 2, 5)

@@ -194,7 +194,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
             d2s.append(d2)
     if tr_no_interp:
         SQ[..., A : 2 * A].fill_(1.0)  # v = ṽ: h ≡ 1, as the trace shows
-    hs, reads = Hv[1:].clone(), Rv[1:].clone()  # (T, B, H), (T, B, R, m)
+    hs, reads = Hv[1:], Rv[1:]  # (T, B, H), (T, B, R, m): views, copied once by ``_normal``
     final = LANTMState(Hv[T], C[T], Rv[T], K[T], V[T], aP.transpose(1, 2), M_buf, S_buf)
     gates = torch.stack([SQ[..., :A], SQ[..., A : 2 * A]], -1)  # (T, B, A, 2)
     trace = Trace(K[1:], gates, S_buf[:, N0:].reshape(B, T, W).transpose(0, 1), TEMP)
@@ -206,7 +206,8 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     return hs, reads, final, trace, saved
 
 
-def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, spec: LANTMSpec, sv: dict):
+def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, spec: LANTMSpec, sv: dict,
+                   GZ: Tensor | None = None):
     """Back-propagation through time for ``_scan_forward``, by hand, newest step first.
 
     ∂L/∂q accumulates in one (B, T, Q) buffer ``GQ``; ∂L/∂[h_t, ρ_t] in ``GX`` (B, T+1, H + R·m),
@@ -247,18 +248,25 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     Y3_t, Yo_t = Y[:, :, :3].unbind(0), Y[:, :, 3].unbind(0)
     do_tc_t = torch.addcmul(SO, SO * TC, TC, value=-1).unbind(0)  # ∂h/∂c = o (1 − tanh² c)
     f_t = sv["F_t"]
-    dk_t = (QB[..., ok0:ok1].view(T, B, A, n) - K[:-1]).unbind(0)  # k̃ − k_prev, for ∂L/∂g
-    g_t, hg_t = sv["g_t"], sv["hg_t"]  # (B, A, 1)
-    omg_t = torch.sub(1, SQ[..., :A]).unsqueeze_(-1).unbind(0)
-    omh_t = torch.sub(1, SQ[..., A : 2 * A]).unsqueeze_(-1).unbind(0) if interp else None
     VR = QB[..., os0:os1].view(T, B, A, P)
-    if not fast_tr:
-        VT_t, Vprev_t, V_t, VR_t, KBAR_t = VT.unbind(0), V[:-1].unbind(0), V[1:].unbind(0), VR.unbind(0), KBAR.unbind(0)
-    else:
-        VT_t = sv["VT_t"]
-        dv_t = (VT - V[:-1]).unbind(0) if interp else None  # ṽ − v_prev, for ∂L/∂h
+    if fast_tr:
+        # the key and step chains side by side, (B, 2, A, n): X = [∂L/∂k_t, ∂L/∂v_t] (P = n)
+        GH = SQ[..., : 2 * A].view(T, B, 2, A, 1)  # [g, h] (h ≡ 1 without interpolation)
+        GH_t, OM_t = GH.unbind(0), torch.sub(1, GH).unbind(0)
+        DKV = xg.new_empty(T, B, 2, A, n)  # [k̃ − k_prev, ṽ − v_prev], for ∂L/∂g and ∂L/∂h
+        torch.sub(QB[..., ok0:ok1].view(T, B, A, n), K[:-1], out=DKV[:, :, 0])
+        if interp:
+            torch.sub(VT, V[:-1], out=DKV[:, :, 1])
+        else:
+            DKV[:, :, 1].zero_()  # ∂L/∂h is multiplied by h(1 − h) = 0 anyway
+        DKV_t, VT_t = DKV.unbind(0), sv["VT_t"]
         if norm_steps:
             s_t = torch.rsqrt((VR * VR).sum(-1, keepdim=True) + spec.step_delta).unbind(0)
+    else:
+        dk_t = (QB[..., ok0:ok1].view(T, B, A, n) - K[:-1]).unbind(0)  # k̃ − k_prev, for ∂L/∂g
+        g_t, hg_t = sv["g_t"], sv["hg_t"]  # (B, A, 1)
+        omg_t = torch.sub(1, SQ[..., :A]).unsqueeze_(-1).unbind(0)
+        VT_t, Vprev_t, V_t, VR_t, KBAR_t = VT.unbind(0), V[:-1].unbind(0), V[1:].unbind(0), VR.unbind(0), KBAR.unbind(0)
     # ∂L/∂q = GQ * DQ, DQ the activation derivative of each column block (h ≡ 1 without interpolation: 0)
     S_all = S_buf[:, N0:].reshape(B, T, W).transpose(0, 1)
     mem_all = M_buf[:, N0:].reshape(B, T, W * m).transpose(0, 1)
@@ -271,11 +279,19 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     GQ = xg.new_zeros(B, T, Q)
     GQ_t, GQa_t = GQ.unbind(1), GQ[..., og0:].unbind(1)
     GK = GQ[..., ok0:ok1].view(B, T, A, n)  # write heads: −Σ G over later reads; read heads: Σ_i G (∂L/∂k_r)
-    GK_t, GKr_t = GK.unbind(1), GK[:, :, W:].unbind(1)
+    GKr_t = GK[:, :, W:].unbind(1)
     GKwT_t = GK[:, :, :W].transpose(-1, -2).unbind(1)  # (B, n, W)
     gq_step_t = GQ[..., os0:os1].view(B, T, A, P).unbind(1)
-    row_g_t = GQ[..., og0 : og0 + A].unbind(1)
-    row_h_t = GQ[..., og0 + A : og0 + 2 * A].unbind(1) if interp or not fast_tr else None
+    if fast_tr:
+        GK1_t = GK.unsqueeze(2).unbind(1)  # (B, 1, A, n)
+        GQks_t = GQ[..., ok0:os1].view(B, T, 2, A, n).unbind(1)  # [key | step] columns, (B, 2, A, n)
+        row_gh_t = GQ[..., og0 : og0 + 2 * A].view(B, T, 2, A).unbind(1)  # [g | h] columns
+        XC = xg.new_zeros(B, 2, A, n)  # carried [∂L/∂k_t, ∂L/∂k_t + ∂L/∂v_t] through step t+1
+        Ybuf = xg.new_empty(B, 2, A, n)
+        Y0, Y1 = Ybuf[:, 0], Ybuf[:, 1]
+    else:
+        GK_t = GK.unbind(1)
+        row_g_t, row_h_t = GQ[..., og0 : og0 + A].unbind(1), GQ[..., og0 + A : og0 + 2 * A].unbind(1)
     row_S_t, row_M_t = GQ[..., og0 + 2 * A : og1].unbind(1), GQ[..., om0:om1].view(B, T, W, m).unbind(1)
     row_T_t = GQ[..., ot0:ot1].unbind(1) if not invnorm else None
     GX = xg.new_zeros(B, T + 1, H + Rm)  # row t+1: ∂L/∂[h_t, ρ_t]
@@ -293,7 +309,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
         GA_N, GM_N, GS_N = [GA[:, None, :, :N] for N in Ns], [GM[:, :N] for N in Ns], [GS[:, None, :N] for N in Ns]
     else:
         GA_N, GM_N, GS_N = [GA[:, :, :N] for N in Ns], [GM[:, :N] for N in Ns], [GS[:, :N] for N in Ns]
-    GZ = xg.new_empty(T, B, 4 * H)
+    GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
     GZ_t, GZ3_t, GZo_t = GZ.unbind(0), GZ[..., : 3 * H].view(T, B, 3, H).unbind(0), GZ[..., 3 * H :].unbind(0)
     gc_c = torch.zeros_like(c0)  # via step t+1
     gk_c, gv_c = torch.zeros_like(k0), torch.zeros_like(v0)  # ∂L/∂k_t via k̄_{t+1}, ∂L/∂v_t via v_{t+1}
@@ -333,29 +349,24 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
         row_M_t[t].copy_(GM_new[t])
         row_S_t[t].copy_(GS_new[t])
         # ---- heads:  k = v·k̄,  k̄ = lerp(k_prev, k̃, g),  v = interp(h, ṽ, v_prev)
-        gk = torch.add(gk_c, GK_t[t], alpha=scale)  # ∂L/∂k_t (B, A, n)
-        if fast_tr:  # k = k̄ + v,  v = lerp(v_prev, ṽ, h),  ṽ = r·s
-            if interp:
-                gv = torch.add(gv_c, gk)
-                vecdot(gv, dv_t[t], out=row_h_t[t])  # ∂L/∂h
-                gvt = gv * hg_t[t]
-                gv_c = gv.mul_(omh_t[t])
-            else:
-                gvt = gk
+        if fast_tr:  # k = k̄ + v,  v = lerp(v_prev, ṽ, h),  ṽ = r·s: both chains at once
+            X = torch.add(XC, GK1_t[t], alpha=scale)  # [∂L/∂k̄_t = ∂L/∂k_t, ∂L/∂v_t]
+            vecdot(X, DKV_t[t], out=row_gh_t[t])  # ∂L/∂g, ∂L/∂h
+            mul(X, GH_t[t], out=GQks_t[t])  # ∂L/∂k̃ = g ∂L/∂k̄;  ∂L/∂ṽ = h ∂L/∂v (normalised below)
             if norm_steps:
-                vt = VT_t[t]
-                dot = vecdot(vt, gvt).unsqueeze_(-1)
-                mul(torch.addcmul(gvt, vt, dot, value=-1), s_t[t], out=gq_step_t[t])
-            else:
-                gq_step_t[t].copy_(gvt)
+                gs, vt = gq_step_t[t], VT_t[t]
+                gs.addcmul_(vt, vecdot(vt, gs).unsqueeze_(-1), value=-1).mul_(s_t[t])
+            XC = mul(X, OM_t[t], out=Ybuf)  # [(1 − g) ∂L/∂k̄, (1 − h) ∂L/∂v] ...
+            Y1.add_(Y0)  # ... carried as [∂L/∂k, ∂L/∂k + ∂L/∂v] of step t−1 (k = k̄ + v)
         else:
+            gk = torch.add(gk_c, GK_t[t], alpha=scale)  # ∂L/∂k_t (B, A, n)
             gv_a, gk = group.act_bwd(V_t[t], KBAR_t[t], gk)  # gk: ∂L/∂k̄
             ghg, gvt, gv_c = group.interpolate_bwd(hg_t[t], VT_t[t], Vprev_t[t], V_t[t], gv_c + gv_a)
             row_h_t[t].copy_(ghg.view(B, A))
             gq_step_t[t].copy_(group.parameterise_bwd(VR_t[t], VT_t[t], gvt, norm_steps, delta_t))
-        vecdot(gk, dk_t[t], out=row_g_t[t])  # ∂L/∂g
-        mul(gk, g_t[t], out=GK_t[t])
-        gk_c = gk.mul_(omg_t[t])
+            vecdot(gk, dk_t[t], out=row_g_t[t])  # ∂L/∂g
+            mul(gk, g_t[t], out=GK_t[t])
+            gk_c = gk.mul_(omg_t[t])
         GQa_t[t].mul_(DQ_t[t])
         # ---- LSTM: h = o tanh(c),  c = f c_prev + i g
         gh = addmm(GXh_t[t + 1], row, WqT)
@@ -364,6 +375,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
         mul(Yo_t[t], gh, out=GZo_t[t])
         gc_c = gc.mul_(f_t[t])
         GX_t[t].addmm_(GZ_t[t], UT)  # ∂L/∂[h_{t-1}, ρ_{t-1}] (+ the outputs' own gradient, already there)
+    if fast_tr:  # ∂L/∂k_0, ∂L/∂v_0
+        gk_c, gv_c = Y0, X[:, 1] * OM_t[0][:, 1]
     gU = HR[:-1].reshape(T * B, H + Rm).t() @ GZ.view(T * B, 4 * H)  # inputs [h_{t-1}, ρ_{t-1}]
     hsB = HR[1:, :, :H].transpose(0, 1).reshape(B * T, H)
     gWq = hsB.t() @ GQ.view(B * T, Q)
@@ -394,8 +407,9 @@ class _LANTMScan(torch.autograd.Function):
     def backward(ctx, ghs, grs, *_):
         ins = ctx.saved_tensors
         spec, sv = ctx.spec, ctx.saved
+        GZ = torch.empty_like(ins[0])  # a normal tensor: the largest gradient leaves without a copy
         with torch.inference_mode():
-            grads = _scan_backward(ghs, grs, *ins, spec, sv)
+            grads = _scan_backward(ghs, grs, *ins, spec, sv, GZ)
         return (*_normal(*grads), None, None)
 
 
@@ -404,6 +418,25 @@ def _normal(*xs: Tensor) -> tuple[Tensor, ...]:
     skips the view and version-counter bookkeeping of every small op, ~15% of the forward), so
     autograd and in-place updates accept what leaves the kernel."""
     return tuple(x.clone() if x.is_inference() else x for x in xs)
+
+
+class _InputProjection(torch.autograd.Function):
+    """xg = x W_xᵀ + b for x (T·B, E), W_x (4H, E): the gradient ∂L/∂x = g W_x is formed as
+    (W_xᵀ gᵀ)ᵀ and ∂L/∂W_x as (xᵀ g)ᵀ, the matrix shapes a one-thread BLAS does ~4× faster than
+    autograd's (T·B, 4H)·(4H, E) at E ≈ 7."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, Wx: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(x, Wx)
+        return torch.addmm(b, x, Wx.t())
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, Wx = ctx.saved_tensors
+        gx = (Wx.t() @ g.t()).t() if ctx.needs_input_grad[0] else None
+        gW = (x.t() @ g).t() if ctx.needs_input_grad[1] else None
+        gb = g.sum(0) if ctx.needs_input_grad[2] else None
+        return gx, gW, gb
 
 
 def lantm_scan(
@@ -418,7 +451,7 @@ def lantm_scan(
     Under ``no_grad`` (or when nothing requires grad) nothing is saved for backward.
     """
     E = xs.shape[-1]
-    xg = torch.addmm(p.b, xs.reshape(-1, E), p.W_x[:, :E].t()).view(*xs.shape[:2], -1)  # (T, B, 4H): x W_xᵀ + b
+    xg = _InputProjection.apply(xs.reshape(-1, E), p.W_x[:, :E], p.b).view(*xs.shape[:2], -1)  # (T, B, 4H): x W_xᵀ + b
     mask = None if write_mask is None else write_mask.to(xg.dtype)
     args = (xg, p.W_r.t(), p.W_x[:, E:].t(), p.Wq, p.bq, state.h, state.c, state.reads, state.keys, state.steps,
             state.addresses, state.memory, state.strengths)
