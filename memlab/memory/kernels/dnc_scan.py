@@ -416,9 +416,9 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
     DR_, KR_, MO_ = _per_step(DR, P1), _per_step(KR, P1), _per_step(MO, P1)
     MO2_ = _per_step(MO.view(-1, B * R, 3, N), P1)
     PI2_ = _per_step(PI.view(-1, B * R, 1, 3), P1)
-    # links: two working buffers, a new tensor at every segment start (kept for the backward)
-    LB = new(2, B, N, N)
-    LBd = [x.diagonal(dim1=1, dim2=2) for x in LB]
+    # links: one working buffer updated in place, a new tensor at every segment start (kept for the backward)
+    LB = new(B, N, N)
+    LBd = LB.diagonal(dim1=1, dim2=2)
     FB = new(B, N, N)  # F_t = (1 − w_i) − w_j
     links = {0: L}
     MN_[0].copy_(torch.hypot(torch.linalg.vector_norm(M, dim=-1), seps))
@@ -461,8 +461,8 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
         if save and (t + 1) % spec.seg == 0 and t + 1 < T:
             Ln = new(B, N, N)
             links[t + 1], Lnd = Ln, Ln.diagonal(dim1=1, dim2=2)
-        else:
-            Ln, Lnd = LB[(t + 1) % 2], LBd[(t + 1) % 2]
+        else:  # in place unless L is a kept checkpoint (or the input)
+            Ln, Lnd = LB, LBd
         torch.sub(torch.sub(one, wn).unsqueeze(-1), WW_[t + 1].unsqueeze(1), out=FB)
         torch.mul(L, FB, out=Ln).addcmul_(WWc_[t + 1], Pr_[t])
         Lnd.zero_()
