@@ -28,12 +28,19 @@ def _plt():
 
 
 def model_colours(records: Records) -> dict[str, Any]:
-    """model -> a colour, by order of first appearance (tab10, then tab20's lighter shades)."""
+    """model -> a colour, by order of first appearance: tab10's ten, then tab20's ten lighter shades
+    (each model after the tenth also gets a dashed line: :func:`model_ls`)."""
     import matplotlib
 
     models = list(dict.fromkeys(r["model"] for r in records))
-    cmap = matplotlib.colormaps["tab10" if len(models) <= 10 else "tab20"]
-    return {m: cmap(i % cmap.N) for i, m in enumerate(models)}
+    tab20 = matplotlib.colormaps["tab20"]
+    return {m: tab20((2 * i) % 20 + (i // 10) % 2) for i, m in enumerate(models)}
+
+
+def model_ls(records: Records) -> dict[str, str]:
+    """model -> line style: solid for the first ten models, dashed for the next ten, dotted after."""
+    models = list(dict.fromkeys(r["model"] for r in records))
+    return {m: ("-", "--", ":")[min(i // 10, 2)] for i, m in enumerate(models)}
 
 
 def _save(fig: Any, path: Path, dpi: int) -> Path:
@@ -55,7 +62,7 @@ def plot_length_curves(records: Records, task: str, path: Path, dpi: int = 72) -
     ``task``: median over seeds, min–max band."""
     plt = _plt()
     rows = [r for r in summarise(records) if r.task == task]
-    colours = model_colours(records)
+    colours, styles = model_colours(records), model_ls(records)
     kinds = {p.key[0] for r in rows for p in r.points}
     fig, axes = plt.subplots(1, 2, figsize=(6.8, 2.7), sharey=True)
     for ax, which in zip(axes, ("coarse", "fine")):
@@ -66,7 +73,8 @@ def plot_length_curves(records: Records, task: str, path: Path, dpi: int = 72) -
                 ax.plot([], [], ls="none", marker="x", color=c, label=f"{row.model}: {_absent(row)}")
                 continue
             xs = [x for x, _ in pts]
-            ax.plot(xs, [100 * s.median for _, s in pts], "o-", ms=3, color=c, label=row.model)
+            ax.plot(xs, [100 * s.median for _, s in pts], marker="o", ls=styles[row.model], ms=3, color=c,
+                    label=row.model)
             ax.fill_between(xs, [100 * s.lo for _, s in pts], [100 * s.hi for _, s in pts], color=c, alpha=0.15,
                             lw=0)
         if kinds == {"scale"}:
@@ -153,7 +161,7 @@ def plot_profile_curves(records: Records, path: Path, dpi: int = 72) -> Path:
     per task, one line per model."""
     plt = _plt()
     rows = [r for r in summarise(records) if r.profile is not None]
-    colours = model_colours(records)
+    colours, styles = model_colours(records), model_ls(records)
     tasks = list(dict.fromkeys(r.task for r in rows))
     cols = min(3, max(1, len(tasks)))
     nrows = (len(tasks) + cols - 1) // cols
@@ -161,7 +169,8 @@ def plot_profile_curves(records: Records, path: Path, dpi: int = 72) -> Path:
     for ax, task in zip(axes.flat, tasks):
         for row in (r for r in rows if r.task == task):
             curve = sorted(row.profile["curve"])
-            ax.plot([p[0] for p in curve], [p[1] for p in curve], "o-", ms=2.5, color=colours[row.model],
+            ax.plot([p[0] for p in curve], [p[1] for p in curve], marker="o", ls=styles[row.model], ms=2.5,
+                    color=colours[row.model],
                     label=f"{row.model} (seed {row.profile_seed})")
         ax.set(title=task, xlabel="lag")
         ax.grid(alpha=0.3)

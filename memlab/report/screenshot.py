@@ -56,5 +56,5 @@ def screenshot(page: Path, png: Path, width: int = 1280, height: int = 1600, tim
 
         with Image.open(raw) as im:
             buf = BytesIO()
-            im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, "PNG", optimize=True)
+            im.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(buf, "PNG", optimize=True)
     return atomic_write_bytes(png, buf.getvalue())
