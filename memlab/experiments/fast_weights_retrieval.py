@@ -16,9 +16,11 @@ before the softmax (``readout_hidden``), minibatches of 128, Adam; fast weights 
 the learning rate is Adam's default 1e-3 (as the public TensorFlow reproduction
 jxwufan/AssociativeRetrieval, which reaches 0% error at R = 50 after ~30k steps; a smaller paper
 rate would not leave the first plateau within this budget), the training data are fresh
-batches rather than a fixed set of 100k sequences, the budget is ``steps`` = 3000 updates (the
-paper trains for far longer), and memlab's task layout reads the answer one step after the
-query key (at ``</s>``), where Ba et al. read it at the query step.
+batches rather than a fixed set of 100k sequences, and the budget is ``steps`` = 3000 updates
+(the paper trains for far longer). memlab's task layout puts the answer one step after the query
+key (the model reads ``</s>`` there); Ba et al. read it from the state at the query key, and so
+does this experiment by default (``answer_at=query``: every output is read from the previous
+step's state); ``answer_at=marker`` reads it at ``</s>`` as every other memlab model does.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from memlab.core.errors import ConfigError, check_range
+from memlab.core.errors import ConfigError, check_choice, check_range
 from memlab.experiments.base import Experiment, RunContext, Unit
 
 Model = Literal["fast-weights", "lstm", "elman"]
@@ -50,6 +52,7 @@ class FastWeightsRetrievalConfig:
     batch_size: int = 128
     lr: float = 0.001
     clip_norm: float = 1.0
+    answer_at: str = "query"  # query: read from the state at the query key (Ba et al.); marker: at the next </s>
     decay: float = 0.95
     rate: float = 0.5
     inner_steps: int = 1
@@ -65,6 +68,7 @@ class FastWeightsRetrievalConfig:
         check_range("embed", self.embed, 1, 4096)
         check_range("readout_hidden", self.readout_hidden, 0, 4096)
         check_range("clip_norm", self.clip_norm, 0, 1e6)
+        check_choice("answer_at", self.answer_at, ("query", "marker"))
         check_range("pairs", self.pairs, 1, 26)
         check_range("steps", self.steps, 20, 10_000_000)
         check_range("batch_size", self.batch_size, 1, 65536)
@@ -96,6 +100,22 @@ def build_core(model: str, cfg: FastWeightsRetrievalConfig, input_size: int):
     return make_controller(model, input_size=input_size, hidden_size=cfg.hidden, seed=seed)
 
 
+def query_readout_model(spec, core, embed: int):
+    """A ``CoreSequenceModel`` whose output at step t is read from the state h(t−1) (h(−1) = 0):
+    the answer aligned with ``</s>`` comes from the state at the query key, as in Ba et al."""
+    import torch
+
+    from memlab.models.base import CoreSequenceModel
+
+    class QueryReadout(CoreSequenceModel):
+        def forward(self, batch):
+            ys, _ = self.core.forward_sequence(self.encoder(batch.inputs))  # (T, B, H)
+            prev = torch.cat([torch.zeros_like(ys[:1]), ys[:-1]], 0)  # (T, B, H): h(t − 1)
+            return self.readout(prev)  # (T, B, output_size)
+
+    return QueryReadout(spec, core, embed)
+
+
 def train_unit(cfg: FastWeightsRetrievalConfig, model: str, seed: int, progress: bool = False) -> dict[str, Any]:
     """Train ``model`` on associative retrieval; the unit's record (without provenance)."""
     import torch
@@ -110,7 +130,8 @@ def train_unit(cfg: FastWeightsRetrievalConfig, model: str, seed: int, progress:
     k = cfg.pairs
     task = AssociativeRetrieval({"train_min": k, "train_max": k, "test_min": k, "test_max": k})
     torch.manual_seed(seed)
-    net = CoreSequenceModel(task.spec, build_core(model, cfg, cfg.embed), cfg.embed)
+    make = query_readout_model if cfg.answer_at == "query" else CoreSequenceModel
+    net = make(task.spec, build_core(model, cfg, cfg.embed), cfg.embed)
     if cfg.readout_hidden:  # Ba et al.: one ReLU layer between the recurrent state and the softmax
         net.readout = torch.nn.Sequential(torch.nn.Linear(cfg.hidden, cfg.readout_hidden), torch.nn.ReLU(),
                                           torch.nn.Linear(cfg.readout_hidden, task.spec.output_size))
@@ -126,7 +147,7 @@ def train_unit(cfg: FastWeightsRetrievalConfig, model: str, seed: int, progress:
     summary = trainer.fit()
     train_s = time.perf_counter() - t0
     test = evaluate_batches(net, task, k, k, cfg.test_batches, 128, make_generator(seed, 424242), "cpu")
-    return {"kind": "run", "model": model, "seed": seed, "hidden": cfg.hidden, "pairs": k, "batch_size": cfg.batch_size,
+    return {"kind": "run", "model": model, "seed": seed, "hidden": cfg.hidden, "pairs": k, "batch_size": cfg.batch_size, "answer_at": cfg.answer_at,
             "n_params": net.n_params(), "steps": summary["epochs"] * BATCHES_PER_EPOCH,
             "stop_reason": summary["stop_reason"], "train_s": round(train_s, 2),
             "accuracy": test.coarse, "n_test": test.seqs_total, "curve": curve}
@@ -140,14 +161,15 @@ def render_table(records: list[dict[str, Any]]) -> str:
     lines = ["# fast-weights-retrieval: associative retrieval (Ba et al. 2016 §4.1)", "",
              "Key-value character pairs, then `??` and a query key; accuracy of the retrieved value on fresh "
              "test sequences. Same hidden size for every model. Rendered by `memlab table fast-weights-retrieval`.",
-             "", "| model | hidden | pairs | params | steps | batch | test accuracy (median over seeds) | min–max | "
-             "per seed | train s | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "", "| model | answer read at | hidden | pairs | params | steps | batch | test accuracy (median over seeds) | "
+             "min–max | per seed | train s | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for model in dict.fromkeys(r["model"] for r in runs):
         rs = [r for r in runs if r["model"] == model]
         accs = [r["accuracy"] for r in rs]
         per_seed = ", ".join(f"s{r['seed']}: {r['accuracy']:.3f}" for r in sorted(rs, key=lambda r: r["seed"]))
         wall = sum(float(r.get("unit_wall_s", 0.0)) for r in rs)
-        lines.append(f"| {model} | {rs[0]['hidden']} | {rs[0]['pairs']} | {rs[0]['n_params']} | {rs[0]['steps']} | "
+        at = {"query": "query key", "marker": "next </s>"}[rs[0].get("answer_at", "marker")]  # older records: marker
+        lines.append(f"| {model} | {at} | {rs[0]['hidden']} | {rs[0]['pairs']} | {rs[0]['n_params']} | {rs[0]['steps']} | "
                      f"{rs[0].get('batch_size', '')} | {statistics.median(accs):.4f} | {min(accs):.3f}–{max(accs):.3f} | "
                      f"{per_seed} | {sum(r['train_s'] for r in rs):.0f} | {wall:.0f} |")
     lines += ["", "Chance is 0.1 (ten digits); a model that recalls only the last pair scores 0.25 + 0.75 × 0.1 = 0.325. "
