@@ -106,7 +106,8 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     Zg_t = _views(Z[..., 2 * H : 3 * H], 0, T)
     I_t, F_t, O_t = (_views(SIG[..., a : a + H], 0, T) for a in (0, H, 3 * H))
     Qsig_t, Qmem_t = _views(QB[..., og0:og1], 0, T), _views(QB[..., om0:om1], 0, T)
-    Qkey_t, Qstep_t = _views(QB[..., ok0:ok1].unflatten(-1, (A, n)), 0, T), _views(QB[..., os0:os1].unflatten(-1, (A, P)), 0, T)
+    Qkey_t = _views(QB[..., ok0:ok1].unflatten(-1, (A, n)), 0, T)
+    Qstep_t = _views(QB[..., os0:os1].unflatten(-1, (A, P)), 0, T)
     VT_t = _views(VT, 0, T)
     KBAR_t = _views(KBAR, 0, T) if KBAR is not None else None
     g_t = SQ[..., :A].unsqueeze(-1).unbind(0)  # (B, A, 1)
@@ -119,10 +120,11 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     kw_t = K[1:, :, :W].transpose(-1, -2).unbind(0)  # (B, n, W): the write heads' addresses
     kr_t = K[1:, :, W:].unsqueeze(-1).unbind(0)  # (B, R, n, 1)
     Ns = [N0 + (t if spec.read_first else t + 1) * W for t in range(T)]  # slots the reads of step t see
-    a_N = [aP[:, None, :, :N] for N in Ns]  # (B, 1, n, N)
-    S_N = [S_buf[:, None, :N] for N in Ns]  # (B, 1, N)
-    M_N = [M_buf[:, :N] for N in Ns]  # (B, N, m)
-    w_N = [Wd[:, t, :, :N] for t, N in enumerate(Ns)] if save else None  # (B, R, N)
+    a1, S1 = aP.unsqueeze(1), S_buf.unsqueeze(1)  # (``narrow`` makes a view ~2x faster than indexing)
+    a_N = [a1.narrow(3, 0, N) for N in Ns]  # (B, 1, n, N)
+    S_N = [S1.narrow(2, 0, N) for N in Ns]  # (B, 1, N)
+    M_N = [M_buf.narrow(1, 0, N) for N in Ns]  # (B, N, m)
+    w_N = [x.narrow(2, 0, N) for x, N in zip(Wd.unbind(1), Ns)] if save else None  # (B, R, N)
     diffs, d2s = [], []
     addmm, sigmoid, tanh, mul, sub, div, lerp, bmm = (torch.addmm, torch.sigmoid, torch.tanh, torch.mul, torch.sub,
                                                       torch.div, torch.lerp, torch.bmm)
@@ -271,7 +273,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     S_all = S_buf[:, N0:].reshape(B, T, W).transpose(0, 1)
     mem_all = M_buf[:, N0:].reshape(B, T, W * m).transpose(0, 1)
     sqa = SQ[..., : 2 * A]
-    dq = [torch.addcmul(sqa, sqa, sqa, value=-1), 1 - S_all, torch.addcmul(mem_all.new_ones(()), mem_all, mem_all, value=-1)]
+    dq = [torch.addcmul(sqa, sqa, sqa, value=-1), 1 - S_all,  # σ' = σ − σ²
+          torch.addcmul(mem_all.new_ones(()), mem_all, mem_all, value=-1)]  # tanh' = 1 − tanh²
     if not invnorm:
         dT = torch.sigmoid(QB[..., ot0:ot1])  # softplus' = sigmoid
         dq.append(dT if spec.softmax_temp == "softplus" else dT.mul_(TEMP * TEMP).neg_())  # T = 1/β: −σ·T²
@@ -306,16 +309,19 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     GA_new, GM_new = GA[:, :, N0:].view(B, n, T, W).unbind(2), GM[:, N0:].view(B, T, W, m).unbind(1)
     GS_new = GS[:, N0:].view(B, T, W).unbind(1)
     if R == 1:  # accumulate without summing over heads
-        GA_N, GM_N, GS_N = [GA[:, None, :, :N] for N in Ns], [GM[:, :N] for N in Ns], [GS[:, None, :N] for N in Ns]
+        GA1, GS1 = GA.unsqueeze(1), GS.unsqueeze(1)
+        GA_N, GS_N = [GA1.narrow(3, 0, N) for N in Ns], [GS1.narrow(2, 0, N) for N in Ns]
     else:
-        GA_N, GM_N, GS_N = [GA[:, :, :N] for N in Ns], [GM[:, :N] for N in Ns], [GS[:, :N] for N in Ns]
+        GA_N, GS_N = [GA.narrow(2, 0, N) for N in Ns], [GS.narrow(1, 0, N) for N in Ns]
+    GM_N = [GM.narrow(1, 0, N) for N in Ns]
     GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
     GZ_t, GZ3_t, GZo_t = GZ.unbind(0), GZ[..., : 3 * H].view(T, B, 3, H).unbind(0), GZ[..., 3 * H :].unbind(0)
     gc_c = torch.zeros_like(c0)  # via step t+1
     gk_c, gv_c = torch.zeros_like(k0), torch.zeros_like(v0)  # ∂L/∂k_t via k̄_{t+1}, ∂L/∂v_t via v_{t+1}
     WqT, UT = Wq.t(), torch.cat([Uh, Ur], 0).t()  # (Q, H), (4H, H + R·m)
     rho_t = sv["Rv_t"][1:]
-    MT_N = [x.transpose(1, 2) for x in M_N]  # (B, m, N)
+    MT = M_buf.transpose(1, 2)
+    MT_N = [MT.narrow(2, 0, N) for N in Ns]  # (B, m, N)
     # ∂d2/∂k = 2·diff; invnorm ∂L/∂d2 = e·(−α/2)/d2, softmax ∂L/∂d2 = −e/T: factor applied once per key
     scale = -spec.alpha if invnorm else -2.0
     addmm, mul, bmm, vecdot = torch.addmm, torch.mul, torch.bmm, torch.linalg.vecdot
