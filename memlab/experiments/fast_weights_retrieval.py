@@ -168,7 +168,7 @@ def render_table(records: list[dict[str, Any]]) -> str:
         accs = [r["accuracy"] for r in rs]
         per_seed = ", ".join(f"s{r['seed']}: {r['accuracy']:.3f}" for r in sorted(rs, key=lambda r: r["seed"]))
         wall = sum(float(r.get("unit_wall_s", 0.0)) for r in rs)
-        at = {"query": "query key", "marker": "next </s>"}[rs[0].get("answer_at", "marker")]  # older records: marker
+        at = {"query": "query key", "marker": "next `</s>`"}[rs[0].get("answer_at", "marker")]  # older records: marker
         lines.append(f"| {model} | {at} | {rs[0]['hidden']} | {rs[0]['pairs']} | {rs[0]['n_params']} | {rs[0]['steps']} | "
                      f"{rs[0].get('batch_size', '')} | {statistics.median(accs):.4f} | {min(accs):.3f}–{max(accs):.3f} | "
                      f"{per_seed} | {sum(r['train_s'] for r in rs):.0f} | {wall:.0f} |")
