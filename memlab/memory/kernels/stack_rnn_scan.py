@@ -6,7 +6,7 @@ the step is three matrix products (the gates forward, their input gradient backw
 gradient) and a few hundred thousand elementwise operations. Counted with ``torch.profiler``
 (forward + backward per time step, views excluded), autograd through the composed reference step
 makes ~81 compute calls (plus its per-node bookkeeping, ``slice_backward``/``cat`` copies and
-a weight-gradient product per step); this kernel makes ~51:
+a weight-gradient product per step); this kernel makes ~55 (and more views: slices of its buffers):
 
 * the controller's input projection W_x x_t + b is one product for all steps, written into the
   gate buffer, to which each step adds [h_{t−1}, r_{t−1}] [W_h | W_r]ᵀ in place: the controller
