@@ -180,6 +180,39 @@ def test_fused_kernel_frees_its_saved_tensors():
         gc.enable()
 
 
+def test_fused_kernel_buffers_are_reused_only_after_the_graph_is_freed():
+    """ntm_scan carves its sequence buffers from one block reused across calls (``_Arena``). Two
+    graphs alive at once, a graph kept with ``retain_graph`` and backpropagated twice around
+    another forward and backward, must each keep their own buffers: gradients equal the
+    composed reference's; the block is reused once a graph is gone."""
+    import memlab.memory.kernels.ntm_scan as K
+
+    torch.manual_seed(5)
+    core = _perturbed(_core(read_heads=1, write_heads=1).double())
+    xa, xb = torch.randn(6, 3, 5, dtype=torch.float64), torch.randn(4, 3, 5, dtype=torch.float64)
+    core.kernel = "reference"
+    ref_a = _all_grads(core, *core.forward_sequence(xa))
+    ref_b = _all_grads(core, *core.forward_sequence(xb))
+    core.kernel = "fused"
+    K._Arena._free.clear()
+    out_a, out_b = core.forward_sequence(xa), core.forward_sequence(xb)  # both graphs alive
+    for got, ref in ((_all_grads(core, *out_b), ref_b), (_all_grads(core, *out_a), ref_a)):
+        for a, b in zip(got, ref):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+    del out_a, out_b
+    assert len(K._Arena._free) == 1  # given back once both graphs were freed
+    ys, state = core.forward_sequence(xa)
+    assert not K._Arena._free  # the block is in use again ...
+    loss = ys.square().sum() + sum((torch.cos(v) * (i + 1)).sum() for i, v in enumerate(tree_leaves(state)))
+    g1 = torch.autograd.grad(loss, list(core.parameters()), allow_unused=True, retain_graph=True)
+    _all_grads(core, *core.forward_sequence(xb))  # ... so another sequence gets a block of its own
+    g2 = torch.autograd.grad(loss, list(core.parameters()), allow_unused=True)
+    for a, b, r in zip(g1, g2, ref_a):
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+            torch.testing.assert_close(a, r, rtol=1e-9, atol=1e-10)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_fused_kernel_on_cuda_matches_cpu():
     core = _perturbed(_core().double())

@@ -3,21 +3,30 @@ sequence as ONE autograd node, with back-propagation through time written out by
 
 Why it is fast. At NTM sizes per-op overhead and memory passes, not arithmetic, are the cost:
 under autograd the composed step is ~460 aten calls (views included) forward and backward.
-Here a step is one pure function forward (``_fwd_step``, ~55 ops) and one backward
-(``_bwd_step``, ~70 ops), run with autograd off:
+Here a step is one pure function forward (``_fwd_step``, ~45 kernels) and one backward
+(``_bwd_step``, ~60 kernels), run with autograd off:
 
 * the controller reads y_{t−1} = [h_{t−1}, r_{t−1}] (the previous output) through one weight
   [W_h | W_r], so no per-step copies build its input;
-* the addressing chain is batched over all heads with fused ops (``addcmul`` norms, ``lerp``
-  interpolation, the shift as one product with the stacked rolls, softmax backward as one op);
-* erase/add for one write head is two passes, M + w ∘ (a − e ∘ M), with nothing saved but M;
+* the memory is kept TRANSPOSED inside the kernel, Mt (B, W, N): every broadcast over it (erase
+  and add, the norm gradient ∂‖M_i‖, the write-weight scaling) then runs along contiguous rows
+  of N, not rows of W = 20, which made those passes 3–5× slower at batch 32; the norms ‖M_i‖
+  are one reduction over W;
+* the addressing chain is batched over all heads; the circular shift reads the S windows of
+  w^g padded circularly by R (no rolls, no stacked copies); softmax backward is one op;
+* erase/add for one write head is M − w ∘ (e ∘ M − a), with nothing saved but M; the backward
+  updates the memory gradient in place;
+* every sequence buffer (M_0 … M_T, the outputs, the tensors the backward reads, its own
+  gradient rows) is carved from one block reused across calls (``_Arena``): steps write into
+  it with ``out=``, so nothing is stacked afterwards and the block's pages are not faulted in
+  again every training step;
 * the backward computes whatever does not depend on the recursion for all steps at once
-  (activation and gate slopes, ratios of saved values) and the weight gradients as one matrix
-  product each after the loop; no Python numbers enter the hot ops.
+  (activation and LSTM gate slopes, ratios of saved values) from those buffers, and the weight
+  gradients as one matrix product each after the loop; no Python numbers enter the hot ops.
 
 ``compile=True`` (``model.compile=true``) runs the same two step functions through
-``torch.compile``. At batch 32 most of what remains is passes over the N × W memory
-(``memlab bench ntm-step``).
+``torch.compile`` (``memlab bench ntm-step`` times both; what remains at batch 32 is passes
+over the N × W memory and the controller's matrix products, at batch 1 per-op dispatch).
 
 The controller is inlined: THE LSTM of ``memlab.controllers.lstm`` (standard variant,
 PyTorch gate order i, f, g, o) or the one tanh layer of ``memlab.controllers.feedforward``.
@@ -34,6 +43,8 @@ P head-output size.
 
 from __future__ import annotations
 
+import math
+import weakref
 from typing import NamedTuple
 
 import torch
@@ -100,111 +111,140 @@ class NTMSpec(NamedTuple):
         return tuple(sum(self.sizes[:j]) for j in range(1, 7))
 
 
-def _fwd_step(xp: Tensor, y: Tensor, c: Tensor, M: Tensor, w: Tensor, W_hrT: Tensor, W_headsT: Tensor,
-              b_heads: Tensor, consts: tuple[Tensor, Tensor, Tensor], spec: NTMSpec):
-    """One step of the composed NTM, the arithmetic of ``ntm_step_ref`` in few ops (a pure function,
+def _fwd_step(xp: Tensor, y: Tensor, c: Tensor, Mt: Tensor, w: Tensor, W_hrT: Tensor, W_headsT: Tensor,
+              b_heads: Tensor, consts: tuple[Tensor, Tensor, Tensor], spec: NTMSpec, y_out: Tensor,
+              c_out: Tensor | None, w_out: Tensor | None, slots: list | None):
+    """One step of the composed NTM, the arithmetic of ``compose_step_ref`` in few ops (a pure function,
     so ``torch.compile`` can take it whole).
 
-    xp (B, G): W_x x_t + b; y (B, C + Hr·W) = [h_{t−1}, r_{t−1}]; c (B, C); M (B, N, W);
-    w (B, H, N); W_hrT (C + Hr·W, G): [W_h | W_r]ᵀ (zero h rows for a feed-forward controller);
-    W_headsT (C, P); consts: ε/W, ε and 1 as 0-d tensors -> y_t, c_t, M_t, w_t and the step's
-    tensors the backward reads (``_SAVED``).
+    xp (B, G): W_x x_t + b; y (B, C + Hr·W) = [h_{t−1}, r_{t−1}]; c (B, C); Mt (B, W, N): the memory
+    M_{t−1} TRANSPOSED (so every broadcast over it runs along rows of N); w (B, H, N);
+    W_hrT (C + Hr·W, G): [W_h | W_r]ᵀ (zero h rows for a feed-forward controller); W_headsT (C, P);
+    consts: ε/W, ε and 1 as 0-d tensors; y_out (B, C + Hr·W), c_out (B, C), w_out (B, H, N) or None: where
+    y_t = [h_t, r_t], c_t and w_t are written; slots: this step's rows of the sequence buffers (``_SLOTS``) to write into, or None (nothing
+    saved) -> c_t, Mt_t, w_t and the step's tensors the backward reads (``_SAVED``).
     """
     C, Hr, Hw, N, W, S = spec.C, spec.Hr, spec.Hw, spec.N, spec.W, spec.S
-    H, B = Hr + Hw, y.shape[0]
+    H, B, R = Hr + Hw, y.shape[0], spec.S // 2
     o_k, o_b, o_g, o_s, o_y, o_e = spec.cuts()
     epsW, eps, one = consts
+    sl = slots if slots is not None else (None,) * len(_SLOTS)
+    s_M, s_out, s_sg, s_gg, s_tc, s_kn, s_mn, s_D, s_K, s_wc, s_ws, s_lw = sl
     pre = torch.addmm(xp, y, W_hrT)  # (B, G)
     if spec.kind == "lstm":  # gate order i, f, g, o (PyTorch's, as in memlab.controllers.lstm)
-        sg = torch.sigmoid(pre)  # σ(i), σ(f), ·, σ(o)
-        gg = torch.tanh(pre[:, 2 * C : 3 * C])
-        c = torch.addcmul(sg[:, C : 2 * C] * c, sg[:, :C], gg)  # f c + i g
-        tc = torch.tanh(c)
-        h = sg[:, 3 * C :] * tc  # o tanh(c)
+        i_, f_, _, o_ = torch.sigmoid(pre, out=s_sg).view(B, 4, C).unbind(1)  # σ(i), σ(f), ·, σ(o)
+        gg = torch.tanh(pre[:, 2 * C : 3 * C], out=s_gg)
+        c = torch.addcmul(f_ * c, i_, gg, out=c_out)  # f c + i g
+        h = o_ * torch.tanh(c, out=s_tc)  # o tanh(c)
     else:
         h = torch.tanh(pre)
-        sg = gg = tc = h
-    out = torch.addmm(b_heads, h, W_headsT)  # (B, P)
+    out = torch.addmm(b_heads, h, W_headsT, out=s_out)  # (B, P)
     if spec.clip > 0:
-        out = out.clamp(-spec.clip, spec.clip)
-    th, so = torch.tanh(out), torch.sigmoid(out)
-    sp = F.softplus(out[:, o_k:o_y])  # softplus of [β, g, s, γ]; β and γ − 1 are read from it
-    k = th[:, :o_k].view(B, H, W)
-    beta = sp[:, : o_b - o_k].unsqueeze(-1)  # (B, H, 1)
-    g = so[:, o_b:o_g].unsqueeze(-1)  # (B, H, 1)
+        out = out.clamp_(-spec.clip, spec.clip)
+    # [k | β | g | s | γ | e | a]: k, a = tanh; β, γ − 1 = softplus; g, e = σ; s = softmax
+    k, _, _, _, _, _, a = torch.tanh(out).split(spec.sizes, 1)
+    _, _, g, _, _, e, _ = torch.sigmoid(out).split(spec.sizes, 1)
+    beta, _, _, gam1 = F.softplus(out[:, o_k:o_y]).split(spec.sizes[1:5], 1)
     s = torch.softmax(out[:, o_g:o_s].view(B, H, S), -1)  # (B, H, S)
-    gam1 = sp[:, o_s - o_k :].unsqueeze(-1)  # γ − 1 (B, H, 1)
-    e = so[:, o_y:o_e].view(B, Hw, W)
-    a = th[:, o_e:].view(B, Hw, W)
+    k, a, e = k.view(B, H, W), a.view(B, Hw, W), e.view(B, Hw, W)
+    beta, g, gam1 = beta.view(B, H, 1), g.view(B, H, 1), gam1.view(B, H, 1)  # β, g, γ − 1
     # content addressing on M_{t−1} (eqs. 5–6); ‖x‖ = sqrt(Σ (x² + ε/W)) = sqrt(Σx² + ε)
-    kn = torch.addcmul(epsW, k, k).sum(-1, keepdim=True).sqrt_()  # (B, H, 1)
-    mn = torch.addcmul(epsW, M, M).sum(-1).sqrt_().unsqueeze(1)  # (B, 1, N)
-    D = torch.addcmul(eps, kn, mn)  # ‖k‖‖M‖ + ε (B, H, N)
-    K = torch.bmm(k, M.transpose(1, 2)).div_(D)  # (B, H, N)
-    wc = torch.softmax(beta * K, -1)
+    kn = torch.sum(torch.addcmul(epsW, k, k), -1, keepdim=True, out=s_kn).sqrt_()  # (B, H, 1)
+    mn = torch.linalg.vecdot(Mt, Mt, dim=1, out=None if s_mn is None else s_mn.view(B, N))
+    mn = mn.add_(eps).sqrt_().view(B, 1, N)  # (B, 1, N)
+    D = torch.addcmul(eps, kn, mn, out=s_D)  # ‖k‖‖M‖ + ε (B, H, N)
+    K = torch.bmm(k, Mt, out=s_K).div_(D)  # (B, H, N)
+    wc = torch._softmax(beta * K, -1, False, out=s_wc)  # softmax_i(β K) (B, H, N)
     wg = torch.lerp(w, wc, g)  # g w^c + (1 − g) w_{t−1} (eq. 7)
-    # circular shift (eq. 8): w̃ = Σ_k s_k roll(w^g, o_k), as one product with the S rolls
-    R4 = torch.stack([wg if o == 0 else torch.roll(wg, o, -1) for o in A.shift_offsets(S // 2)], 2)  # (B, H, S, N)
-    ws = torch.linalg.vecdot(R4, s.unsqueeze(-1), dim=2).add_(eps)  # w̃ + ε (B, H, N)
-    lw = torch.log(ws)
-    wt = torch.softmax(torch.addcmul(lw, gam1, lw), -1)  # softmax(γ log(w̃ + ε)) (eq. 9)
-    r = torch.bmm(wt[:, :Hr], M)  # (B, Hr, W): reads see M_{t−1}
-    ww = wt[:, Hr:]  # (B, Hw, N)
-    if Hw == 1:  # M ∘ (1 − w eᵀ) + w aᵀ = M + w ∘ (a − e ∘ M) (eqs. 3–4)
-        M_new = torch.addcmul(M, ww.transpose(1, 2), torch.addcmul(a, M, e, value=-1.0))
+    # circular shift (eq. 8): w̃(i) = Σ_k s_k w^g(i − o_k), o_k = k − R, read from w^g padded circularly
+    # by R on each side (wp(j) = w^g(j − R), so w^g(i − o_k) = wp(i + 2R − k))
+    wp = F.pad(wg, (R, R), mode="circular") if R else wg  # (B, H, N + 2R)
+    win, sk = wp.unfold(-1, N, 1).unbind(-2), s.unsqueeze(-1).unbind(-2)  # windows of wp (B, H, N); s_k (B, H, 1)
+    ws = torch.addcmul(eps, win[2 * R], sk[0], out=s_ws)  # w̃ + ε (B, H, N)
+    for j in range(1, S):
+        ws.addcmul_(win[2 * R - j], sk[j])
+    lw = torch.log(ws, out=s_lw)
+    wt = torch._softmax(torch.addcmul(lw, gam1, lw), -1, False, out=w_out)  # softmax(γ log(w̃ + ε)) (eq. 9)
+    wr, ww = wt.split([Hr, Hw], 1)  # (B, Hr, N), (B, Hw, N)
+    r = torch.bmm(wr, Mt.transpose(1, 2))  # (B, Hr, W): reads see M_{t−1}
+    if Hw == 1:  # M ∘ (1 − w eᵀ) + w aᵀ = M − w ∘ (e ∘ M − a) (eqs. 3–4), transposed
+        Mt_new = torch.addcmul(Mt, (Mt * e.view(B, W, 1)).sub_(a.view(B, W, 1)), ww, value=-1.0, out=s_M)
     else:
-        keep = torch.addcmul(one, ww.unsqueeze(-1), e.unsqueeze(2), value=-1.0).prod(1)  # Π_h (1 − w_h e_hᵀ)
-        M_new = torch.baddbmm(M * keep, ww.transpose(1, 2), a)
-    y_new = torch.cat([h, r.view(B, Hr * W)], 1)  # (B, C + Hr·W)
-    return y_new, c, M_new, wt, (sg, gg, tc, out, k, beta, g, s, gam1, e, a, kn, mn, D, K, wc, R4, ws, lw)
+        keep = torch.addcmul(one, e.unsqueeze(-1), ww.unsqueeze(2), value=-1.0).prod(1)  # Π_h (1 − e_h w_hᵀ) (B, W, N)
+        Mt_new = torch.baddbmm(Mt * keep, a.transpose(1, 2), ww, out=s_M)
+    torch.cat([h, r.view(B, Hr * W)], 1, out=y_out)  # y_t (B, C + Hr·W)
+    return c, Mt_new, wt, (k, g, s, e, a, kn, mn, K, wc, wp, lw)
 
 
+# the sequence buffers ``_fwd_step`` writes one row of per step (name: row shape), in its order:
+# Mt_t, then what the backward reads for all steps at once
+def _slot_shapes(spec: NTMSpec, B: int) -> dict[str, tuple[int, ...]]:
+    H, N, G = spec.Hr + spec.Hw, spec.N, 4 * spec.C if spec.kind == "lstm" else spec.C
+    return {"M": (B, spec.W, N), "out": (B, sum(spec.sizes)), "sg": (B, G), "gg": (B, spec.C), "tc": (B, spec.C), "kn": (B, H, 1),
+            "mn": (B, 1, N), "D": (B, H, N), "K": (B, H, N), "wc": (B, H, N), "ws": (B, H, N), "lw": (B, H, N)}
+
+
+_SLOTS = ("M", "out", "sg", "gg", "tc", "kn", "mn", "D", "K", "wc", "ws", "lw")
 # the per-step tensors ``_fwd_step`` hands the backward, in its order
-_SAVED = ("sg", "gg", "tc", "out", "k", "beta", "g", "s", "gam1", "e", "a", "kn", "mn", "D", "K", "wc", "R4", "ws", "lw")
+_SAVED = ("k", "g", "s", "e", "a", "kn", "mn", "K", "wc", "wp", "lw")
 
 
-def _bwd_step(gY: Tensor, gM: Tensor, gw: Tensor, gc: Tensor, M: Tensor, wt: Tensor, sv: tuple, pre: tuple,
-              W_heads: Tensor, W_hr: Tensor, spec: NTMSpec):
+def _bwd_step(gY: Tensor, gMt: Tensor, gw: Tensor, gc: Tensor, Mt: Tensor, wt: Tensor, sv: tuple, pre: tuple,
+              W_heads: Tensor, W_hr: Tensor, spec: NTMSpec, g_out: Tensor, g_pre: Tensor, gy_prev: Tensor | None):
     """Back-propagation through one step of ``_fwd_step`` (a pure function, like it).
 
-    gY (B, C + Hr·W): ∂/∂y_t = [h_t, r_t] from the output and the next step; gM, gw, gc: ∂/∂M_t,
-    ∂/∂w_t, ∂/∂c_t; M = M_{t−1}, wt = w_t; sv: the step's ``_SAVED`` tensors; pre: the step's
-    slices of what ``_scan_backward`` computed for all steps at once -> ∂/∂y_{t−1} (through the
-    controller), ∂/∂M_{t−1}, ∂/∂w_{t−1}, ∂/∂c_{t−1}, ∂/∂(head outputs) (B, P), ∂/∂(pre-activations) (B, G).
+    gY (B, C + Hr·W): ∂/∂y_t = [h_t, r_t] from the output and the next step; gMt, gw, gc: ∂/∂Mt_t (B, W, N),
+    ∂/∂w_t, ∂/∂c_t; Mt = Mt_{t−1}, wt = w_t; sv: the step's ``_SAVED`` tensors; pre: the step's rows
+    of what ``_scan_backward`` computed for all steps at once and of the forward's slope buffers;
+    g_out (B, P), g_pre (B, G): where ∂/∂(head outputs) and ∂/∂(pre-activations) are written;
+    gy_prev: ∂L/∂y_{t−1} from the output (None at t = 0) -> ∂/∂y_{t−1} (output + through the
+    controller), ∂/∂Mt_{t−1}, ∂/∂w_{t−1}, ∂/∂c_{t−1}.
     """
     C, Hr, Hw, N, W, S = spec.C, spec.Hr, spec.Hw, spec.N, spec.W, spec.S
-    H, B = Hr + Hw, gY.shape[0]
-    _sg, _gg, _tc, _out, k, _beta, g, s, _gam1, e, a, _kn, _mn, _D, K, wc, R4, _ws, lw = sv
-    slope, gws, dw, bD, mn_col, kn_row, k_kn, nimn, dc, A3, Bo, fg = pre
-    gh, gr = gY[:, :C], gY[:, C:].view(B, Hr, W)
-    wr, ww = wt[:, :Hr], wt[:, Hr:]
-    # erase then add: M_t = M ∘ Π_h (1 − w_h e_hᵀ) + Σ_h w_h a_hᵀ; g_e is −∂/∂e (the sign is in the slope)
-    g_a = torch.bmm(ww, gM)  # (B, Hw, W)
+    H, B, R = Hr + Hw, gY.shape[0], spec.S // 2
+    k, g, s, e, a, kn, mn, K, wc, wp, lw = sv
+    slope, gws, dw, bD, k_kn, nimn, ds, dc, fg = pre
+    gh, gr = gY.split([C, Hr * W], 1)
+    gr = gr.view(B, Hr, W)
+    wr, ww = wt.split([Hr, Hw], 1)
+    # erase then add: Mt_t = Mt ∘ Π_h (1 − e_h w_hᵀ) + Σ_h a_h w_hᵀ; g_e is −∂/∂e (the sign is in the slope)
+    g_a = torch.bmm(ww, gMt.transpose(1, 2))  # (B, Hw, W)
     if Hw == 1:
-        Q = gM * M  # (B, N, W)
-        g_ww = torch.baddbmm(torch.bmm(a, gM.transpose(1, 2)), e, Q.transpose(1, 2), alpha=-1.0)  # (B, 1, N)
-        g_e = torch.bmm(ww, Q)  # (B, 1, W)
-        gM_prev = torch.addcmul(gM, ww.transpose(1, 2), gM * e, value=-1.0)  # gM ∘ (1 − w eᵀ)
+        Qt = gMt * Mt  # (B, W, N)
+        g_ww = torch.baddbmm(torch.bmm(a, gMt), e, Qt, alpha=-1.0)  # (B, 1, N)
+        g_e = torch.bmm(ww, Qt.transpose(1, 2))  # (B, 1, W)
+        # gM ∘ (1 − e wᵀ), in place: gMt is the scan's own buffer and Qt is spent
+        gM_prev = gMt.addcmul_(torch.mul(gMt, e.view(B, W, 1), out=Qt), ww, value=-1.0)
     else:
-        factors = 1.0 - ww.unsqueeze(-1) * e.unsqueeze(2)  # (B, Hw, N, W)
+        factors = 1.0 - e.unsqueeze(-1) * ww.unsqueeze(2)  # (B, Hw, W, N)
         g_ww_e, g_es = [], []
         for j in range(Hw):
-            others = torch.cat([factors[:, :j], factors[:, j + 1 :]], 1).prod(1)  # (B, N, W)
-            Qj = gM * M * others
-            g_ww_e.append(torch.bmm(e[:, j : j + 1], Qj.transpose(1, 2)))
-            g_es.append(torch.bmm(ww[:, j : j + 1], Qj))
-        g_ww = torch.bmm(a, gM.transpose(1, 2)) - torch.cat(g_ww_e, 1)
+            others = torch.cat([factors[:, :j], factors[:, j + 1 :]], 1).prod(1)  # (B, W, N)
+            Qj = gMt * Mt * others
+            g_ww_e.append(torch.bmm(e[:, j : j + 1], Qj))
+            g_es.append(torch.bmm(ww[:, j : j + 1], Qj.transpose(1, 2)))
+        g_ww = torch.bmm(a, gMt) - torch.cat(g_ww_e, 1)
         g_e = torch.cat(g_es, 1)
-        gM_prev = gM * factors.prod(1)
+        gM_prev = gMt * factors.prod(1)
     # reads r = w^r M_{t−1}; then sharpen w = softmax(γ log(w̃ + ε))
-    g_wt = torch.cat([torch.bmm(gr, M.transpose(1, 2)), g_ww], 1).add_(gw)  # (B, H, N)
+    g_wt = torch.cat([torch.bmm(gr, Mt), g_ww], 1).add_(gw)  # (B, H, N)
     g_z = torch._softmax_backward_data(g_wt, wt, -1, wt.dtype)
     g_gam = torch.linalg.vecdot(g_z, lw)  # (B, H)
     g_ws = g_z.mul_(gws)  # ∂/∂w̃ = g_z γ / (w̃ + ε)
-    # shift: ∂/∂s_k = Σ_i g_w̃(i) roll(w^g, o_k)(i); ∂/∂w^g = Σ_k s_k roll(g_w̃, −o_k)
-    g_s = torch._softmax_backward_data(torch.linalg.vecdot(R4, g_ws.unsqueeze(2)), s, -1, s.dtype)  # (B, H, S)
-    G4 = torch.stack([g_ws if o == 0 else torch.roll(g_ws, -o, -1) for o in A.shift_offsets(S // 2)], 2)
-    g_wg = torch.linalg.vecdot(G4, s.unsqueeze(-1), dim=2)  # (B, H, N)
+    # shift: ∂/∂w^g(m) = Σ_k s_k g_w̃(m + o_k) and ∂/∂s_k = Σ_m w^g(m) g_w̃(m + o_k), read from g_w̃
+    # padded circularly (gp(j) = g_w̃(j − R), so g_w̃(m + o_k) = gp(m + k))
+    if R:
+        gp = F.pad(g_ws, (R, R), mode="circular")  # (B, H, N + 2R)
+        wg = wp[..., R : R + N]
+        g_s = torch.linalg.vecdot(gp.unfold(-1, N, 1), wg.unsqueeze(-2))  # (B, H, S)
+    else:
+        gp, wg = g_ws, wp
+        g_s = torch.linalg.vecdot(gp, wg).unsqueeze(-1)
+    g_s = torch._softmax_backward_data(g_s, s, -1, s.dtype)
+    win, sk = gp.unfold(-1, N, 1).unbind(-2), s.unsqueeze(-1).unbind(-2)
+    g_wg = win[0] * sk[0]
+    for j in range(1, S):
+        g_wg.addcmul_(win[j], sk[j])
     # interpolation w^g = w_{t−1} + g (w^c − w_{t−1})
     g_g = torch.linalg.vecdot(g_wg, dw)
     g_wc = g_wg * g
@@ -214,20 +254,21 @@ def _bwd_step(gY: Tensor, gM: Tensor, gw: Tensor, gc: Tensor, M: Tensor, wt: Ten
     g_beta = torch.linalg.vecdot(g_bK, K)
     g_dot = g_bK.mul_(bD)  # ∂/∂(k·M) = g_bK β / D
     g_D = g_dot * K  # −∂/∂D
-    g_k = torch.bmm(g_dot, M).addcmul_(torch.bmm(g_D, mn_col), k_kn, value=-1.0)  # (B, H, W)
-    cm = torch.bmm(kn_row, g_D).mul_(nimn)  # ∂/∂‖M_i‖ / ‖M_i‖ (B, 1, N)
-    gM_prev.addcmul_(cm.transpose(1, 2), M)
-    gM_prev.baddbmm_(torch.cat([wr, g_dot], 1).transpose(1, 2), torch.cat([gr, k], 1))  # reads and keys
-    g_out = torch.cat([g_k.view(B, H * W), g_beta, g_g, g_s.view(B, H * S), g_gam, g_e.reshape(B, Hw * W),
-                       g_a.reshape(B, Hw * W)], 1).mul_(slope)  # (B, P)
+    g_k = torch.bmm(g_dot, Mt.transpose(1, 2)).addcmul_(torch.linalg.vecdot(g_D, mn).unsqueeze(-1), k_kn, value=-1.0)  # (B, H, W)
+    cm = torch.bmm(kn.transpose(1, 2), g_D).mul_(nimn)  # ∂/∂‖M_i‖ / ‖M_i‖ (B, 1, N)
+    gM_prev.addcmul_(Mt, cm)
+    gM_prev.baddbmm_(torch.cat([gr, k], 1).transpose(1, 2), torch.cat([wr, g_dot], 1))  # reads and keys
+    torch.cat([g_k.view(B, H * W), g_beta, g_g, g_s.view(B, H * S), g_gam, g_e.reshape(B, Hw * W),
+               g_a.reshape(B, Hw * W)], 1, out=g_out).mul_(slope)  # (B, P)
     gh = torch.addmm(gh, g_out, W_heads)  # (B, C)
     if spec.kind == "lstm":
         gc = torch.addcmul(gc, gh, dc)  # + ∂h/∂c = o (1 − tanh² c)
-        g_pre = torch.cat([(gc.unsqueeze(1) * A3).view(B, 3 * C), gh * Bo], 1)  # ∂i, ∂f, ∂g, ∂o
+        torch.cat([gc, gc, gc, gh], 1, out=g_pre).mul_(ds)  # ∂i, ∂f, ∂g, ∂o
         gc = gc * fg
     else:
-        g_pre = gh * Bo  # tanh' of the feed-forward layer
-    return torch.mm(g_pre, W_hr), gM_prev, gw_prev, gc, g_out, g_pre
+        torch.mul(gh, ds, out=g_pre)  # tanh' of the feed-forward layer
+    gy = torch.mm(g_pre, W_hr) if gy_prev is None else torch.addmm(gy_prev, g_pre, W_hr)
+    return gy, gM_prev, gw_prev, gc
 
 
 _COMPILED: dict = {}
@@ -243,28 +284,83 @@ def _steps(compiled: bool):
     return _COMPILED["fwd"], _COMPILED["bwd"]
 
 
-def _scan_forward(xproj, W_hr, W_heads, b_heads, M, w, y, c, spec: NTMSpec, save: bool):
+def _scan_forward(xproj, W_hr, W_heads, b_heads, Mt, w, y, c, spec: NTMSpec, save: bool):
     """Forward of ``ntm_scan`` with autograd off: ``_fwd_step`` over t.
 
-    xproj (T, B, G); W_hr (G, C + Hr·W); y (B, C + Hr·W) = [h_0, r_0] -> Y (T+1, B, C + Hr·W)
-    = [y_0 … y_T], the final (M, w, c) and, with ``save``, what the backward needs: the per-step
-    ``_SAVED`` tensors, M_0 … M_{T−1}, w_0 … w_T, c_0 … c_{T−1}.
+    xproj (T, B, G); W_hr (G, C + Hr·W); Mt (B, W, N): M_0 transposed; y (B, C + Hr·W) = [h_0, r_0]
+    -> Y (T+1, B, C + Hr·W) = [y_0 … y_T], the final (Mt, w, c) and, with ``save``, what the backward
+    needs: the sequence buffers from ``_Arena`` (``_SLOTS`` rows per step, Y, c_0 … c_T, w_0 … w_T,
+    and room for the backward), the per-step ``_SAVED`` tensors, Mt_0 … Mt_{T−1} and the lease
+    that gives the buffers back when the autograd node is freed.
     """
+    T, B, _ = xproj.shape
     fwd = _steps(spec.compiled)[0]
     consts = (xproj.new_full((), spec.eps / spec.W), xproj.new_full((), spec.eps), xproj.new_ones(()))
-    W_hrT, W_headsT = W_hr.t(), W_heads.t()
-    Ys, Ms, ws, cs, saved = [y], [M], [w], [c], []
-    for xp in xproj.unbind(0):
-        y, c, M, w, sv = fwd(xp, y, c, M, w, W_hrT, W_headsT, b_heads, consts, spec)
-        Ys.append(y)
+    W_hrT, W_headsT = W_hr.t().contiguous(), W_heads.t().contiguous()
+    lease = None
+    if save:  # every sequence buffer, the backward's included, carved from one reused block
+        shapes = {"Y": (T + 1, *y.shape), "M0": (1, *Mt.shape)}
+        shapes.update({n: (T, *shape) for n, shape in _slot_shapes(spec, B).items()})
+        shapes.update({"c": (T + 1, *c.shape), "w": (T + 1, *w.shape), "dw": (T, *w.shape),
+                       "ds": (T, B, xproj.shape[2]), "dc": (T, *c.shape),
+                       "g_out": (T, B, sum(spec.sizes)), "g_pre": (T, B, xproj.shape[2])})
+        bufs, lease = _Arena.take(shapes, xproj)
+        bufs["M0"][0].copy_(Mt)
+        Ms = [bufs["M0"][0], *bufs["M"].unbind(0)]  # Mt_0 … Mt_T
+        rows = [bufs[n].unbind(0) for n in _SLOTS]
+        Y, Cs, Ws = bufs["Y"], bufs["c"], bufs["w"]
+        Cs[0], Ws[0] = c, w
+        Cs, Ws = Cs.unbind(0), Ws.unbind(0)
+    else:
+        Y = xproj.new_empty(T + 1, *y.shape)
+    Y[0] = y
+    saved, xps, Ys = [], xproj.unbind(0), Y.unbind(0)
+    for t in range(T):
         if save:
-            Ms.append(M)
-            ws.append(w)
-            cs.append(c)
+            c, Mt, w, sv = fwd(xps[t], Ys[t], c, Ms[t], w, W_hrT, W_headsT, b_heads, consts, spec, Ys[t + 1],
+                               Cs[t + 1], Ws[t + 1], [r[t] for r in rows])
             saved.append(sv)
-    Y = torch.stack(Ys)
-    sv = {"Ms": Ms[:-1], "ws": ws, "cs": cs[:-1], "saved": saved, "Y": Y} if save else {}
-    return Y, (M, w, c), sv
+        else:
+            c, Mt, w, _ = fwd(xps[t], Ys[t], c, Mt, w, W_hrT, W_headsT, b_heads, consts, spec, Ys[t + 1], None, None, None)
+    sv = {"bufs": bufs, "Ms": Ms[:-1], "saved": saved, "Y": Y, "lease": lease} if save else {}
+    return Y, (Mt, w, c), sv
+
+
+class _Arena:
+    """One reused block per (dtype, device) for a sequence's buffers (~30 MB at B = 32, T = 41).
+
+    Fresh large blocks cost a page fault per 4 KiB when first written (~13% of a training step at
+    B = 32: the C allocator returns freed blocks to the system between steps). ``take`` hands the
+    block out (nobody else gets it meanwhile); it comes back when the lease, kept with the
+    autograd node, is freed with the graph, so a retained graph never shares it.
+    """
+
+    _free: dict = {}
+
+    @classmethod
+    def take(cls, shapes: dict[str, tuple[int, ...]], like: Tensor) -> tuple[dict[str, Tensor], object]:
+        sizes = {n: math.prod(s) for n, s in shapes.items()}
+        key = (like.dtype, like.device)
+        block = cls._free.pop(key, None)
+        if block is None or block.numel() < sum(sizes.values()):
+            block = like.new_empty(sum(sizes.values()))
+        views, at = {}, 0
+        for n, s in shapes.items():
+            views[n] = block[at : at + sizes[n]].view(s)
+            at += sizes[n]
+        lease = _Lease()
+        weakref.finalize(lease, cls._give, key, block)
+        return views, lease
+
+    @classmethod
+    def _give(cls, key, block: Tensor) -> None:
+        held = cls._free.get(key)
+        if held is None or held.numel() < block.numel():
+            cls._free[key] = block
+
+
+class _Lease:
+    """Held by an autograd node while its sequence buffers are in use."""
 
 
 def _activation_slopes(outs: Tensor, spec: NTMSpec) -> Tensor:
@@ -292,46 +388,51 @@ def _activation_slopes(outs: Tensor, spec: NTMSpec) -> Tensor:
 def _scan_backward(gys, gfinal, W_hr, W_heads, spec: NTMSpec, sv: dict):
     """Back-propagation through time of ``_scan_forward`` by hand, from the last step back.
 
-    gys (T, B, C + Hr·W) and the gradients of the final (M, w, r, h, c) (None = zero) ->
-    gradients of (xproj, W_hr, W_heads, b_heads, M_0, w_0, y_0 = [h_0, r_0], c_0). What does not
-    depend on the recursion (activation slopes, gate slopes, ratios of saved values, weight
-    gradients) is computed for all steps at once.
+    gys (T, B, C + Hr·W) and the gradients of the final (Mt, w, r, h, c) (None = zero) ->
+    gradients of (xproj, W_hr, W_heads, b_heads, Mt_0, w_0, y_0 = [h_0, r_0], c_0). What does not
+    depend on the recursion (activation slopes, ratios of saved values, weight gradients) is
+    computed for all steps at once, from the forward's sequence buffers (no per-step stacking).
     """
     T, B, _ = gys.shape
-    C, Hr = spec.C, spec.Hr
+    C, Hr, H, W = spec.C, spec.Hr, spec.Hr + spec.Hw, spec.W
+    o_k, o_b, o_g, o_s, o_y, o_e = spec.cuts()
     bwd = _steps(spec.compiled)[1]
-    need = ("sg", "gg", "tc", "out", "k", "beta", "gam1", "kn", "mn", "D", "wc", "ws")  # for the all-steps terms
-    f = {name: torch.stack(v) for name, v in zip(_SAVED, zip(*sv["saved"])) if name in need}  # each (T, ...)
-    ws_all = torch.stack(sv["ws"])  # w_0 … w_T (T+1, B, H, N)
-    pre = {
-        "slope": _activation_slopes(f["out"], spec),
-        "gws": (f["gam1"] + 1.0) / f["ws"],  # γ / (w̃ + ε)
-        "dw": f["wc"] - ws_all[:-1],  # w^c − w_{t−1}
-        "bD": f["beta"] / f["D"],
-        "mn_col": f["mn"].transpose(-1, -2),  # (T, B, N, 1)
-        "kn_row": f["kn"].transpose(-1, -2),  # (T, B, 1, H)
-        "k_kn": f["k"] / f["kn"],
-        "nimn": -1.0 / f["mn"],
-    }
-    if spec.kind == "lstm":
-        sg, gg, tc = f["sg"], f["gg"], f["tc"]
-        i, fg, o = sg[..., :C], sg[..., C : 2 * C], sg[..., 3 * C :]
-        ds = sg * (1.0 - sg)  # σ'
-        pre["dc"] = o * (1.0 - tc * tc)  # ∂h/∂c
-        pre["A3"] = torch.stack([gg * ds[..., :C], torch.stack(sv["cs"]) * ds[..., C : 2 * C],
-                                 i * (1.0 - gg * gg)], 2)  # (T, B, 3, C): ∂c/∂(i, f, g pre-activations)
-        pre["Bo"] = tc * ds[..., 3 * C :]  # ∂h/∂(o pre-activation)
-        pre["fg"] = fg
+    f = sv["bufs"]
+    outs = f["out"]  # (T, B, P), clipped
+    sp = F.softplus(outs[..., o_k:o_y])  # softplus of [β, g, s, γ] (T, B, ·)
+    kt = torch.tanh(outs[..., :o_k]).view(T, B, H, W)
+    G = f["sg"].shape[-1]
+    one = outs.new_ones(())
+    ds, dc = f["ds"], f["dc"]  # the controller's slopes, into their buffers
+    if spec.kind == "lstm":  # pre-activation slopes of c (i, f, g) and of h (o), and ∂h/∂c = o (1 − tanh² c)
+        SG, GG, TC, Cs = f["sg"], f["gg"], f["tc"], f["c"]
+        torch.addcmul(SG, SG, SG, value=-1.0, out=ds)  # σ' = σ − σ²
+        torch.addcmul(one, GG, GG, value=-1.0, out=ds[..., 2 * C : 3 * C])  # tanh' = 1 − g² in the g slot
+        ds[..., :C].mul_(GG)  # ∂c/∂i: g σ'(i)
+        ds[..., C : 2 * C].mul_(Cs[:-1])  # ∂c/∂f: c_{t−1} σ'(f)
+        ds[..., 2 * C : 3 * C].mul_(SG[..., :C])  # ∂c/∂g: i tanh'(g)
+        ds[..., 3 * C :].mul_(TC)  # ∂h/∂o: tanh(c) σ'(o)
+        torch.addcmul(one, TC, TC, value=-1.0, out=dc).mul_(SG[..., 3 * C :])
     else:
-        h = f["sg"]
-        pre["Bo"] = 1.0 - h * h
-        pre["dc"] = pre["A3"] = pre["fg"] = pre["Bo"]  # unused
-    keys = ("slope", "gws", "dw", "bD", "mn_col", "kn_row", "k_kn", "nimn", "dc", "A3", "Bo", "fg")
+        hs = sv["Y"][1:, :, :C]
+        torch.addcmul(one, hs, hs, value=-1.0, out=ds)  # tanh' of the feed-forward layer
+    pre = {
+        "slope": _activation_slopes(outs, spec),
+        "gws": (sp[..., o_s - o_k :] + 1.0).unsqueeze(-1).div(f["ws"]),  # γ / (w̃ + ε) (T, B, H, N)
+        "dw": torch.sub(f["wc"], f["w"][:-1], out=f["dw"]),  # w^c − w_{t−1}
+        "bD": sp[..., : o_b - o_k].unsqueeze(-1).div(f["D"]),  # β / D
+        "k_kn": kt / f["kn"],  # (T, B, H, W)
+        "nimn": f["mn"].reciprocal().neg_(),  # −1 / ‖M_i‖ (T, B, 1, N)
+        "ds": ds,
+        "dc": dc,
+        "fg": f["sg"][..., C : 2 * C] if spec.kind == "lstm" else dc,
+    }
+    keys = ("slope", "gws", "dw", "bD", "k_kn", "nimn", "ds", "dc", "fg")
     pres = list(zip(*(pre[k_].unbind(0) for k_ in keys)))
     gM, gw, gr, gh, gc = gfinal
     ref = sv["Ms"][0]
-    H, N, W = spec.Hr + spec.Hw, spec.N, spec.W
-    gM = ref.new_zeros(B, N, W) if gM is None else gM
+    N = spec.N
+    gM = ref.new_zeros(B, W, N) if gM is None else gM.clone(memory_format=torch.contiguous_format)  # updated in place
     gw = ref.new_zeros(B, H, N) if gw is None else gw
     gc = ref.new_zeros(B, C) if gc is None else gc
     gY = gys[T - 1].clone()
@@ -339,18 +440,18 @@ def _scan_backward(gys, gfinal, W_hr, W_heads, spec: NTMSpec, sv: dict):
         gY[:, :C] += gh
     if gr is not None:
         gY[:, C:] += gr.reshape(B, -1)
-    g_outs, g_pres = [None] * T, [None] * T
-    Ms, wts, saved = sv["Ms"], sv["ws"][1:], sv["saved"]
+    P = outs.shape[-1]
+    g_outs, g_pres = f["g_out"], f["g_pre"]
+    Ms, wts, saved = sv["Ms"], f["w"][1:].unbind(0), sv["saved"]
+    go_rows, gp_rows, gy_rows = g_outs.unbind(0), g_pres.unbind(0), gys.unbind(0)
     for t in range(T - 1, -1, -1):
-        g_rest, gM, gw, gc, g_outs[t], g_pres[t] = bwd(gY, gM, gw, gc, Ms[t], wts[t], saved[t], pres[t],
-                                                       W_heads, W_hr, spec)
-        gY = g_rest + gys[t - 1] if t > 0 else g_rest
-    g_pre_all, g_out_all = torch.stack(g_pres), torch.stack(g_outs)  # (T, B, G), (T, B, P)
+        gY, gM, gw, gc = bwd(gY, gM, gw, gc, Ms[t], wts[t], saved[t], pres[t], W_heads, W_hr, spec,
+                             go_rows[t], gp_rows[t], gy_rows[t - 1] if t > 0 else None)
     TB, Y = T * B, sv["Y"]
-    g_W_hr = torch.mm(g_pre_all.view(TB, -1).t(), Y[:-1].reshape(TB, -1))
-    g_out_flat = g_out_all.view(TB, -1)
+    g_W_hr = torch.mm(g_pres.view(TB, G).t(), Y[:-1].reshape(TB, -1))
+    g_out_flat = g_outs.view(TB, P)
     g_W_heads = torch.mm(g_out_flat.t(), Y[1:, :, :C].reshape(TB, C))
-    return g_pre_all, g_W_hr, g_W_heads, g_out_flat.sum(0), gM, gw, gY, gc
+    return g_pres, g_W_hr, g_W_heads, g_out_flat.sum(0), gM, gw, gY, gc
 
 
 class _NTMScan(torch.autograd.Function):
@@ -389,10 +490,10 @@ def ntm_scan(xproj: Tensor, W_rec: Tensor, W_heads: Tensor, b_heads: Tensor, sta
     ``torch.compile`` (seconds to compile once per shape) -> ys (T, B, C + Hr·W) and the final
     ``ScanState``.
 
-    Forward and backward are written out by hand (``_fwd_step``, ``_bwd_step``): ~55 tensor ops
-    a step forward and ~70 backward, no autograd bookkeeping, no Python numbers in the hot ops,
-    and whatever does not depend on the recursion computed for all steps at once. Under
-    ``no_grad`` nothing is saved. Agrees with stepping the composed reference in values and
+    Forward and backward are written out by hand (``_fwd_step``, ``_bwd_step``): ~45 kernels a
+    step forward and ~60 backward on the transposed memory, no autograd bookkeeping, no Python
+    numbers in the hot ops, and whatever does not depend on the recursion computed for all steps
+    at once. Under ``no_grad`` nothing is saved. Agrees with stepping the composed reference in values and
     gradients (tests, float64).
     """
     T, B, G = xproj.shape
@@ -407,13 +508,15 @@ def ntm_scan(xproj: Tensor, W_rec: Tensor, W_heads: Tensor, b_heads: Tensor, sta
     else:
         W_hr = torch.cat([W_rec.new_zeros(G, C), W_rec], 1)
     y0 = torch.cat([state.h, state.reads.reshape(B, RW)], 1)  # (B, C + Hr·W)
-    args = (xproj, W_hr, W_heads, b_heads, state.memory, state.weights, y0, state.c)
+    Mt0 = state.memory.transpose(1, 2).contiguous()  # (B, W, N): the kernel's layout
+    args = (xproj, W_hr, W_heads, b_heads, Mt0, state.weights, y0, state.c)
     if torch.is_grad_enabled() and any(t.requires_grad for t in args):
-        ys, M, w, c = _NTMScan.apply(*args, spec)
+        ys, Mt, w, c = _NTMScan.apply(*args, spec)
     else:
         with torch.no_grad():
-            Y, (M, w, c), _ = _scan_forward(*args, spec, save=False)
+            Y, (Mt, w, c), _ = _scan_forward(*args, spec, save=False)
             ys = Y[1:]
+    M = Mt.transpose(1, 2).contiguous()  # (B, N, W)
     y = ys[-1]
     if spec.kind != "lstm":
         c = state.c  # unused by a feed-forward controller: the initial c, untouched
