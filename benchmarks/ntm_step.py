@@ -26,13 +26,18 @@ during the run hits every implementation alike. On a shared machine, process CPU
 ``*_speedup``); ``load_avg_1m_start`` and ``load_avg_1m`` say how busy the machine was. One
 CPU thread.
 
+Memory: the peak resident memory of one training step at batch 32, length 20 (T = 41) above
+the built model, for ``ref`` and ``fast``, each in a fresh Python process (``*_peak_above_mb``).
+
     python -m benchmarks.ntm_step          # or: memlab bench ntm-step --json
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -134,6 +139,41 @@ def _agreement(device: str, compiled: bool) -> dict:
     return out
 
 
+_PEAK_CHILD = r"""
+import gc, json, resource, sys
+import torch
+torch.set_num_threads(1)
+sys.path.insert(0, sys.argv[1])
+from benchmarks.ntm_step import _Stepper
+impl = sys.argv[2]
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+st = _Stepper(impl, "cpu")
+model_mb = sum(p.numel() * p.element_size() for p in st.model.parameters()) / 2**20
+g = torch.Generator().manual_seed(0)
+st.step(st.task.sample_range(32, 1, 1, g))  # optimiser state, lazy initialisation
+batch = st.task.sample_range(32, 20, 20, g)
+gc.collect()
+base = rss_mb()
+st.step(batch)
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's peak over fork + exec)
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"peak_above_mb": round(peak - base, 1), "model_mb": round(model_mb, 2)}))
+"""
+
+
+def _peak_memory(impl: str) -> dict:
+    """Peak RSS of one training step (B = 32, length 20) above the built model, in a fresh process."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # big blocks straight from mmap and back on free, so the resident peak follows the live tensors
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
+    res = subprocess.run([sys.executable, "-c", _PEAK_CHILD, root, impl], capture_output=True, text=True, env=env,
+                         cwd=root, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def _figures(t: dict, n_seq: int, prefix: str = "") -> dict:
     """Rates, times and ratios to ``ref`` of the timed implementations, keys prefixed."""
     ref = t["ref"]
@@ -169,6 +209,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         b1 = _batches(task, 4 if quick else 16, 1, device)
         t1 = _time_interleaved(["ref", "fast"] + ([] if quick else ["compiled"]), b1, device, rounds,
                                warmup={"compiled": 3})
+        mem = {} if quick or device != "cpu" else {impl: _peak_memory(impl) for impl in ("ref", "fast")}
     finally:
         torch.set_num_threads(prev)
     out = {
@@ -181,6 +222,8 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         **_figures(t32, sum(b.inputs.shape[1] for b in batches)),
         **_figures(t1, len(b1), "b1_"),
         **{k: float(f"{v:.2e}") for k, v in agree.items()},
+        **{f"{impl}_peak_above_mb": m["peak_above_mb"] for impl, m in mem.items()},
+        **({"model_mb": mem["fast"]["model_mb"]} if mem else {}),
     }
     out.update(load_avg_1m_start=round(load_start, 2), load_avg_1m=round(os.getloadavg()[0], 2), threads=1,
                device=device, quick=quick, torch=torch.__version__, python=sys.version.split()[0])
