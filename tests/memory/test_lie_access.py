@@ -356,6 +356,17 @@ def test_input_projection_gradcheck():
     assert torch.allclose(_InputProjection.apply(*args), torch.addmm(args[2], args[0], args[1].t()))
 
 
+def test_malloc_tuning_is_once_and_can_be_declined(monkeypatch):
+    """``keep_freed_memory`` changes glibc's settings at most once per process, never when one of
+    ``MALLOC_ENV`` is set (the benchmark's memory probe sets glibc's own variables)."""
+    from memlab.memory.kernels import lantm_scan as kernel
+
+    monkeypatch.setattr(kernel, "_MALLOC_TUNED", False)
+    monkeypatch.setenv("MEMLAB_NO_MALLOPT", "1")
+    assert kernel.keep_freed_memory() is False and kernel._MALLOC_TUNED
+    assert kernel.keep_freed_memory() is False  # once per process, whatever happened the first time
+
+
 def test_fused_kernel_frees_its_graph():
     core = _core(dict(read_first=True, init_slot=True)).float()
     xs = torch.randn(9, 2, 5)
