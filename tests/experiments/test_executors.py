@@ -86,7 +86,7 @@ def test_ray_cells_come_back_to_the_driver(tmp_path, monkeypatch, local_ray):
 @ray_group
 def test_ray_worker_killed_mid_cell_is_retried_from_its_checkpoint(tmp_path, local_ray):
     out, store = tmp_path / "out", tmp_path / "store"
-    over = {**TINY, "models": ("queue",), "budget_s": 6.0}
+    over = {**TINY, "models": ("queue",), "budget_s": 10.0}
     box: dict = {}
 
     def drive():
@@ -105,7 +105,7 @@ def test_ray_worker_killed_mid_cell_is_retried_from_its_checkpoint(tmp_path, loc
         if runs and (runs[0] / "metrics.jsonl").exists() and (runs[0] / ".lock").exists():
             lines = (runs[0] / "metrics.jsonl").read_text().splitlines()
             pid = (runs[0] / ".lock").read_text().strip()
-            if len(lines) >= 7 and pid.isdigit():
+            if len(lines) >= 6 and pid.isdigit():  # past the checkpoint of epoch 5
                 killed, at_epoch = int(pid), len(lines)
                 os.kill(killed, signal.SIGKILL)
                 break
@@ -120,4 +120,4 @@ def test_ray_worker_killed_mid_cell_is_retried_from_its_checkpoint(tmp_path, loc
     assert summary["resumed"] and summary["epochs"] >= at_epoch - 5  # from the checkpoint, not from scratch
     epochs = [json.loads(l)["epoch"] for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert epochs.count(1) == 1 and max(epochs) >= at_epoch  # the retry went on from the checkpoint, not from epoch 1
-    assert recs[0]["train_wall_s"] < 6.0 + 4  # the budget is the cell's, over both sessions
+    assert recs[0]["train_wall_s"] < 10.0 + 4  # the budget is the cell's, over both sessions

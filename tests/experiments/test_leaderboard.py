@@ -76,7 +76,7 @@ def test_cells_records_and_resume(tmp_path):
     # a rerun computes nothing; a new seed adds only its cells
     assert run_experiment(EXPERIMENT, over, out_dir=out, store=store, jobs=1, progress=False, plots=False)["units_run"] == 0
     table = (out / "leaderboard.md").read_text()
-    assert "| double | esn | n/a" in table and "L=41" in table
+    assert "| double | esn | 1 | n/a" in table and "L=41" in table
 
 
 def test_eval_lengths_are_allowed_and_bounded():
