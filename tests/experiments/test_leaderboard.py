@@ -141,7 +141,7 @@ def test_ray_address_that_does_not_answer_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_killed_driver_resumes_without_writing_a_record_twice(tmp_path, sig):
     out, store = tmp_path / "out", tmp_path / "store"
-    budget = 10.0
+    budget = 15.0
     cmd = [sys.executable, "-m", "memlab", "run", "leaderboard", "--set", *TINY_ARGS, f"budget_s={budget}",
            "train.max_epochs=100000", "--out", str(out), "--store", str(store), "--jobs", "1", "--no-progress",
            "--no-plot"]
