@@ -246,14 +246,15 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     # ---- outside the recursion, vectorised over t.  gz = [gc, gc, gc, gh] * Y,
     # Y = [tanh g · σ'(i), c_prev · σ'(f), i · tanh'(g), tanh c · σ'(o)]
     SI, SF, SO = SIG[..., :H], SIG[..., H : 2 * H], SIG[..., 3 * H :]
-    dS = torch.addcmul(SIG, SIG, SIG, value=-1).view(T, B, 4, H)  # σ' = σ − σ² (the g block unused)
-    Y = xg.new_empty(T, B, 4, H)
-    torch.mul(TG, dS[:, :, 0], out=Y[:, :, 0])
-    torch.mul(C[:-1], dS[:, :, 1], out=Y[:, :, 1])
-    torch.addcmul(SI, SI * TG, TG, value=-1, out=Y[:, :, 2])  # i (1 − tanh² g)
-    torch.mul(TC, dS[:, :, 3], out=Y[:, :, 3])
-    Y3_t, Yo_t = Y[:, :, :3].unbind(0), Y[:, :, 3].unbind(0)
-    do_tc_t = torch.addcmul(SO, SO * TC, TC, value=-1).unbind(0)  # ∂h/∂c = o (1 − tanh² c)
+    Y = xg.new_empty(T, B, 4, H)  # written block by block, without temporaries (σ' = σ − σ²)
+    Yi, Yf, Yg, Yo = Y.unbind(2)
+    torch.addcmul(SI, SI, SI, value=-1, out=Yi).mul_(TG)
+    torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])
+    torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g)
+    torch.addcmul(SO, SO, SO, value=-1, out=Yo).mul_(TC)
+    Y3_t, Yo_t = Y[:, :, :3].unbind(0), Yo.unbind(0)
+    DO = xg.new_empty(T, B, H)
+    do_tc_t = torch.addcmul(SO, SO, torch.mul(TC, TC, out=DO), value=-1, out=DO).unbind(0)  # ∂h/∂c = o (1 − tanh² c)
     f_t = sv["F_t"]
     VR = QB[..., os0:os1].view(T, B, A, P)
     if fast_tr:
