@@ -219,24 +219,29 @@ def class_table(rows: list[Row]) -> str:
 
 
 def profile_table(rows: list[Row]) -> str:
+    """Per (model, task) with a state size or profile: state size, capacity and the task score. The
+    profile's measure is said once above the table when every profile shares it, else per row."""
+    shown = [r for r in rows if r.profile is not None or r.state_size is not None]
+    if not shown:
+        return '<p class="none">No cell holds a memory profile or state size.</p>'
+    measures = list(dict.fromkeys(r.profile["measure"] for r in shown if r.profile))
+    per_row = len(measures) > 1
     lines = []
-    for r in rows:
-        if r.profile is None and r.state_size is None:
-            continue
+    for r in shown:
         why = _profile_reason(r)
         tds = [Cell(E(r.model), r.model, "id"), Cell(E(r.task), r.task, "id"),
                Cell(f"{r.state_size:,}", r.state_size, "num") if r.state_size is not None else Cell("–"),
-               Cell(E(f"{r.profile['capacity']:g}"), r.profile["capacity"], "num") if r.profile
-               else Cell("–", None, "missing", why or ""),
-               stat_cell(r.mean_coarse, pct),
-               Cell(E(r.profile["measure"] if r.profile else (why or "no profile in the records")))]
+               Cell(E(f"{r.profile['capacity']:g}"), r.profile["capacity"], "num", f"seed {r.profile_seed}")
+               if r.profile else Cell("–", None, "missing", why or "no profile in the records"),
+               stat_cell(r.mean_coarse, pct)]
+        if per_row:
+            tds.append(Cell(E(r.profile["measure"] if r.profile else (why or "no profile in the records"))))
         lines.append("<tr>" + "".join(c.td() for c in tds) + "</tr>")
-    if not lines:
-        return '<p class="none">No cell holds a memory profile or state size.</p>'
     heads = [("model", "str"), ("task", "str"), ("state size", "num"), ("capacity", "num"),
-             ("task coarse mean %", "num"), ("measure", "str")]
+             ("task coarse mean %", "num")] + ([("measure", "str")] if per_row else [])
     head = "".join(f'<th data-type="{k}" aria-sort="none" tabindex="0">{E(h)}</th>' for h, k in heads)
-    return (f'<table id="profiles" class="sortable"><thead><tr>{head}</tr></thead>\n<tbody>\n'
+    note = f'<p class="note">Measure: {E(measures[0])}.</p>' if len(measures) == 1 else ""
+    return (f'{note}<table id="profiles" class="sortable"><thead><tr>{head}</tr></thead>\n<tbody>\n'
             + "\n".join(lines) + "\n</tbody></table>")
 
 
@@ -391,8 +396,8 @@ def render_html(records: Records, source: str, out_dir: Path, base: Path | None 
     has_classes = "classes" in figs
     classes = (class_table(rows) + f"<figure>{_img(figs['classes'], 'per-class summary')}</figure>" if has_classes
                else '<p class="none">No automaton-class task (regular, dcf, cs) in the records.</p>')
-    profiles = profile_table(rows) + "".join(f"<figure>{_img(figs[k], k)}</figure>" for k in ("profiles",
-                                                                                          "profile-curves") if k in figs)
+    profiles = "".join(f"<figure>{_img(figs[k], k)}</figure>" for k in ("profiles", "profile-curves")
+                       if k in figs) + profile_table(rows)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{E(title)}</title><link rel="icon" href="data:,"><style>{CSS}</style></head>

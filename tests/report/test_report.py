@@ -262,3 +262,15 @@ def test_screenshot_without_a_browser_is_one_line(synthetic, tmp_path, monkeypat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs Chromium" in err
     assert not (tmp_path / "o").exists()  # checked before anything is written
+
+
+def test_profiles_beside_task_scores(synthetic_page):
+    _, text = synthetic_page
+    page = Page(text)
+    assert page.header("profiles") == ["model", "task", "state size", "capacity", "task coarse mean %"]
+    rows = {(r["cells"][0][1], r["cells"][1][1]): [t for _, t in r["cells"][2:]] for r in page.body_rows("profiles")}
+    # alpha/copy seed 0 profiled (capacity 3.5, 120 scalars); its mean coarse per seed: (c1 + .4 + .2 + .1) / 4
+    assert rows["alpha", "copy"] == ["120", "3.5", "30.0 (22.5–40.0)"]
+    assert rows["beta", "dup"] == ["64", "7", "90.0"]
+    assert text.count("Measure: test measure.") == 1  # one shared measure: said once above the table
+    assert [a.get("alt") for t, a in page.tags if t == "img"][-2:] == ["profiles", "profile-curves"]
