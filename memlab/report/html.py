@@ -69,7 +69,7 @@ def stat_cell(st: Stat, fmt: Callable[[float], str], scale: float = 1.0, title: 
     if not st.ok:
         return _missing_cell(st, title)
     text = E(fmt(st.median))
-    if st.n > 1 and st.lo != st.hi:
+    if st.n > 1 and fmt(st.lo) != fmt(st.hi):  # a spread that rounds to one value is not shown
         text += f' <span class="spread">({E(fmt(st.lo))}–{E(fmt(st.hi))})</span>'
     if st.n < st.of:
         text += f' <span class="part">{st.n}/{st.of} seeds; {E(_missing_text(st))}</span>'
