@@ -265,7 +265,7 @@ def memory_profile(model: Any, cfg: LeaderboardConfig, seed: int, device: str
                    ) -> tuple[int | None, dict[str, Any] | None, str | None]:
     """(state_size, profile, reason) of the memory core inside a trained ``model``.
 
-    The core (``model.core``, a ``MemoryCore``, in float64) reads i.i.d. N(0, I) items of its input
+    The core (``model.core``, a ``MemoryCore``, in float64, else as trained) reads i.i.d. N(0, I) items of its input
     size (``core_profile``); curve: error per lag after max(profile_ns) items.
     """
     from memlab.core.interfaces import MemoryCore
@@ -280,12 +280,19 @@ def memory_profile(model: Any, cfg: LeaderboardConfig, seed: int, device: str
         return None, None, f"state_size() failed: {one_line(e)}"
     if seed not in cfg.profile_seeds:
         return state_size, None, f"profiled for seeds {', '.join(map(str, cfg.profile_seeds))} only"
-    try:
-        mem = copy.deepcopy(core).double().eval()
-        prof = core_profile(mem, list(cfg.profile_ns), threshold=cfg.profile_threshold, seed=seed,
-                            n_train=cfg.profile_train, n_test=cfg.profile_test, ridge=cfg.profile_ridge, device=device)
-    except (MemlabError, RuntimeError, ValueError, NotImplementedError, TypeError) as e:
-        return state_size, None, f"profile failed: {one_line(e)}"
+    prof, errors = None, []
+    for dtype in ("float64", "float32"):  # float64 first; a core with fixed float32 buffers (reservoirs) as it is
+        try:
+            mem = copy.deepcopy(core).eval()
+            mem = mem.double() if dtype == "float64" else mem
+            prof = core_profile(mem, list(cfg.profile_ns), threshold=cfg.profile_threshold, seed=seed,
+                                n_train=cfg.profile_train, n_test=cfg.profile_test, ridge=cfg.profile_ridge,
+                                device=device)
+            break
+        except (MemlabError, RuntimeError, ValueError, NotImplementedError, TypeError) as e:
+            errors.append(f"{dtype}: {one_line(e)}")
+    if prof is None:
+        return state_size, None, f"profile failed: {'; '.join(errors)}"[:300]
     last = prof["rows"][-1]
     curve = [[k + 1, round(float(e), 6)] for k, e in enumerate(last["error_by_lag"])]
     measure = (f"held-out normalised error of a ridge ({cfg.profile_ridge:g}) linear recover map per lag after "

@@ -192,3 +192,21 @@ def test_a_model_its_trainer_refuses_is_n_a_not_failed(tmp_path):
     r = run_cell(cfg, "memn2n", "copy", 0, ctx)  # copy's answers are longer than memn2n's max_answer
     assert r["status"] == "n/a" and "memn2n cannot be trained on copy" in r["reason"] and "max_answer" in r["reason"]
     assert r["run"] == "" and not [p for p in (tmp_path / "store").iterdir() if p.is_dir()]
+
+
+def test_profile_of_a_trained_core_and_of_a_model_without_one():
+    from memlab.evaluation.load import build_run
+    from memlab.experiments.leaderboard import memory_profile
+    from memlab.training.config import resolve_run_config
+
+    cfg, _ = resolve_config(EXPERIMENT, {"profile_ns": (1, 2), "profile_train": 60, "profile_test": 30})
+    for name in ("esn", "gru"):  # esn keeps float32 buffers: profiled as it is when float64 fails
+        model, _, _ = build_run(resolve_run_config(name, "ntm-copy", {}, 0, "cpu"), "cpu")
+        size, prof, reason = memory_profile(model, cfg, 0, "cpu")
+        assert reason is None and size == model.core.state_size(2) and prof["state_size"] >= 1
+        assert prof["capacity"] in (0.0, 1.0, 2.0) and [k for k, _ in prof["curve"]] == [1, 2]
+        assert all(math.isfinite(e) and e >= 0 for _, e in prof["curve"])
+        assert memory_profile(model, cfg, 1, "cpu")[1:] == (None, "profiled for seeds 0 only")
+    model, _, _ = build_run(resolve_run_config("seq2seq-attention", "ntm-copy", {}, 0, "cpu"), "cpu")
+    size, prof, reason = memory_profile(model, cfg, 0, "cpu")
+    assert size is None and prof is None and "no separable memory core" in reason
