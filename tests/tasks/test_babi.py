@@ -196,6 +196,17 @@ def test_yes_no_is_balanced_and_its_answer_depends_on_the_story():
         assert a == _replay(story, q)
 
 
+def test_positional_reasoning_is_balanced_at_every_story_length():
+    """Half the answers are yes at each length (drawing the pair and relation at random gave ~70%
+    no, which a constant guess scores); each answer agrees with the independent reader."""
+    g = torch.Generator().manual_seed(1)
+    for k in (1, 2, 4):
+        stories = [make_story("positional-reasoning", k, g) for _ in range(300)]
+        yes = sum(a == "yes" for _, _, a in stories) / len(stories)
+        assert 0.42 < yes < 0.58, (k, yes)
+        assert all(a == _replay(story, q) for story, q, a in stories[:60])
+
+
 @pytest.mark.parametrize("qa", ["two-supporting-facts", "three-supporting-facts", "yes-no"])
 def test_the_memory_holds_every_sentence_the_answer_needs(qa):
     """What a memory network stores of an encoded story (Sentences) is exactly the story's
