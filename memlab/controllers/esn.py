@@ -327,7 +327,7 @@ class ESNModelConfig:
     leak: float = 1.0
     sparsity: float = 0.9
     activation: str = "tanh"
-    embed: int = 0  # 0: identity for binary tasks; symbolic tasks need > 0
+    embed: int = 0  # 0: identity for binary tasks, fixed one-hot tokens for symbolic ones
     divergence: str = "error"
     seed: int = 0  # the reservoir's seed
     readout: str = "gradient"  # gradient | ridge
@@ -367,8 +367,9 @@ class ESNModel(CoreSequenceModel):
     instead of taking gradient steps; the running sums are buffers ``ridge_n``, ``ridge_sx``, …
     """
 
-    def __init__(self, spec: TaskSpec, core: ESNCore, embed: int | None, readout: str = "gradient", ridge: float = 1e-6):
-        super().__init__(spec, core, embed)
+    def __init__(self, spec: TaskSpec, core: ESNCore, embed: int | None, readout: str = "gradient", ridge: float = 1e-6,
+                 one_hot: bool = False):
+        super().__init__(spec, core, embed, one_hot)
         check_choice("model.readout", readout, READOUTS)
         self.fits_in_closed_form = readout == "ridge"
         self.ridge = ridge
@@ -408,10 +409,9 @@ class ESNModel(CoreSequenceModel):
 def build_esn_model(cfg: ESNModelConfig, spec: TaskSpec) -> ESNModel:
     from memlab.models.base import InputEncoder
 
-    if spec.kind == "symbolic" and not cfg.embed:
-        raise ConfigError("model.embed=0 is out of range for symbolic tasks; allowed: >= 1")
-    size = InputEncoder(spec, cfg.embed or None).out_size
-    return ESNModel(spec, ESNCore(cfg.core_config(size)), cfg.embed or None, cfg.readout, cfg.ridge)
+    one_hot = not cfg.embed  # symbolic tasks: the reservoir reads one-hot tokens through its fixed W_in
+    size = InputEncoder(spec, cfg.embed or None, one_hot).out_size
+    return ESNModel(spec, ESNCore(cfg.core_config(size)), cfg.embed or None, cfg.readout, cfg.ridge, one_hot)
 
 
 MODEL = ModelEntry(ESNModelConfig, build_esn_model, "echo state network: fixed random reservoir, trained readout (seed 001 §2.3.2)",

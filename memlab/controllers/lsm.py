@@ -229,7 +229,7 @@ class LSMModelConfig:
     refractory: float = 3.0
     dt: float = 1.0
     tau_readout: float = 30.0
-    embed: int = 0  # 0: the task's bits are the input spike trains; symbolic tasks need > 0
+    embed: int = 0  # 0: the task's bits (symbolic tasks: one-hot tokens) are the input spike trains
     seed: int = 0
 
     def validate(self) -> None:
@@ -251,10 +251,9 @@ class LSMModelConfig:
 def build_lsm_model(cfg: LSMModelConfig, spec: TaskSpec) -> CoreSequenceModel:
     from memlab.models.base import InputEncoder
 
-    if spec.kind == "symbolic" and not cfg.embed:
-        raise ConfigError("model.embed=0 is out of range for symbolic tasks; allowed: >= 1")
-    size = InputEncoder(spec, cfg.embed or None).out_size
-    return CoreSequenceModel(spec, LSMCore(cfg.core_config(size)), cfg.embed or None)
+    one_hot = not cfg.embed  # symbolic tasks: a spike on the token's input channel
+    size = InputEncoder(spec, cfg.embed or None, one_hot).out_size
+    return CoreSequenceModel(spec, LSMCore(cfg.core_config(size)), cfg.embed or None, one_hot)
 
 
 MODEL = ModelEntry(LSMModelConfig, build_lsm_model,

@@ -33,16 +33,32 @@ class SequenceModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+class OneHot(nn.Module):
+    """(T, B) tokens -> (T, B, n_tokens) fixed one-hot vectors (no parameters; the rows of a
+    buffer identity, so ``.to(device/dtype)`` of the model carries it along)."""
+
+    def __init__(self, n_tokens: int):
+        super().__init__()
+        self.register_buffer("eye", torch.eye(n_tokens), persistent=False)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.eye[tokens]
+
+
 class InputEncoder(nn.Module):
-    """Token embedding for symbolic tasks; identity (or a linear map) for binary ones.
+    """Token embedding for symbolic tasks (or fixed one-hot tokens with ``one_hot``, as a
+    reservoir reads them); identity (or a linear map) for binary ones.
 
     Returns (T, B, E) from (T, B) tokens or (T, B, D) vectors.
     """
 
-    def __init__(self, spec: TaskSpec, embed: int | None):
+    def __init__(self, spec: TaskSpec, embed: int | None, one_hot: bool = False):
         super().__init__()
         self.kind = spec.kind
-        if spec.kind == "symbolic":
+        if spec.kind == "symbolic" and one_hot:
+            self.embed = OneHot(spec.n_tokens)
+            self.out_size = spec.n_tokens
+        elif spec.kind == "symbolic":
             if not embed:
                 raise ValueError("symbolic tasks need an embedding size > 0")
             self.embed = nn.Embedding(spec.n_tokens, embed)
@@ -64,10 +80,10 @@ class CoreSequenceModel(SequenceModel):
     ``seq_len`` is fed like any input; it never reaches the loss or the scores.
     """
 
-    def __init__(self, spec: TaskSpec, core: MemoryCore, embed: int | None):
+    def __init__(self, spec: TaskSpec, core: MemoryCore, embed: int | None, one_hot: bool = False):
         super().__init__()
         self.spec = spec
-        self.encoder = InputEncoder(spec, embed)
+        self.encoder = InputEncoder(spec, embed, one_hot)
         if core.input_size != self.encoder.out_size:
             raise ValueError(f"core input_size {core.input_size} != encoder output {self.encoder.out_size}")
         self.core = core

@@ -169,5 +169,23 @@ def test_the_esn_model_trains_only_its_readout_and_refuses_a_diverging_reservoir
     assert "core.W" not in dict(model.named_parameters())
     with pytest.raises(ReservoirDiverges, match="reservoir diverges"):
         build_model("esn", task.spec, overrides={"spectral_radius": 8.0})
-    with pytest.raises(ConfigError, match="model.embed=0 is out of range for symbolic tasks"):
-        build_model("esn", make_task("copy").spec)
+
+
+@pytest.mark.parametrize("name", ["esn", "lsm"])
+def test_a_reservoir_reads_one_hot_tokens_on_a_symbolic_task(name):
+    """embed=0 on a symbolic task (the seed-004 tasks): the fixed input weights read one-hot
+    tokens; nothing before the reservoir is trained; float64 follows the model."""
+    from memlab.models import build_model
+    from memlab.tasks import make_task
+
+    task = make_task("copy")
+    model = build_model(name, task.spec, overrides={"reservoir_size" if name == "esn" else "n_neurons": 16})
+    assert model.encoder.out_size == task.spec.n_tokens == model.core.input_size
+    assert not [n for n, _ in model.named_parameters() if n.startswith("encoder")]
+    batch = task.sample_range(3, *task.train_range, torch.Generator().manual_seed(0))
+    x = model.encoder(batch.inputs)
+    assert torch.equal(x.argmax(-1), batch.inputs) and torch.equal(x.sum(-1), torch.ones_like(x[..., 0]))
+    assert model(batch).shape == (*batch.inputs.shape, task.spec.output_size)
+    assert model.double().encoder(batch.inputs).dtype == torch.float64
+    assert model.state_dict().keys() == build_model(name, task.spec, overrides={
+        "reservoir_size" if name == "esn" else "n_neurons": 16}).state_dict().keys()

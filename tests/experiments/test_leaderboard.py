@@ -53,14 +53,14 @@ def test_fixture_matches_the_schema_and_renders_every_cell():
 
 def test_cells_records_and_resume(tmp_path):
     out, store = tmp_path / "out", tmp_path / "store"
-    over = {**TINY, "models": ("stack", "esn"), "tasks": ("double", "parity")}
+    over = {**TINY, "models": ("stack", "memn2n"), "tasks": ("double", "parity")}
     res = run_experiment(EXPERIMENT, over, out_dir=out, store=store, jobs=1, progress=False, plots=False)
     recs = read_records(out / "records.jsonl")
     assert res["units_run"] == 4 and len(recs) == 4
     check_records(recs, RECORD_FIELDS, "records")
     by = {r["unit"]: r for r in recs}
-    na = by["esn/double/s0"]  # the reservoir has no embedding for symbols: never dropped, n/a with the reason
-    assert na["status"] == "n/a" and "esn cannot be built for double" in na["reason"] and na["scores"] == []
+    na = by["memn2n/double/s0"]  # answers longer than the model can give: never dropped, n/a with the reason
+    assert na["status"] == "n/a" and "memn2n cannot be" in na["reason"] and na["scores"] == []
     s = by["stack/double/s0"]
     assert s["status"] in ("done", "timeout") and [x["scale"] for x in s["scores"]] == [1, 2]
     assert all(x["length"] is None and 0 <= x["coarse"] <= 1 and x["n_sequences"] == 4 for x in s["scores"])
@@ -76,7 +76,7 @@ def test_cells_records_and_resume(tmp_path):
     # a rerun computes nothing; a new seed adds only its cells
     assert run_experiment(EXPERIMENT, over, out_dir=out, store=store, jobs=1, progress=False, plots=False)["units_run"] == 0
     table = (out / "leaderboard.md").read_text()
-    assert "| double | esn | 1 | n/a" in table and "L=41" in table
+    assert "| double | memn2n | 1 | n/a" in table and "L=41" in table
 
 
 def test_eval_lengths_are_allowed_and_bounded():
