@@ -31,7 +31,8 @@ config_hash, unit_wall_s, unit_cpu_s):
     seq_per_s, budget_s,
     state_size (scalars in the trained core's state after ``max(profile_ns)`` items, null without
     a separable core), profile ({capacity, state_size, curve [[lag, error]], measure} or null),
-    profile_reason (why null), run (the run folder), checkpoint, figures ([] so far).
+    profile_reason (why null), run (the run folder), checkpoint, figures (names relative to the run folder:
+    ``cell.png``, its training curve and scores; [] when it could not be drawn).
 """
 
 from __future__ import annotations
@@ -364,7 +365,26 @@ def run_cell(cfg: LeaderboardConfig, model: str, task: str, seed: int, ctx: RunC
         rec.update(status="failed", reason=f"scoring failed: {one_line(e)}")
         return rec
     rec["state_size"], rec["profile"], rec["profile_reason"] = memory_profile(model_obj, cfg, seed, ctx.device)
+    rec["figures"] = cell_figures(run_dir, rec)
     return rec
+
+
+CELL_FIGURE = "cell.png"
+
+
+def cell_figures(run_dir: Path, rec: dict[str, Any]) -> list[str]:
+    """Draw the cell's figure into its run folder (training curve + scores, from its metrics and
+    record); its name relative to the run folder, or [] when it cannot be drawn (a cell never
+    fails for its figure)."""
+    from memlab.core.io import read_jsonl
+    from memlab.plots.leaderboard import plot_cell
+
+    try:
+        metrics = read_jsonl(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
+        plot_cell(metrics, rec, run_dir / CELL_FIGURE)
+    except Exception:  # noqa: BLE001 - matplotlib missing or a figure error: the record stands without it
+        return []
+    return [CELL_FIGURE]
 
 
 def score_cell(cfg: LeaderboardConfig, run_dir: Path, seed: int, device: str) -> tuple[list[dict], str, Any]:

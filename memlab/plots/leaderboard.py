@@ -181,3 +181,45 @@ def plot_profile_curves(records: Records, path: Path, dpi: int = 72) -> Path:
     fig.suptitle("; ".join(measures)[:160], fontsize=8)
     fig.tight_layout()
     return _save(fig, path, dpi)
+
+
+def plot_cell(metrics: Records, record: dict[str, Any], path: Path, dpi: int = 72) -> Path:
+    """One leaderboard cell: its training curve (left: loss; test coarse/fine where the trainer
+    scored the training range, against sequences seen) and its scores (right: coarse and fine at
+    each scale or test length). ``metrics`` are the run folder's ``metrics.jsonl`` rows, ``record``
+    the cell's leaderboard record."""
+    plt = _plt()
+    fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(6.8, 2.5))
+    per_epoch = record["sequences_seen"] / record["epochs"] if record.get("epochs") else 1.0
+    xs = [r["epoch"] * per_epoch for r in metrics if "epoch" in r and r.get("loss") is not None]
+    ax_l.plot(xs, [r["loss"] for r in metrics if "epoch" in r and r.get("loss") is not None], color="0.3", lw=1,
+              label="training loss")
+    ax_l.set_xlabel("sequences seen")
+    ax_l.set_ylabel("loss")
+    tested = [r for r in metrics if r.get("test_coarse") is not None]
+    if tested:
+        tw = ax_l.twinx()
+        tw.plot([r["epoch"] * per_epoch for r in tested], [100 * r["test_coarse"] for r in tested], "o-", ms=3,
+                color="C0", label="test coarse %")
+        tw.plot([r["epoch"] * per_epoch for r in tested], [100 * r["test_fine"] for r in tested], "s--", ms=3,
+                color="C1", label="test fine %")
+        tw.set_ylim(-3, 103)
+        tw.legend(fontsize=7, loc="center right", frameon=False)
+    ax_l.set_title(f"{record['model']} on {record['task']}, seed {record['seed']}: training", fontsize=9)
+    scores = [s for s in record.get("scores", []) if s.get("coarse") is not None]
+    by_scale = all(s.get("scale") is not None for s in scores)
+    key = [s["scale"] if by_scale else s["length"] for s in scores]
+    for which, style in (("coarse", "o-"), ("fine", "s--")):
+        ax_r.plot(key, [100 * s[which] for s in scores], style, ms=3, label=which)
+    if scores and by_scale:
+        ax_r.set_xscale("log", base=2)
+        ax_r.set_xticks(key, [f"{k}x" for k in key])
+    ax_r.set_xlabel("length scale (× training range)" if by_scale else "test length")
+    ax_r.set_ylim(-3, 103)
+    ax_r.set_ylabel("%")
+    ax_r.set_title(f"{record['status']}: scores" + ("" if scores else " (none)"), fontsize=9)
+    ax_r.legend(fontsize=7, frameon=False)
+    for ax in (ax_l, ax_r):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path, dpi)

@@ -67,6 +67,8 @@ def test_cells_records_and_resume(tmp_path):
     assert s["epochs"] >= 1 and s["sequences_seen"] == s["epochs"] * 4 * 2 and s["params"] > 0
     assert s["train_cpu_s"] > 0 and s["seq_per_s"] > 0 and s["budget_s"] == 2.0
     assert (store / Path(s["run"]).name / "checkpoints" / "last.pt").exists()
+    fig = store / Path(s["run"]).name / s["figures"][0]  # the cell's figure: training curve + scores
+    assert s["figures"] == ["cell.png"] and fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and fig.stat().st_size > 1000
     prof = s["profile"]
     assert prof["capacity"] in (0.0, 1.0, 2.0) and [k for k, _ in prof["curve"]] == [1, 2]
     assert isinstance(s["state_size"], int) and s["state_size"] > 0
