@@ -12,6 +12,7 @@ a ``running`` run whose lock is held by no live process as ``dead`` (killed with
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import sqlite3
@@ -76,6 +77,22 @@ def run_is_dead(run_dir: str | Path) -> bool:
 def _jsonable(config: Any) -> dict[str, Any]:
     to_json = getattr(config, "to_json", None)
     return to_json() if callable(to_json) else dict(config)
+
+
+#: False inside ``folders_only()``: runs are written to their folders but not to the SQLite index
+_INDEX_RUNS: contextvars.ContextVar[bool] = contextvars.ContextVar("memlab_store_index_runs", default=True)
+
+
+@contextmanager
+def folders_only() -> Iterator[None]:
+    """Within this block ``Store.upsert_run``/``remove_run`` leave the SQLite index alone (the run
+    folders are still written): a Ray worker uses it so that only the driver writes the index,
+    never two nodes one SQLite file on a shared filesystem (the driver indexes the folders after)."""
+    token = _INDEX_RUNS.set(False)
+    try:
+        yield
+    finally:
+        _INDEX_RUNS.reset(token)
 
 
 class Store:
@@ -185,11 +202,15 @@ class Store:
 
     def upsert_run(self, run_id: str, path: Path, config: Any, status: str,
                    summary: dict[str, Any] | None = None) -> None:
+        if not _INDEX_RUNS.get():
+            return
         with self.connect() as con:
             self._upsert(con, run_id, path, _jsonable(config), status, summary or {})
 
     def remove_run(self, run_id: str) -> None:
         """Forget a run (its folder is the caller's business)."""
+        if not _INDEX_RUNS.get():
+            return
         with self.connect() as con:
             con.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             con.execute("DELETE FROM evals WHERE run_id = ?", (run_id,))

@@ -21,10 +21,9 @@ from __future__ import annotations
 import os
 import socket
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from memlab.core.errors import ConfigError, MemlabError, check_choice
 from memlab.experiments.base import Experiment, RunContext, Unit
@@ -132,19 +131,12 @@ def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
                           f"{timeout:g} s); start a head with `ray start --head` or check the address") from None
 
 
-@contextmanager
-def no_store_index() -> Iterator[None]:
+def no_store_index():
     """Inside a Ray worker: trainers write run folders but not the store's SQLite index (the
     driver indexes them), so no two nodes write one SQLite file on a shared filesystem."""
-    from memlab.store import Store
+    from memlab.store import folders_only
 
-    saved = Store.upsert_run, Store.remove_run
-    Store.upsert_run = lambda self, *a, **k: None  # type: ignore[method-assign]
-    Store.remove_run = lambda self, *a, **k: None  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Store.upsert_run, Store.remove_run = saved  # type: ignore[method-assign]
+    return folders_only()
 
 
 def ray_unit(exp: Experiment, cfg_dict: dict, unit: Unit, ctx: RunContext) -> tuple[list[dict], float, float, int]:

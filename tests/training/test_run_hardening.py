@@ -124,6 +124,21 @@ def test_dead_runs_show_as_dead(tmp_path):
     assert store.runs()[0]["status"] == "dead"
 
 
+def test_folders_only_trains_into_the_folder_but_leaves_the_index_alone(tmp_path):
+    """What a Ray worker does (the driver indexes after): the run folder is complete, the SQLite
+    index holds no row until the block ends, and the block ends even on an error."""
+    from memlab.store import folders_only
+
+    with folders_only():
+        run = _trained(tmp_path, "w")
+        assert Store(tmp_path).runs() == []
+    assert (run / "summary.json").exists() and (run / "checkpoints" / "last.pt").exists()
+    with pytest.raises(RuntimeError), folders_only():
+        raise RuntimeError("a worker's error")
+    _trained(tmp_path, "d")  # outside the block the index is written as before
+    assert [r["run_id"] for r in Store(tmp_path).runs()] == ["d"]
+
+
 def test_garbage_index_is_rebuilt_from_the_run_folders(tmp_path, capsys):
     _trained(tmp_path, "a")
     (tmp_path / "index.sqlite").write_bytes(b"this is not a database" * 100)
