@@ -43,11 +43,13 @@ def fast_weight_read(A: Tensor, cues: Tensor) -> Tensor:
 
 
 def inner_loop(
-    A: Tensor, base: Tensor, steps: int = 1, f: Callable[[Tensor], Tensor] = torch.tanh
+    A: Tensor, base: Tensor, steps: int = 1, f: Callable[[Tensor], Tensor] = torch.tanh,
+    f0: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
-    """Eq. 2.57: h_0 = f(base), h_{s+1} = f(base + A h_s), base = W h(t) + C x(t) (B, D).
-    A (B, D, D). Returns h_S (B, D). (Ba et al. also layer-normalise; the seed does not.)"""
-    h = f(base)
+    """Eq. 2.57: h_0 = f0(base), h_{s+1} = f(base + A h_s), base = W h(t) + C x(t) (B, D).
+    A (B, D, D). Returns h_S (B, D). ``f0`` defaults to ``f``; Ba et al. layer-normalise inside
+    the loop only (f = act ∘ LN) and keep the preliminary vector h_0 = act(base) (f0 = act)."""
+    h = (f0 or f)(base)
     for _ in range(steps):
         h = f(base + (A @ h.unsqueeze(-1)).squeeze(-1))
     return h

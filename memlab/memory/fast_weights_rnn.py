@@ -5,14 +5,16 @@ its own recent hidden states (the maths of ``memlab.memory.fast_weights``):
 
     A(t)       = λ A(t−1) + η h(t) h(t)ᵀ                                      (2.56)
     z          = W h(t) + C x(t) + b                                        (the slow part)
-    h_0(t+1)   = f(LN[z])
+    h_0(t+1)   = f(z)                                                      (the preliminary vector)
     h_{s+1}(t+1) = f(LN[z + A(t) h_s(t+1)]),   s = 0 … S−1                 (2.57)
     h(t+1)     = h_S(t+1);  y_{t+1} = h(t+1)
 
 LN is layer normalisation with a learned gain and bias (Ba et al. use it inside the loop so
-that A h_s cannot blow the pre-activation up); ``layer_norm=False`` gives the seed's eq. 2.57
-exactly (and h_0 = f(z)). S = 0 is a layer-normalised Elman RNN (the ablation without fast
-weights). Ba et al. use f = ReLU, λ = 0.95, η = 0.5, S = 1 and W initialised to 0.05·I.
+that A h_s cannot blow the pre-activation up; the preliminary vector h_0 is not normalised:
+normalising it too makes A h_0 ≫ z from the first step, the loop then returns the stored
+past and drowns the current input, and associative retrieval stays near "recall the last
+pair"); ``layer_norm=False`` gives the seed's eq. 2.57 exactly. S = 0 is the Elman RNN
+h(t+1) = f(z) (the ablation without fast weights). Ba et al. use f = ReLU, λ = 0.95, η = 0.5, S = 1 and W initialised to 0.05·I.
 
 Two forms of the recurrence:
 * ``fast_weights_rnn_ref`` steps eq. 2.56 with the matrix A (B, H, H) (``fast_weight_step`` and
@@ -55,9 +57,14 @@ class FastWeightsParams(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- pure functions
+def activation_fn(activation: str) -> Callable[[Tensor], Tensor]:
+    """f: the map of the preliminary vector h_0 = f(z) (B, H) -> (B, H)."""
+    return torch.relu if activation == "relu" else torch.tanh
+
+
 def squash(params: FastWeightsParams, activation: str) -> Callable[[Tensor], Tensor]:
-    """f ∘ LN: the map the inner loop applies to every pre-activation (B, H) -> (B, H)."""
-    act = torch.relu if activation == "relu" else torch.tanh
+    """f ∘ LN: the map the inner loop applies to every pre-activation z + A h_s (B, H) -> (B, H)."""
+    act = activation_fn(activation)
     if params.gain is None:
         return act
     H = params.W.shape[0]
@@ -72,7 +79,7 @@ def fast_weights_rnn_step(x_t: Tensor, state: FastWeightsState, params: FastWeig
     """
     A = fast_weight_step(state.A, state.h, state.h, lam, eta)  # (B, H, H)
     z = state.h @ params.W.T + x_t @ params.C.T + params.b  # (B, H)
-    h = inner_loop(A, z, steps, squash(params, activation))  # (B, H)
+    h = inner_loop(A, z, steps, squash(params, activation), activation_fn(activation))  # (B, H)
     return h, FastWeightsState(h, A)
 
 
@@ -90,7 +97,7 @@ def fast_weights_rnn_seq(xs: Tensor, state: FastWeightsState, params: FastWeight
                          steps: int, activation: str = "relu") -> tuple[Tensor, FastWeightsState]:
     """The same recurrence without forming A (module docstring): xs (T, B, I) -> hs (T, B, H), state."""
     T = xs.shape[0]
-    f = squash(params, activation)
+    f, f0 = squash(params, activation), activation_fn(activation)
     zx = xs @ params.C.T + params.b  # (T, B, H): input part of every step at once
     A_in = state.A
     use_A_in = steps > 0 and (A_in.requires_grad or bool(A_in.abs().amax() > 0))  # skip the zero start
@@ -106,7 +113,7 @@ def fast_weights_rnn_seq(xs: Tensor, state: FastWeightsState, params: FastWeight
             return out + scale * (A_in @ v.unsqueeze(-1)).squeeze(-1) if use_A_in else out
 
         z = hist[-1] @ params.W.T + zx[t]  # (B, H)
-        h = f(z)
+        h = f0(z)  # the preliminary vector (not layer-normalised)
         for _ in range(steps):
             h = f(z + A_mul(h))
         hist.append(h)

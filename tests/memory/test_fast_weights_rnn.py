@@ -53,7 +53,8 @@ def test_one_step_by_hand_without_layer_norm():
 
 
 def test_one_step_by_hand_with_layer_norm_and_relu():
-    """H = 2: LN of (a, b) is ((a − b)/2, (b − a)/2)/sqrt(((a − b)/2)² + ε), then gain, bias and ReLU."""
+    """H = 2: LN of (a, b) is ((a − b)/2, (b − a)/2)/sqrt(((a − b)/2)² + ε), then gain, bias and ReLU;
+    the preliminary vector h_0 = ReLU(z) is not normalised (Ba et al. §3.1)."""
     W = torch.zeros(2, 2, dtype=D)
     C = torch.tensor([[1.0], [-1.0]], dtype=D)
     p = FastWeightsParams(W, C, torch.zeros(2, dtype=D), torch.tensor([2.0, 1.0], dtype=D), torch.tensor([0.0, 0.5], dtype=D))
@@ -66,7 +67,7 @@ def test_one_step_by_hand_with_layer_norm_and_relu():
         return 2.0 * d / s + 0.0, 1.0 * (-d) / s + 0.5
 
     z = (0.3, -0.3)
-    h0 = [max(v, 0.0) for v in ln(*z)]
+    h0 = [max(v, 0.0) for v in z]  # (0.3, 0)
     A = [[1.0 * 1.0, 0.0], [0.0, 0.0]]  # η = 1: A = h hᵀ with h = (1, 0)
     Ah = (A[0][0] * h0[0] + A[0][1] * h0[1], A[1][0] * h0[0] + A[1][1] * h0[1])
     h1 = [max(v, 0.0) for v in ln(z[0] + Ah[0], z[1] + Ah[1])]
@@ -142,11 +143,21 @@ def test_core_sequence_equals_stepping_and_lengths_mask():
 
 
 def test_no_fast_weights_when_rate_tiny_or_no_inner_steps():
-    """S = 0 ignores A; a tiny η makes the S-step net the S = 0 net (an LN RNN)."""
+    """S = 0 is the Elman RNN h = ReLU(z); a tiny η makes the S-step net the LN RNN
+    h = ReLU(LN(z)), z = W h(t) + C x(t) + b, both stepped here by hand."""
     xs = torch.randn(5, 2, 3, dtype=D)
     base = FastWeightsRNN(input_size=3, hidden_size=4, inner_steps=0, seed=3).double()
     tiny = FastWeightsRNN(input_size=3, hidden_size=4, inner_steps=2, rate=1e-12, seed=3).double()
-    torch.testing.assert_close(tiny.forward_sequence(xs)[0], base.forward_sequence(xs)[0], rtol=0, atol=1e-9)
+    h_elman, h_ln, elman, ln_rnn = torch.zeros(2, 4, dtype=D), torch.zeros(2, 4, dtype=D), [], []
+    with torch.no_grad():
+        for x in xs:
+            h_elman = torch.relu(h_elman @ base.W.T + x @ base.C.T + base.b)
+            z = h_ln @ tiny.W.T + x @ tiny.C.T + tiny.b
+            h_ln = torch.relu(torch.nn.functional.layer_norm(z, (4,), tiny.gain, tiny.bias, 1e-5))
+            elman.append(h_elman)
+            ln_rnn.append(h_ln)
+    torch.testing.assert_close(base.forward_sequence(xs)[0], torch.stack(elman), rtol=0, atol=1e-12)
+    torch.testing.assert_close(tiny.forward_sequence(xs)[0], torch.stack(ln_rnn), rtol=0, atol=1e-9)
 
 
 def test_decay_zero_remembers_only_the_last_state():
