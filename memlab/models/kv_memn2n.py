@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from memlab.core.errors import check_choice, check_range
+from memlab.core.errors import check_choice
 from memlab.core.interfaces import Batch
 from memlab.memory.attention import memory_hop
 from memlab.models.base import ModelEntry, SequenceModel
-from memlab.models.memn2n import MemN2N, Sentences, answer_logits, check_hops, memory_vectors
+from memlab.models.memn2n import MemN2N, Sentences, answer_logits, check_memory_network, memory_vectors
 from memlab.tasks.base import TaskSpec
 
 
@@ -48,14 +48,8 @@ class KVMemN2NConfig:
     init_std: float = 0.1
 
     def validate(self) -> None:
-        check_hops(self.hops)
-        check_range("model.embed", self.embed, 1, 65536)
-        check_range("model.memory_size", self.memory_size, 1, 100_000)
-        check_range("model.max_answer", self.max_answer, 1, 10_000)
-        check_range("model.init_std", self.init_std, 0, 10, lo_open=True)
-        check_range("model.random_noise", self.random_noise, 0, 1)
+        check_memory_network(self)
         check_choice("model.values", self.values, ("sentence", "last_word"))
-        check_choice("model.encoding", self.encoding, ("pe", "bow"))
 
 
 class KVMemN2N(SequenceModel):

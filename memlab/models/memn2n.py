@@ -60,14 +60,19 @@ class MemN2NConfig:
     init_std: float = 0.1
 
     def validate(self) -> None:
-        check_hops(self.hops)
-        check_range("model.embed", self.embed, 1, 65536)
-        check_range("model.memory_size", self.memory_size, 1, 100_000)
-        check_range("model.max_answer", self.max_answer, 1, 10_000)
-        check_range("model.init_std", self.init_std, 0, 10, lo_open=True)
-        check_range("model.random_noise", self.random_noise, 0, 1)
+        check_memory_network(self)
         check_choice("model.tying", self.tying, ("adjacent", "layerwise"))
-        check_choice("model.encoding", self.encoding, ("pe", "bow"))
+
+
+def check_memory_network(cfg) -> None:
+    """The settings memn2n and kv-memn2n share: hops, sizes, init, noise, sentence encoding."""
+    check_hops(cfg.hops)
+    check_range("model.embed", cfg.embed, 1, 65536)
+    check_range("model.memory_size", cfg.memory_size, 1, 100_000)
+    check_range("model.max_answer", cfg.max_answer, 1, 10_000)
+    check_range("model.init_std", cfg.init_std, 0, 10, lo_open=True)
+    check_range("model.random_noise", cfg.random_noise, 0, 1)
+    check_choice("model.encoding", cfg.encoding, ("pe", "bow"))
 
 
 def check_hops(hops) -> None:
