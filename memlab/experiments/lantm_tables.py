@@ -93,7 +93,15 @@ UNRECORDED = "unrecorded"
 #: model settings that change how a model is computed, not what it computes
 _NOT_READING = ("kernel", "compile", "impl")
 #: training settings that set a run's budget or bookkeeping, not its reading (shown as epochs/time)
-_BUDGET = ("max_epochs", "max_time_s", "eval_every", "eval_batches", "checkpoint_every", "target_coarse")
+_BUDGET = ("max_epochs", "max_time_s", "eval_every", "eval_batches", "checkpoint_every", "target_coarse", "log")
+#: training settings added after records existed, at the value that trains as before they existed:
+#: a record without the key and one with this value are the same reading
+_NEUTRAL_TRAIN = {"lr_decay_every": 0, "lr_decay_after": 0}
+
+
+def _reading_train(train: dict[str, Any]) -> dict[str, Any]:
+    """The training settings that make a reading: no budget keys, no neutral later additions."""
+    return {k: v for k, v in train.items() if k not in _BUDGET and not (k in _NEUTRAL_TRAIN and v == _NEUTRAL_TRAIN[k])}
 
 
 def _flat(prefix: str, d: dict[str, Any]) -> list[str]:
@@ -110,7 +118,7 @@ def cell_reading(model: str, cfg: "LantmTablesConfig") -> str:
     preset = m.pop("preset", None)
     base = "paper" if model == "lstm" else str(preset or DEFAULT_PRESET)
     return "+".join([base, *_flat("model", m), *_flat("task", cfg.task),
-                     *_flat("train", {k: v for k, v in cfg.train.items() if k not in _BUDGET})])
+                     *_flat("train", _reading_train(cfg.train))])
 
 
 def _fingerprint(r: dict[str, Any]) -> str:
@@ -118,7 +126,7 @@ def _fingerprint(r: dict[str, Any]) -> str:
     import hashlib
 
     s = {"model": {k: v for k, v in (r.get("model_cfg") or {}).items() if k not in _NOT_READING},
-         "task": r.get("task_cfg") or {}, "train": {k: v for k, v in (r.get("train") or {}).items() if k not in _BUDGET}}
+         "task": r.get("task_cfg") or {}, "train": _reading_train(r.get("train") or {})}
     return hashlib.sha1(json.dumps(s, sort_keys=True, default=str).encode()).hexdigest()[:6]
 
 

@@ -25,7 +25,9 @@ class TrainConfig:
     optimizer:        rmsprop (torch's RMSProp: ``rms_alpha`` smoothing, ``rms_eps``, ``momentum``),
                       adam (``adam_beta1``, ``adam_beta2``, ``adam_eps``) or sgd (``momentum``)
     lr_decay:         multiply the learning rate by this after every optimiser step (1.0 = off);
-                      it never goes below ``min_lr``
+                      it never goes below ``min_lr``; with ``lr_decay_every`` = N > 0, once every N
+                      epochs instead, and in either case only after ``lr_decay_after`` epochs (the
+                      seed-004 released code: ×0.99 every 2 epochs after a task's ``decay_delay``)
     plateau_halving:  halve the rate when the best training error has not improved for
                       ``lr_patience`` epochs, once ``lr_halve_after`` epochs have passed (seed 004)
     clip_value:       clip every gradient element to [-clip_value, clip_value] (0 = off), before
@@ -48,6 +50,8 @@ class TrainConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
     lr_decay: float = 1.0
+    lr_decay_every: int = 0  # 0: lr_decay after every optimiser step; N: once every N epochs
+    lr_decay_after: int = 0  # epochs before lr_decay starts
     batch_size: int = 32
     batches_per_epoch: int = 10
     max_epochs: int = 1000
@@ -82,11 +86,20 @@ class TrainConfig:
                      "nonfinite_patience", "lr_patience", "max_restores"):
             check_range(p + name, getattr(self, name), 1)
         for name in ("max_time_s", "clip_norm", "clip_value", "lr_halve_after", "eval_every", "target_coarse",
-                     "explosion_factor"):
+                     "explosion_factor", "lr_decay_every", "lr_decay_after"):
             check_range(p + name, getattr(self, name), 0)
         if 0 < self.explosion_factor <= 1:
             raise ConfigError(f"train.explosion_factor={self.explosion_factor} is out of range; "
                               "allowed: 0 (off) or > 1")
+
+    def decays(self, epochs_done: int, per_step: bool) -> bool:
+        """Whether ``lr_decay`` applies now: after an optimiser step (``per_step``) of epoch
+        ``epochs_done`` + 1, or at the end of epoch ``epochs_done`` (``per_step=False``)."""
+        if self.lr_decay >= 1.0 or (self.lr_decay_every > 0) == per_step:
+            return False
+        if per_step:
+            return epochs_done >= self.lr_decay_after
+        return epochs_done > self.lr_decay_after and (epochs_done - self.lr_decay_after) % self.lr_decay_every == 0
 
 
 #: top-level keys of config.json besides the settings: where and when it was trained

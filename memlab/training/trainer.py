@@ -1,34 +1,32 @@
 """A model-agnostic trainer implementing the seed 004 protocol by default.
 
-RMSProp with momentum 0.95 (or Adam, SGD: ``train.optimizer``); epochs of
-``batches_per_epoch`` batches of ``batch_size``; after ``lr_halve_after`` epochs the learning
-rate halves whenever the best training error has not improved for ``lr_patience`` epochs
-(``plateau_halving``); optional per-step decay (``lr_decay``); gradient clipping by value and
-by norm; periodic test evaluation; stop at a target test score, ``max_epochs`` or ``max_time_s``.
+RMSProp with momentum 0.95 (or Adam, SGD: ``train.optimizer``); epochs of ``batches_per_epoch`` batches of
+``batch_size``; after ``lr_halve_after`` epochs the learning rate halves whenever the best training error
+has not improved for ``lr_patience`` epochs (``plateau_halving``); optional decay per step or per N epochs
+(``lr_decay``); gradient clipping by value and by norm; periodic test evaluation; stop at a target test
+score, ``max_epochs`` or ``max_time_s``.
 
-Robustness: a non-finite loss or gradient never reaches the weights. The step is skipped
-and the learning rate halved; after ``nonfinite_patience`` such steps in a row the last good
-checkpoint is restored. A checkpoint is *good* only if its epoch took every step and ended
-with a finite loss and finite weights: ``last.pt`` is never overwritten by a bad epoch, so a
-restore always lands on weights that trained. After ``max_restores`` restores without a good
-epoch in between the run stops with ``stop_reason = "diverged"``. Step losses above
-``explosion_factor`` times the running median of recent step losses (and above the first
-loss) are summed up in one ``loss_explosion`` event per epoch. Checkpoints are atomic; a resumed run with the same seed produces the same weights as
-an uninterrupted one, because each epoch's data comes from a generator seeded by (seed,
-epoch) and all optimiser and schedule state is checkpointed.
+Robustness: a non-finite loss or gradient never reaches the weights. The step is skipped and the learning
+rate halved; after ``nonfinite_patience`` such steps in a row the last good checkpoint is restored. A
+checkpoint is *good* only if its epoch took every step and ended with a finite loss and finite weights:
+``last.pt`` is never overwritten by a bad epoch, so a restore always lands on weights that trained. After
+``max_restores`` restores without a good epoch in between the run stops with ``stop_reason = "diverged"``.
+Step losses above ``explosion_factor`` times the running median of recent step losses (and above the first
+loss) are summed up in one ``loss_explosion`` event per epoch. Checkpoints are atomic; a resumed run with
+the same seed produces the same weights as an uninterrupted one, because each epoch's data comes from a
+generator seeded by (seed, epoch) and all optimiser and schedule state is checkpointed.
 
-The trainer knows nothing about the model beyond ``SequenceModel.forward(batch)`` and the
-task's ``loss``/``score``; callbacks receive each epoch's metrics record. One optional hook: a
-model whose attribute ``fits_in_closed_form`` is true (the ESN with ``model.readout=ridge``) takes
-no gradient steps; each epoch the trainer hands it the epoch's batches,
-``model.fit_closed_form(batches)``, which refines a closed-form fit over every batch seen so far
-(its statistics live in the model's state_dict, so checkpoints and resume hold them), and the
-epoch's loss and scores are those of the fitted model on the same batches. A non-finite
-closed-form fit stops the run as ``diverged`` (there is no step to skip).
+The trainer knows nothing about the model beyond ``SequenceModel.forward(batch)`` and the task's
+``loss``/``score``; callbacks receive each epoch's metrics record. One optional hook: a model whose
+attribute ``fits_in_closed_form`` is true (the ESN with ``model.readout=ridge``) takes no gradient steps;
+each epoch the trainer hands it the epoch's batches, ``model.fit_closed_form(batches)``, which refines a
+closed-form fit over every batch seen so far (its statistics live in the model's state_dict, so checkpoints
+and resume hold them), and the epoch's loss and scores are those of the fitted model on the same batches. A
+non-finite closed-form fit stops the run as ``diverged`` (there is no step to skip).
 
-``train.log=tensorboard`` also writes each epoch's scalars (train/loss, train/fine, train/coarse,
-test/fine, test/coarse, lr, grad_norm: the mean pre-clipping gradient norm of the epoch's steps)
-to ``<run>/tb/``; it needs a run folder and the ``tensorboard`` extra.
+``train.log=tensorboard`` also writes each epoch's scalars (train/loss, train/fine, train/coarse, test/fine,
+test/coarse, lr, grad_norm: the mean pre-clipping gradient norm of the epoch's steps) to ``<run>/tb/``; it
+needs a run folder and the ``tensorboard`` extra.
 """
 
 from __future__ import annotations
@@ -308,7 +306,7 @@ class Trainer:
         self.opt.step()
         self.nonfinite_streak = 0
         self._watch_loss(float(loss.detach()))
-        if cfg.lr_decay < 1.0:
+        if cfg.decays(self.epoch, per_step=True):
             self._lower_lr(cfg.lr_decay)
         return float(loss.detach()), self.task.score(outputs.detach(), batch)
 
@@ -434,6 +432,8 @@ class Trainer:
                     self.best_train_error, self.since_best = err, 0
                 else:
                     self.since_best += 1
+                if not self.closed_form and cfg.decays(self.epoch, per_step=False):
+                    self._lower_lr(cfg.lr_decay)
                 if (not self.closed_form and cfg.plateau_halving and cfg.lr_halve_after and self.epoch > cfg.lr_halve_after
                         and self.since_best >= cfg.lr_patience):
                     self._lower_lr(0.5)

@@ -91,3 +91,19 @@ def test_readings_are_separate_rows_and_units():
     other = rec(2, 0.0, 0.0, reading="reproduce", model_cfg={"preset": "reproduce"}, train={"lr": 0.02}, task_cfg={})
     md = render_tables(recs + [other])
     assert "| copy | lantm-invnorm | reproduce [" in md and "| 2 | 75.0% [50.0%–100.0%] |" in md
+
+
+def test_settings_added_later_at_their_neutral_value_keep_the_reading():
+    """A record written before ``train.log`` or the epoch-wise decay existed and one written after,
+    with the same training, are one reading; a decay schedule actually set is another."""
+    old = rec(0, 1.0, 1.0, reading="reproduce", model_cfg={"preset": "reproduce"}, train={"lr": 0.01}, task_cfg={})
+    new = rec(1, 0.5, 0.5, reading="reproduce", model_cfg={"preset": "reproduce"}, task_cfg={},
+              train={"lr": 0.01, "log": "none", "lr_decay_every": 0, "lr_decay_after": 0})
+    assert "| copy | lantm-invnorm | reproduce | 2 | 75.0% [50.0%–100.0%] |" in render_tables([old, new])
+    decayed = rec(1, 0.5, 0.5, reading="reproduce", model_cfg={"preset": "reproduce"}, task_cfg={},
+                  train={"lr": 0.01, "lr_decay": 0.99, "lr_decay_every": 2, "lr_decay_after": 300})
+    assert "| copy | lantm-invnorm | reproduce [" in render_tables([old, decayed])
+    cfg = EXPERIMENT.config_cls(tasks=("reverse",), models=("lantm-invnorm",),
+                                train={"lr_decay": 0.99, "lr_decay_every": 2, "lr_decay_after": 300, "log": "tensorboard"})
+    assert [u.key for u in EXPERIMENT.units(cfg)] == [
+        "lantm-invnorm-reverse-s0@reproduce+train.lr_decay=0.99+train.lr_decay_after=300+train.lr_decay_every=2"]

@@ -63,6 +63,23 @@ def test_lr_decay_multiplies_every_step():
     assert _trainer(lr=0.01).fit()["lr"] == 0.01  # 1.0 = off
 
 
+def test_lr_decay_every_n_epochs_after_a_delay():
+    """The released seed-004 schedule: ×decay once every N epochs once ``lr_decay_after`` epochs
+    have passed; the metrics show the rate each epoch trained at."""
+    seen = []
+    tr = _trainer(lr=0.01, lr_decay=0.5, lr_decay_every=2, lr_decay_after=1, max_epochs=6, plateau_halving=False)
+    tr.callbacks.append(lambda rec: seen.append(rec["lr"]))
+    tr.fit()  # decays at the ends of epochs 3 and 5
+    assert seen == pytest.approx([0.01, 0.01, 0.01, 0.005, 0.005, 0.0025])
+    assert tr.lr == pytest.approx(0.0025) == tr.opt.param_groups[0]["lr"]
+    tr = _trainer(lr=0.01, lr_decay=0.9, lr_decay_after=1)  # per step, from the second epoch on
+    tr.fit()
+    assert tr.lr == pytest.approx(0.01 * 0.9 ** 3)
+    c = TrainConfig(lr_decay=0.5, lr_decay_every=2, lr_decay_after=1)
+    assert [e for e in range(8) if c.decays(e, per_step=False)] == [3, 5, 7]
+    assert not any(c.decays(e, per_step=True) for e in range(8))
+
+
 def test_plateau_halving_switch():
     kw = dict(lr=1e-9, max_epochs=6, lr_halve_after=1, lr_patience=1, min_lr=0)
     on, off = _trainer(**kw), _trainer(plateau_halving=False, **kw)
@@ -92,7 +109,8 @@ def test_clip_value_bounds_every_gradient_element():
 
 @pytest.mark.parametrize("key, value", [("lr_decay", 0), ("lr_decay", 1.5), ("lr_decay", "nan"), ("clip_value", -1),
                                         ("clip_value", "inf"), ("momentum", 1), ("adam_beta1", 1.0),
-                                        ("explosion_factor", 0.5), ("max_restores", 0)])
+                                        ("explosion_factor", 0.5), ("max_restores", 0), ("lr_decay_every", -1),
+                                        ("lr_decay_after", "nan")])
 def test_knob_ranges(key, value):
     with pytest.raises(ConfigError, match=f"train.{key}"):
         from_dict(TrainConfig, {key: value}, prefix="train.")

@@ -12,8 +12,11 @@ protocol (issue 13):
 * ``paper-code`` (the authors' released Lua code): plain RMSProp, decay 0.99, no momentum,
   lr 0.01, gradient clipping at 32, no plateau halving. The issue's measurements used lr 0.01 on
   copy, bigramFlip and addition, so 0.01 is the rate for every task (``train.lr=0.02`` gives
-  Table 2's). The released code also decays the rate by 0.99 per iteration
-  (``train.lr_decay=0.99``); the measured runs did not, so the profile keeps ``lr_decay=1``.
+  Table 2's). The released code also decays the rate: ×0.99 every 2 iterations (an iteration
+  there is an epoch of 10 batches) once ``decay_delay`` iterations have passed (300 for copy
+  and reverse, 600 for bigramFlip and addition): ``--set train.lr_decay=0.99
+  train.lr_decay_every=2 train.lr_decay_after=300``. The measured runs did not decay, so the
+  profile keeps ``lr_decay=1``.
 
 Both profiles set the same keys, so a preset's training reading never inherits a value of the
 other (``model.preset=paper-text`` in a run's overrides gives the whole paper-text profile:
