@@ -12,11 +12,13 @@ to the same place with probability 1/N, and those copies' noise terms coincide),
 as the seed says, and (Q − 1)/S when S ≪ N: more copies, less noise. A unit is one (Q, S) cell over ``trials`` memories;
 its record holds the measured noise variance, the law above and the share of reads whose
 nearest stored value (largest Re⟨ỹ, y⟩) is the right one. With ``train=true`` Associative LSTMs
-with ``train_copies`` copies also learn variable assignment (a small trained run).
+with ``train_copies`` copies also learn Danihelka et al.'s variable assignment and episodic copy
+at small scale (``train_tasks``; one trained run per task and S).
 
 Records ``results/associative_lstm_noise/records.jsonl``, table ``README.md``, figure ``noise.png``.
 
-    memlab run associative-lstm-noise [--quick] [--set items=4,16,64 copies=1,2,4,8 size=64 train=true train_copies=1,8]
+    memlab run associative-lstm-noise [--quick] [--set items=4,16,64 copies=1,2,4,8 size=64 train=true train_copies=1,8
+                                              train_tasks=variable-assignment,episodic-copy]
 """
 
 from __future__ import annotations
@@ -25,14 +27,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memlab.core.errors import ConfigError, check_range
+from memlab.core.errors import ConfigError, check_choice, check_range
 from memlab.experiments.base import Experiment, RunContext, Unit
+
+#: the trained tasks (Danihelka et al. 2016 §5, small): name -> (task settings, the test length)
+TRAIN_TASK_SETTINGS: dict[str, tuple[dict[str, int], int]] = {
+    "variable-assignment": ({"train_min": 1, "train_max": 4, "test_min": 4, "test_max": 4}, 4),
+    "episodic-copy": ({"train_min": 1, "train_max": 8, "test_min": 8, "test_max": 8, "vocab": 10, "max_pause": 10}, 8),
+}
+TRAIN_TASKS = tuple(TRAIN_TASK_SETTINGS)
 
 
 @dataclass
 class AssociativeLSTMNoiseConfig:
     """items Q and copies S to measure, complex size N, memories per cell; with ``train``,
-    Associative LSTMs with ``train_copies`` copies are also trained on variable assignment with
+    Associative LSTMs with ``train_copies`` copies are also trained on each of ``train_tasks`` with
     ``train_hidden`` real units for ``train_steps`` Adam steps."""
 
     items: tuple[int, ...] = (4, 16, 64)
@@ -42,11 +51,12 @@ class AssociativeLSTMNoiseConfig:
     seed: int = 0
     train: bool = False
     train_copies: tuple[int, ...] = (1, 8)
+    train_tasks: tuple[str, ...] = TRAIN_TASKS
     train_hidden: int = 64
     train_steps: int = 1500
 
     def validate(self) -> None:
-        for name in ("items", "copies", "train_copies"):
+        for name in ("items", "copies", "train_copies", "train_tasks"):
             if not getattr(self, name):
                 raise ConfigError(f"{name} is empty; give at least one value, e.g. {name}=1,4")
         for q in self.items:
@@ -58,6 +68,8 @@ class AssociativeLSTMNoiseConfig:
         check_range("seed", self.seed, 0, 2**63 - 1)
         check_range("train_hidden", self.train_hidden, 2, 4096)
         check_range("train_steps", self.train_steps, 1, 10_000_000)
+        for t in self.train_tasks:
+            check_choice("train_tasks", t, TRAIN_TASKS)
 
 
 def noise_theory(items: int, copies: int, size: int) -> float:
@@ -85,32 +97,35 @@ def measure_noise(items: int, copies: int, size: int, trials: int, seed: int) ->
             "nn_accuracy": float(right.double().mean())}
 
 
-def train_assignment(copies: int, hidden: int, steps: int, seed: int) -> dict[str, Any]:
-    """Train an Associative LSTM with ``copies`` copies on variable assignment (1–4 assignments)."""
+def train_task(name: str, copies: int, hidden: int, steps: int, seed: int) -> dict[str, Any]:
+    """Train an Associative LSTM with ``copies`` copies on ``name`` (``TRAIN_TASK_SETTINGS``: variable
+    assignment on 1–4 assignments, tested on 4; episodic copy of 1–8 symbols after a pause of 0–10
+    blanks, tested on 8) and score it on fresh test sequences."""
     import torch
 
     from memlab.core.runtime import make_generator
     from memlab.evaluation import evaluate_batches
     from memlab.memory.associative_lstm import AssociativeLSTM
     from memlab.models.base import CoreSequenceModel
-    from memlab.tasks.episodic import VariableAssignment
+    from memlab.tasks import make_task
     from memlab.training.config import TrainConfig
     from memlab.training.trainer import Trainer
 
-    task = VariableAssignment({"train_min": 1, "train_max": 4, "test_min": 4, "test_max": 4})
+    settings, k = TRAIN_TASK_SETTINGS[name]
+    task = make_task(name, settings)
     torch.manual_seed(seed)
     net = CoreSequenceModel(task.spec, AssociativeLSTM(input_size=16, hidden_size=hidden, copies=copies, seed=seed), 16)
     cfg = TrainConfig(lr=0.005, optimizer="adam", batch_size=32, batches_per_epoch=20, max_epochs=max(1, steps // 20),
                       eval_every=10**9, plateau_halving=False, target_coarse=1.1, checkpoint_every=10**9)
     summary = Trainer(net, task, cfg, seed=seed, progress=False).fit()
-    test = evaluate_batches(net, task, 4, 4, 20, 128, make_generator(seed, 515151), "cpu")
-    return {"accuracy_4_assignments": test.coarse, "steps": summary["epochs"] * 20, "train_s": summary["elapsed_s"],
-            "n_params": net.n_params(), "hidden": hidden}
+    test = evaluate_batches(net, task, k, k, 20, 128, make_generator(seed, 515151), "cpu")
+    return {"task": name, "test_length": k, "accuracy": test.coarse, "fine": test.fine, "steps": summary["epochs"] * 20,
+            "train_s": summary["elapsed_s"], "n_params": net.n_params(), "hidden": hidden}
 
 
 #: the fields a record of each kind carries
 KIND_FIELDS = {"noise": ("items", "size", "trials", "noise_var", "theory", "nn_accuracy"),
-               "trained": ("hidden", "n_params", "steps", "accuracy_4_assignments", "train_s")}
+               "trained": ("task", "test_length", "hidden", "n_params", "steps", "accuracy", "fine", "train_s")}
 
 
 def render_table(records: list[dict[str, Any]]) -> str:
@@ -132,13 +147,18 @@ def render_table(records: list[dict[str, Any]]) -> str:
         ratio = r["noise_var"] / r["theory"] if r["theory"] else float("nan")
         lines.append(f"| {r['items']} | {r['copies']} | {r['size']} | {r['trials']} | {r['noise_var']:.4f} | "
                      f"{r['theory']:.4f} | {ratio:.3f} | {r['nn_accuracy']:.4f} |")
-    trained = sorted((r for r in records if r.get("kind") == "trained"), key=lambda r: r["copies"])
+    trained = sorted((r for r in records if r.get("kind") == "trained"), key=lambda r: (r["task"], r["copies"]))
     if trained:
-        lines += ["", "Trained Associative LSTM, variable assignment (trained on 1–4 assignments, tested on 4):", "",
-                  "| S copies | hidden | params | steps | test accuracy | train s | wall s |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['copies']} | {r['hidden']} | {r['n_params']} | {r['steps']} | {r['accuracy_4_assignments']:.4f} | "
-                  f"{r['train_s']:.0f} | {float(r.get('unit_wall_s', 0.0)):.0f} |" for r in trained]
-        lines += ["", "Chance is 1/26. Wall s: each unit's wall time (`unit_wall_s`) on a shared 2-core machine."]
+        lines += ["", "Trained Associative LSTMs (Danihelka et al. 2016's tasks, small): variable assignment trained "
+                  "on 1–4 assignments, episodic copy on 1–8 symbols after a pause of 0–10 blanks; tested at the "
+                  "longest training length; accuracy = whole answer right, fine = symbols right.", "",
+                  "| task | test length | S copies | hidden | params | steps | test accuracy | fine | train s | wall s |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['task']} | {r['test_length']} | {r['copies']} | {r['hidden']} | {r['n_params']} | {r['steps']} | "
+                  f"{r['accuracy']:.4f} | {r['fine']:.4f} | {r['train_s']:.0f} | {float(r.get('unit_wall_s', 0.0)):.0f} |"
+                  for r in trained]
+        lines += ["", "Chance: 1/26 per answer (variable assignment), 1/10 per symbol (episodic copy). Wall s: each "
+                  "unit's wall time (`unit_wall_s`)."]
     walls = [float(r.get("unit_wall_s", 0.0)) for r in pts]
     if walls:
         lines += ["", f"Memory measurements: {len(pts)} cells, {sum(walls):.1f} s wall in all."]
@@ -150,7 +170,7 @@ class AssociativeLSTMNoise(Experiment):
     title = "Associative LSTM memory: retrieval noise falls as O(Q/S) with S copies (Danihelka et al. 2016)"
     config_cls = AssociativeLSTMNoiseConfig
     default_out = "results/associative_lstm_noise"
-    hash_exclude = ("items", "copies", "train", "train_copies")
+    hash_exclude = ("items", "copies", "train", "train_copies", "train_tasks")
     record_fields = ("unit", "kind", "copies")
 
     def quick_overrides(self) -> dict[str, Any]:
@@ -158,13 +178,14 @@ class AssociativeLSTMNoise(Experiment):
 
     def units(self, cfg: AssociativeLSTMNoiseConfig) -> list[Unit]:
         units = [Unit(f"Q{q}-S{s}", {"items": q, "copies": s}) for q in cfg.items for s in cfg.copies]
-        return units + [Unit(f"train-S{s}", {"copies": s}) for s in cfg.train_copies if cfg.train]
+        return units + [Unit(f"train-{t}-S{s}", {"copies": s, "task": t})
+                        for t in cfg.train_tasks for s in cfg.train_copies if cfg.train]
 
     def run_unit(self, cfg: AssociativeLSTMNoiseConfig, unit: Unit, ctx: RunContext) -> list[dict[str, Any]]:
         p = unit.params
         if unit.key.startswith("train-"):
             return [{"unit": unit.key, "kind": "trained", "copies": p["copies"],
-                     **train_assignment(p["copies"], cfg.train_hidden, cfg.train_steps, cfg.seed)}]
+                     **train_task(p["task"], p["copies"], cfg.train_hidden, cfg.train_steps, cfg.seed)}]
         seed = cfg.seed * 1_000_003 + p["items"] * 4099 + p["copies"]
         return [{"unit": unit.key, "kind": "noise", "items": p["items"], "copies": p["copies"], "size": cfg.size,
                  "trials": cfg.trials, **measure_noise(p["items"], p["copies"], cfg.size, cfg.trials, seed)}]

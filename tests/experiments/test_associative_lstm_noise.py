@@ -27,11 +27,15 @@ def test_noise_follows_q_minus_one_over_s():
 def test_quick_run_resumes_and_rerenders(tmp_path):
     out = tmp_path / "alstm"
     res = run_experiment(EXPERIMENT, {"train": True, "train_copies": [2]}, quick=True, out_dir=out, jobs=1, progress=False)
-    assert res["units_run"] == 5
+    assert res["units_run"] == 6
     recs = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines()]
-    assert {r["unit"] for r in recs} == {"Q4-S1", "Q4-S4", "Q16-S1", "Q16-S4", "train-S2"}
+    assert {r["unit"] for r in recs} == {"Q4-S1", "Q4-S4", "Q16-S1", "Q16-S4", "train-variable-assignment-S2",
+                                         "train-episodic-copy-S2"}
+    trained = {r["task"]: r for r in recs if r["kind"] == "trained"}
+    assert trained["episodic-copy"]["test_length"] == 8 and trained["variable-assignment"]["test_length"] == 4
+    assert all(0 <= r["accuracy"] <= r["fine"] <= 1 and r["copies"] == 2 for r in trained.values())
     table = (out / "README.md").read_text()
-    assert "| 16 | 4 | 16 | 10 |" in table and "Trained Associative LSTM" in table
+    assert "| 16 | 4 | 16 | 10 |" in table and "Trained Associative LSTMs" in table and "| episodic-copy | 8 | 2 |" in table
     assert (out / "noise.png").stat().st_size > 0
     assert run_experiment(EXPERIMENT, {"train": True, "train_copies": [2]}, quick=True, out_dir=out, jobs=1, progress=False)["units_run"] == 0
     (out / "README.md").unlink()
@@ -45,6 +49,7 @@ def test_quick_run_resumes_and_rerenders(tmp_path):
     ({"size": float("nan")}, "size=nan has the wrong type"),
     ({"items": []}, "items is empty; give at least one value"),
     ({"train_copies": []}, "train_copies is empty"),
+    ({"train_tasks": ["copy"]}, "train_tasks"),
 ])
 def test_bad_settings_are_one_line_errors(tmp_path, over, match):
     with pytest.raises(ConfigError, match=match) as e:
