@@ -86,8 +86,10 @@ class TrainConfig:
                      "nonfinite_patience", "lr_patience", "max_restores"):
             check_range(p + name, getattr(self, name), 1)
         for name in ("max_time_s", "clip_norm", "clip_value", "lr_halve_after", "eval_every", "target_coarse",
-                     "explosion_factor", "lr_decay_every", "lr_decay_after"):
+                     "explosion_factor"):
             check_range(p + name, getattr(self, name), 0)
+        for name in ("lr_decay_every", "lr_decay_after"):  # epochs: bounded like any epoch count
+            check_range(p + name, getattr(self, name), 0, 10_000_000)
         if 0 < self.explosion_factor <= 1:
             raise ConfigError(f"train.explosion_factor={self.explosion_factor} is out of range; "
                               "allowed: 0 (off) or > 1")

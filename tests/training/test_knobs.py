@@ -110,7 +110,7 @@ def test_clip_value_bounds_every_gradient_element():
 @pytest.mark.parametrize("key, value", [("lr_decay", 0), ("lr_decay", 1.5), ("lr_decay", "nan"), ("clip_value", -1),
                                         ("clip_value", "inf"), ("momentum", 1), ("adam_beta1", 1.0),
                                         ("explosion_factor", 0.5), ("max_restores", 0), ("lr_decay_every", -1),
-                                        ("lr_decay_after", "nan")])
+                                        ("lr_decay_after", "nan"), ("lr_decay_every", 10**11)])
 def test_knob_ranges(key, value):
     with pytest.raises(ConfigError, match=f"train.{key}"):
         from_dict(TrainConfig, {key: value}, prefix="train.")
