@@ -185,10 +185,10 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
                    target_eval_peak_mb=100.0,
                    memory="peak RSS above the built model, fresh process: one fused training step (B=32, T=130); "
                           "one no_grad evaluation of copies of length eval_nograd_length (B=32)")
-    from memlab.memory.kernels import lantm_scan as kernel
+    from memlab.core.runtime import malloc_keeps_freed_memory
 
     # whether the fused kernel's first call told glibc to keep freed memory (both kernels then run with it)
-    out["malloc_keeps_freed_memory"] = kernel._MALLOC_TUNED and not any(k in os.environ for k in kernel.MALLOC_ENV)
+    out["malloc_keeps_freed_memory"] = malloc_keeps_freed_memory()
     out.update(load_avg_1m_start=round(load0, 2), load_avg_1m=round(os.getloadavg()[0], 2), threads=1, device=device,
                quick=quick, torch=torch.__version__, python=sys.version.split()[0],
                machine=f"{platform.machine()} {platform.processor() or platform.node()}")

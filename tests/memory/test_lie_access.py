@@ -359,12 +359,13 @@ def test_input_projection_gradcheck():
 def test_malloc_tuning_is_once_and_can_be_declined(monkeypatch):
     """``keep_freed_memory`` changes glibc's settings at most once per process, never when one of
     ``MALLOC_ENV`` is set (the benchmark's memory probe sets glibc's own variables)."""
-    from memlab.memory.kernels import lantm_scan as kernel
+    from memlab.core import runtime
 
-    monkeypatch.setattr(kernel, "_MALLOC_TUNED", False)
+    monkeypatch.setattr(runtime, "_MALLOC_TUNED", False)
     monkeypatch.setenv("MEMLAB_NO_MALLOPT", "1")
-    assert kernel.keep_freed_memory() is False and kernel._MALLOC_TUNED
-    assert kernel.keep_freed_memory() is False  # once per process, whatever happened the first time
+    assert runtime.keep_freed_memory() is False and runtime._MALLOC_TUNED
+    assert runtime.keep_freed_memory() is False  # once per process, whatever happened the first time
+    assert runtime.malloc_keeps_freed_memory() is False
 
 
 def test_fused_kernel_frees_its_graph():

@@ -23,7 +23,7 @@ buffers (no ``cat``/``stack``, slicing or ``fill_`` per step); addresses are sto
 head are accumulated without summing over heads; and the step loops run under
 ``torch.inference_mode``. Under ``no_grad`` nothing is saved and the per-step buffers are one
 step deep, so 8x lengths only cost the slot buffers. On Linux the first CPU call asks glibc to
-keep freed memory (``keep_freed_memory``): the per-call buffers otherwise come back as fresh
+keep freed memory (``memlab.core.runtime.keep_freed_memory``): the per-call buffers otherwise come back as fresh
 pages every step.
 
 Shapes: B batch, T time, H controller cells, m memory width, n key dimension, P group
@@ -33,15 +33,13 @@ Q instruction size.
 
 from __future__ import annotations
 
-import ctypes
 import math
-import os
-import sys
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from memlab.core.runtime import keep_freed_memory
 from memlab.memory.lie_access import Z_FLOOR, LANTMParams, LANTMSpec, LANTMState, Trace
 from memlab.memory.lie_groups import Translation
 
@@ -451,35 +449,6 @@ class _InputProjection(torch.autograd.Function):
         return gx, gW, gb
 
 
-_MALLOC_TUNED = False
-#: environment variables that leave glibc's allocator as it is (the first two are glibc's own)
-MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MEMLAB_NO_MALLOPT")
-
-
-def keep_freed_memory() -> bool:
-    """Once per process: ask glibc to keep freed blocks up to 32 MB in its heap (M_MMAP_THRESHOLD)
-    and not to hand the heap's free top back below 128 MB (M_TRIM_THRESHOLD).
-
-    Why: a training step allocates ~10 MB of per-call buffers; with glibc's defaults they come
-    fresh from the system each step, ~2,700 page faults a step (B = 32, T = 130), and the zeroing
-    of those pages costs ~10–25% of the step on a shared VM. Process-wide and harmless otherwise
-    (freed memory is reused rather than returned). Skipped on other systems and when any of
-    ``MALLOC_ENV`` is set. Returns whether it changed the settings.
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return False
-    _MALLOC_TUNED = True
-    if not sys.platform.startswith("linux") or any(k in os.environ for k in MALLOC_ENV):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 128 << 20))
-
-
 def lantm_scan(
     xs: Tensor, p: LANTMParams, state: LANTMState, spec: LANTMSpec, write_mask: Tensor | None = None
 ) -> tuple[Tensor, Tensor, LANTMState, Trace]:
@@ -491,7 +460,7 @@ def lantm_scan(
     parameters and every tensor of the initial state; the final state and trace carry no gradient.
     Under ``no_grad`` (or when nothing requires grad) nothing is saved for backward.
     """
-    if xs.device.type == "cpu" and not _MALLOC_TUNED:
+    if xs.device.type == "cpu":
         keep_freed_memory()
     E = xs.shape[-1]
     xg = _InputProjection.apply(xs.reshape(-1, E), p.W_x[:, :E], p.b).view(*xs.shape[:2], -1)  # (T, B, 4H): x W_xᵀ + b
