@@ -191,6 +191,17 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
 CODE_PATHS = ("memlab", "benchmarks", "pyproject.toml")
 
 
+def portable_path(path: str | os.PathLike) -> str:
+    """``path`` as a record should name it: relative to the working folder when it lies under it
+    (records made in a scratch clone then name ``runs/...``, not the clone's absolute path),
+    else absolute."""
+    p = Path(path).absolute()
+    try:
+        return p.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=30)
 

@@ -307,6 +307,7 @@ def run_cell(cfg: LeaderboardConfig, model: str, task: str, seed: int, ctx: RunC
     """Train (or resume) and score one cell -> its record (without the runner's provenance)."""
     from memlab.evaluation.load import build_run
     from memlab.experiments._cells import CPU_FILE, read_json, train_or_resume
+    from memlab.core.io import portable_path
     from memlab.tasks import automaton_class
     from memlab.training.config import resolve_run_config
 
@@ -327,7 +328,7 @@ def run_cell(cfg: LeaderboardConfig, model: str, task: str, seed: int, ctx: RunC
         rec["reason"] = f"{model} cannot be built for {task}: {one_line(e)}"
         return rec
     run_dir = ctx.store / name
-    rec["run"] = str(run_dir)
+    rec["run"] = portable_path(run_dir)
     try:
         summary = train_or_resume(model, task, seed, name=name, ctx=ctx, overrides=over, total_budget_s=cfg.budget_s)
     except KeyboardInterrupt:

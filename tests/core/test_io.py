@@ -112,3 +112,15 @@ def test_read_jsonl_malformed_files_are_one_line(tmp_path):
     with pytest.raises(MemlabError, match="cannot read"):
         read_jsonl(tmp_path)
     assert read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_portable_path_is_relative_under_the_working_folder(tmp_path, monkeypatch):
+    """Records name run folders relative to the working folder (a scratch clone's absolute path
+    would be meaningless elsewhere), and absolutely only outside it."""
+    from memlab.core.io import portable_path
+
+    (tmp_path / "work" / "runs" / "lb").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    assert portable_path(tmp_path / "work" / "runs" / "lb" / "cell-s0") == "runs/lb/cell-s0"
+    assert portable_path("runs/lb/cell-s0") == "runs/lb/cell-s0"
+    assert portable_path(tmp_path / "elsewhere") == (tmp_path / "elsewhere").as_posix()
