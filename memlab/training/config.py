@@ -215,6 +215,24 @@ def resolve_run_config(model: str, task: str, overrides: dict[str, Any] | None =
                      model_cfg=to_dict(model_cfg), task_cfg=to_dict(task_cfg), train=train_cfg)
 
 
+def settings_of(config: RunConfig) -> dict[str, Any]:
+    """What a resume must match: model, task, seed and the model's and task's settings, the
+    latter two rebuilt through their config classes so a config.json written before a setting
+    existed compares with that setting's default (not as a difference); as saved when they no
+    longer build."""
+    from memlab.models import get_entry
+    from memlab.tasks import get_task_class
+
+    out = {"model": config.model, "task": config.task, "seed": config.seed,
+           "model_cfg": config.model_cfg, "task_cfg": config.task_cfg}
+    try:
+        out["model_cfg"] = to_dict(from_dict(get_entry(config.model).config_cls, config.model_cfg, prefix="model."))
+        out["task_cfg"] = to_dict(from_dict(get_task_class(config.task).Config, config.task_cfg, prefix="task."))
+    except (ConfigError, KeyError, TypeError, ValueError):
+        pass
+    return out
+
+
 def _seed(seed: Any) -> int:
     from memlab.core.runtime import check_seed
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from memlab.core.errors import ConfigError, MemlabError
 from memlab.core.io import atomic_write_json, now_iso, provenance
-from memlab.training.config import RunConfig, read_run_config, resolve_run_config
+from memlab.training.config import RunConfig, read_run_config, resolve_run_config, settings_of
 
 __all__ = ["train_run", "resolve_config", "resolve_run_config", "build_from_config", "read_run_config",
            "exclusive_run", "default_run_id", "RunConfig"]
@@ -91,8 +91,7 @@ def train_run(
             if not (run_dir / "config.json").exists():
                 raise MemlabError(f"cannot resume: run folder {run_dir} does not exist")
             old = read_run_config(run_dir)
-            keys = ("model", "task", "seed", "model_cfg", "task_cfg")
-            if {k: old[k] for k in keys} != {k: config[k] for k in keys}:
+            if settings_of(old) != settings_of(config):
                 raise ConfigError(f"cannot resume {run_dir}: its config differs from the one requested")
             old.train = config.train  # training limits may be extended on resume
             config = old

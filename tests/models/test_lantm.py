@@ -37,6 +37,8 @@ from memlab.tasks import make_task
         ({"compile": True}, r"model\.compile=true applies to model\.kernel=reference"),
         ({"softmax_temperature": "cold"}, r"choose one of softplus, inverse"),
         ({"softmax_temperature": "inverse", "temp_min": 0}, r"needs model\.temp_min > 0"),
+        ({"init_magnitude": -1}, r"model\.init_magnitude=-1\.0 is out of range; allowed: >= 0 and <= 100"),
+        ({"init_magnitude": float("inf")}, r"model\.init_magnitude=inf"),
     ],
 )
 def test_bad_settings_give_one_line_config_errors(bad, match):
@@ -302,3 +304,46 @@ def test_preset_picks_its_training_reading_when_a_run_is_resolved():
         resolve_run_config("lantm-invnorm", "copy", {"model": {"preset": "nope"}})
     with pytest.raises(ConfigError):
         resolve_run_config("lstm", "copy", {"model": {"preset": "paper-text"}})
+
+
+def test_init_magnitude_is_the_released_uniform_init_with_forget_bias_2():
+    """``model.init_magnitude=a``: every parameter in [−a, a] and spread over it, the LSTM's
+    forget-gate rows of the bias at 2 (the released code's two biases of 1); 0 changes nothing."""
+    task = make_task("copy", {"vocab": 6})
+    torch.manual_seed(4)
+    plain = build_model("lantm-invnorm", task.spec, "copy")
+    torch.manual_seed(4)
+    zero = build_model("lantm-invnorm", task.spec, "copy", {"init_magnitude": 0})
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), zero.parameters()))
+    torch.manual_seed(4)
+    model = build_model("lantm-invnorm", task.spec, "copy", {"init_magnitude": 1})
+    H = model.core.controller.cfg.hidden_size
+    b = model.core.controller.b.detach()
+    assert torch.equal(b[H : 2 * H], torch.full((H,), 2.0))
+    rest = torch.cat([b[:H], b[2 * H :]] + [p.detach().flatten() for n, p in model.named_parameters()
+                                            if n != "core.controller.b"])
+    assert rest.abs().max() <= 1.0 and rest.abs().max() > 0.99 and abs(float(rest.mean())) < 0.05
+    assert float(rest.std()) == pytest.approx(1 / 3**0.5, rel=0.05)  # U(−1, 1)
+    torch.manual_seed(4)
+    half = build_model("lantm-invnorm", task.spec, "copy", {"init_magnitude": 0.5})
+    assert max(float(p.detach().abs().max()) for n, p in half.named_parameters() if n != "core.controller.b") <= 0.5
+
+
+def test_a_run_saved_before_a_new_model_setting_still_resumes(tmp_path):
+    """A config.json written before a model setting existed (here: without ``init_magnitude``)
+    compares with that setting's default on resume rather than as a different config."""
+    from memlab.training.run import train_run
+
+    over = {"model": {"hidden": 8, "embed": 4, "mem_width": 4}, "task": {"vocab": 4, "train_max": 3, "test_min": 4,
+            "test_max": 5}, "train": {"max_epochs": 1, "batches_per_epoch": 1, "batch_size": 2, "eval_every": 0}}
+    train_run("lantm-invnorm", "copy", over, seed=0, out=tmp_path, name="r", progress=False)
+    path = tmp_path / "r" / "config.json"
+    cfg = json.loads(path.read_text())
+    del cfg["model_cfg"]["init_magnitude"]
+    path.write_text(json.dumps(cfg))
+    more = {**over, "train": {**over["train"], "max_epochs": 2}}
+    summary = train_run("lantm-invnorm", "copy", more, seed=0, out=tmp_path, name="r", resume=True, progress=False)
+    assert summary["epochs"] == 2
+    with pytest.raises(ConfigError, match="differs"):
+        train_run("lantm-invnorm", "copy", {**more, "model": {**over["model"], "init_magnitude": 1}}, seed=0,
+                  out=tmp_path, name="r", resume=True, progress=False)
