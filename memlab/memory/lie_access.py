@@ -303,6 +303,10 @@ class AccessState(NamedTuple):
     strengths: Tensor
 
 
+#: how the start step v_0 enters the state: ``free`` as learned, ``normalised`` through the step map
+INIT_STEPS = ("free", "normalised")
+
+
 class LieAccess(nn.Module):
     """Lie access heads and memory: the instruction layer q = h Wq + bq and the learnable start
     (first reads ρ_0, keys k_0, steps v_0, and optionally ``init_slots`` learnable memory slots
@@ -317,9 +321,12 @@ class LieAccess(nn.Module):
     composes it with the LSTM for the paper's models (write masks, gated read output).
     """
 
-    def __init__(self, spec: LANTMSpec, write_gate_bias: float = -6.0, init_slots: int = 0):
+    def __init__(self, spec: LANTMSpec, write_gate_bias: float = -6.0, init_slots: int = 0, init_step: str = "free"):
         super().__init__()
+        if init_step not in INIT_STEPS:
+            raise ValueError(f"init_step={init_step!r}; choose one of {', '.join(INIT_STEPS)}")
         self.spec = spec
+        self.init_step = init_step
         H, R, A, Q, m, n = spec.hidden, spec.read_heads, spec.heads, spec.instr_size, spec.mem_width, spec.key_dim
         self.read_size = R * m
         bound = 1 / H**0.5
@@ -352,7 +359,16 @@ class LieAccess(nn.Module):
         else:
             z = self.Wq.new_zeros
             a, M, S = z(B, 0, sp.key_dim, device=dev), z(B, 0, sp.mem_width, device=dev), z(B, 0, device=dev)
-        return AccessState(ex(self.r0), ex(self.k0), ex(self.v0), a, M, S)
+        return AccessState(ex(self.r0), ex(self.k0), ex(self.start_steps()), a, M, S)
+
+    def start_steps(self) -> Tensor:
+        """v_0 (A, P): the learnable start step, or with ``init_step="normalised"`` that parameter
+        through the candidate steps' map ṽ = v/√(‖v‖² + δ) (``group.parameterise``), so a head
+        whose step gate stays shut (write heads, bias −10) moves by a step of the same size as
+        the controller's steps rather than by a free |v_0|."""
+        if self.init_step == "free":
+            return self.v0
+        return self.spec.group.parameterise(self.v0, self.spec.normalise_steps, self.spec.step_delta)
 
     def reads(self, state: AccessState) -> Tensor:
         """ρ_{t−1} flattened (B, R·m): what the controller sees beside x_t."""

@@ -30,6 +30,14 @@ before presets existed, resolves to it), ``paper-code`` (all four items as relea
 text. Why: in issue 13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880
 and reach 100% at 4x (seed 2), while adding item 3's bounded step gave 53% at 4x (seed 1).
 
+Start step: with the step gate of a write head shut (bias −10) and ``interpolate_steps``, the
+head moves by its start step v_0 at every step, and v_0 is a free parameter, so the write stride
+is |v_0| while every candidate step the controller emits has size ≈ 1 (``reproduce``) or ≤ 1
+(``paper-code``, where ``interpolate_steps=false`` makes every step the controller's).
+``init_step=normalised`` passes v_0 through the same step map, so the stride has the steps' size
+too (the text: "We normalized the step sizes to approximately 1"); ``free`` (default) keeps it as
+learned.
+
 Initialisation: ``init_magnitude`` (the released code's option of that name; its copy-large,
 reverse-large, bigramFlip-small and double runs set it): a > 0 draws every weight from U(−a, a)
 with forget-gate bias 2 (``init_uniform``); 0 (default) keeps PyTorch's inits.
@@ -51,7 +59,7 @@ from torch import Tensor, nn
 from memlab.controllers.lstm import LSTMCore, LSTMCoreConfig
 from memlab.core.errors import ConfigError, check_choice, check_range
 from memlab.core.interfaces import Batch, MemoryCore
-from memlab.memory.lie_access import LANTMParams, LANTMState, LieAccess, Trace, lantm_scan_ref, lantm_step_ref, make_spec
+from memlab.memory.lie_access import INIT_STEPS, LANTMParams, LANTMState, LieAccess, Trace, lantm_scan_ref, lantm_step_ref, make_spec
 from memlab.memory.lie_groups import GROUPS
 from memlab.models.base import CoreSequenceModel, ModelEntry
 from memlab.tasks.base import TaskSpec
@@ -101,6 +109,7 @@ class LANTMConfig:
     interpolate_steps: bool | None = None  # 3: v = h·ṽ + (1−h)·v_prev
     write_gate_bias: float | None = None  # 4: initial bias of the write heads' key and step gates
     init_slot: bool | None = None  # 4: one learnable initial memory slot
+    init_step: str = "free"  # start step v_0: free (as learned) | normalised (ṽ map, so |v_0| ≈ the steps' size)
     init_magnitude: float = 0.0  # released code's init_magnitude: a > 0 draws every weight from U(−a, a), forget bias 2
     kernel: str = "fused"  # fused | reference
     compile: bool = False  # torch.compile the reference step (kernel=reference only; ~100 s to compile on a CPU)
@@ -134,6 +143,7 @@ class LANTMConfig:
             raise ConfigError("model.softmax_temperature=inverse needs model.temp_min > 0 (1/T = softplus(z) + temp_min)")
         check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
         check_range("model.init_magnitude", self.init_magnitude, 0, 100)
+        check_choice("model.init_step", self.init_step, INIT_STEPS)
         if self.compile and self.kernel == "fused":
             raise ConfigError("model.compile=true applies to model.kernel=reference; the fused kernel is hand-written")
 
@@ -153,7 +163,7 @@ class LANTMCore(MemoryCore):
         write_gate_bias: float = -6.0, normalise_steps: bool = True, step_delta: float = 1e-4, temp_min: float = 1e-3,
         read_first: bool = False, interpolate_steps: bool = True, init_slot: bool = False,
         read_to_output: bool = False, kernel: str = "fused", compile: bool = False,
-        softmax_temperature: str = "softplus",
+        softmax_temperature: str = "softplus", init_step: str = "free",
     ):
         super().__init__()
         self.spec = make_spec(hidden, mem_width, key_dim, write_heads, read_heads, group, weighting, alpha, eps,
@@ -167,7 +177,7 @@ class LANTMCore(MemoryCore):
         # keeps the mean of the earlier uniform init
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
         self.controller = LSTMCore(LSTMCoreConfig(input_size=input_size + Rm, hidden_size=H, forget_bias=0.0, seed=seed))
-        self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0)
+        self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0, init_step)
         self.h0 = nn.Parameter(torch.zeros(H))
         self.c0 = nn.Parameter(torch.zeros(H))
         self.out_gate = nn.Linear(H, 1) if read_to_output else None  # c_t = w_c·h_t + b_c
@@ -317,6 +327,7 @@ def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
         step_delta=cfg.step_delta, temp_min=cfg.temp_min, read_first=cfg.read_first,
         interpolate_steps=cfg.interpolate_steps, init_slot=cfg.init_slot, read_to_output=cfg.read_to_output,
         kernel=cfg.kernel, compile=cfg.compile, softmax_temperature=cfg.softmax_temperature,
+        init_step=cfg.init_step,
     )
     model = LANTMModel(spec, core, cfg.embed, cfg.write_while_answering)
     if cfg.init_magnitude > 0:

@@ -482,3 +482,32 @@ def test_fused_kernel_on_cuda_equals_cpu(preset):
     assert torch.allclose(ys_gpu.cpu(), ys_cpu, atol=1e-10)
     for a, b in zip(g_gpu, g_cpu):
         assert torch.allclose(a.cpu(), b, atol=1e-8)
+
+
+@pytest.mark.parametrize("delta", [1e-4, 1.0])
+def test_normalised_start_step_has_the_candidate_steps_size_and_learns(delta):
+    """``init_step="normalised"``: v_0 enters the state through ṽ = v/√(‖v‖² + δ), so whatever the
+    parameter's size the start step has size ≈ 1 (δ = 1e-4) or < 1 (δ = 1); gradients reach v_0,
+    and the fused kernel equals the reference with it (float64, values and the gradient of v_0)."""
+    core = _core(dict(read_first=True, init_slot=True, step_delta=delta, init_step="normalised"))
+    with torch.no_grad():
+        core.access.v0.copy_(torch.tensor([[3.0, 4.0], [0.3, -0.4]], dtype=torch.float64))
+    steps = core.initial_state(2).steps  # (B, A, P)
+    want = torch.tensor([5.0, 0.5], dtype=torch.float64) / torch.tensor([25.0 + delta, 0.25 + delta]).double().sqrt()
+    assert torch.allclose(steps.norm(dim=-1), want.expand(2, 2))
+    free = _core(dict(read_first=True, init_slot=True, step_delta=delta))
+    with torch.no_grad():
+        free.access.v0.copy_(core.access.v0)
+    assert torch.allclose(free.initial_state(2).steps.norm(dim=-1), torch.tensor([5.0, 0.5]).double().expand(2, 2))
+    xs = torch.randn(7, 2, 5, dtype=torch.float64)
+    outs, grads = [], []
+    for kernel in ("fused", "reference"):
+        core.zero_grad()
+        ys, _, _ = core.run(xs, kernel=kernel)
+        ys.square().sum().backward()
+        outs.append(ys.detach())
+        grads.append(core.access.v0.grad.clone())
+    assert torch.allclose(outs[0], outs[1]) and torch.allclose(grads[0], grads[1])
+    assert grads[0].abs().sum() > 0
+    with pytest.raises(ValueError, match="init_step='big'"):
+        _core(dict(init_step="big"))

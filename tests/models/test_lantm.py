@@ -39,6 +39,7 @@ from memlab.tasks import make_task
         ({"softmax_temperature": "inverse", "temp_min": 0}, r"needs model\.temp_min > 0"),
         ({"init_magnitude": -1}, r"model\.init_magnitude=-1\.0 is out of range; allowed: >= 0 and <= 100"),
         ({"init_magnitude": float("inf")}, r"model\.init_magnitude=inf"),
+        ({"init_step": "unit"}, r"model\.init_step='unit' is not allowed; choose one of free, normalised"),
     ],
 )
 def test_bad_settings_give_one_line_config_errors(bad, match):
