@@ -89,7 +89,7 @@ def keep_freed_memory() -> bool:
     faults a step, and the zeroing of those pages costs ~10–25% of the step on a shared VM.
     Process-wide and harmless otherwise (freed memory is reused rather than returned). Skipped
     on other systems and when any of ``MALLOC_ENV`` is set. Returns whether it changed the
-    settings; the kernels call it on their first CPU call.
+    settings; the LANTM kernel (``lantm_scan``) calls it on its CPU calls (a no-op after the first).
     """
     global _MALLOC_TUNED
     if _MALLOC_TUNED:
