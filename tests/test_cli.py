@@ -251,6 +251,21 @@ def test_plot_run_trace(capsys, tmp_path):
     _one_line_error(code, err, "length=0")
 
 
+def test_plot_of_a_run_whose_name_holds_dots_keeps_the_whole_name(capsys, tmp_path):
+    """Run folders named after a reading (``…-reproduce+model.init_step=normalised``) hold dots; the
+    figure and its record are named after the whole run name, not cut at its last dot."""
+    name = "lantm-copy-s0-reproduce+model.init_step=normalised"
+    tiny = ["--set", "model.hidden=4", "model.embed=3", "model.mem_width=3", "task.vocab=4", "task.train_max=3",
+            "task.test_min=4", "task.test_max=5", "train.max_epochs=1", "train.batches_per_epoch=1",
+            "train.batch_size=2", "train.eval_every=0"]
+    assert _run(capsys, "train", "--model", "lantm-invnorm", "--task", "copy", *tiny, "--out", str(tmp_path),
+                "--name", name, "--no-progress")[0] == 0
+    code, out, _ = _run(capsys, "plot", str(tmp_path / name), "--set", "length=3", "--out", str(tmp_path / "f"),
+                        "--json")
+    assert code == 0, out
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [f"{name}-len3.json", f"{name}-len3.png"]
+
+
 # ------------------------------------------------------------------------------------------------
 # property-based walk of the grammar with bad values (issue 19): every verb and option, exit 2,
 # one line on stderr, no traceback, nothing written. MEMLAB_FUZZ_EXAMPLES=2000 for a long walk.

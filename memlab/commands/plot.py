@@ -59,14 +59,15 @@ def plot_run(run_dir: Path, st: TraceSettings, out: Path, device: str = "cpu") -
     from memlab.evaluation.trace import lantm_trace_record, weightings_record
 
     run = load_run(run_dir, st.checkpoint, device=device)
-    stem = out / f"{run_dir.name}-len{st.length}"
+    base = f"{run_dir.name}-len{st.length}"  # run names may hold dots (model.init_step=…): no with_suffix
+    js, png = out / f"{base}.json", out / f"{base}.png"
     if run.config.model in ("memn2n", "kv-memn2n"):  # per-hop attention over a story's sentences
         from memlab.models.memn2n import hop_record
         from memlab.plots.memn2n import plot_hop_attention
 
         rec = hop_record(run, st.length, st.seed)
-        atomic_write_json(stem.with_suffix(".json"), rec)
-        plot_hop_attention(json.loads(stem.with_suffix(".json").read_text()), stem.with_suffix(".png"))
+        atomic_write_json(js, rec)
+        plot_hop_attention(json.loads(js.read_text()), png)
         right = rec["hop_story"]["predicted"] == rec["hop_story"]["answer"]
         summary = f"answer {rec['hop_story']['predicted']!r} ({'right' if right else 'wrong'})"
         extra = {"answer_right": right}
@@ -74,9 +75,9 @@ def plot_run(run_dir: Path, st: TraceSettings, out: Path, device: str = "cpu") -
         from memlab.plots.lantm import key_space_figure
 
         rec = lantm_trace_record(run, st.length, st.seed)
-        atomic_write_json(stem.with_suffix(".json"), rec)
-        rec = json.loads(stem.with_suffix(".json").read_text())  # the figure is drawn from the record as saved
-        key_space_figure(rec, stem.with_suffix(".png"),
+        atomic_write_json(js, rec)
+        rec = json.loads(js.read_text())  # the figure is drawn from the record as saved
+        key_space_figure(rec, png,
                          title=f"{rec['model']} on {rec['task']}, length {rec['length']} ({rec['checkpoint']})")
         wrong, of = rec["symbols_wrong"], len(rec["answer"])
         summary = f"{wrong} of {of} symbols wrong"
@@ -85,11 +86,11 @@ def plot_run(run_dir: Path, st: TraceSettings, out: Path, device: str = "cpu") -
         from memlab.plots.ntm import plot_weightings
 
         rec = weightings_record(run, st.length, st.seed)
-        atomic_write_json(stem.with_suffix(".json"), rec)
-        plot_weightings(json.loads(stem.with_suffix(".json").read_text()), stem.with_suffix(".png"))
+        atomic_write_json(js, rec)
+        plot_weightings(json.loads(js.read_text()), png)
         summary = f"bit errors in the plotted sequence: {rec['bit_errors']}"
         extra = {"bit_errors": rec["bit_errors"]}
-    return {"png": str(stem.with_suffix(".png")), "record": str(stem.with_suffix(".json")), "summary": summary,
+    return {"png": str(png), "record": str(js), "summary": summary,
             **extra}
 
 
