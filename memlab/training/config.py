@@ -36,6 +36,10 @@ class TrainConfig:
                       which the run stops as ``diverged``
     explosion_factor: step losses above this many times the running median of recent step
                       losses (and above the run's first loss) are a ``loss_explosion`` event (0 = off)
+    select_scale:     the test every ``eval_every`` epochs (which picks ``best.pt`` and stops the
+                      run at ``target_coarse``) is at lengths of this scale (seed 004 Table 4:
+                      1 = the training lengths; 2 = (m+1)..2m, as the released code of seed 004
+                      validates on its 2x lengths)
     log:              ``tensorboard``: also write each epoch's scalars (loss, train and test
                       fine/coarse, lr, mean gradient norm) to ``<run>/tb/`` (needs the
                       ``tensorboard`` extra and a run folder); ``none``: metrics.jsonl only
@@ -65,6 +69,7 @@ class TrainConfig:
     eval_every: int = 20  # epochs between test evaluations; 0 = never
     eval_batches: int = 10
     target_coarse: float = 1.0  # stop when the test coarse score reaches this; > 1 = never
+    select_scale: int = 1  # scale of the lengths the periodic test (best.pt, target) is taken at
     checkpoint_every: int = 10
     nonfinite_patience: int = 3
     max_restores: int = 10
@@ -88,6 +93,7 @@ class TrainConfig:
         for name in ("max_time_s", "clip_norm", "clip_value", "lr_halve_after", "eval_every", "target_coarse",
                      "explosion_factor"):
             check_range(p + name, getattr(self, name), 0)
+        check_range(p + "select_scale", self.select_scale, 1, 1000)  # the task bounds it by its lengths
         for name in ("lr_decay_every", "lr_decay_after"):  # epochs: bounded like any epoch count
             check_range(p + name, getattr(self, name), 0, 10_000_000)
         if 0 < self.explosion_factor <= 1:

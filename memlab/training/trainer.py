@@ -116,7 +116,9 @@ class Trainer:
     ):
         self.model, self.task, self.cfg, self.seed = model, task, cfg, seed
         self.device = torch.device(device)
-        k = max(task.train_range[1], task.test_range[1])
+        # the periodic test's lengths: the task's test range, or its lengths of scale select_scale
+        self.select_range = task.test_range if cfg.select_scale == 1 else task.scale_range(cfg.select_scale)
+        k = max(task.train_range[1], self.select_range[1])
         task.check_batch(cfg.batch_size, k, device=self.device,
                          extra_bytes_per_step=activation_bytes_per_step(model, task),
                          what=f"train.batch_size={cfg.batch_size} at lengths up to {k}")
@@ -371,7 +373,7 @@ class Trainer:
         """Train until a stop condition; returns a summary dict."""
         cfg = self.cfg
         lo, hi = self.task.train_range
-        t_lo, t_hi = self.task.test_range
+        t_lo, t_hi = self.select_range
         start = time.perf_counter()
         base_elapsed = self.elapsed
         if self.epoch == 0 and self._last_good() is None:
@@ -442,6 +444,8 @@ class Trainer:
                 if cfg.eval_every and self.epoch % cfg.eval_every == 0:
                     test = self.evaluate(t_lo, t_hi, cfg.eval_batches, salt=self.epoch)
                     rec.update(test_fine=test.fine, test_coarse=test.coarse)
+                    if cfg.select_scale != 1:
+                        rec["test_scale"] = cfg.select_scale
                     if self.state_good and not self.best_test or (test.coarse, test.fine) > (self.best_test["coarse"], self.best_test["fine"]):
                         self.best_test = {"epoch": self.epoch, "fine": test.fine, "coarse": test.coarse}
                         if self.ckpt_dir is not None:

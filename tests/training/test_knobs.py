@@ -80,6 +80,24 @@ def test_lr_decay_every_n_epochs_after_a_delay():
     assert not any(c.decays(e, per_step=True) for e in range(8))
 
 
+def test_select_scale_tests_at_the_lengths_of_that_scale(monkeypatch):
+    """``select_scale=2`` takes the periodic test (best.pt, the target) at the task's 2x lengths
+    (train_max 4: lengths 5..8), as the released seed-004 code validates at 2x; 1 keeps the test range."""
+    seen = []
+    for scale, want in ((1, (5, 6)), (2, (5, 8)), (3, (9, 12))):
+        tr = _trainer(eval_every=1, max_epochs=1, select_scale=scale)
+        orig = tr.evaluate
+        monkeypatch.setattr(tr, "evaluate", lambda lo, hi, *a, _o=orig, **k: seen.append((lo, hi)) or _o(lo, hi, *a, **k))
+        recs = []
+        tr.callbacks.append(recs.append)
+        tr.fit()
+        assert seen.pop() == want and tr.best_test["epoch"] == 1
+        assert recs[0].get("test_scale", 1) == scale and "test_coarse" in recs[0]
+    task = make_task("copy", {**TASK, "train_max": 200, "test_max": 200})
+    with pytest.raises(ConfigError, match="scale=600 is out of range for copy"):
+        Trainer(build_model("lstm", task.spec, overrides=MODEL), task, TrainConfig(select_scale=600), progress=False)
+
+
 def test_plateau_halving_switch():
     kw = dict(lr=1e-9, max_epochs=6, lr_halve_after=1, lr_patience=1, min_lr=0)
     on, off = _trainer(**kw), _trainer(plateau_halving=False, **kw)
@@ -110,7 +128,8 @@ def test_clip_value_bounds_every_gradient_element():
 @pytest.mark.parametrize("key, value", [("lr_decay", 0), ("lr_decay", 1.5), ("lr_decay", "nan"), ("clip_value", -1),
                                         ("clip_value", "inf"), ("momentum", 1), ("adam_beta1", 1.0),
                                         ("explosion_factor", 0.5), ("max_restores", 0), ("lr_decay_every", -1),
-                                        ("lr_decay_after", "nan"), ("lr_decay_every", 10**11)])
+                                        ("lr_decay_after", "nan"), ("lr_decay_every", 10**11),
+                                        ("select_scale", 0), ("select_scale", 1.5), ("select_scale", 10**6)])
 def test_knob_ranges(key, value):
     with pytest.raises(ConfigError, match=f"train.{key}"):
         from_dict(TrainConfig, {key: value}, prefix="train.")
