@@ -183,11 +183,14 @@ class Task(abc.ABC):
     ) -> Batch:
         """A batch for explicit ``lengths`` (one int for all, or one per example)."""
 
-    def sample_range(self, batch_size: int, lo: int, hi: int, generator: torch.Generator) -> Batch:
-        """A batch with lengths drawn uniformly from [lo, hi]."""
+    def sample_range(self, batch_size: int, lo: int, hi: int, generator: torch.Generator,
+                     one_length: bool = False) -> Batch:
+        """A batch with lengths drawn uniformly from [lo, hi], one per sequence, or with
+        ``one_length`` one for the whole batch (as the released seed-004 code trains)."""
         if hi > MAX_LENGTH:
             raise ConfigError(f"length range {lo}..{hi} is out of range; allowed: lengths <= {MAX_LENGTH}")
-        return self.sample(batch_size, self.sample_lengths(batch_size, lo, hi, generator), generator)
+        lengths = self.sample_lengths(1 if one_length else batch_size, lo, hi, generator)  # (B,) or (1,)
+        return self.sample(batch_size, lengths.expand(batch_size), generator)
 
     @abc.abstractmethod
     def loss(self, outputs: Tensor, batch: Batch) -> Tensor:

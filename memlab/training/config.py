@@ -36,6 +36,8 @@ class TrainConfig:
                       which the run stops as ``diverged``
     explosion_factor: step losses above this many times the running median of recent step
                       losses (and above the run's first loss) are a ``loss_explosion`` event (0 = off)
+    batch_lengths:    ``sequence``: every training sequence draws its own length; ``batch``: one
+                      length per batch, drawn uniformly (the released seed-004 code)
     select_scale:     the test every ``eval_every`` epochs (which picks ``best.pt`` and stops the
                       run at ``target_coarse``) is at lengths of this scale (seed 004 Table 4:
                       1 = the training lengths; 2 = (m+1)..2m, as the released code of seed 004
@@ -69,6 +71,7 @@ class TrainConfig:
     eval_every: int = 20  # epochs between test evaluations; 0 = never
     eval_batches: int = 10
     target_coarse: float = 1.0  # stop when the test coarse score reaches this; > 1 = never
+    batch_lengths: Literal["sequence", "batch"] = "sequence"  # training lengths drawn per sequence or per batch
     select_scale: int = 1  # scale of the lengths the periodic test (best.pt, target) is taken at
     checkpoint_every: int = 10
     nonfinite_patience: int = 3

@@ -374,6 +374,7 @@ class Trainer:
         cfg = self.cfg
         lo, hi = self.task.train_range
         t_lo, t_hi = self.select_range
+        one = cfg.batch_lengths == "batch"
         start = time.perf_counter()
         base_elapsed = self.elapsed
         if self.epoch == 0 and self._last_good() is None:
@@ -394,14 +395,14 @@ class Trainer:
                 self._grad_norms = []
                 self._in_epoch = True
                 if self.closed_form:
-                    batches = [self.task.sample_range(cfg.batch_size, lo, hi, gen).to(self.device)
+                    batches = [self.task.sample_range(cfg.batch_size, lo, hi, gen, one).to(self.device)
                                for _ in range(cfg.batches_per_epoch)]
                     for step_loss, step_counts in self.closed_form_epoch(batches):
                         losses.append(step_loss)
                         counts += step_counts
                     self.sequences_seen += cfg.batch_size * len(batches)
                 for _ in range(0 if self.closed_form else cfg.batches_per_epoch):
-                    batch = self.task.sample_range(cfg.batch_size, lo, hi, gen).to(self.device)
+                    batch = self.task.sample_range(cfg.batch_size, lo, hi, gen, one).to(self.device)
                     out = self.train_step(batch)
                     if out is not None:
                         losses.append(out[0])

@@ -98,6 +98,28 @@ def test_select_scale_tests_at_the_lengths_of_that_scale(monkeypatch):
         Trainer(build_model("lstm", task.spec, overrides=MODEL), task, TrainConfig(select_scale=600), progress=False)
 
 
+def test_batch_lengths_one_per_batch_or_per_sequence(monkeypatch):
+    """``batch_lengths=batch`` trains on one length per batch, drawn over the whole range (the
+    released seed-004 code); the default draws one per sequence, as before (same stream)."""
+    def lengths_seen(**kw):
+        tr = _trainer(max_epochs=4, batch_size=8, **kw)
+        seen, orig = [], tr.train_step
+        monkeypatch.setattr(tr, "train_step", lambda b: seen.append(b.lengths.tolist()) or orig(b))
+        tr.fit()
+        return seen
+
+    per_batch = lengths_seen(batch_lengths="batch")
+    assert len(per_batch) == 12 and all(len(set(b)) == 1 for b in per_batch)
+    assert {b[0] for b in per_batch} == {2, 3, 4}
+    per_seq = lengths_seen()
+    assert any(len(set(b)) > 1 for b in per_seq) and per_seq == lengths_seen(batch_lengths="sequence")
+    task = make_task("copy", TASK)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(task.sample_range(8, 2, 4, g1).inputs, task.sample_range(8, 2, 4, g2, one_length=False).inputs)
+    with pytest.raises(ConfigError, match="choose one of sequence, batch"):
+        from_dict(TrainConfig, {"batch_lengths": "epoch"})
+
+
 def test_plateau_halving_switch():
     kw = dict(lr=1e-9, max_epochs=6, lr_halve_after=1, lr_patience=1, min_lr=0)
     on, off = _trainer(**kw), _trainer(plateau_halving=False, **kw)
