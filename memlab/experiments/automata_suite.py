@@ -91,8 +91,11 @@ def length_allowed(task: Any, k: int) -> bool:
 
 
 def eval_lengths(cfg: Any, task: Any) -> list[int]:
-    """The lengths a cell is scored at: 1, 1 + stride, …, eval_max, those the task allows."""
-    return [k for k in sorted({*range(1, cfg.eval_max + 1, cfg.eval_stride), cfg.eval_max}) if length_allowed(task, k)]
+    """The lengths a cell is scored at, those the task allows: every training length 1..train_max
+    (so the in-distribution score covers them all, whatever the stride), then 1, 1 + stride, …,
+    and eval_max."""
+    lengths = {*range(1, min(cfg.train_max, cfg.eval_max) + 1), *range(1, cfg.eval_max + 1, cfg.eval_stride), cfg.eval_max}
+    return [k for k in sorted(lengths) if length_allowed(task, k)]
 
 
 def size_overrides(model: str, size: int) -> dict[str, Any]:
@@ -150,7 +153,8 @@ def run_name(key: str, overrides: dict[str, Any]) -> str:
 
 
 def cell_scores(records: list[dict[str, Any]], train_max: int) -> dict[tuple[str, str, int], dict[str, float]]:
-    """(model, task, seed) -> mean fine/coarse over lengths <= train_max (``id_*``) and beyond (``ood_*``)."""
+    """(model, task, seed) -> mean fine/coarse over lengths <= train_max (``id_*``) and beyond (``ood_*``);
+    ``id_n``: how many lengths <= train_max were scored."""
     cells: dict[tuple[str, str, int], dict[str, list[float]]] = {}
     for r in records:
         c = cells.setdefault((r["model"], r["task"], r["seed"]), {"id_fine": [], "id_coarse": [], "ood_fine": [],
@@ -159,7 +163,8 @@ def cell_scores(records: list[dict[str, Any]], train_max: int) -> dict[tuple[str
         c[f"{part}_fine"].append(r["fine"])
         c[f"{part}_coarse"].append(r["coarse"])
         c["wall"].append(r.get("train_elapsed_s") or 0.0)
-    return {k: {m: (statistics.fmean(v) if v else float("nan")) for m, v in c.items()} for k, c in cells.items()}
+    return {k: {**{m: (statistics.fmean(v) if v else float("nan")) for m, v in c.items()}, "id_n": len(c["id_fine"])}
+            for k, c in cells.items()}
 
 
 def best_over_seeds(scores: dict[tuple[str, str, int], dict[str, float]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -208,14 +213,14 @@ def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> s
                                              f"{_pct(statistics.fmean(v['ood_coarse'] for v in vals))}")
         lines.append(f"| {m} | " + " | ".join(row) + " |")
     lines += ["", "## By task", "",
-              "| class | task | model | seeds | in-dist fine | OOD fine | OOD coarse | train wall (s, median) |",
+              "| class | task | model | seeds | in-dist fine (lengths scored) | OOD fine | OOD coarse | train wall (s, median) |",
               "|---|---|---|---|---|---|---|---|"]
     for c in classes:
         for t in [t for t in task_class if task_class[t] == c]:
             for m in models:
                 if (m, t) in best:
                     v = best[(m, t)]
-                    lines.append(f"| {c} | {t} | {m} | {v['seeds']} | {_pct(v['id_fine'])} | {_pct(v['ood_fine'])} | "
+                    lines.append(f"| {c} | {t} | {m} | {v['seeds']} | {_pct(v['id_fine'])} ({v['id_n']}) | {_pct(v['ood_fine'])} | "
                                  f"{_pct(v['ood_coarse'])} | {v['wall_median']:.0f} |")
     return "\n".join(lines) + "\n"
 

@@ -26,7 +26,7 @@ def test_quick_runs_resumes_and_rerenders(tmp_path, name):
     assert all(r["stop_reason"] and r["epochs"] == 2 and r["train_elapsed_s"] is not None for r in recs)
     if name == "automata-suite":
         lengths = sorted({r["length"] for r in recs if r["task"] == "parity"})
-        assert lengths == [1, 4, 7] and {r["automaton"] for r in recs} == {"regular", "dcf"}
+        assert lengths == [1, 2, 3, 4, 7] and {r["automaton"] for r in recs} == {"regular", "dcf"}
     else:
         assert {r["length"] for r in recs} >= {"2-4", "5-8", 2, 5, 8}
     summary = (out / "SUMMARY.md").read_text()
@@ -57,6 +57,20 @@ def test_suite_summary_by_class_on_hand_made_records():
     md = render_summary(AutomataSuiteConfig(models=("lstm", "stack"), tasks=("parity",), seeds=(0,)), recs)
     assert "| stack | – | 80.0 / 60.0 |" in md  # dcf: mean of 0.9 (reverse-string, best seed) and 0.7 (dyck)
     assert "| lstm | 50.0 / 50.0 | – |" in md
+    assert "| dcf | reverse-string | stack | 2 | 100.0 (1) | 90.0 | 50.0 |" in md  # in-dist: 1 length scored
+    assert scores[("stack", "dyck", 0)]["id_n"] == 0
+
+
+def test_eval_lengths_cover_every_training_length_whatever_the_stride():
+    """A stride of 50 once scored only length 1 in distribution; every length <= train_max is scored."""
+    from memlab.experiments.automata_suite import AutomataSuiteConfig, eval_lengths
+    from memlab.tasks import make_task
+
+    cfg = AutomataSuiteConfig(train_max=40, eval_max=500, eval_stride=50)
+    ls = eval_lengths(cfg, make_task("parity", {}))
+    assert ls == [*range(1, 41), 51, 101, 151, 201, 251, 301, 351, 401, 451, 500]
+    small = AutomataSuiteConfig(train_max=40, eval_max=7, eval_stride=3)
+    assert eval_lengths(small, make_task("parity", {})) == [1, 2, 3, 4, 5, 6, 7]
 
 
 @pytest.mark.parametrize("name,over,match", [
