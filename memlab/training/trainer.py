@@ -117,7 +117,7 @@ class Trainer:
         self.model, self.task, self.cfg, self.seed = model, task, cfg, seed
         self.device = torch.device(device)
         # the periodic test's lengths: the task's test range, or its lengths of scale select_scale
-        self.select_range = task.test_range if cfg.select_scale == 1 else task.scale_range(cfg.select_scale)
+        self.select_range = task.scale_range(cfg.select_scale) if cfg.select_scale else task.test_range
         k = max(task.train_range[1], self.select_range[1])
         task.check_batch(cfg.batch_size, k, device=self.device,
                          extra_bytes_per_step=activation_bytes_per_step(model, task),
@@ -445,7 +445,7 @@ class Trainer:
                 if cfg.eval_every and self.epoch % cfg.eval_every == 0:
                     test = self.evaluate(t_lo, t_hi, cfg.eval_batches, salt=self.epoch)
                     rec.update(test_fine=test.fine, test_coarse=test.coarse)
-                    if cfg.select_scale != 1:
+                    if cfg.select_scale:
                         rec["test_scale"] = cfg.select_scale
                     if self.state_good and not self.best_test or (test.coarse, test.fine) > (self.best_test["coarse"], self.best_test["fine"]):
                         self.best_test = {"epoch": self.epoch, "fine": test.fine, "coarse": test.coarse}

@@ -98,13 +98,13 @@ def test_settings_added_later_at_their_neutral_value_keep_the_reading():
     with the same training, are one reading; a decay schedule actually set is another."""
     old = rec(0, 1.0, 1.0, reading="reproduce", model_cfg={"preset": "reproduce"}, train={"lr": 0.01}, task_cfg={})
     new = rec(1, 0.5, 0.5, reading="reproduce", model_cfg={"preset": "reproduce"}, task_cfg={},
-              train={"lr": 0.01, "log": "none", "lr_decay_every": 0, "lr_decay_after": 0, "select_scale": 1})
+              train={"lr": 0.01, "log": "none", "lr_decay_every": 0, "lr_decay_after": 0, "select_scale": 0})
     assert "| copy | lantm-invnorm | reproduce | 2 | 75.0% [50.0%–100.0%] |" in render_tables([old, new])
     decayed = rec(1, 0.5, 0.5, reading="reproduce", model_cfg={"preset": "reproduce"}, task_cfg={},
                   train={"lr": 0.01, "lr_decay": 0.99, "lr_decay_every": 2, "lr_decay_after": 300})
     assert "| copy | lantm-invnorm | reproduce [" in render_tables([old, decayed])
-    cfg2 = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm",), train={"select_scale": 2})
-    assert [u.key for u in EXPERIMENT.units(cfg2)] == ["lantm-invnorm-copy-s0@reproduce+train.select_scale=2"]
+    cfg2 = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm",), train={"select_scale": 1})
+    assert [u.key for u in EXPERIMENT.units(cfg2)] == ["lantm-invnorm-copy-s0@reproduce+train.select_scale=1"]
     cfg = EXPERIMENT.config_cls(tasks=("reverse",), models=("lantm-invnorm",),
                                 train={"lr_decay": 0.99, "lr_decay_every": 2, "lr_decay_after": 300, "log": "tensorboard"})
     assert [u.key for u in EXPERIMENT.units(cfg)] == [

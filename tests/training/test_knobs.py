@@ -81,10 +81,10 @@ def test_lr_decay_every_n_epochs_after_a_delay():
 
 
 def test_select_scale_tests_at_the_lengths_of_that_scale(monkeypatch):
-    """``select_scale=2`` takes the periodic test (best.pt, the target) at the task's 2x lengths
-    (train_max 4: lengths 5..8), as the released seed-004 code validates at 2x; 1 keeps the test range."""
+    """``select_scale=k`` takes the periodic test (best.pt, the target) at the task's lengths of
+    scale k (train_max 4: 1x = 2..4, 2x = 5..8); 0 keeps the task's test range (5..6 here)."""
     seen = []
-    for scale, want in ((1, (5, 6)), (2, (5, 8)), (3, (9, 12))):
+    for scale, want in ((0, (5, 6)), (1, (2, 4)), (2, (5, 8)), (3, (9, 12))):
         tr = _trainer(eval_every=1, max_epochs=1, select_scale=scale)
         orig = tr.evaluate
         monkeypatch.setattr(tr, "evaluate", lambda lo, hi, *a, _o=orig, **k: seen.append((lo, hi)) or _o(lo, hi, *a, **k))
@@ -92,7 +92,7 @@ def test_select_scale_tests_at_the_lengths_of_that_scale(monkeypatch):
         tr.callbacks.append(recs.append)
         tr.fit()
         assert seen.pop() == want and tr.best_test["epoch"] == 1
-        assert recs[0].get("test_scale", 1) == scale and "test_coarse" in recs[0]
+        assert recs[0].get("test_scale", 0) == scale and "test_coarse" in recs[0]
     task = make_task("copy", {**TASK, "train_max": 200, "test_max": 200})
     with pytest.raises(ConfigError, match="scale=600 is out of range for copy"):
         Trainer(build_model("lstm", task.spec, overrides=MODEL), task, TrainConfig(select_scale=600), progress=False)
@@ -151,7 +151,7 @@ def test_clip_value_bounds_every_gradient_element():
                                         ("clip_value", "inf"), ("momentum", 1), ("adam_beta1", 1.0),
                                         ("explosion_factor", 0.5), ("max_restores", 0), ("lr_decay_every", -1),
                                         ("lr_decay_after", "nan"), ("lr_decay_every", 10**11),
-                                        ("select_scale", 0), ("select_scale", 1.5), ("select_scale", 10**6)])
+                                        ("select_scale", -1), ("select_scale", 1.5), ("select_scale", 10**6)])
 def test_knob_ranges(key, value):
     with pytest.raises(ConfigError, match=f"train.{key}"):
         from_dict(TrainConfig, {key: value}, prefix="train.")
