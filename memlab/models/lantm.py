@@ -27,7 +27,9 @@ text in four ways; each is a setting, and a preset fixes all of them at once (ex
 Presets: ``paper-text`` (memlab's reading before issue 13; a config without ``preset``, written
 before presets existed, resolves to it), ``paper-code`` (all four items as released), and
 ``reproduce`` (the default for new runs): items 1, 2 and 4 as released with item 3 as the paper's
-text. Why: in issue 13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880
+text; ``released`` is paper-code's model plus the released code's per-task run options (its
+``xopts/*_largetrain.json``: ``init_magnitude``, the learning rate and its decay, one length per
+batch; ``memlab.experiments.hparams.seed004.RELEASED``). Why: in issue 13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880
 and reach 100% at 4x (seed 2), while adding item 3's bounded step gave 53% at 4x (seed 1).
 
 Start step: with the step gate of a write head shut (bias −10) and ``interpolate_steps``, the
@@ -79,6 +81,8 @@ PRESETS: dict[str, dict[str, object]] = {
     "reproduce": dict(read_to_output=True, read_first=True, write_while_answering=False, normalise_steps=True,
                       step_delta=1e-4, interpolate_steps=True, write_gate_bias=-10.0, init_slot=True),
 }
+#: ``released``: paper-code's model with the released per-task run options (seed004.RELEASED)
+PRESETS["released"] = dict(PRESETS["paper-code"])
 
 
 @dataclass
@@ -100,7 +104,7 @@ class LANTMConfig:
     write_heads: int = 1
     temp_min: float = 1e-3  # SoftMax temperature floor: T = softplus(·) + temp_min
     softmax_temperature: str = "softplus"  # softplus: T = softplus(z) + temp_min; inverse: 1/T = that
-    preset: str = "paper-text"  # paper-text | paper-code | reproduce (see the module docstring)
+    preset: str = "paper-text"  # paper-text | paper-code | reproduce | released (see the module docstring)
     read_to_output: bool | None = None  # 1: y = W·h_t + σ(c_t)·W′·r_t
     read_first: bool | None = None  # 2: read before this step's write
     write_while_answering: bool | None = None  # 2: write during the response phase

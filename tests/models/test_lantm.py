@@ -307,6 +307,30 @@ def test_preset_picks_its_training_reading_when_a_run_is_resolved():
         resolve_run_config("lstm", "copy", {"model": {"preset": "paper-text"}})
 
 
+def test_released_preset_is_paper_code_with_the_released_run_options():
+    """``model.preset=released``: paper-code's model and optimiser plus the released largetrain run
+    files' options per (model, task): rate, its decay after decay_delay, one length per batch,
+    init_magnitude."""
+    from memlab.experiments.hparams.seed004 import RELEASED, TASKS
+    from memlab.models.lantm import PRESETS
+    from memlab.training.config import resolve_run_config
+
+    assert PRESETS["released"] == PRESETS["paper-code"]
+    assert all(set(RELEASED[m]) == set(TASKS) for m in RELEASED)
+    rev = resolve_run_config("lantm-invnorm", "reverse", {"model": {"preset": "released"}})
+    assert (rev.model_cfg["init_magnitude"], rev.model_cfg["step_delta"], rev.model_cfg["interpolate_steps"]) == (1.0, 1.0, False)
+    t = rev.train
+    assert (t.lr, t.lr_decay, t.lr_decay_every, t.lr_decay_after, t.batch_lengths) == (0.01, 0.99, 2, 600, "batch")
+    assert (t.momentum, t.rms_alpha, t.clip_norm, t.plateau_halving) == (0.0, 0.99, 32.0, False)
+    add = resolve_run_config("lantm-softmax", "addition", {"model": {"preset": "released"}})
+    assert add.train.lr == 0.02 and add.train.lr_decay_after == 300 and add.model_cfg["init_magnitude"] == 0.0
+    bf = resolve_run_config("lantm-invnorm", "bigramFlip", {"model": {"preset": "released"}, "train": {"lr_decay_after": 5}})
+    assert bf.train.lr_decay_after == 5 and bf.model_cfg["init_magnitude"] == 0.0  # explicit keys win
+    other = resolve_run_config("lantm-invnorm", "parity", {"model": {"preset": "released"}})
+    assert other.train.lr == 0.01 and other.train.lr_decay_after == 300  # outside the released runs
+    assert resolve_run_config("lantm-invnorm", "copy").train.batch_lengths == "sequence"  # the default reading
+
+
 def test_init_magnitude_is_the_released_uniform_init_with_forget_bias_2():
     """``model.init_magnitude=a``: every parameter in [−a, a] and spread over it, the LSTM's
     forget-gate rows of the bias at 2 (the released code's two biases of 1); 0 changes nothing."""

@@ -18,7 +18,14 @@ protocol (issue 13):
   train.lr_decay_every=2 train.lr_decay_after=300``. The measured runs did not decay, so the
   profile keeps ``lr_decay=1``.
 
-Both profiles set the same keys, so a preset's training reading never inherits a value of the
+* ``released`` (stop 24): ``paper-code`` plus what the released code's per-task run files
+  (``xopts/<task>/<model>_<task>_largetrain.json``; the paper trains on "large" sets) set:
+  the rate (0.02 for SoftMax on addition and reverse, else 0.01), its decay ×0.99 every 2
+  iterations after ``decay_delay`` iterations, one length per batch, and on the model side
+  ``init_magnitude`` (1 on InvNorm copy, reverse and double). ``RELEASED`` holds them per
+  (model, task). Budget as released: 1000 iterations (``max_epochs=1000``).
+
+Every profile sets the same keys, so a preset's training reading never inherits a value of the
 other (``model.preset=paper-text`` in a run's overrides gives the whole paper-text profile:
 ``memlab.training.config.resolve_run_config`` passes the preset here).
 
@@ -63,14 +70,26 @@ TABLE2: dict[str, dict[str, dict[str, Any]]] = {
 PAPER_TEXT_LR_SCALE = 0.1
 
 #: training settings (``train.*`` keys of ``memlab.training.trainer.TrainConfig``) per reading
+_NO_DECAY = dict(lr_decay=1.0, lr_decay_every=0, lr_decay_after=0, batch_lengths="sequence")
 TRAIN_PROFILES: dict[str, dict[str, Any]] = {
     "paper-text": dict(momentum=0.95, rms_alpha=0.95, clip_norm=1.0, clip_value=0.0, plateau_halving=True,
-                       lr_halve_after=100, lr_patience=30, lr_decay=1.0),
+                       lr_halve_after=100, lr_patience=30, **_NO_DECAY),
     "paper-code": dict(lr=0.01, momentum=0.0, rms_alpha=0.99, clip_norm=32.0, clip_value=0.0, plateau_halving=False,
-                       lr_halve_after=0, lr_patience=30, lr_decay=1.0),
+                       lr_halve_after=0, lr_patience=30, **_NO_DECAY),
+}
+# the released runs' decay and batching; lr and lr_decay_after per (model, task) from RELEASED
+TRAIN_PROFILES["released"] = {**TRAIN_PROFILES["paper-code"], "lr_decay": 0.99, "lr_decay_every": 2,
+                              "batch_lengths": "batch"}
+#: the released code's largetrain run options per (model, task): (learning_rate, decay_delay, init_magnitude)
+RELEASED: dict[str, dict[str, tuple[float, int, float]]] = {
+    "lantm-invnorm": {"copy": (0.01, 600, 1.0), "reverse": (0.01, 600, 1.0), "bigramFlip": (0.01, 300, 0.0),
+                      "double": (0.01, 300, 1.0), "addition": (0.01, 300, 0.0)},
+    "lantm-softmax": {"copy": (0.01, 300, 0.0), "reverse": (0.02, 600, 0.0), "bigramFlip": (0.01, 300, 0.0),
+                      "double": (0.01, 300, 0.0), "addition": (0.02, 300, 0.0)},
 }
 #: LANTM model presets (settings in ``memlab.models.lantm.PRESETS``) -> the training profile each goes with
-PROFILE_OF_PRESET = {"paper-text": "paper-text", "paper-code": "paper-code", "reproduce": "paper-code"}
+PROFILE_OF_PRESET = {"paper-text": "paper-text", "paper-code": "paper-code", "reproduce": "paper-code",
+                     "released": "released"}
 #: the preset new LANTM runs get: the released code's items 1, 2, 4 with the text's unit steps (see
 #: ``memlab.models.lantm``); configs written before presets existed resolve to ``paper-text``
 DEFAULT_PRESET = "reproduce"
@@ -82,12 +101,13 @@ MISSING_TRAIN_KNOBS: tuple[str, ...] = ()
 LSTM_TRAIN = dict(lr_halve_after=0, eval_every=200)
 
 
+def _task_key(task: str) -> str:
+    """``task`` spelt as in Table 2 (bigramFlip), matched without regard to case."""
+    return next((k for k in TASKS if k.lower() == (task or "").lower()), task)
+
+
 def _row(model: str, task: str) -> dict[str, Any] | None:
-    rows = TABLE2[model]
-    for k, v in rows.items():
-        if k.lower() == (task or "").lower():
-            return v
-    return None
+    return TABLE2[model].get(_task_key(task))
 
 
 def paper_defaults(model: str, task: str, preset: str | None = None) -> dict[str, dict[str, Any]]:
@@ -115,4 +135,8 @@ def paper_defaults(model: str, task: str, preset: str | None = None) -> dict[str
     train = dict(TRAIN_PROFILES[profile])
     if profile == "paper-text":
         train["lr"] = (row["lr"] if row is not None else 0.02) * PAPER_TEXT_LR_SCALE
+    if profile == "released":  # tasks outside the released runs keep paper-code's rate, decay after 300
+        lr, delay, magnitude = RELEASED[model].get(_task_key(task), (train["lr"], 300, 0.0))
+        train.update(lr=lr, lr_decay_after=delay)
+        m["init_magnitude"] = magnitude
     return {"model": m, "train": train}
