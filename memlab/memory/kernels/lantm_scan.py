@@ -269,7 +269,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
             u = u.sub_(u.amax(-1, keepdim=True)).exp_().mul_(S_N[t])
         zs = u.sum(-1, keepdim=True).add_(zf_t)
         w = div(u, zs, out=w_N[t]) if save else u.div_(zs)  # (B, R, N)
-        Rv_t[t + 1].copy_(bmm(w, M_N[t]))  # ρ (B, R, m)
+        Rv_t[t + 1].copy_(bmm(w, M_N[t]))  # ρ (B, R, m) (bmm's out= into this strided row is ~4x slower)
         if save:
             diffs.append(diff)
             d2s.append(d2)
@@ -313,7 +313,8 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
     GXr = GX[..., H:].view(B, T + 1, R, m)
     GA, GM, GS = new(B, n, L), new(B, L, m), new(B, L)  # −Σ G, ∂L/∂M, ∂L/∂log S
     MT = new(B, m, L)  # the memory, transposed once
-    bw = dict(Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
+    gdot, sdot = new(B, R), new(B, A)
+    bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), sdot=sdot, sdot_u=sdot.unsqueeze(-1), Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
               Y3_t=Y[:, :, :3].unbind(0), Yo_t=Y[:, :, 3].unbind(0), do_tc_t=DO.unbind(0), DQ_t=DQ.unbind(0),
               GQ_t=GQ.unbind(1), GQa_t=GQ[..., og0:].unbind(1), GKr_t=GK[:, :, W:].unbind(1),
               GKwT_t=GK[:, :, :W].transpose(-1, -2).unbind(1),  # (B, n, W)
@@ -454,6 +455,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     rho_t = sv["Rv_t"][1:]
     bw["MT"].copy_(M_buf.transpose(1, 2))  # contiguous: the per-step (B, R, m) x (B, m, N) products run faster
     MT_N = bw["MT_N"]  # (B, m, N)
+    gdot, gdot_u, sdot, sdot_u = bw["gdot"], bw["gdot_u"], bw["sdot"], bw["sdot_u"]  # per-step dot products
     # ∂d2/∂k = 2·diff; invnorm ∂L/∂d2 = e·(−α/2)/d2, softmax ∂L/∂d2 = −e/T: factor applied once per key
     scale = -spec.alpha if invnorm else -2.0
     addmm, mul, bmm, vecdot = torch.addmm, torch.mul, torch.bmm, torch.linalg.vecdot
@@ -466,7 +468,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             w, d2, diff = w_N[t], sv["d2s"][t], sv["diffs"][t]  # (B, R, N), (B, R, N), (B, R, n, N)
             gw = bmm(gr, MT_N[t])  # (B, R, N)
             # e_ri = ∂L/∂log u_ri = (∂L/∂w_ri − Σ_j ∂L/∂w_rj w_rj) w_ri;  Σ_j ∂L/∂w_rj w_rj = g_ρ·ρ
-            e = gw.sub_(vecdot(gr, rho_t[t]).unsqueeze_(-1)).mul_(w)
+            vecdot(gr, rho_t[t], out=gdot)
+            e = gw.sub_(gdot_u).mul_(w)
             if R == 1:
                 GM_N[t].addcmul_(w.transpose(1, 2), gr)  # Σ_t w_t g_ρ,t
                 GS_N[t].add_(e)
@@ -493,7 +496,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             mul(X, GH_t[t], out=GQks_t[t])  # ∂L/∂k̃ = g ∂L/∂k̄;  ∂L/∂ṽ = h ∂L/∂v (normalised below)
             if norm_steps:
                 gs, vt = gq_step_t[t], VT_t[t]
-                gs.addcmul_(vt, vecdot(vt, gs).unsqueeze_(-1), value=-1).mul_(s_t[t])
+                vecdot(vt, gs, out=sdot)
+                gs.addcmul_(vt, sdot_u, value=-1).mul_(s_t[t])
             XC = mul(X, OM_t[t], out=Ybuf)  # [(1 − g) ∂L/∂k̄, (1 − h) ∂L/∂v] ...
             Y1.add_(Y0)  # ... carried as [∂L/∂k, ∂L/∂k + ∂L/∂v] of step t−1 (k = k̄ + v)
         else:
