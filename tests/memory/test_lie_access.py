@@ -384,6 +384,38 @@ def test_fused_kernel_frees_its_graph():
         gc.enable()
 
 
+def test_fused_kernel_reuses_its_workspace_safely():
+    """A training workspace goes back to the pool when its graph is freed and is reused by the next
+    call of the same shapes; a graph still alive (retain_graph, a second forward before the first
+    backward) keeps its own, so every gradient equals the reference's."""
+    from memlab.memory.kernels import lantm_scan as K
+
+    core = _core(dict(read_first=True, init_slot=True, interpolate_steps=False, step_delta=1.0))
+    params = list(core.parameters())
+    xs = [torch.randn(6, 3, 5, dtype=D, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    mask = torch.ones(6, 3, dtype=D)
+
+    def grads(x, kernel, retain=False, between=None):
+        ys, _, _ = core.run(x, kernel=kernel, write_mask=mask)
+        loss = (ys * ys).sum()
+        if between is not None:
+            between()
+        g1 = torch.autograd.grad(loss, params, retain_graph=retain, allow_unused=True)
+        if retain:
+            g2 = torch.autograd.grad(loss, params, allow_unused=True)
+            assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(g1, g2))
+        return g1
+
+    K._POOL.clear()
+    ref = [grads(x, "reference") for x in xs]
+    out = [grads(xs[0], "fused"), grads(xs[1], "fused", retain=True, between=lambda: grads(xs[2], "fused")),
+           grads(xs[2], "fused")]
+    assert len(K._POOL) >= 1  # released after use
+    for a, b in zip(out, ref):
+        for x, y in zip(a, b):
+            assert (x is None) == (y is None) and (x is None or torch.allclose(x, y, atol=1e-10, rtol=1e-8))
+
+
 def test_core_contract_sequence_equals_stepping_and_state_grows():
     core = _core(dict(group="translation", weighting="invnorm")).float()
     xs = torch.randn(7, 3, 5)

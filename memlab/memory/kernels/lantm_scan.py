@@ -34,6 +34,7 @@ Q instruction size.
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -49,15 +50,41 @@ def _views(x: Tensor, dim: int, n: int) -> list[Tensor] | tuple[Tensor, ...]:
     return x.unbind(dim) if x.shape[dim] == n else [x.select(dim, 0)] * n
 
 
-def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec: LANTMSpec, save: bool):
-    """Forward (no autograd inside). Returns (hs (T,B,H), reads (T,B,R,m), final, trace, saved).
+class _Workspace(dict):
+    """Buffers of one kernel call and every per-step view of them (``_forward_buffers``; the
+    backward's are added by ``_backward_buffers`` on first use). Building the views costs
+    ~15,000 tensor views a training step at B = 32, T = 130, so a training workspace is kept for
+    the next call of the same shapes (``_acquire``/``_release``): its buffers are fully rewritten
+    (or zeroed) by every call, and everything that leaves the kernel is a copy."""
 
-    Rows t+1 of ``HR`` hold [h_t | ρ_t], the controller's recurrent input of step t+1. Slot
-    N0 + W·t + j holds write head j's step-t entry. Without ``save`` the buffers only the
-    backward needs are one step deep. Every view the loop uses is made before it (one ``unbind``
-    per buffer), so the loop body is only arithmetic with ``out=``.
-    """
-    T, B, _ = xg.shape
+    __slots__ = ("key", "__weakref__")
+
+
+_POOL: list[_Workspace] = []  # free training workspaces, most recently released last
+_POOL_SIZE = 2
+
+
+def _acquire(key) -> _Workspace | None:
+    for i in range(len(_POOL) - 1, -1, -1):
+        if _POOL[i].key == key:
+            return _POOL.pop(i)
+    return None
+
+
+def _release(ws: _Workspace) -> None:
+    _POOL.append(ws)
+    del _POOL[:-_POOL_SIZE]
+
+
+class _Lease:
+    """Held by the autograd context: when the graph is freed (after backward, or unused), its
+    workspace goes back to the pool."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, masked: bool) -> _Workspace:
+    """The forward's buffers and all their per-step views (made once: one ``unbind`` per buffer)."""
     H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
     group, invnorm = spec.group, spec.weighting == "invnorm"
     fast_tr = isinstance(group, Translation)
@@ -67,21 +94,17 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     os0, os1 = o["step"]
     og0, og1 = o["sig"]
     om0, om1 = o["mem"]
-    ot0, ot1 = o["temp"]
-    N0 = a0.shape[1]
     Ts = T if save else 1
-    new = xg.new_empty
+
+    def new(*shape):
+        return torch.empty(shape, dtype=dtype, device=device)
+
     HR = new(T + 1, B, H + R * m)
     Hv, Rv = HR[..., :H], HR[..., H:].view(T + 1, B, R, m)
-    Hv[0].copy_(h0)
-    Rv[0].copy_(r0)
     C = new(T + 1, B, H)  # c_t in row t+1
-    C[0].copy_(c0)
     Z, SIG, TG, TC, QB = new(Ts, B, 4 * H), new(Ts, B, 4 * H), new(Ts, B, H), new(Ts, B, H), new(Ts, B, spec.instr_size)
     SQ = new(T, B, 2 * A + W)  # σ of the gates g, h and the strengths (unmasked); the trace keeps g, h
     K, V = new(T + 1, B, A, n), new(T + 1, B, A, P)  # keys and steps after step t in row t+1
-    K[0].copy_(k0)
-    V[0].copy_(v0)
     tr_no_interp = fast_tr and not interp
     if fast_tr and not norm_steps:  # candidate steps ṽ: the raw instructions
         VT = QB[..., os0:os1].unflatten(-1, (A, P))
@@ -93,41 +116,94 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     TEMP = new(T, B, R) if not invnorm else None
     L = N0 + T * W
     aP, M_buf, S_buf = new(B, n, L), new(B, L, m), new(B, L)  # addresses planar: k − a runs along slots
+    Wd = new(B, T, R, L) if save else None  # read weights of step t in row t (slots < N_t only)
+    MASK = new(T, B, 1) if masked else None
+    ws = _Workspace(
+        T=T, B=B, N0=N0, save=save, L=L, HR=HR, Hv=Hv, Rv=Rv, C=C, Z=Z, SIG=SIG, TG=TG, TC=TC, QB=QB, SQ=SQ, K=K, V=V,
+        VT=VT, KBAR=KBAR, TEMP=TEMP, aP=aP, M=M_buf, S=S_buf, Wd=Wd, MASK=MASK,
+        eps_n=torch.tensor(spec.eps / n, dtype=dtype, device=device),  # 0-dim: no conversion per call
+        zf_t=torch.tensor(Z_FLOOR, dtype=dtype, device=device),
+        sqrt_delta_t=torch.tensor(math.sqrt(spec.step_delta), dtype=dtype, device=device),
+        delta=torch.tensor(spec.step_delta, dtype=dtype, device=device),
+    )
+    ws.update(
+        HR_t=HR.unbind(0), Hv_t=Hv.unbind(0), Rv_t=Rv.unbind(0), C_t=C.unbind(0), K_t=K.unbind(0), V_t=V.unbind(0),
+        SQ_t=SQ.unbind(0),
+        Z_t=_views(Z, 0, T), SIG_t=_views(SIG, 0, T), TG_t=_views(TG, 0, T), TC_t=_views(TC, 0, T), QB_t=_views(QB, 0, T),
+        Zg_t=_views(Z[..., 2 * H : 3 * H], 0, T),
+        I_t=_views(SIG[..., :H], 0, T), F_t=_views(SIG[..., H : 2 * H], 0, T), O_t=_views(SIG[..., 3 * H :], 0, T),
+        Qsig_t=_views(QB[..., og0:og1], 0, T), Qmem_t=_views(QB[..., om0:om1], 0, T),
+        Qkey_t=_views(QB[..., ok0:ok1].unflatten(-1, (A, n)), 0, T),
+        Qstep_t=_views(QB[..., os0:os1].unflatten(-1, (A, P)), 0, T),
+        VT_t=_views(VT, 0, T), KBAR_t=_views(KBAR, 0, T) if KBAR is not None else None,
+        g_t=SQ[..., :A].unsqueeze(-1).unbind(0),  # (B, A, 1)
+        hg_t=SQ[..., A : 2 * A].unsqueeze(-1).unbind(0),
+        Ssig_t=SQ[..., 2 * A :].unbind(0),  # (B, W)
+        mask_t=MASK.unbind(0) if masked else None,  # (B, 1)
+        S_new=S_buf[:, N0:].view(B, T, W).unbind(1),  # the slots of step t
+        M_new=M_buf[:, N0:].view(B, T, W * m).unbind(1),
+        a_new=aP[:, :, N0:].view(B, n, T, W).unbind(2),  # (B, n, W)
+        kw_t=K[1:, :, :W].transpose(-1, -2).unbind(0),  # (B, n, W): the write heads' addresses
+        kr_t=K[1:, :, W:].unsqueeze(-1).unbind(0),  # (B, R, n, 1)
+    )
+    Ns = [N0 + (t if spec.read_first else t + 1) * W for t in range(T)]  # slots the reads of step t see
+    a1, S1 = aP.unsqueeze(1), S_buf.unsqueeze(1)  # (``narrow`` makes a view ~2x faster than indexing)
+    ws.update(
+        Ns=Ns,
+        a_N=[a1.narrow(3, 0, N) for N in Ns],  # (B, 1, n, N)
+        S_N=[S1.narrow(2, 0, N) for N in Ns],  # (B, 1, N)
+        M_N=[M_buf.narrow(1, 0, N) for N in Ns],  # (B, N, m)
+        w_N=[x.narrow(2, 0, N) for x, N in zip(Wd.unbind(1), Ns)] if save else None,  # (B, R, N)
+    )
+    return ws
+
+
+def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec: LANTMSpec, save: bool,
+                  ws: _Workspace | None = None):
+    """Forward (no autograd inside). Returns (hs (T,B,H), reads (T,B,R,m), final, trace, saved).
+
+    Rows t+1 of ``HR`` hold [h_t | ρ_t], the controller's recurrent input of step t+1. Slot
+    N0 + W·t + j holds write head j's step-t entry. Without ``save`` the buffers only the
+    backward needs are one step deep. Every view the loop uses is made before it, in the
+    workspace ``ws`` (built here when not given), so the loop body is only arithmetic with ``out=``.
+    """
+    T, B, _ = xg.shape
+    H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
+    group, invnorm = spec.group, spec.weighting == "invnorm"
+    fast_tr = isinstance(group, Translation)
+    interp, norm_steps = spec.interpolate_steps, spec.normalise_steps
+    o = spec.offsets()
+    ot0, ot1 = o["temp"]
+    N0 = a0.shape[1]
+    if ws is None:
+        ws = _forward_buffers(T, B, N0, xg.dtype, xg.device, spec, save, mask is not None)
+    HR, Hv, Rv, C, SQ, K, V, VT, TEMP = (ws[x] for x in ("HR", "Hv", "Rv", "C", "SQ", "K", "V", "VT", "TEMP"))
+    aP, M_buf, S_buf, Wd = ws["aP"], ws["M"], ws["S"], ws["Wd"]
+    Hv[0].copy_(h0)
+    Rv[0].copy_(r0)
+    C[0].copy_(c0)
+    K[0].copy_(k0)
+    V[0].copy_(v0)
     aP[:, :, :N0].copy_(a0.transpose(1, 2))
     M_buf[:, :N0].copy_(M0)
     S_buf[:, :N0].copy_(S0)
-    Wd = new(B, T, R, L) if save else None  # read weights of step t in row t (slots < N_t only)
+    if mask is not None:
+        ws["MASK"].copy_(mask.unsqueeze(-1))
+    tr_no_interp = fast_tr and not interp
     # skip the nearest-slot rescaling of InvNorm when ε^(−α/2) cannot overflow (the weights are equal)
     rescale = invnorm and spec.alpha / 2 * -math.log10(spec.eps) > 0.4 * math.log10(torch.finfo(xg.dtype).max)
     nhalf = -spec.alpha / 2
-    eps_n, zf_t = xg.new_tensor(spec.eps / n), xg.new_tensor(Z_FLOOR)  # 0-dim: no conversion per call
-    sqrt_delta_t, delta_t = xg.new_tensor(math.sqrt(spec.step_delta)), xg.new_tensor(spec.step_delta)
+    eps_n, zf_t, sqrt_delta_t, delta_t = ws["eps_n"], ws["zf_t"], ws["sqrt_delta_t"], ws["delta"]
     U = torch.cat([Uh, Ur], 0)  # (H + R·m, 4H)
-    # ---- every per-step view, made once
-    xg_t, HR_t, Hv_t, Rv_t, C_t, K_t, V_t, SQ_t = (x.unbind(0) for x in (xg, HR, Hv, Rv, C, K, V, SQ))
-    Z_t, SIG_t, TG_t, TC_t, QB_t = (_views(x, 0, T) for x in (Z, SIG, TG, TC, QB))
-    Zg_t = _views(Z[..., 2 * H : 3 * H], 0, T)
-    I_t, F_t, O_t = (_views(SIG[..., a : a + H], 0, T) for a in (0, H, 3 * H))
-    Qsig_t, Qmem_t = _views(QB[..., og0:og1], 0, T), _views(QB[..., om0:om1], 0, T)
-    Qkey_t = _views(QB[..., ok0:ok1].unflatten(-1, (A, n)), 0, T)
-    Qstep_t = _views(QB[..., os0:os1].unflatten(-1, (A, P)), 0, T)
-    VT_t = _views(VT, 0, T)
-    KBAR_t = _views(KBAR, 0, T) if KBAR is not None else None
-    g_t = SQ[..., :A].unsqueeze(-1).unbind(0)  # (B, A, 1)
-    hg_t = SQ[..., A : 2 * A].unsqueeze(-1).unbind(0)
-    Ssig_t = SQ[..., 2 * A :].unbind(0)  # (B, W)
-    mask_t = mask.unsqueeze(-1).unbind(0) if mask is not None else None  # (B, 1)
-    S_new = S_buf[:, N0:].view(B, T, W).unbind(1)  # the slots of step t
-    M_new = M_buf[:, N0:].view(B, T, W * m).unbind(1)
-    a_new = aP[:, :, N0:].view(B, n, T, W).unbind(2)  # (B, n, W)
-    kw_t = K[1:, :, :W].transpose(-1, -2).unbind(0)  # (B, n, W): the write heads' addresses
-    kr_t = K[1:, :, W:].unsqueeze(-1).unbind(0)  # (B, R, n, 1)
-    Ns = [N0 + (t if spec.read_first else t + 1) * W for t in range(T)]  # slots the reads of step t see
-    a1, S1 = aP.unsqueeze(1), S_buf.unsqueeze(1)  # (``narrow`` makes a view ~2x faster than indexing)
-    a_N = [a1.narrow(3, 0, N) for N in Ns]  # (B, 1, n, N)
-    S_N = [S1.narrow(2, 0, N) for N in Ns]  # (B, 1, N)
-    M_N = [M_buf.narrow(1, 0, N) for N in Ns]  # (B, N, m)
-    w_N = [x.narrow(2, 0, N) for x, N in zip(Wd.unbind(1), Ns)] if save else None  # (B, R, N)
+    # ---- every per-step view (made once, in the workspace)
+    xg_t = xg.unbind(0)
+    HR_t, Hv_t, Rv_t, C_t, K_t, V_t, SQ_t = (ws[x] for x in ("HR_t", "Hv_t", "Rv_t", "C_t", "K_t", "V_t", "SQ_t"))
+    Z_t, SIG_t, TG_t, TC_t, QB_t, Zg_t = (ws[x] for x in ("Z_t", "SIG_t", "TG_t", "TC_t", "QB_t", "Zg_t"))
+    I_t, F_t, O_t, Qsig_t, Qmem_t = (ws[x] for x in ("I_t", "F_t", "O_t", "Qsig_t", "Qmem_t"))
+    Qkey_t, Qstep_t, VT_t, KBAR_t = ws["Qkey_t"], ws["Qstep_t"], ws["VT_t"], ws["KBAR_t"]
+    g_t, hg_t, Ssig_t, mask_t = ws["g_t"], ws["hg_t"], ws["Ssig_t"], ws["mask_t"]
+    S_new, M_new, a_new, kw_t, kr_t = (ws[x] for x in ("S_new", "M_new", "a_new", "kw_t", "kr_t"))
+    Ns, a_N, S_N, M_N, w_N = (ws[x] for x in ("Ns", "a_N", "S_N", "M_N", "w_N"))
     diffs, d2s = [], []
     addmm, sigmoid, tanh, mul, sub, div, lerp, bmm = (torch.addmm, torch.sigmoid, torch.tanh, torch.mul, torch.sub,
                                                       torch.div, torch.lerp, torch.bmm)
@@ -193,7 +269,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
             u = u.sub_(u.amax(-1, keepdim=True)).exp_().mul_(S_N[t])
         zs = u.sum(-1, keepdim=True).add_(zf_t)
         w = div(u, zs, out=w_N[t]) if save else u.div_(zs)  # (B, R, N)
-        Rv_t[t + 1].copy_(bmm(w, M_N[t]))  # ρ (B, R, m)
+        Rv_t[t + 1].copy_(bmm(w, M_N[t]))  # ρ (B, R, m) (bmm's out= into this strided row is ~4x slower)
         if save:
             diffs.append(diff)
             d2s.append(d2)
@@ -204,11 +280,70 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     gates = torch.stack([SQ[..., :A], SQ[..., A : 2 * A]], -1)  # (T, B, A, 2)
     trace = Trace(K[1:], gates, S_buf[:, N0:].reshape(B, T, W).transpose(0, 1), TEMP)
     saved = None
-    if save:
-        saved = dict(HR=HR, C=C, SIG=SIG, TG=TG, TC=TC, QB=QB, SQ=SQ, K=K, V=V, VT=VT, KBAR=KBAR, TEMP=TEMP,
-                     diffs=diffs, d2s=d2s, Wd=Wd, w_N=w_N, M_N=M_N, Ns=Ns, M=M_buf, S=S_buf, delta=delta_t,
-                     F_t=F_t, g_t=g_t, hg_t=hg_t, VT_t=VT_t, Rv_t=Rv_t)
+    if save:  # the workspace itself, with this call's per-step distances
+        ws["diffs"], ws["d2s"] = diffs, d2s
+        saved = ws
     return hs, reads, final, trace, saved
+
+
+def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
+    """The backward's buffers and their per-step views, added to the forward's workspace."""
+    T, B, N0, L = sv["T"], sv["B"], sv["N0"], sv["L"]
+    H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
+    fast_tr, invnorm = isinstance(spec.group, Translation), spec.weighting == "invnorm"
+    o = spec.offsets()
+    Q = spec.instr_size
+    ok0, ok1 = o["key"]
+    os0, os1 = o["step"]
+    og0, og1 = o["sig"]
+    om0, om1 = o["mem"]
+    ot0, ot1 = o["temp"]
+    Rm = R * m
+    HR, SQ, QB, M_buf, Ns = sv["HR"], sv["SQ"], sv["QB"], sv["M"], sv["Ns"]
+
+    def new(*shape):
+        return HR.new_empty(shape)
+
+    Y = new(T, B, 4, H)  # gz = [gc, gc, gc, gh] * Y
+    DO = new(T, B, H)
+    DQ = new(T, B, Q - og0)  # activation derivatives of the columns from og0 on
+    GQ = new(B, T, Q)
+    GK = GQ[..., ok0:ok1].view(B, T, A, n)  # write heads: −Σ G over later reads; read heads: Σ_i G (∂L/∂k_r)
+    GX = new(B, T + 1, H + Rm)  # row t+1: ∂L/∂[h_t, ρ_t]
+    GXr = GX[..., H:].view(B, T + 1, R, m)
+    GA, GM, GS = new(B, n, L), new(B, L, m), new(B, L)  # −Σ G, ∂L/∂M, ∂L/∂log S
+    MT = new(B, m, L)  # the memory, transposed once
+    gdot, sdot = new(B, R), new(B, A)
+    bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), sdot=sdot, sdot_u=sdot.unsqueeze(-1), Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
+              Y3_t=Y[:, :, :3].unbind(0), Yo_t=Y[:, :, 3].unbind(0), do_tc_t=DO.unbind(0), DQ_t=DQ.unbind(0),
+              GQ_t=GQ.unbind(1), GQa_t=GQ[..., og0:].unbind(1), GKr_t=GK[:, :, W:].unbind(1),
+              GKwT_t=GK[:, :, :W].transpose(-1, -2).unbind(1),  # (B, n, W)
+              gq_step_t=GQ[..., os0:os1].view(B, T, A, P).unbind(1),
+              row_S_t=GQ[..., og0 + 2 * A : og1].unbind(1), row_M_t=GQ[..., om0:om1].view(B, T, W, m).unbind(1),
+              row_T_t=GQ[..., ot0:ot1].unbind(1) if not invnorm else None,
+              GX_t=GX.unbind(1), GXh_t=GX[..., :H].unbind(1), gr_t=GXr.unbind(1),  # (B, R, m)
+              GA_new=GA[:, :, N0:].view(B, n, T, W).unbind(2), GM_new=GM[:, N0:].view(B, T, W, m).unbind(1),
+              GS_new=GS[:, N0:].view(B, T, W).unbind(1), GM_N=[GM.narrow(1, 0, N) for N in Ns],
+              MT_N=[MT.narrow(2, 0, N) for N in Ns])  # (B, m, N)
+    if R == 1:  # accumulate without summing over heads
+        GA1, GS1 = GA.unsqueeze(1), GS.unsqueeze(1)
+        bw.update(GA_N=[GA1.narrow(3, 0, N) for N in Ns], GS_N=[GS1.narrow(2, 0, N) for N in Ns])
+    else:
+        bw.update(GA_N=[GA.narrow(2, 0, N) for N in Ns], GS_N=[GS.narrow(1, 0, N) for N in Ns])
+    if fast_tr:
+        GH = SQ[..., : 2 * A].view(T, B, 2, A, 1)  # [g, h] (h ≡ 1 without interpolation)
+        OM = new(T, B, 2, A, 1)
+        DKV = new(T, B, 2, A, n)  # [k̃ − k_prev, ṽ − v_prev], for ∂L/∂g and ∂L/∂h
+        ST = new(T, B, A, 1)
+        Ybuf = new(B, 2, A, n)
+        bw.update(GH=GH, OM=OM, DKV=DKV, ST=ST, XC=new(B, 2, A, n), Ybuf=Ybuf, GH_t=GH.unbind(0), OM_t=OM.unbind(0),
+                  DKV_t=DKV.unbind(0), s_t=ST.unbind(0), GK1_t=GK.unsqueeze(2).unbind(1),  # (B, 1, A, n)
+                  GQks_t=GQ[..., ok0:os1].view(B, T, 2, A, n).unbind(1),  # [key | step] columns, (B, 2, A, n)
+                  row_gh_t=GQ[..., og0 : og0 + 2 * A].view(B, T, 2, A).unbind(1))  # [g | h] columns
+    else:
+        bw.update(GK_t=GK.unbind(1), row_g_t=GQ[..., og0 : og0 + A].unbind(1),
+                  row_h_t=GQ[..., og0 + A : og0 + 2 * A].unbind(1))
+    return bw
 
 
 def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, spec: LANTMSpec, sv: dict,
@@ -241,91 +376,86 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     HR, C, SIG, TG, TC, QB, SQ = (sv[x] for x in ("HR", "C", "SIG", "TG", "TC", "QB", "SQ"))
     K, V, VT, KBAR, TEMP = (sv[x] for x in ("K", "V", "VT", "KBAR", "TEMP"))
     M_buf, S_buf, delta_t, Wd, w_N, M_N, Ns = (sv[x] for x in ("M", "S", "delta", "Wd", "w_N", "M_N", "Ns"))
+    bw = sv.get("bwd")
+    if bw is None:
+        bw = sv["bwd"] = _backward_buffers(sv, spec)
     # ---- outside the recursion, vectorised over t.  gz = [gc, gc, gc, gh] * Y,
     # Y = [tanh g · σ'(i), c_prev · σ'(f), i · tanh'(g), tanh c · σ'(o)]
     SI, SF, SO = SIG[..., :H], SIG[..., H : 2 * H], SIG[..., 3 * H :]
-    Y = xg.new_empty(T, B, 4, H)  # written block by block, without temporaries (σ' = σ − σ²)
+    Y = bw["Y"]  # written block by block, without temporaries (σ' = σ − σ²)
     Yi, Yf, Yg, Yo = Y.unbind(2)
     torch.addcmul(SI, SI, SI, value=-1, out=Yi).mul_(TG)
     torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])
     torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g)
     torch.addcmul(SO, SO, SO, value=-1, out=Yo).mul_(TC)
-    Y3_t, Yo_t = Y[:, :, :3].unbind(0), Yo.unbind(0)
-    DO = xg.new_empty(T, B, H)
-    do_tc_t = torch.addcmul(SO, SO, torch.mul(TC, TC, out=DO), value=-1, out=DO).unbind(0)  # ∂h/∂c = o (1 − tanh² c)
+    Y3_t, Yo_t = bw["Y3_t"], bw["Yo_t"]
+    DO = bw["DO"]
+    torch.addcmul(SO, SO, torch.mul(TC, TC, out=DO), value=-1, out=DO)  # ∂h/∂c = o (1 − tanh² c)
+    do_tc_t = bw["do_tc_t"]
     f_t = sv["F_t"]
     VR = QB[..., os0:os1].view(T, B, A, P)
     if fast_tr:
         # the key and step chains side by side, (B, 2, A, n): X = [∂L/∂k_t, ∂L/∂v_t] (P = n)
-        GH = SQ[..., : 2 * A].view(T, B, 2, A, 1)  # [g, h] (h ≡ 1 without interpolation)
-        GH_t, OM_t = GH.unbind(0), torch.sub(1, GH).unbind(0)
-        DKV = xg.new_empty(T, B, 2, A, n)  # [k̃ − k_prev, ṽ − v_prev], for ∂L/∂g and ∂L/∂h
+        GH_t, OM_t, DKV = bw["GH_t"], bw["OM_t"], bw["DKV"]
+        torch.sub(1, bw["GH"], out=bw["OM"])
         torch.sub(QB[..., ok0:ok1].view(T, B, A, n), K[:-1], out=DKV[:, :, 0])
         if interp:
             torch.sub(VT, V[:-1], out=DKV[:, :, 1])
         else:
             DKV[:, :, 1].zero_()  # ∂L/∂h is multiplied by h(1 − h) = 0 anyway
-        DKV_t, VT_t = DKV.unbind(0), sv["VT_t"]
+        DKV_t, VT_t = bw["DKV_t"], sv["VT_t"]
         if norm_steps:
-            s_t = torch.rsqrt((VR * VR).sum(-1, keepdim=True) + spec.step_delta).unbind(0)
+            torch.rsqrt(torch.linalg.vecdot(VR, VR).unsqueeze_(-1).add_(spec.step_delta), out=bw["ST"])
+            s_t = bw["s_t"]
     else:
         dk_t = (QB[..., ok0:ok1].view(T, B, A, n) - K[:-1]).unbind(0)  # k̃ − k_prev, for ∂L/∂g
         g_t, hg_t = sv["g_t"], sv["hg_t"]  # (B, A, 1)
         omg_t = torch.sub(1, SQ[..., :A]).unsqueeze_(-1).unbind(0)
         VT_t, Vprev_t, V_t, VR_t, KBAR_t = VT.unbind(0), V[:-1].unbind(0), V[1:].unbind(0), VR.unbind(0), KBAR.unbind(0)
     # ∂L/∂q = GQ * DQ, DQ the activation derivative of each column block (h ≡ 1 without interpolation: 0)
-    S_all = S_buf[:, N0:].reshape(B, T, W).transpose(0, 1)
-    mem_all = M_buf[:, N0:].reshape(B, T, W * m).transpose(0, 1)
-    sqa = SQ[..., : 2 * A]
-    dq = [torch.addcmul(sqa, sqa, sqa, value=-1), 1 - S_all,  # σ' = σ − σ²
-          torch.addcmul(mem_all.new_ones(()), mem_all, mem_all, value=-1)]  # tanh' = 1 − tanh²
+    S_all = S_buf[:, N0:].view(B, T, W).transpose(0, 1)
+    mem_all = M_buf[:, N0:].view(B, T, W * m).transpose(0, 1)
+    sqa, DQ = SQ[..., : 2 * A], bw["DQ"]
+    torch.addcmul(sqa, sqa, sqa, value=-1, out=DQ[..., : 2 * A])  # σ' = σ − σ²
+    torch.sub(1, S_all, out=DQ[..., 2 * A : 2 * A + W])
+    torch.addcmul(sv["eps_n"].new_ones(()), mem_all, mem_all, value=-1, out=DQ[..., 2 * A + W : om1 - og0])  # 1 − tanh²
     if not invnorm:
-        dT = torch.sigmoid(QB[..., ot0:ot1])  # softplus' = sigmoid
-        dq.append(dT if spec.softmax_temp == "softplus" else dT.mul_(TEMP * TEMP).neg_())  # T = 1/β: −σ·T²
-    DQ_t = torch.cat(dq, -1).unbind(0)  # (B, Q − og0): of g, h; of log S; of M (keys and steps: 1)
-    GQ = xg.new_zeros(B, T, Q)
-    GQ_t, GQa_t = GQ.unbind(1), GQ[..., og0:].unbind(1)
-    GK = GQ[..., ok0:ok1].view(B, T, A, n)  # write heads: −Σ G over later reads; read heads: Σ_i G (∂L/∂k_r)
-    GKr_t = GK[:, :, W:].unbind(1)
-    GKwT_t = GK[:, :, :W].transpose(-1, -2).unbind(1)  # (B, n, W)
-    gq_step_t = GQ[..., os0:os1].view(B, T, A, P).unbind(1)
+        dT = torch.sigmoid(QB[..., ot0:ot1], out=DQ[..., ot0 - og0 : ot1 - og0])  # softplus' = sigmoid
+        if spec.softmax_temp == "inverse":
+            dT.mul_(TEMP * TEMP).neg_()  # T = 1/β: −σ·T²
+    DQ_t = bw["DQ_t"]  # (B, Q − og0): of g, h; of log S; of M (keys and steps: 1)
+    GQ = bw["GQ"].zero_()
+    GQ_t, GQa_t, GKr_t, GKwT_t, gq_step_t = (bw[x] for x in ("GQ_t", "GQa_t", "GKr_t", "GKwT_t", "gq_step_t"))
     if fast_tr:
-        GK1_t = GK.unsqueeze(2).unbind(1)  # (B, 1, A, n)
-        GQks_t = GQ[..., ok0:os1].view(B, T, 2, A, n).unbind(1)  # [key | step] columns, (B, 2, A, n)
-        row_gh_t = GQ[..., og0 : og0 + 2 * A].view(B, T, 2, A).unbind(1)  # [g | h] columns
-        XC = xg.new_zeros(B, 2, A, n)  # carried [∂L/∂k_t, ∂L/∂k_t + ∂L/∂v_t] through step t+1
-        Ybuf = xg.new_empty(B, 2, A, n)
+        GK1_t, GQks_t, row_gh_t = bw["GK1_t"], bw["GQks_t"], bw["row_gh_t"]
+        XC = bw["XC"].zero_()  # carried [∂L/∂k_t, ∂L/∂k_t + ∂L/∂v_t] through step t+1
+        Ybuf = bw["Ybuf"]
         Y0, Y1 = Ybuf[:, 0], Ybuf[:, 1]
     else:
-        GK_t = GK.unbind(1)
-        row_g_t, row_h_t = GQ[..., og0 : og0 + A].unbind(1), GQ[..., og0 + A : og0 + 2 * A].unbind(1)
-    row_S_t, row_M_t = GQ[..., og0 + 2 * A : og1].unbind(1), GQ[..., om0:om1].view(B, T, W, m).unbind(1)
-    row_T_t = GQ[..., ot0:ot1].unbind(1) if not invnorm else None
-    GX = xg.new_zeros(B, T + 1, H + Rm)  # row t+1: ∂L/∂[h_t, ρ_t]
+        GK_t, row_g_t, row_h_t = bw["GK_t"], bw["row_g_t"], bw["row_h_t"]
+    row_S_t, row_M_t, row_T_t = bw["row_S_t"], bw["row_M_t"], bw["row_T_t"]
+    GX = bw["GX"]
+    GX[:, 0].zero_()
     if ghs is not None:
         GX[:, 1:, :H].copy_(ghs.transpose(0, 1))
+    else:
+        GX[:, 1:, :H].zero_()
     if grs is not None:
         GX[:, 1:, H:].copy_(grs.reshape(T, B, Rm).transpose(0, 1))
-    GX_t, GXh_t = GX.unbind(1), GX[..., :H].unbind(1)
-    GXr = GX[..., H:].view(B, T + 1, R, m)
-    gr_t = GXr.unbind(1)  # (B, R, m)
-    GA, GM, GS = xg.new_zeros(B, n, L), xg.new_zeros(B, L, m), xg.new_zeros(B, L)  # −Σ G, ∂L/∂M, ∂L/∂log S
-    GA_new, GM_new = GA[:, :, N0:].view(B, n, T, W).unbind(2), GM[:, N0:].view(B, T, W, m).unbind(1)
-    GS_new = GS[:, N0:].view(B, T, W).unbind(1)
-    if R == 1:  # accumulate without summing over heads
-        GA1, GS1 = GA.unsqueeze(1), GS.unsqueeze(1)
-        GA_N, GS_N = [GA1.narrow(3, 0, N) for N in Ns], [GS1.narrow(2, 0, N) for N in Ns]
     else:
-        GA_N, GS_N = [GA.narrow(2, 0, N) for N in Ns], [GS.narrow(1, 0, N) for N in Ns]
-    GM_N = [GM.narrow(1, 0, N) for N in Ns]
+        GX[:, 1:, H:].zero_()
+    GX_t, GXh_t, gr_t = bw["GX_t"], bw["GXh_t"], bw["gr_t"]
+    GA, GM, GS = bw["GA"].zero_(), bw["GM"].zero_(), bw["GS"].zero_()
+    GA_new, GM_new, GS_new, GA_N, GS_N, GM_N = (bw[x] for x in ("GA_new", "GM_new", "GS_new", "GA_N", "GS_N", "GM_N"))
     GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
     GZ_t, GZ3_t, GZo_t = GZ.unbind(0), GZ[..., : 3 * H].view(T, B, 3, H).unbind(0), GZ[..., 3 * H :].unbind(0)
     gc_c = torch.zeros_like(c0)  # via step t+1
     gk_c, gv_c = torch.zeros_like(k0), torch.zeros_like(v0)  # ∂L/∂k_t via k̄_{t+1}, ∂L/∂v_t via v_{t+1}
     WqT, UT = Wq.t(), torch.cat([Uh, Ur], 0).t()  # (Q, H), (4H, H + R·m)
     rho_t = sv["Rv_t"][1:]
-    MT = M_buf.transpose(1, 2)
-    MT_N = [MT.narrow(2, 0, N) for N in Ns]  # (B, m, N)
+    bw["MT"].copy_(M_buf.transpose(1, 2))  # contiguous: the per-step (B, R, m) x (B, m, N) products run faster
+    MT_N = bw["MT_N"]  # (B, m, N)
+    gdot, gdot_u, sdot, sdot_u = bw["gdot"], bw["gdot_u"], bw["sdot"], bw["sdot_u"]  # per-step dot products
     # ∂d2/∂k = 2·diff; invnorm ∂L/∂d2 = e·(−α/2)/d2, softmax ∂L/∂d2 = −e/T: factor applied once per key
     scale = -spec.alpha if invnorm else -2.0
     addmm, mul, bmm, vecdot = torch.addmm, torch.mul, torch.bmm, torch.linalg.vecdot
@@ -338,7 +468,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             w, d2, diff = w_N[t], sv["d2s"][t], sv["diffs"][t]  # (B, R, N), (B, R, N), (B, R, n, N)
             gw = bmm(gr, MT_N[t])  # (B, R, N)
             # e_ri = ∂L/∂log u_ri = (∂L/∂w_ri − Σ_j ∂L/∂w_rj w_rj) w_ri;  Σ_j ∂L/∂w_rj w_rj = g_ρ·ρ
-            e = gw.sub_(vecdot(gr, rho_t[t]).unsqueeze_(-1)).mul_(w)
+            vecdot(gr, rho_t[t], out=gdot)
+            e = gw.sub_(gdot_u).mul_(w)
             if R == 1:
                 GM_N[t].addcmul_(w.transpose(1, 2), gr)  # Σ_t w_t g_ρ,t
                 GS_N[t].add_(e)
@@ -365,7 +496,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             mul(X, GH_t[t], out=GQks_t[t])  # ∂L/∂k̃ = g ∂L/∂k̄;  ∂L/∂ṽ = h ∂L/∂v (normalised below)
             if norm_steps:
                 gs, vt = gq_step_t[t], VT_t[t]
-                gs.addcmul_(vt, vecdot(vt, gs).unsqueeze_(-1), value=-1).mul_(s_t[t])
+                vecdot(vt, gs, out=sdot)
+                gs.addcmul_(vt, sdot_u, value=-1).mul_(s_t[t])
             XC = mul(X, OM_t[t], out=Ybuf)  # [(1 − g) ∂L/∂k̄, (1 − h) ∂L/∂v] ...
             Y1.add_(Y0)  # ... carried as [∂L/∂k, ∂L/∂k + ∂L/∂v] of step t−1 (k = k̄ + v)
         else:
@@ -403,11 +535,19 @@ class _LANTMScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec):
+        T, B, _ = xg.shape
+        key = (T, B, a0.shape[1], xg.dtype, xg.device, spec, mask is not None)
         with torch.inference_mode():
+            ws = _acquire(key)
+            if ws is None:
+                ws = _forward_buffers(T, B, a0.shape[1], xg.dtype, xg.device, spec, True, mask is not None)
+                ws.key = key
             hs, reads, final, trace, saved = _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
-                                                           mask, spec, save=True)
+                                                           mask, spec, save=True, ws=ws)
         ctx.spec = spec
         ctx.saved = saved  # inference tensors, read only by backward
+        ctx.lease = _Lease()  # freed with the graph: the workspace goes back to the pool
+        weakref.finalize(ctx.lease, _release, ws)
         ctx.save_for_backward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0)
         outs = _normal(hs, reads, *final, *(x for x in trace if x is not None))
         ctx.mark_non_differentiable(*outs[2:])
