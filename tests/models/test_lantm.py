@@ -321,7 +321,7 @@ def test_released_preset_is_paper_code_with_the_released_run_options():
     assert (rev.model_cfg["init_magnitude"], rev.model_cfg["step_delta"], rev.model_cfg["interpolate_steps"]) == (1.0, 1.0, False)
     t = rev.train
     assert (t.lr, t.lr_decay, t.lr_decay_every, t.lr_decay_after, t.batch_lengths) == (0.01, 0.99, 2, 600, "batch")
-    assert (t.momentum, t.rms_alpha, t.clip_norm, t.plateau_halving) == (0.0, 0.99, 32.0, False)
+    assert (t.momentum, t.rms_alpha, t.rms_eps, t.clip_norm, t.plateau_halving) == (0.0, 0.99, 1e-8, 32.0, False)
     add = resolve_run_config("lantm-softmax", "addition", {"model": {"preset": "released"}})
     assert add.train.lr == 0.02 and add.train.lr_decay_after == 300 and add.model_cfg["init_magnitude"] == 0.0
     bf = resolve_run_config("lantm-invnorm", "bigramFlip", {"model": {"preset": "released"}, "train": {"lr_decay_after": 5}})

@@ -20,7 +20,7 @@ protocol (issue 13):
 
 * ``released`` (stop 24): ``paper-code`` plus what the released code's per-task run files
   (``xopts/<task>/<model>_<task>_largetrain.json``; the paper trains on "large" sets) set:
-  the rate (0.02 for SoftMax on addition and reverse, else 0.01), its decay ×0.99 every 2
+  the rate (0.02 for SoftMax on addition and reverse, else 0.01), RMSProp's epsilon 1e-8, its decay ×0.99 every 2
   iterations after ``decay_delay`` iterations, one length per batch, and on the model side
   ``init_magnitude`` (1 on InvNorm copy, reverse and double). ``RELEASED`` holds them per
   (model, task). Budget as released: 1000 iterations (``max_epochs=1000``).
@@ -79,7 +79,7 @@ TRAIN_PROFILES: dict[str, dict[str, Any]] = {
 }
 # the released runs' decay and batching; lr and lr_decay_after per (model, task) from RELEASED
 TRAIN_PROFILES["released"] = {**TRAIN_PROFILES["paper-code"], "lr_decay": 0.99, "lr_decay_every": 2,
-                              "batch_lengths": "batch"}
+                              "batch_lengths": "batch", "rms_eps": 1e-8}  # torch/optim's RMSProp epsilon
 #: the released code's largetrain run options per (model, task): (learning_rate, decay_delay, init_magnitude)
 RELEASED: dict[str, dict[str, tuple[float, int, float]]] = {
     "lantm-invnorm": {"copy": (0.01, 600, 1.0), "reverse": (0.01, 600, 1.0), "bigramFlip": (0.01, 300, 0.0),
