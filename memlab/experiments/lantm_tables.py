@@ -96,7 +96,7 @@ _NOT_READING = ("kernel", "compile", "impl")
 _BUDGET = ("max_epochs", "max_time_s", "eval_every", "eval_batches", "checkpoint_every", "target_coarse", "log")
 #: training settings added after records existed, at the value that trains as before they existed:
 #: a record without the key and one with this value are the same reading
-_NEUTRAL_TRAIN = {"lr_decay_every": 0, "lr_decay_after": 0, "select_scale": 0, "batch_lengths": "sequence"}
+_NEUTRAL_TRAIN = {"lr_decay_every": 0, "lr_decay_after": 0, "select_scale": 0, "batch_lengths": "sequence", "on_explosion": "log"}
 
 
 def _reading_train(train: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class TrainConfig:
                       run at ``target_coarse``) is at the task's test lengths (0; for the seed-004
                       tasks those of Table 1, which are the 2x lengths) or at the lengths of scale
                       k >= 1 (seed 004 Table 4: 1 = the training lengths, k = (k-1)m+1..km)
+    on_explosion:     ``log``: a loss explosion is an event only; ``restore``: the epoch counts as bad,
+                      the rate halves and the last good checkpoint is restored (as after non-finite
+                      steps; ``max_restores`` in a row end the run as ``diverged``)
     log:              ``tensorboard``: also write each epoch's scalars (loss, train and test
                       fine/coarse, lr, mean gradient norm) to ``<run>/tb/`` (needs the
                       ``tensorboard`` extra and a run folder); ``none``: metrics.jsonl only
@@ -77,6 +80,7 @@ class TrainConfig:
     nonfinite_patience: int = 3
     max_restores: int = 10
     explosion_factor: float = 10.0
+    on_explosion: Literal["log", "restore"] = "log"
     log: Literal["none", "tensorboard"] = "none"
 
     def validate(self) -> None:

@@ -361,12 +361,18 @@ class Trainer:
 
     def _judge_epoch(self, loss: float, skipped: int) -> bool:
         """Whether the epoch just finished is good (every step taken, finite loss and weights);
-        logs the epoch's loss explosions as one event."""
+        logs the epoch's loss explosions as one event; with ``on_explosion=restore`` an epoch with
+        explosions is bad: the rate halves and the last good checkpoint comes back."""
+        exploded = bool(self._explosions)
         if self._explosions:
             median = statistics.median(self.recent_losses) if self.recent_losses else float("nan")
             self._log_event("loss_explosion", steps=len(self._explosions), max_loss=max(self._explosions),
                             running_median=median, factor=max(self._explosions) / max(median, 1e-300))
             self._explosions = []
+        if exploded and self.cfg.on_explosion == "restore":
+            self._lower_lr(0.5)
+            self._restore()
+            return False
         return skipped == 0 and math.isfinite(loss) and _params_finite(self.params)
 
     def fit(self) -> dict[str, Any]:

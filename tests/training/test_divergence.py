@@ -104,3 +104,35 @@ def test_a_checkpoint_due_at_a_bad_epoch_is_taken_at_the_next_good_one(tmp_path)
     assert saved == [0, 0, 0, 3]
     assert torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 4
     assert any(e["event"] == "nonfinite" for e in tr.events)
+
+
+def test_on_explosion_restore_brings_back_the_last_good_weights(tmp_path):
+    """A finite loss explosion (lr jumped to 1e6 after good epochs): with ``on_explosion=restore`` the
+    epoch is bad, the rate halves and the last good checkpoint is reloaded; the default only logs."""
+    from memlab.models import build_model
+    from memlab.tasks import make_task
+    from memlab.training.config import TrainConfig
+    from memlab.training.trainer import Trainer
+
+    def trainer(mode, folder):
+        task = make_task("copy", TINY["task"])
+        torch.manual_seed(0)
+        model = build_model("lstm", task.spec, overrides=TINY["model"])
+        tr = Trainer(model, task, TrainConfig(**{**TINY["train"], "lr": 0.01, "max_epochs": 4, "on_explosion": mode}),
+                     run_dir=folder, progress=False)
+        tr.fit()
+        good = {k: v.clone() for k, v in model.state_dict().items()}
+        tr.cfg.max_epochs = 5
+        tr._set_lr(1e6)
+        tr.fit()
+        return tr, model, good
+
+    tr, model, good = trainer("restore", tmp_path / "r")
+    kinds = [e["event"] for e in tr.events]
+    assert "loss_explosion" in kinds and kinds[kinds.index("loss_explosion") + 1] == "restored"
+    assert tr.lr == 5e5 and all(torch.equal(v, good[k]) for k, v in model.state_dict().items())
+    last = torch.load(tmp_path / "r" / "checkpoints" / "last.pt", weights_only=True)
+    assert last["epoch"] == 4  # the bad epoch did not overwrite it
+    tr, model, good = trainer("log", tmp_path / "l")
+    assert "loss_explosion" in [e["event"] for e in tr.events] and tr.summary()["restores"] == 0
+    assert not all(torch.equal(v, good[k]) for k, v in model.state_dict().items())

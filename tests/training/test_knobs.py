@@ -151,7 +151,8 @@ def test_clip_value_bounds_every_gradient_element():
                                         ("clip_value", "inf"), ("momentum", 1), ("adam_beta1", 1.0),
                                         ("explosion_factor", 0.5), ("max_restores", 0), ("lr_decay_every", -1),
                                         ("lr_decay_after", "nan"), ("lr_decay_every", 10**11),
-                                        ("select_scale", -1), ("select_scale", 1.5), ("select_scale", 10**6)])
+                                        ("select_scale", -1), ("select_scale", 1.5), ("select_scale", 10**6),
+                                        ("on_explosion", "ignore")])
 def test_knob_ranges(key, value):
     with pytest.raises(ConfigError, match=f"train.{key}"):
         from_dict(TrainConfig, {key: value}, prefix="train.")
