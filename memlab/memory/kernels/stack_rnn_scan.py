@@ -97,36 +97,50 @@ def stack_rnn_scan_ref(xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: 
 # --------------------------------------------------------------------------- kernel
 
 
+def _tanh_(x: Tensor) -> Tensor:
+    """tanh in place as 2σ(2x) − 1: torch's float32 tanh on CPU costs ~6× its sigmoid (Sleef's
+    1-ulp tanh); this is within a few float32 ulps of it (absolute error ≲ 1.2e-7)."""
+    return x.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
+
+
 def _scan_forward(xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor, S0: Tensor,
                   y0: Tensor, c0: Tensor, spec: StackRNNSpec, save: bool):
     """The forward with autograd off, into preallocated buffers.
 
     The input pre-activations W_x x_t + b of all steps are one product, written into the gate
-    buffer Z, to which each step adds [h_{t−1}, r_{t−1}] W_hrᵀ in place.
+    buffer Z, to which each step adds [h_{t−1}, r_{t−1}] W_hrᵀ in place. The cell-input rows
+    (g) of both weights are doubled first, so ONE sigmoid over a step's whole (B, 4C) row gives
+    σ(i), σ(f), σ(2 z_g), σ(o), and g = tanh(z_g) = 2σ(2 z_g) − 1 (torch's tanh is the slow one).
 
-    -> Y (T+1, B, C + R) = [y_0 … y_T]; Ss (T+1, B, K, p, m) = S_0 … S_T and cs (T+1, B, C) =
-    c_0 … c_T (with ``save``; else two alternating slots each, the last written at T % 2);
-    Z (T, B, G) the gates [σ(i), σ(f), tanh(g), σ(o)] and OUT (T, B, K, 3 + m) = [a_t | c_t].
+    -> Y (T+1, B, C + R + I) = [y_0 … y_T] with x_t in the last I columns of row t (so that the
+    backward's weight and input gradients of [W_hr | W_x] are one product each);
+    Ss (T+1, B, K, p, m) = S_0 … S_T and cs (T+1, B, C) = c_0 … c_T (with ``save``; else two
+    alternating slots each, the last written at T % 2); Z (T, B, G) the gates
+    [σ(i), σ(f), tanh(g), σ(o)] and OUT (T, B, K, 3 + m) = [a_t | c_t].
     """
     T, B, I = xs.shape
     G = W_x.shape[0]
     C, K, p, m, k = spec
+    CR = C + spec.R
     n = T + 1 if save else 2
-    Y = xs.new_empty(T + 1, B, C + spec.R)
+    Y = xs.new_empty(T + 1, B, CR + I)
+    Y[:T, :, CR:] = xs
     Ss, cs = xs.new_empty(n, B, K, p, m), xs.new_empty(n, B, C)
-    Z = torch.addmm(b, xs.reshape(T * B, I), W_x.t()).view(T, B, G)  # W_x x_t + b, all steps
+    W_f, b_f = W_hr.clone(), b.clone()  # the g rows doubled: σ(2 z_g) by the one sigmoid
+    W_xf = W_x.clone()
+    for w in (W_f, b_f, W_xf):
+        w[2 * C : 3 * C] *= 2.0
+    Z = torch.addmm(b_f, xs.reshape(T * B, I), W_xf.t()).view(T, B, G)  # W_x x_t + b, all steps
     OUT = xs.new_empty(T if save else 1, B, K, 3 + m)
     TC = xs.new_empty(T if save else 1, B, C)  # tanh(c_t)
-    Y[0], Ss[0], cs[0] = y0, S0, c0
-    W_hrT, W_ctlT = W_hr.t(), W_ctl.t()
+    Y[0, :, :CR], Ss[0], cs[0] = y0, S0, c0
+    W_fT, W_ctlT = W_f.t(), W_ctl.t()
     for t in range(T):
         j, j1, o, tc = (t + 1, t, OUT[t], TC[t]) if save else ((t + 1) % 2, t % 2, OUT[0], TC[0])
-        z = Z[t].addmm_(Y[t], W_hrT)  # (B, 4C) pre-activations, gate order i, f, g, o
-        z[:, : 2 * C].sigmoid_()
-        z[:, 2 * C : 3 * C].tanh_()
-        z[:, 3 * C :].sigmoid_()
-        c_new = torch.mul(z[:, C : 2 * C], cs[j1], out=cs[j]).addcmul_(z[:, :C], z[:, 2 * C : 3 * C])  # f c + i g
-        h = torch.mul(z[:, 3 * C :], torch.tanh(c_new, out=tc), out=Y[t + 1, :, :C])  # o tanh(c)
+        z = Z[t].addmm_(Y[t, :, :CR], W_fT).sigmoid_()  # (B, 4C) σ(i), σ(f), σ(2 z_g), σ(o)
+        g = z[:, 2 * C : 3 * C].mul_(2.0).sub_(1.0)  # tanh(z_g)
+        c_new = torch.mul(z[:, C : 2 * C], cs[j1], out=cs[j]).addcmul_(z[:, :C], g)  # f c + i g
+        h = torch.mul(z[:, 3 * C :], _tanh_(tc.copy_(c_new)), out=Y[t + 1, :, :C])  # o tanh(c)
         out = torch.addmm(b_ctl, h, W_ctlT).view(B, K, 3 + m)  # (B, K, 3 + m)
         a = o[..., :3]
         a.copy_(torch.softmax(out[..., :3], -1))  # (B, K, 3) push, pop, no-op
@@ -136,30 +150,33 @@ def _scan_forward(xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: Tenso
         Sn[:, :, 1:].addcmul_(S[:, :, :-1], a[..., 0, None, None])  # a push moves everything down …
         Sn[:, :, 0].addcmul_(cv, a[..., 0, None])  # … and puts c_t on top
         Sn[:, :, :-1].addcmul_(S[:, :, 1:], a[..., 1, None, None])  # a pop moves everything up
-        Y[t + 1, :, C:].view(B, K, k, m).copy_(Sn[:, :, :k])  # r_t: the top k cells
+        Y[t + 1, :, C:CR].view(B, K, k, m).copy_(Sn[:, :, :k])  # r_t: the top k cells
     last = T if save else T % 2
     return Y, Ss, cs, Z, OUT, TC, last
 
 
-def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, xs: Tensor, W_x: Tensor, W_hr: Tensor,
+def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, W_x: Tensor, W_hr: Tensor,
                    W_ctl: Tensor, spec: StackRNNSpec, Y: Tensor, Ss: Tensor, cs: Tensor, Z: Tensor, OUT: Tensor,
                    TC: Tensor):
     """Back-propagation through time of ``_scan_forward`` by hand, from the last step back.
 
     gys (T, B, C + R) and the gradients of the final S_T, c_T (None = zero) -> gradients of
     (xs, W_x, b, W_hr, W_ctl, b_ctl, S_0, y_0, c_0). The gate gradient of a step (B, 4C) is used
-    while it is in cache: the controller's weight gradients accumulate one product per step
-    (one product over all T·B rows costs as much at T ≈ 40 and more at T ≈ 80, where the
-    (T, B, 4C) gradient it reads no longer fits in cache); the action/value layer's, small, is
-    one product after the loop.
+    while it is in cache: the controller's weight gradient [W_hr | W_x] accumulates one product
+    per step against the step's row [y_{t−1}, x_t] of Y (one product over all T·B rows costs as
+    much at T ≈ 40 and more at T ≈ 80, where the (T, B, 4C) gradient it reads no longer fits in
+    cache), and the gradient of that row is one product gp [W_hr | W_x]; the action/value
+    layer's weight gradient, small, is one product after the loop.
     """
     T, B, _ = gys.shape
     C, K, p, m, k = spec
+    CR = C + spec.R
     A, CV = OUT[..., :3], OUT[..., 3:]  # (T, B, K, 3), (T, B, K, m)
     slope_cv = CV * (1 - CV)  # σ' of the pushed values, all steps at once (small)
     GOUT = gys.new_empty(T, B, K, 3 + m)  # ∂/∂ [action logits | value pre-activations]
-    g_xs = torch.empty_like(xs)
-    g_W_x, g_W_hr = torch.zeros_like(W_x), torch.zeros_like(W_hr)
+    W_cat = torch.cat([W_hr, W_x], 1)  # (4C, C + R + I): the weights of Y's rows
+    g_W = torch.zeros_like(W_cat)
+    GU = gys.new_empty(T, B, W_cat.shape[1])  # ∂/∂ [y_{t−1}, x_t] of every step
     g_b = gys.new_zeros(B, 4 * C)  # summed over the batch at the end
     gp = gys.new_empty(B, 4 * C)  # ∂/∂ gate pre-activations of the step
     gS = gys.new_zeros(B, K, p, m) if gS is None else gS.clone()
@@ -199,15 +216,16 @@ def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, xs: Tensor
         gg = torch.mul(gc, i, out=gp[:, 2 * C : 3 * C])
         gg.mul_(torch.addcmul(one, g, g, value=-1.0))  # ∂/∂g = gc i (1 − g²)
         gc.mul_(f)
-        # the step's gate gradient reaches the weights, the input and y_{t−1} = [h_{t−1}, r_{t−1}]
-        g_W_hr.addmm_(gp.t(), Y[t])
-        g_W_x.addmm_(gp.t(), xs[t])
+        # the step's gate gradient reaches the weights [W_hr | W_x] and the row [y_{t−1}, x_t]
+        g_W.addmm_(gp.t(), Y[t])
         g_b.add_(gp)
-        torch.mm(gp, W_x, out=g_xs[t])
-        gY = torch.addmm(gys[t - 1], gp, W_hr) if t > 0 else torch.mm(gp, W_hr)  # ∂/∂y_{t−1}
+        gu = torch.mm(gp, W_cat, out=GU[t])
+        gY = gu[:, :CR]  # ∂/∂y_{t−1}
+        if t > 0:
+            gY += gys[t - 1]
     gout = GOUT.view(T * B, -1)
     g_W_ctl = torch.mm(gout.t(), Y[1:, :, :C].reshape(T * B, C))  # (P, C)
-    return g_xs, g_W_x, g_b.sum(0), g_W_hr, g_W_ctl, gout.sum(0), gS, gY, gc
+    return GU[:, :, CR:], g_W[:, CR:], g_b.sum(0), g_W[:, :CR], g_W_ctl, gout.sum(0), gS, gY, gc
 
 
 class _StackRNNScan(torch.autograd.Function):
@@ -216,17 +234,17 @@ class _StackRNNScan(torch.autograd.Function):
         with torch.inference_mode():  # fewer dispatch steps per op than no_grad; outputs copied below
             Y, Ss, cs, Z, OUT, TC, last = _scan_forward(xs, W_x, b, W_hr, W_ctl, b_ctl, S0, y0, c0, spec, save=True)
         ctx.sv, ctx.spec = (Y, Ss, cs, Z, OUT, TC), spec  # inference tensors, read only by the backward
-        ctx.save_for_backward(xs, W_x, W_hr, W_ctl)
+        ctx.save_for_backward(W_x, W_hr, W_ctl)
         # outputs are copies, never tensors the backward keeps (a kept output is a reference cycle
         # through its grad_fn that only the cyclic garbage collector frees)
-        return Y[1:].clone(), Ss[last].clone(), cs[last].clone()
+        return Y[1:, :, : spec.C + spec.R].clone(), Ss[last].clone(), cs[last].clone()
 
     @staticmethod
     @once_differentiable  # the hand-written backward is not itself differentiable: an error, not silent zeros
     def backward(ctx, gys, gS, gc):
-        xs, W_x, W_hr, W_ctl = ctx.saved_tensors
+        W_x, W_hr, W_ctl = ctx.saved_tensors
         with torch.no_grad():  # not inference mode: the gradients are handed to autograd uncopied
-            grads = _scan_backward(gys.contiguous(), gS, gc, xs, W_x, W_hr, W_ctl, ctx.spec, *ctx.sv)
+            grads = _scan_backward(gys.contiguous(), gS, gc, W_x, W_hr, W_ctl, ctx.spec, *ctx.sv)
         return (*grads, None)
 
 
@@ -248,7 +266,7 @@ def stack_rnn_scan(xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: Tens
         return _StackRNNScan.apply(*args, spec)
     with torch.no_grad():
         Y, Ss, cs, _, _, _, last = _scan_forward(*args, spec, save=False)
-        return Y[1:], Ss[last], cs[last]
+        return Y[1:, :, : spec.C + spec.R], Ss[last], cs[last]
 
 
 __all__ = ["StackRNNSpec", "stack_rnn_scan", "stack_rnn_scan_ref", "stack_rnn_step_ref"]
