@@ -1,28 +1,36 @@
 """Fused Stack-RNN sequence kernel: the composed Stack-RNN (LSTM controller + ``StackRNNAccess``)
 over a whole sequence as ONE autograd node, with back-propagation through time written out by hand.
 
-Why it is (a little) faster. At the benchmark's sizes (LSTM 256, batch 128, one stack of 64 × 8)
-the step is three matrix products (the gates forward, their input gradient backward, the weight
-gradient) and a few hundred thousand elementwise operations. Counted with ``torch.profiler``
-(forward + backward per time step, views excluded), autograd through the composed reference step
-makes ~81 compute calls (plus its per-node bookkeeping, ``slice_backward``/``cat`` copies and
-a weight-gradient product per step); this kernel makes ~55 (and more views: slices of its buffers):
+Why it is faster. At the benchmark's sizes (LSTM 256, batch 128, one stack of 64 × 8) the step
+is three matrix products (the gates forward, their input gradient backward, the weight gradient)
+and a few hundred thousand elementwise operations; autograd through the composed reference step
+makes ~81 compute calls a step (plus its per-node bookkeeping, ``slice_backward``/``cat`` copies
+and a weight-gradient product per step). This kernel:
 
-* the controller's input projection W_x x_t + b is one product for all steps, written into the
-  gate buffer, to which each step adds [h_{t−1}, r_{t−1}] [W_h | W_r]ᵀ in place: the controller
-  reads the previous output y_{t−1} through one weight, so no per-step copies build its input;
-* steps run with autograd off, writing into preallocated (T, ...) buffers (gates, tanh c_t,
-  actions, stacks, outputs);
-* the stack update is three in-place ``addcmul`` on shifted slices of a (B, K, p, m) buffer (no
-  shifted copies); its backward applies the same shifts to ∂/∂S_t;
-* backward, a step's gate gradient (B, 4C) is used while it is in cache: its slopes come from
-  the saved gates, and it is added into the controller's weight, bias and input gradients at
-  once (no (T, B, 4C) gradient is ever stored; one product over all T·B rows after the loop
-  costs as much at T ≈ 40 and more at T ≈ 80).
+* computes the controller's input projection W_x x_t + b for all steps as one product, written
+  into the gate buffer, to which each step adds [h_{t−1}, r_{t−1}] [W_h | W_r]ᵀ in place: the
+  controller reads the previous output y_{t−1} through one weight, so no per-step copies build
+  its input;
+* takes all four gate nonlinearities of a step as ONE sigmoid over its (B, 4C) row: the cell
+  input's rows of the weights are doubled, and tanh(z) = 2σ(2z) − 1 (torch's float32 tanh on
+  CPU costs ~6× its sigmoid; tanh(c_t) is taken the same way);
+* runs steps with autograd off, writing into preallocated (T, ...) buffers (gates, tanh c_t,
+  actions, stacks, outputs), x_t stored beside y_{t−1} in one row, so the backward's gradients
+  of [W_hr | W_x] and of [y_{t−1}, x_t] are one product each per step;
+* keeps the stacks rows-outermost and batch-innermost, (p, K, m, B), so the update is three
+  in-place ``addcmul`` on shifted row slices multiplied by contiguous per-sequence action
+  weights; and touches only the rows a push can have reached: from an initial stack whose rows
+  below n_0 are zero (the model starts empty), S_t is zero below row n_0 + t, so a step updates
+  and back-propagates the top min(p, n_0 + t) rows (all p when S_0 itself needs a gradient);
+* backward, uses a step's gate gradient (B, 4C) while it is in cache: its slopes come from the
+  saved gates, and it is added into the controller's weight, bias and input gradients at once
+  (no (T, B, 4C) gradient is ever stored; one product over all T·B rows after the loop costs as
+  much at T ≈ 40 and more at T ≈ 80).
 
-The three products are the floor: ~6·T·B·4C·(C + R) flops a sequence batch, ~9 GFLOP for the
-benchmark's mean per-length batch, which one core of the benchmark machine does at ~75 GFLOP/s.
-What remains above them is elementwise work and Python dispatch (``memlab bench stack-step``).
+The three products are the floor: ~6·T·B·4C·(C + R + I) flops a sequence batch, ~10 GFLOP for the
+benchmark's mean per-length batch, which one core of the benchmark machine does at ~70–80 GFLOP/s
+(~70 % of a training step's time; ``memlab bench stack-step``, ``benchmarks/stack_step.py``).
+What remains above them is elementwise work and Python dispatch.
 
 The update it implements (``memlab.memory.stack_rnn``, Joulin & Mikolov 2015):
 
