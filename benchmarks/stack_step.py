@@ -26,10 +26,20 @@ default; with ``two_threads`` (default on) each round also times the fused Stack
 per-length pass with 2 intra-op threads (``stack_rnn_per_length_2threads_*``: wall seq/s is
 what two cores give; on a loaded machine the second thread mostly waits).
 
-Arithmetic floor: a step's three LSTM products (gates forward, their input gradient, the weight
-gradient) are ~6·B·T·4C·(C + R + I) ≈ 10 GFLOP for a batch of the mean per-length T (43); at the
-~75 GFLOP/s one core of this machine reaches on such products, that alone caps one thread near
-950 seq/CPU-s, so the issue's 1,300 seq/s on 2 cores is a two-thread wall-clock figure.
+Arithmetic floor and ceiling (measured 2026-12-03 on the benchmark machine, 2 cores, both busy
+with other jobs at the time). A step's three LSTM products (gates forward, their input gradient,
+the weight gradient) are ~6·B·T·4C·(C + R + I) ≈ 10 GFLOP for a batch of the mean per-length
+T (43); one thread does a (128 × 272) · (272 × 1024) product at 70–83 GFLOP per CPU-second, so
+the products alone cap one thread near 900 seq/CPU-s, and a bare ``nn.LSTM`` (48 → 256, T = 43,
+B = 128, fwd + bwd + clip + Adam, no stack at all) reaches 745 seq/CPU-s on one thread. The
+issue's 1,300 seq/s is therefore a two-core wall-clock figure: ~105 GFLOP/s of products alone,
+i.e. two free cores kept ≳ 70 % busy in products with near-perfect scaling. With the other core
+busy, 2 intra-op threads are far slower than 1 (an OpenMP team waits on a descheduled thread:
+bare ``nn.LSTM`` 305 vs 466 seq/s wall; the Stack-RNN ~50 vs ~450 seq/s wall in a side check).
+The public JAX figure it was set against (chomsky-hierarchy's StackRNN: hidden 256, batch 128,
+lengths 1–40 one per batch) differs in size: a stack of depth 40 read at its top cell only
+(R = 8, not 16), a one-hot input without a 32-wide embedding, T = 2·length (mean 41) — ~0.85×
+this benchmark's product flops — and XLA's CPU backend runs its products on both cores.
 
     python -m benchmarks.stack_step          # or: memlab bench stack-step --json
 """

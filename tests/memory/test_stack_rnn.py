@@ -143,6 +143,42 @@ def test_fused_kernel_matches_composed_reference_float64(kw):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}: {m}")
 
 
+@pytest.mark.parametrize("depth", [4, 7, 12], ids=["depth<T", "depth=T", "depth>T"])
+@pytest.mark.parametrize("start", ["empty", "top-two"])
+def test_fused_kernel_active_rows_match_reference_float64(depth, start):
+    """From an empty stack (the model's initial state), or one filled in its top two rows only,
+    the kernel updates and back-propagates only the rows a push can have reached (n_t = n_0 + t,
+    at most the depth): outputs, final state and every parameter gradient still agree with the
+    composed reference, when the stack fills up within the sequence and when it never does."""
+    from memlab.core.interfaces import tree_leaves
+
+    core = _perturbed_core(n_stacks=2, depth=depth, cell_size=3, top_k=2)
+    xs = torch.randn(7, 3, 4, dtype=D)
+    st = core.initial_state(3)
+    S0 = st.memory.S.clone()
+    if start == "top-two":
+        S0[:, :, :2] = torch.rand_like(S0[:, :, :2])
+    st = st._replace(memory=SR.StackRNNState(S0))
+    out = {}
+    for kernel in ("fused", "reference"):
+        core.kernel = kernel
+        ys, state = core.forward_sequence(xs, st)
+        out[kernel] = ys, tree_leaves(state), _grads(core, ys, state)
+    (yf, sf, gf), (yr, sr, gr) = out["fused"], out["reference"]
+    assert "StackRNNScan" in type(yf.grad_fn).__name__
+    torch.testing.assert_close(yf, yr, rtol=1e-12, atol=1e-12)
+    for a, b in zip(sf, sr):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for (name, _), a, b in zip(core.named_parameters(), gf, gr):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}: {m}")
+    with torch.no_grad():  # the two-slot forward, too
+        core.kernel = "fused"
+        ys0, state0 = core.forward_sequence(xs, st)
+    torch.testing.assert_close(ys0, yr.detach(), rtol=1e-12, atol=1e-12)
+    (S_ref,) = [v for v in sr if v.shape == S0.shape]
+    torch.testing.assert_close(state0.memory.S, S_ref.detach(), rtol=1e-12, atol=1e-12)
+
+
 def test_fused_kernel_gradcheck():
     """float64 gradcheck of stack_rnn_scan w.r.t. all its inputs (initial stack, h, c included)."""
     from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan
