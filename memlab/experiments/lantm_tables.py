@@ -112,11 +112,14 @@ def cell_reading(model: str, cfg: "LantmTablesConfig") -> str:
     """The reading a config trains ``model`` in: the LANTM preset (``reproduce`` unless
     ``model.preset`` says otherwise) or ``paper`` for the LSTM, then every other setting given
     (``paper-text+train.lr=0.001``)."""
-    from memlab.experiments.hparams.seed004 import DEFAULT_PRESET
+    from memlab.experiments.hparams.seed004 import DEFAULT_PRESET, LSTM_PRESETS
 
     m = {k: v for k, v in cfg.model.items() if k not in _NOT_READING}
     preset = m.pop("preset", None)
-    base = "paper" if model == "lstm" else str(preset or DEFAULT_PRESET)
+    if model == "lstm":  # its readings: paper (default) or released; a LANTM preset names neither
+        base = str(preset) if preset in LSTM_PRESETS else "paper"
+    else:
+        base = str(preset or DEFAULT_PRESET)
     return "+".join([base, *_flat("model", m), *_flat("task", cfg.task),
                      *_flat("train", _reading_train(cfg.train))])
 
@@ -271,6 +274,7 @@ class LantmTables(Experiment):
         from memlab.core.config import deep_merge
         from memlab.core.io import read_jsonl
         from memlab.evaluation.evaluate import evaluate_run
+        from memlab.experiments.hparams.seed004 import LSTM_PRESETS
         from memlab.training.run import train_run
 
         model, task, seed = unit.params["model"], unit.params["task"], unit.params["seed"]
@@ -281,7 +285,9 @@ class LantmTables(Experiment):
         done = summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "done"
         t0 = time.perf_counter()
         if not done or cfg.continue_done:
-            mcfg = {k: v for k, v in cfg.model.items() if not (model == "lstm" and k == "preset")}
+            # the LSTM takes only its own readings' presets (the LANTM ones name no LSTM reading)
+            mcfg = {k: v for k, v in cfg.model.items()
+                    if not (model == "lstm" and k == "preset" and v not in LSTM_PRESETS)}
             over = deep_merge({"train": {"max_epochs": cfg.max_epochs, "max_time_s": cfg.max_time}},
                               {k: v for k, v in (("model", mcfg), ("task", cfg.task), ("train", cfg.train)) if v})
             resume = (run_dir / "config.json").exists()

@@ -9,6 +9,7 @@ is one ``ConfigError`` line, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,9 +221,12 @@ def resolve_run_config(model: str, task: str, overrides: dict[str, Any] | None =
     task_cls = get_task_class(task)
     task_cfg = from_dict(task_cls.Config, overrides.get("task", {}), prefix="task.")
     task_obj = task_cls(task_cfg)  # checks the ranges hold allowed lengths
-    preset = (overrides.get("model") or {}).get("preset")
+    model_over = dict(overrides.get("model") or {})
+    preset = model_over.get("preset")
     defaults = default_settings(model, task_obj.name, None if preset is None else str(preset))
-    model_cfg = from_dict(entry.config_cls, deep_merge(defaults["model"], overrides.get("model", {})), prefix="model.")
+    if "preset" not in {f.name for f in dataclasses.fields(entry.config_cls)}:
+        model_over.pop("preset", None)  # a reading of the defaults table only (the LSTM baseline's)
+    model_cfg = from_dict(entry.config_cls, deep_merge(defaults["model"], model_over), prefix="model.")
     train_cfg = from_dict(TrainConfig, deep_merge(defaults["train"], overrides.get("train", {})), prefix="train.")
     return RunConfig(model=model, task=task_obj.name, seed=_seed(seed), device=str(device),
                      model_cfg=to_dict(model_cfg), task_cfg=to_dict(task_cfg), train=train_cfg)

@@ -103,6 +103,10 @@ def test_settings_added_later_at_their_neutral_value_keep_the_reading():
     decayed = rec(1, 0.5, 0.5, reading="reproduce", model_cfg={"preset": "reproduce"}, task_cfg={},
                   train={"lr": 0.01, "lr_decay": 0.99, "lr_decay_every": 2, "lr_decay_after": 300})
     assert "| copy | lantm-invnorm | reproduce [" in render_tables([old, decayed])
+    both = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm", "lstm"), model={"preset": "released"})
+    assert [u.key for u in EXPERIMENT.units(both)] == ["lantm-invnorm-copy-s0@released", "lstm-copy-s0@released"]
+    code = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm", "lstm"), model={"preset": "paper-code"})
+    assert [u.key for u in EXPERIMENT.units(code)] == ["lantm-invnorm-copy-s0@paper-code", "lstm-copy-s0@paper"]
     cfg2 = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm",), train={"select_scale": 1})
     assert [u.key for u in EXPERIMENT.units(cfg2)] == ["lantm-invnorm-copy-s0@reproduce+train.select_scale=1"]
     cfg = EXPERIMENT.config_cls(tasks=("reverse",), models=("lantm-invnorm",),

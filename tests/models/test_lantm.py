@@ -331,6 +331,23 @@ def test_released_preset_is_paper_code_with_the_released_run_options():
     assert resolve_run_config("lantm-invnorm", "copy").train.batch_lengths == "sequence"  # the default reading
 
 
+def test_lstm_baseline_readings_paper_and_released():
+    """The LSTM baseline: Table 2's 4 x 256 at lr 0.0002 (``paper``, default) or the released run
+    files' 2 x 256, embedding 128, lr 0.002 with the released optimiser and decay (``released``)."""
+    from memlab.training.config import resolve_run_config
+
+    paper = resolve_run_config("lstm", "copy")
+    assert (paper.model_cfg["layers"], paper.model_cfg["hidden"], paper.train.lr) == (4, 256, 0.0002)
+    assert resolve_run_config("lstm", "copy", {"model": {"preset": "paper"}}).to_json() == paper.to_json()
+    rel = resolve_run_config("lstm", "addition", {"model": {"preset": "released"}})
+    assert (rel.model_cfg["layers"], rel.model_cfg["hidden"], rel.model_cfg["embed"]) == (2, 256, 128)
+    t = rel.train
+    assert (t.lr, t.lr_decay, t.lr_decay_after, t.batch_lengths, t.momentum, t.clip_norm) == (0.002, 0.99, 700, "batch", 0.0, 32.0)
+    assert "preset" not in rel.model_cfg
+    with pytest.raises(ConfigError, match="not allowed for the LSTM baseline; choose one of paper, released"):
+        resolve_run_config("lstm", "copy", {"model": {"preset": "reproduce"}})
+
+
 def test_init_magnitude_is_the_released_uniform_init_with_forget_bias_2():
     """``model.init_magnitude=a``: every parameter in [−a, a] and spread over it, the LSTM's
     forget-gate rows of the bias at 2 (the released code's two biases of 1); 0 changes nothing."""

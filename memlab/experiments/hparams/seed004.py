@@ -29,6 +29,9 @@ Every profile sets the same keys, so a preset's training reading never inherits 
 other (``model.preset=paper-text`` in a run's overrides gives the whole paper-text profile:
 ``memlab.training.config.resolve_run_config`` passes the preset here).
 
+The LSTM baseline has two readings, ``paper`` (Table 2 and §4's text; the default) and
+``released`` (``LSTM_RELEASED``), chosen with ``model.preset`` like the LANTM's.
+
 ``paper_defaults(model, task, preset)`` returns ``{"model": {...}, "train": {...}}`` for
 ``lantm-invnorm``, ``lantm-softmax`` and ``lstm`` (``memlab.experiments.hparams`` exposes it).
 """
@@ -99,6 +102,13 @@ MISSING_TRAIN_KNOBS: tuple[str, ...] = ()
 #: the LSTM baseline (seed 004 §4): "trained with learning rate 0.0002, with no learning rate
 #: adjustments during training", tested every 200 epochs
 LSTM_TRAIN = dict(lr_halve_after=0, eval_every=200)
+#: the LSTM baseline as the released code runs it (xopts/<task>/lstm_<task>_largetrain.json, the same
+#: for every task): 2 layers of 256, embedding 128, the released optimiser at lr 0.002 decayed x0.99
+#: every 2 iterations after 700, one length per batch, 1000 iterations (Table 2 says 4 x 256, lr 0.0002)
+LSTM_RELEASED = {"model": dict(hidden=256, layers=2, embed=128),
+                 "train": {**TRAIN_PROFILES["released"], "lr": 0.002, "lr_decay_after": 700}}
+#: readings of the LSTM baseline (``model.preset`` of lantm-tables; the LSTM itself has no preset)
+LSTM_PRESETS = ("paper", "released")
 
 
 def _task_key(task: str) -> str:
@@ -121,8 +131,11 @@ def paper_defaults(model: str, task: str, preset: str | None = None) -> dict[str
         raise ConfigError(f"no seed 004 settings for model {model!r}; choose one of {', '.join(TABLE2)}")
     row = _row(model, task)
     if model == "lstm":
-        if preset is not None:
-            raise ConfigError("model.preset applies to the LANTM models only")
+        if preset not in (None, *LSTM_PRESETS):
+            raise ConfigError(f"model.preset={preset!r} is not allowed for the LSTM baseline; choose one of "
+                              f"{', '.join(LSTM_PRESETS)}")
+        if preset == "released":
+            return {"model": dict(LSTM_RELEASED["model"]), "train": dict(LSTM_RELEASED["train"])}
         m = {} if row is None else {k: row[k] for k in ("hidden", "layers", "embed")}
         return {"model": m, "train": {"lr": 0.0002, **LSTM_TRAIN}}
     preset = preset or DEFAULT_PRESET
