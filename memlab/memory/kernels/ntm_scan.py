@@ -43,6 +43,7 @@ P head-output size.
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from typing import NamedTuple
@@ -89,6 +90,13 @@ def controller_operands(controller, xs: Tensor) -> tuple[str, Tensor, Tensor] | 
     W_rec = W_in[:, I:] if W_h is None else torch.cat([W_in[:, I:], W_h], 1)  # (G, Hr·W [+ C])
     return kind, xproj, W_rec
 
+
+@functools.lru_cache(maxsize=64)
+def _cuts(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """``NTMSpec.cuts``, computed once per head layout (it is asked for every step)."""
+    return tuple(sum(sizes[:j]) for j in range(1, 7))
+
+
 class NTMSpec(NamedTuple):
     """Static sizes of the fused kernel: controller kind and size C, Hr read and Hw write heads
     (H = Hr + Hw, reads first), memory N × W, S = 2R + 1 shifts, head-output split ``sizes``,
@@ -108,12 +116,12 @@ class NTMSpec(NamedTuple):
 
     def cuts(self) -> tuple[int, ...]:
         """End columns of k, β, g, s, γ, e in the head outputs (a runs from the last to the end)."""
-        return tuple(sum(self.sizes[:j]) for j in range(1, 7))
+        return _cuts(self.sizes)
 
 
 def _fwd_step(xp: Tensor, y: Tensor, c: Tensor, Mt: Tensor, w: Tensor, W_hrT: Tensor, W_headsT: Tensor,
               b_heads: Tensor, consts: tuple[Tensor, Tensor, Tensor], spec: NTMSpec, y_out: Tensor,
-              c_out: Tensor | None, w_out: Tensor | None, slots: list | None):
+              c_out: Tensor | None, w_out: Tensor | None, slots: list | None, Q: Tensor):
     """One step of the composed NTM, the arithmetic of ``compose_step_ref`` in few ops (a pure function,
     so ``torch.compile`` can take it whole).
 
@@ -129,7 +137,7 @@ def _fwd_step(xp: Tensor, y: Tensor, c: Tensor, Mt: Tensor, w: Tensor, W_hrT: Te
     o_k, o_b, o_g, o_s, o_y, o_e = spec.cuts()
     epsW, eps, one = consts
     sl = slots if slots is not None else (None,) * len(_SLOTS)
-    s_M, s_out, s_sg, s_gg, s_tc, s_kn, s_mn, s_D, s_K, s_wc, s_ws, s_lw = sl
+    s_M, s_out, s_sg, s_gg, s_tc, s_kn, s_mn, s_D, s_K, s_wc, s_ws, s_lw, s_th, s_so, s_sp = sl
     pre = torch.addmm(xp, y, W_hrT)  # (B, G)
     if spec.kind == "lstm":  # gate order i, f, g, o (PyTorch's, as in memlab.controllers.lstm)
         i_, f_, _, o_ = torch.sigmoid(pre, out=s_sg).view(B, 4, C).unbind(1)  # σ(i), σ(f), ·, σ(o)
@@ -141,17 +149,29 @@ def _fwd_step(xp: Tensor, y: Tensor, c: Tensor, Mt: Tensor, w: Tensor, W_hrT: Te
     out = torch.addmm(b_heads, h, W_headsT, out=s_out)  # (B, P)
     if spec.clip > 0:
         out = out.clamp_(-spec.clip, spec.clip)
-    # [k | β | g | s | γ | e | a]: k, a = tanh; β, γ − 1 = softplus; g, e = σ; s = softmax
-    k, _, _, _, _, _, a = torch.tanh(out).split(spec.sizes, 1)
-    _, _, g, _, _, e, _ = torch.sigmoid(out).split(spec.sizes, 1)
-    beta, _, _, gam1 = F.softplus(out[:, o_k:o_y]).split(spec.sizes[1:5], 1)
+    # [k | β | g | s | γ | e | a]: k, a = tanh; β, γ − 1 = softplus; g, e = σ; s = softmax (into sequence
+    # buffers when saving: the backward's slopes read them). Under torch.compile (spec.compiled) a few
+    # steps keep their former form: with the eager forms of this file the compiled kernel's gradients
+    # were wrong (test_compiled_kernel_steps_match_composed_reference_float64; not bisected further)
+    if s_th is None or not spec.compiled:
+        th, so = torch.tanh(out, out=s_th), torch.sigmoid(out, out=s_so)
+        sp = F.softplus(out[:, o_k:o_y]) if s_sp is None else torch.ops.aten.softplus.out(out[:, o_k:o_y], 1, 20, out=s_sp)
+    else:
+        th, so = s_th.copy_(torch.tanh(out)), s_so.copy_(torch.sigmoid(out))
+        sp = s_sp.copy_(F.softplus(out[:, o_k:o_y]))
+    k, _, _, _, _, _, a = th.split(spec.sizes, 1)
+    _, _, g, _, _, e, _ = so.split(spec.sizes, 1)
+    beta, _, _, gam1 = sp.split(spec.sizes[1:5], 1)
     s = torch.softmax(out[:, o_g:o_s].view(B, H, S), -1)  # (B, H, S)
     k, a, e = k.view(B, H, W), a.view(B, Hw, W), e.view(B, Hw, W)
     beta, g, gam1 = beta.view(B, H, 1), g.view(B, H, 1), gam1.view(B, H, 1)  # β, g, γ − 1
     # content addressing on M_{t−1} (eqs. 5–6); ‖x‖ = sqrt(Σ (x² + ε/W)) = sqrt(Σx² + ε)
     kn = torch.sum(torch.addcmul(epsW, k, k), -1, keepdim=True, out=s_kn).sqrt_()  # (B, H, 1)
-    mn = torch.linalg.vecdot(Mt, Mt, dim=1, out=None if s_mn is None else s_mn.view(B, N))
-    mn = mn.add_(eps).sqrt_().view(B, 1, N)  # (B, 1, N)
+    if spec.compiled:  # (B, 1, N)
+        mn = torch.linalg.vecdot(Mt, Mt, dim=1, out=None if s_mn is None else s_mn.view(B, N))
+        mn = mn.add_(eps).sqrt_().view(B, 1, N)
+    else:  # the squares into the workspace Q
+        mn = torch.sum(torch.mul(Mt, Mt, out=Q), 1, keepdim=True, out=s_mn).add_(eps).sqrt_()
     D = torch.addcmul(eps, kn, mn, out=s_D)  # ‖k‖‖M‖ + ε (B, H, N)
     K = torch.bmm(k, Mt, out=s_K).div_(D)  # (B, H, N)
     wc = torch._softmax(beta * K, -1, False, out=s_wc)  # softmax_i(β K) (B, H, N)
@@ -168,7 +188,12 @@ def _fwd_step(xp: Tensor, y: Tensor, c: Tensor, Mt: Tensor, w: Tensor, W_hrT: Te
     wr, ww = wt.split([Hr, Hw], 1)  # (B, Hr, N), (B, Hw, N)
     r = torch.bmm(wr, Mt.transpose(1, 2))  # (B, Hr, W): reads see M_{t−1}
     if Hw == 1:  # M ∘ (1 − w eᵀ) + w aᵀ = M − w ∘ (e ∘ M − a) (eqs. 3–4), transposed
-        Mt_new = torch.addcmul(Mt, (Mt * e.view(B, W, 1)).sub_(a.view(B, W, 1)), ww, value=-1.0, out=s_M)
+        # two passes over the memory, no temporary: X = e ∘ M − a into the new memory's row, then M − w ∘ X
+        if spec.compiled:
+            Mt_new = torch.addcmul(Mt, (Mt * e.view(B, W, 1)).sub_(a.view(B, W, 1)), ww, value=-1.0, out=s_M)
+        else:
+            X = torch.mul(Mt, e.view(B, W, 1), out=s_M).sub_(a.view(B, W, 1))
+            Mt_new = torch.addcmul(Mt, X, ww, value=-1.0, out=X)
     else:
         keep = torch.addcmul(one, e.unsqueeze(-1), ww.unsqueeze(2), value=-1.0).prod(1)  # Π_h (1 − e_h w_hᵀ) (B, W, N)
         Mt_new = torch.baddbmm(Mt * keep, a.transpose(1, 2), ww, out=s_M)
@@ -179,18 +204,20 @@ def _fwd_step(xp: Tensor, y: Tensor, c: Tensor, Mt: Tensor, w: Tensor, W_hrT: Te
 # the sequence buffers ``_fwd_step`` writes one row of per step (name: row shape), in its order:
 # Mt_t, then what the backward reads for all steps at once
 def _slot_shapes(spec: NTMSpec, B: int) -> dict[str, tuple[int, ...]]:
-    H, N, G = spec.Hr + spec.Hw, spec.N, 4 * spec.C if spec.kind == "lstm" else spec.C
+    H, N, G, P = spec.Hr + spec.Hw, spec.N, 4 * spec.C if spec.kind == "lstm" else spec.C, sum(spec.sizes)
     return {"M": (B, spec.W, N), "out": (B, sum(spec.sizes)), "sg": (B, G), "gg": (B, spec.C), "tc": (B, spec.C), "kn": (B, H, 1),
-            "mn": (B, 1, N), "D": (B, H, N), "K": (B, H, N), "wc": (B, H, N), "ws": (B, H, N), "lw": (B, H, N)}
+            "mn": (B, 1, N), "D": (B, H, N), "K": (B, H, N), "wc": (B, H, N), "ws": (B, H, N), "lw": (B, H, N),
+            "th": (B, P), "so": (B, P), "sp": (B, sum(spec.sizes[1:5]))}
 
 
-_SLOTS = ("M", "out", "sg", "gg", "tc", "kn", "mn", "D", "K", "wc", "ws", "lw")
+_SLOTS = ("M", "out", "sg", "gg", "tc", "kn", "mn", "D", "K", "wc", "ws", "lw", "th", "so", "sp")
 # the per-step tensors ``_fwd_step`` hands the backward, in its order
 _SAVED = ("k", "g", "s", "e", "a", "kn", "mn", "K", "wc", "wp", "lw")
 
 
 def _bwd_step(gY: Tensor, gMt: Tensor, gw: Tensor, gc: Tensor, Mt: Tensor, wt: Tensor, sv: tuple, pre: tuple,
-              W_heads: Tensor, W_hr: Tensor, spec: NTMSpec, g_out: Tensor, g_pre: Tensor, gy_prev: Tensor | None):
+              W_heads: Tensor, W_hr: Tensor, spec: NTMSpec, g_out: Tensor, g_pre: Tensor, gy_prev: Tensor | None,
+              Q: Tensor):
     """Back-propagation through one step of ``_fwd_step`` (a pure function, like it).
 
     gY (B, C + Hr·W): ∂/∂y_t = [h_t, r_t] from the output and the next step; gMt, gw, gc: ∂/∂Mt_t (B, W, N),
@@ -210,7 +237,7 @@ def _bwd_step(gY: Tensor, gMt: Tensor, gw: Tensor, gc: Tensor, Mt: Tensor, wt: T
     # erase then add: Mt_t = Mt ∘ Π_h (1 − e_h w_hᵀ) + Σ_h a_h w_hᵀ; g_e is −∂/∂e (the sign is in the slope)
     g_a = torch.bmm(ww, gMt.transpose(1, 2))  # (B, Hw, W)
     if Hw == 1:
-        Qt = gMt * Mt  # (B, W, N)
+        Qt = gMt * Mt if spec.compiled else torch.mul(gMt, Mt, out=Q)  # (B, W, N), eager: into the scan's workspace
         g_ww = torch.baddbmm(torch.bmm(a, gMt), e, Qt, alpha=-1.0)  # (B, 1, N)
         g_e = torch.bmm(ww, Qt.transpose(1, 2))  # (B, 1, W)
         # gM ∘ (1 − e wᵀ), in place: gMt is the scan's own buffer and Qt is spent
@@ -236,7 +263,11 @@ def _bwd_step(gY: Tensor, gMt: Tensor, gw: Tensor, gc: Tensor, Mt: Tensor, wt: T
     if R:
         gp = F.pad(g_ws, (R, R), mode="circular")  # (B, H, N + 2R)
         wg = wp[..., R : R + N]
-        g_s = torch.linalg.vecdot(gp.unfold(-1, N, 1), wg.unsqueeze(-2))  # (B, H, S)
+        if spec.compiled:
+            g_s = torch.linalg.vecdot(gp.unfold(-1, N, 1), wg.unsqueeze(-2))  # (B, H, S)
+        else:  # one batched product (the elementwise product with the overlapping windows is slow; under
+            # torch.compile the reshape of the overlapping windows gave wrong ∂s, so there the old form)
+            g_s = torch.bmm(gp.unfold(-1, N, 1).reshape(B * H, S, N), wg.reshape(B * H, N, 1)).view(B, H, S)
     else:
         gp, wg = g_ws, wp
         g_s = torch.linalg.vecdot(gp, wg).unsqueeze(-1)
@@ -303,25 +334,30 @@ def _scan_forward(xproj, W_hr, W_heads, b_heads, Mt, w, y, c, spec: NTMSpec, sav
         shapes.update({n: (T, *shape) for n, shape in _slot_shapes(spec, B).items()})
         shapes.update({"c": (T + 1, *c.shape), "w": (T + 1, *w.shape), "dw": (T, *w.shape),
                        "ds": (T, B, xproj.shape[2]), "dc": (T, *c.shape),
-                       "g_out": (T, B, sum(spec.sizes)), "g_pre": (T, B, xproj.shape[2])})
+                       "g_out": (T, B, sum(spec.sizes)), "g_pre": (T, B, xproj.shape[2]), "Q": Mt.shape,
+                       "slope": (T, B, sum(spec.sizes)), "gws": (T, *w.shape), "bD": (T, *w.shape),
+                       "k_kn": (T, B, w.shape[1], spec.W), "nimn": (T, B, 1, spec.N)})
         bufs, lease = _Arena.take(shapes, xproj)
         bufs["M0"][0].copy_(Mt)
         Ms = [bufs["M0"][0], *bufs["M"].unbind(0)]  # Mt_0 … Mt_T
-        rows = [bufs[n].unbind(0) for n in _SLOTS]
+        rows = list(zip(*(bufs[n].unbind(0) for n in _SLOTS)))  # step t's slots: rows[t]
         Y, Cs, Ws = bufs["Y"], bufs["c"], bufs["w"]
         Cs[0], Ws[0] = c, w
         Cs, Ws = Cs.unbind(0), Ws.unbind(0)
-    else:
+    else:  # the memory alternates between two buffers (fresh ones would fault their pages in every step)
         Y = xproj.new_empty(T + 1, *y.shape)
+        Q = torch.empty_like(Mt)
+        pair = [[torch.empty_like(Mt)] + [None] * (len(_SLOTS) - 1) for _ in range(2)]
     Y[0] = y
     saved, xps, Ys = [], xproj.unbind(0), Y.unbind(0)
     for t in range(T):
         if save:
             c, Mt, w, sv = fwd(xps[t], Ys[t], c, Ms[t], w, W_hrT, W_headsT, b_heads, consts, spec, Ys[t + 1],
-                               Cs[t + 1], Ws[t + 1], [r[t] for r in rows])
+                               Cs[t + 1], Ws[t + 1], rows[t], bufs["Q"])
             saved.append(sv)
         else:
-            c, Mt, w, _ = fwd(xps[t], Ys[t], c, Mt, w, W_hrT, W_headsT, b_heads, consts, spec, Ys[t + 1], None, None, None)
+            c, Mt, w, _ = fwd(xps[t], Ys[t], c, Mt, w, W_hrT, W_headsT, b_heads, consts, spec, Ys[t + 1], None, None,
+                              pair[t % 2], Q)
     sv = {"bufs": bufs, "Ms": Ms[:-1], "saved": saved, "Y": Y, "lease": lease} if save else {}
     return Y, (Mt, w, c), sv
 
@@ -363,7 +399,7 @@ class _Lease:
     """Held by an autograd node while its sequence buffers are in use."""
 
 
-def _activation_slopes(outs: Tensor, spec: NTMSpec) -> Tensor:
+def _activation_slopes(outs: Tensor, th: Tensor, sg: Tensor, spec: NTMSpec, slope: Tensor) -> Tensor:
     """d(activation)/d(head output) for all steps at once: (T, B, P), 0 where clipping was active.
 
     k, a: tanh → 1 − tanh²; β, γ: softplus → σ; g: σ → σ(1 − σ); e: −σ(1 − σ) (the backward
@@ -371,8 +407,6 @@ def _activation_slopes(outs: Tensor, spec: NTMSpec) -> Tensor:
     the backward step).
     """
     o_k, o_b, o_g, o_s, o_y, o_e = spec.cuts()
-    th, sg = torch.tanh(outs), torch.sigmoid(outs)
-    slope = torch.empty_like(outs)
     slope[..., :o_k] = 1.0 - th[..., :o_k] ** 2
     slope[..., o_k:o_b] = sg[..., o_k:o_b]
     slope[..., o_b:o_g] = sg[..., o_b:o_g] * (1.0 - sg[..., o_b:o_g])
@@ -399,8 +433,8 @@ def _scan_backward(gys, gfinal, W_hr, W_heads, spec: NTMSpec, sv: dict):
     bwd = _steps(spec.compiled)[1]
     f = sv["bufs"]
     outs = f["out"]  # (T, B, P), clipped
-    sp = F.softplus(outs[..., o_k:o_y])  # softplus of [β, g, s, γ] (T, B, ·)
-    kt = torch.tanh(outs[..., :o_k]).view(T, B, H, W)
+    sp = f["sp"]  # softplus of [β, g, s, γ] (T, B, ·), from the forward
+    kt = f["th"][..., :o_k].view(T, B, H, W)
     G = f["sg"].shape[-1]
     one = outs.new_ones(())
     ds, dc = f["ds"], f["dc"]  # the controller's slopes, into their buffers
@@ -417,12 +451,12 @@ def _scan_backward(gys, gfinal, W_hr, W_heads, spec: NTMSpec, sv: dict):
         hs = sv["Y"][1:, :, :C]
         torch.addcmul(one, hs, hs, value=-1.0, out=ds)  # tanh' of the feed-forward layer
     pre = {
-        "slope": _activation_slopes(outs, spec),
-        "gws": (sp[..., o_s - o_k :] + 1.0).unsqueeze(-1).div(f["ws"]),  # γ / (w̃ + ε) (T, B, H, N)
+        "slope": _activation_slopes(outs, f["th"], f["so"], spec, f["slope"]),
+        "gws": torch.div((sp[..., o_s - o_k :] + 1.0).unsqueeze(-1), f["ws"], out=f["gws"]),  # γ / (w̃ + ε) (T, B, H, N)
         "dw": torch.sub(f["wc"], f["w"][:-1], out=f["dw"]),  # w^c − w_{t−1}
-        "bD": sp[..., : o_b - o_k].unsqueeze(-1).div(f["D"]),  # β / D
-        "k_kn": kt / f["kn"],  # (T, B, H, W)
-        "nimn": f["mn"].reciprocal().neg_(),  # −1 / ‖M_i‖ (T, B, 1, N)
+        "bD": torch.div(sp[..., : o_b - o_k].unsqueeze(-1), f["D"], out=f["bD"]),  # β / D
+        "k_kn": torch.div(kt, f["kn"], out=f["k_kn"]),  # (T, B, H, W)
+        "nimn": torch.reciprocal(f["mn"], out=f["nimn"]).neg_(),  # −1 / ‖M_i‖ (T, B, 1, N)
         "ds": ds,
         "dc": dc,
         "fg": f["sg"][..., C : 2 * C] if spec.kind == "lstm" else dc,
@@ -446,7 +480,7 @@ def _scan_backward(gys, gfinal, W_hr, W_heads, spec: NTMSpec, sv: dict):
     go_rows, gp_rows, gy_rows = g_outs.unbind(0), g_pres.unbind(0), gys.unbind(0)
     for t in range(T - 1, -1, -1):
         gY, gM, gw, gc = bwd(gY, gM, gw, gc, Ms[t], wts[t], saved[t], pres[t], W_heads, W_hr, spec,
-                             go_rows[t], gp_rows[t], gy_rows[t - 1] if t > 0 else None)
+                             go_rows[t], gp_rows[t], gy_rows[t - 1] if t > 0 else None, f["Q"])
     TB, Y = T * B, sv["Y"]
     g_W_hr = torch.mm(g_pres.view(TB, G).t(), Y[:-1].reshape(TB, -1))
     g_out_flat = g_outs.view(TB, P)
