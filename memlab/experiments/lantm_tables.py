@@ -199,8 +199,10 @@ def render_tables(records: list[dict]) -> str:
              "`reproduce` is the default LANTM preset (the released code's output path, read-before-write, "
              "no writes while answering, write-gate bias −10, learnable initial slot, and its optimiser: plain "
              "RMSProp, decay 0.99, lr 0.01, clipping at 32; the text's unit steps), `paper-text` memlab's reading "
-             "before issue 13 (RMSProp with momentum 0.95, plateau halving), `paper-code` all of the released "
-             "code's settings, `paper` the LSTM's seed 004 training; `+key=value` names any other setting. "
+             "before issue 13 (RMSProp with momentum 0.95, plateau halving), `paper-code` the released "
+             "code's model and optimiser, `released` those plus its per-task run options (rate decay, one length "
+             "per batch, init_magnitude), `paper` the LSTM's seed 004 training (Table 2) and `released` the "
+             "released code's LSTM runs; `+key=value` names any other setting. "
              f"`{UNRECORDED}`: cells trained before readings were recorded (the paper-text reading at "
              "per-cell learning rates — copy at lr 0.001 — whose records do not state their settings).", "",
              "## Table 3: 1x and 2x the training lengths", "",
