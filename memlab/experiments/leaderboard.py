@@ -281,7 +281,7 @@ def memory_profile(model: Any, cfg: LeaderboardConfig, seed: int, device: str
         return None, None, f"state_size() failed: {one_line(e)}"
     if seed not in cfg.profile_seeds:
         return state_size, None, f"profiled for seeds {', '.join(map(str, cfg.profile_seeds))} only"
-    prof, errors = None, []
+    prof, errors, used = None, [], None
     for dtype in ("float64", "float32"):  # float64 first; a core with fixed float32 buffers (reservoirs) as it is
         try:
             mem = copy.deepcopy(core).eval()
@@ -289,6 +289,7 @@ def memory_profile(model: Any, cfg: LeaderboardConfig, seed: int, device: str
             prof = core_profile(mem, list(cfg.profile_ns), threshold=cfg.profile_threshold, seed=seed,
                                 n_train=cfg.profile_train, n_test=cfg.profile_test, ridge=cfg.profile_ridge,
                                 device=device)
+            used = dtype
             break
         except (MemlabError, RuntimeError, ValueError, NotImplementedError, TypeError) as e:
             errors.append(f"{dtype}: {one_line(e)}")
@@ -300,7 +301,7 @@ def memory_profile(model: Any, cfg: LeaderboardConfig, seed: int, device: str
                f"n={last['n']} N(0,I) items into the trained core ({cfg.profile_train} training sequences); "
                f"capacity: largest n in {list(cfg.profile_ns)} with every lag below {cfg.profile_threshold:g}")
     return state_size, {"capacity": float(prof["capacity"]), "state_size": int(last["state_dim"]), "curve": curve,
-                        "measure": measure}, None
+                        "measure": measure, "dtype": used}, None
 
 
 def run_cell(cfg: LeaderboardConfig, model: str, task: str, seed: int, ctx: RunContext) -> dict[str, Any]:

@@ -217,6 +217,7 @@ def test_profile_of_a_trained_core_and_of_a_model_without_one():
         assert prof["capacity"] in (0.0, 1.0, 2.0) and [k for k, _ in prof["curve"]] == [1, 2]
         assert all(math.isfinite(e) and e >= 0 for _, e in prof["curve"])
         assert memory_profile(model, cfg, 1, "cpu")[1:] == (None, "profiled for seeds 0 only")
+        assert prof["dtype"] == ("float32" if name == "esn" else "float64")  # the record says which
     model, _, _ = build_run(resolve_run_config("seq2seq-attention", "ntm-copy", {}, 0, "cpu"), "cpu")
     size, prof, reason = memory_profile(model, cfg, 0, "cpu")
     assert size is None and prof is None and "no separable memory core" in reason
