@@ -99,6 +99,16 @@ _BUDGET = ("max_epochs", "max_time_s", "eval_every", "eval_batches", "checkpoint
 _NEUTRAL_TRAIN = {"lr_decay_every": 0, "lr_decay_after": 0, "select_scale": 0, "batch_lengths": "sequence", "on_explosion": "log"}
 
 
+#: model settings added after records existed, at the value that computes as before they existed
+_NEUTRAL_MODEL = {"init_step": "free", "init_magnitude": 0.0, "init_slot_strength": "one"}
+
+
+def _reading_model(model_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The model settings that make a reading: no compute-only keys, no neutral later additions."""
+    return {k: v for k, v in model_cfg.items()
+            if k not in _NOT_READING and not (k in _NEUTRAL_MODEL and v == _NEUTRAL_MODEL[k])}
+
+
 def _reading_train(train: dict[str, Any]) -> dict[str, Any]:
     """The training settings that make a reading: no budget keys, no neutral later additions."""
     return {k: v for k, v in train.items() if k not in _BUDGET and not (k in _NEUTRAL_TRAIN and v == _NEUTRAL_TRAIN[k])}
@@ -128,7 +138,7 @@ def _fingerprint(r: dict[str, Any]) -> str:
     """Short hash of a record's resolved settings (model, task, training; budget keys excluded)."""
     import hashlib
 
-    s = {"model": {k: v for k, v in (r.get("model_cfg") or {}).items() if k not in _NOT_READING},
+    s = {"model": _reading_model(r.get("model_cfg") or {}),
          "task": r.get("task_cfg") or {}, "train": _reading_train(r.get("train") or {})}
     return hashlib.sha1(json.dumps(s, sort_keys=True, default=str).encode()).hexdigest()[:6]
 

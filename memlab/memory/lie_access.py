@@ -305,12 +305,17 @@ class AccessState(NamedTuple):
 
 #: how the start step v_0 enters the state: ``free`` as learned, ``normalised`` through the step map
 INIT_STEPS = ("free", "normalised")
+#: strength of the learnable initial slots: ``one`` fixed at 1; ``learned`` S_0 = σ(s_0 + INIT_SLOT_BIAS),
+#: s_0 learnable from 0, as the released code's initial memory strength (bias_init_mem_strength −10)
+INIT_SLOT_STRENGTHS = ("one", "learned")
+INIT_SLOT_BIAS = -10.0
 
 
 class LieAccess(nn.Module):
     """Lie access heads and memory: the instruction layer q = h Wq + bq and the learnable start
-    (first reads ρ_0, keys k_0, steps v_0, and optionally ``init_slots`` learnable memory slots
-    with strength 1, the released code's "initial memory").
+    (first reads ρ_0, keys k_0, steps v_0, and optionally ``init_slots`` learnable memory slots,
+    the released code's "initial memory", with strength 1 or, ``init_slot_strength="learned"``,
+    σ(s_0 − 10) as released).
 
     ``write_gate_bias`` initialises the biases of the write heads' key gate g and step gate h
     strongly negative so they write in a straight line (seed 004 §4, tweak 1).
@@ -321,10 +326,13 @@ class LieAccess(nn.Module):
     composes it with the LSTM for the paper's models (write masks, gated read output).
     """
 
-    def __init__(self, spec: LANTMSpec, write_gate_bias: float = -6.0, init_slots: int = 0, init_step: str = "free"):
+    def __init__(self, spec: LANTMSpec, write_gate_bias: float = -6.0, init_slots: int = 0, init_step: str = "free",
+                 init_slot_strength: str = "one"):
         super().__init__()
         if init_step not in INIT_STEPS:
             raise ValueError(f"init_step={init_step!r}; choose one of {', '.join(INIT_STEPS)}")
+        if init_slot_strength not in INIT_SLOT_STRENGTHS:
+            raise ValueError(f"init_slot_strength={init_slot_strength!r}; choose one of {', '.join(INIT_SLOT_STRENGTHS)}")
         self.spec = spec
         self.init_step = init_step
         H, R, A, Q, m, n = spec.hidden, spec.read_heads, spec.heads, spec.instr_size, spec.mem_width, spec.key_dim
@@ -344,6 +352,8 @@ class LieAccess(nn.Module):
         if init_slots:
             self.a0 = nn.Parameter(spec.group.init_key(1).repeat(init_slots, 1))  # (N0, n) on the start key
             self.m0 = nn.Parameter(torch.zeros(init_slots, m))  # M0 = tanh(m0)
+            if init_slot_strength == "learned":
+                self.s0 = nn.Parameter(torch.zeros(init_slots))  # S0 = σ(s0 + INIT_SLOT_BIAS)
 
     def initial_state(self, batch_size: int, device=None) -> AccessState:
         """The start state, batched: learnable ρ_0, k_0, v_0 and initial slots (else an empty memory)."""
@@ -355,7 +365,8 @@ class LieAccess(nn.Module):
 
         if self.init_slots:
             a, M = ex(self.a0), ex(torch.tanh(self.m0))
-            S = self.Wq.new_ones(B, self.init_slots, device=dev)
+            s0 = getattr(self, "s0", None)
+            S = self.Wq.new_ones(B, self.init_slots, device=dev) if s0 is None else ex(torch.sigmoid(s0 + INIT_SLOT_BIAS))
         else:
             z = self.Wq.new_zeros
             a, M, S = z(B, 0, sp.key_dim, device=dev), z(B, 0, sp.mem_width, device=dev), z(B, 0, device=dev)

@@ -21,7 +21,8 @@ text in four ways; each is a setting, and a preset fixes all of them at once (ex
    normalized the step sizes to approximately 1", δ = 1e-4); ``interpolate_steps=false``:
    v = ṽ (text §3.4: v = h·ṽ + (1−h)·v_prev).
 4. ``write_gate_bias=-10`` (text tweak 1: "strong negative values", −6 here before) and
-   ``init_slot``: one learnable initial memory slot (address, content; strength 1). The
+   ``init_slot``: one learnable initial memory slot (address, content; strength 1, or with
+   ``init_slot_strength=learned`` σ(s_0 − 10) learned from ≈ 0 as released). The
    optimiser half of item 4 is training data (``seed004.TRAIN_PROFILES``).
 
 Presets: ``paper-text`` (memlab's reading before issue 13; a config without ``preset``, written
@@ -61,7 +62,7 @@ from torch import Tensor, nn
 from memlab.controllers.lstm import LSTMCore, LSTMCoreConfig
 from memlab.core.errors import ConfigError, check_choice, check_range
 from memlab.core.interfaces import Batch, MemoryCore
-from memlab.memory.lie_access import INIT_STEPS, LANTMParams, LANTMState, LieAccess, Trace, lantm_scan_ref, lantm_step_ref, make_spec
+from memlab.memory.lie_access import INIT_SLOT_STRENGTHS, INIT_STEPS, LANTMParams, LANTMState, LieAccess, Trace, lantm_scan_ref, lantm_step_ref, make_spec
 from memlab.memory.lie_groups import GROUPS
 from memlab.models.base import CoreSequenceModel, ModelEntry
 from memlab.tasks.base import TaskSpec
@@ -81,8 +82,11 @@ PRESETS: dict[str, dict[str, object]] = {
     "reproduce": dict(read_to_output=True, read_first=True, write_while_answering=False, normalise_steps=True,
                       step_delta=1e-4, interpolate_steps=True, write_gate_bias=-10.0, init_slot=True),
 }
-#: ``released``: paper-code's model with the released per-task run options (seed004.RELEASED)
-PRESETS["released"] = dict(PRESETS["paper-code"])
+for _p in PRESETS.values():
+    _p["init_slot_strength"] = "one"
+#: ``released``: paper-code's model, the initial slot's strength learned from σ(−10) as released,
+#: and the released per-task run options (seed004.RELEASED)
+PRESETS["released"] = dict(PRESETS["paper-code"], init_slot_strength="learned")
 
 
 @dataclass
@@ -113,6 +117,7 @@ class LANTMConfig:
     interpolate_steps: bool | None = None  # 3: v = h·ṽ + (1−h)·v_prev
     write_gate_bias: float | None = None  # 4: initial bias of the write heads' key and step gates
     init_slot: bool | None = None  # 4: one learnable initial memory slot
+    init_slot_strength: str | None = None  # its strength: one | learned (σ(s_0 − 10), released)
     init_step: str = "free"  # start step v_0: free (as learned) | normalised (ṽ map, so |v_0| ≈ the steps' size)
     init_magnitude: float = 0.0  # released code's init_magnitude: a > 0 draws every weight from U(−a, a), forget bias 2
     kernel: str = "fused"  # fused | reference
@@ -148,6 +153,7 @@ class LANTMConfig:
         check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
         check_range("model.init_magnitude", self.init_magnitude, 0, 100)
         check_choice("model.init_step", self.init_step, INIT_STEPS)
+        check_choice("model.init_slot_strength", self.init_slot_strength, INIT_SLOT_STRENGTHS)
         if self.compile and self.kernel == "fused":
             raise ConfigError("model.compile=true applies to model.kernel=reference; the fused kernel is hand-written")
 
@@ -167,7 +173,7 @@ class LANTMCore(MemoryCore):
         write_gate_bias: float = -6.0, normalise_steps: bool = True, step_delta: float = 1e-4, temp_min: float = 1e-3,
         read_first: bool = False, interpolate_steps: bool = True, init_slot: bool = False,
         read_to_output: bool = False, kernel: str = "fused", compile: bool = False,
-        softmax_temperature: str = "softplus", init_step: str = "free",
+        softmax_temperature: str = "softplus", init_step: str = "free", init_slot_strength: str = "one",
     ):
         super().__init__()
         self.spec = make_spec(hidden, mem_width, key_dim, write_heads, read_heads, group, weighting, alpha, eps,
@@ -181,7 +187,7 @@ class LANTMCore(MemoryCore):
         # keeps the mean of the earlier uniform init
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
         self.controller = LSTMCore(LSTMCoreConfig(input_size=input_size + Rm, hidden_size=H, forget_bias=0.0, seed=seed))
-        self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0, init_step)
+        self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0, init_step, init_slot_strength)
         self.h0 = nn.Parameter(torch.zeros(H))
         self.c0 = nn.Parameter(torch.zeros(H))
         self.out_gate = nn.Linear(H, 1) if read_to_output else None  # c_t = w_c·h_t + b_c
@@ -331,7 +337,7 @@ def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
         step_delta=cfg.step_delta, temp_min=cfg.temp_min, read_first=cfg.read_first,
         interpolate_steps=cfg.interpolate_steps, init_slot=cfg.init_slot, read_to_output=cfg.read_to_output,
         kernel=cfg.kernel, compile=cfg.compile, softmax_temperature=cfg.softmax_temperature,
-        init_step=cfg.init_step,
+        init_step=cfg.init_step, init_slot_strength=cfg.init_slot_strength,
     )
     model = LANTMModel(spec, core, cfg.embed, cfg.write_while_answering)
     if cfg.init_magnitude > 0:

@@ -107,6 +107,12 @@ def test_settings_added_later_at_their_neutral_value_keep_the_reading():
     assert [u.key for u in EXPERIMENT.units(both)] == ["lantm-invnorm-copy-s0@released", "lstm-copy-s0@released"]
     code = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm", "lstm"), model={"preset": "paper-code"})
     assert [u.key for u in EXPERIMENT.units(code)] == ["lantm-invnorm-copy-s0@paper-code", "lstm-copy-s0@paper"]
+    later = rec(1, 0.5, 0.5, reading="reproduce", task_cfg={}, train={"lr": 0.01},
+                model_cfg={"preset": "reproduce", "init_step": "free", "init_magnitude": 0.0, "init_slot_strength": "one"})
+    assert "| copy | lantm-invnorm | reproduce | 2 |" in render_tables([old, later])  # model keys added later, neutral
+    other = rec(1, 0.5, 0.5, reading="reproduce", task_cfg={}, train={"lr": 0.01},
+                model_cfg={"preset": "reproduce", "init_slot_strength": "learned"})
+    assert "| copy | lantm-invnorm | reproduce [" in render_tables([old, other])
     cfg2 = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm",), train={"select_scale": 1})
     assert [u.key for u in EXPERIMENT.units(cfg2)] == ["lantm-invnorm-copy-s0@reproduce+train.select_scale=1"]
     cfg = EXPERIMENT.config_cls(tasks=("reverse",), models=("lantm-invnorm",),

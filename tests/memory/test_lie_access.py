@@ -543,3 +543,20 @@ def test_normalised_start_step_has_the_candidate_steps_size_and_learns(delta):
     assert grads[0].abs().sum() > 0
     with pytest.raises(ValueError, match="init_step='big'"):
         _core(dict(init_step="big"))
+
+
+def test_learned_initial_slot_strength_fused_equals_reference():
+    """``init_slot_strength="learned"``: the initial slot's strength is σ(s_0 − 10) (the released
+    code's initial memory strength), ≈ 4.5e-5 at the start, and s_0 learns through both kernels alike."""
+    core = _core(dict(read_to_output=True, read_first=True, interpolate_steps=False, init_slot=True, step_delta=1.0,
+                      init_slot_strength="learned"))
+    S0 = core.access.initial_state(2).strengths
+    assert S0.shape == (2, 1) and torch.allclose(S0, torch.sigmoid(torch.tensor(-10.0, dtype=D)))
+    with torch.no_grad():
+        core.access.s0.fill_(9.0)  # strength σ(−1): the slot weighs in the reads, so s_0 gets a gradient
+    _agree(core, masked=True)
+    xs = torch.randn(5, 2, core.input_size, dtype=D)
+    g = torch.autograd.grad(core.run(xs, kernel="fused")[0].square().sum(), core.access.s0)[0]
+    assert torch.isfinite(g).all() and g.abs().sum() > 0
+    with pytest.raises(ValueError, match="init_slot_strength='half'"):
+        _core(dict(init_slot=True, init_slot_strength="half"))

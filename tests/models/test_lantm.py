@@ -315,7 +315,8 @@ def test_released_preset_is_paper_code_with_the_released_run_options():
     from memlab.models.lantm import PRESETS
     from memlab.training.config import resolve_run_config
 
-    assert PRESETS["released"] == PRESETS["paper-code"]
+    assert PRESETS["released"] == {**PRESETS["paper-code"], "init_slot_strength": "learned"}
+    assert all(PRESETS[p]["init_slot_strength"] == "one" for p in ("paper-text", "paper-code", "reproduce"))
     assert all(set(RELEASED[m]) == set(TASKS) for m in RELEASED)
     rev = resolve_run_config("lantm-invnorm", "reverse", {"model": {"preset": "released"}})
     assert (rev.model_cfg["init_magnitude"], rev.model_cfg["step_delta"], rev.model_cfg["interpolate_steps"]) == (1.0, 1.0, False)
