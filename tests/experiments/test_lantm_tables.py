@@ -119,3 +119,18 @@ def test_settings_added_later_at_their_neutral_value_keep_the_reading():
                                 train={"lr_decay": 0.99, "lr_decay_every": 2, "lr_decay_after": 300, "log": "tensorboard"})
     assert [u.key for u in EXPERIMENT.units(cfg)] == [
         "lantm-invnorm-reverse-s0@reproduce+train.lr_decay=0.99+train.lr_decay_after=300+train.lr_decay_every=2"]
+
+
+def test_disagreements_list_the_best_run_and_every_reading_tried():
+    """A cell is noted when its best seed over all readings is > 5 points under the paper; a cell
+    that reaches the paper (or beats it, like an LSTM's 2x) is not."""
+    recs = [rec(0, 0.2, 0.5, scale=2, reading="reproduce", model_cfg={}, train={}),
+            rec(1, 0.3, 0.6, scale=2, reading="reproduce", model_cfg={}, train={}),
+            rec(0, 0.1, 0.4, scale=2, reading="paper-code", model_cfg={"preset": "paper-code"}, train={}),
+            rec(0, 0.999, 1.0, scale=1, reading="reproduce", model_cfg={}, train={}),
+            rec(0, 0.4, 0.9, scale=2, model="lstm", reading="paper", model_cfg={}, train={})]
+    md = render_tables(recs)
+    assert "## Where we disagree with the paper" in md
+    assert "| copy | lantm-invnorm | 2x | 100% | 30.0% | reproduce, seed 1 | paper-code (1 seed), reproduce (2 seeds) |" in md
+    assert "| copy | lantm-invnorm | 1x |" not in md and "| copy | lstm |" not in md.split("disagree")[1]
+    assert "Where we disagree" not in render_tables([rec(0, 1.0, 1.0, reading="reproduce", model_cfg={}, train={})])
