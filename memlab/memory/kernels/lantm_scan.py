@@ -307,21 +307,21 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
     Y = new(T, B, 4, H)  # gz = [gc, gc, gc, gh] * Y
     DO = new(T, B, H)
     DQ = new(T, B, Q - og0)  # activation derivatives of the columns from og0 on
-    GQ = new(B, T, Q)
-    GK = GQ[..., ok0:ok1].view(B, T, A, n)  # write heads: −Σ G over later reads; read heads: Σ_i G (∂L/∂k_r)
-    GX = new(B, T + 1, H + Rm)  # row t+1: ∂L/∂[h_t, ρ_t]
-    GXr = GX[..., H:].view(B, T + 1, R, m)
+    GQ = new(T, B, Q)  # time-major: each step's rows are contiguous
+    GK = GQ[..., ok0:ok1].view(T, B, A, n)  # write heads: −Σ G over later reads; read heads: Σ_i G (∂L/∂k_r)
+    GX = new(T + 1, B, H + Rm)  # row t+1: ∂L/∂[h_t, ρ_t]
+    GXr = GX[..., H:].view(T + 1, B, R, m)
     GA, GM, GS = new(B, n, L), new(B, L, m), new(B, L)  # −Σ G, ∂L/∂M, ∂L/∂log S
     MT = new(B, m, L)  # the memory, transposed once
     gdot, sdot = new(B, R), new(B, A)
     bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), sdot=sdot, sdot_u=sdot.unsqueeze(-1), Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
               Y3_t=Y[:, :, :3].unbind(0), Yo_t=Y[:, :, 3].unbind(0), do_tc_t=DO.unbind(0), DQ_t=DQ.unbind(0),
-              GQ_t=GQ.unbind(1), GQa_t=GQ[..., og0:].unbind(1), GKr_t=GK[:, :, W:].unbind(1),
-              GKwT_t=GK[:, :, :W].transpose(-1, -2).unbind(1),  # (B, n, W)
-              gq_step_t=GQ[..., os0:os1].view(B, T, A, P).unbind(1),
-              row_S_t=GQ[..., og0 + 2 * A : og1].unbind(1), row_M_t=GQ[..., om0:om1].view(B, T, W, m).unbind(1),
-              row_T_t=GQ[..., ot0:ot1].unbind(1) if not invnorm else None,
-              GX_t=GX.unbind(1), GXh_t=GX[..., :H].unbind(1), gr_t=GXr.unbind(1),  # (B, R, m)
+              GQ_t=GQ.unbind(0), GQa_t=GQ[..., og0:].unbind(0), GKr_t=GK[:, :, W:].unbind(0),
+              GKwT_t=GK[:, :, :W].transpose(-1, -2).unbind(0),  # (B, n, W)
+              gq_step_t=GQ[..., os0:os1].view(T, B, A, P).unbind(0),
+              row_S_t=GQ[..., og0 + 2 * A : og1].unbind(0), row_M_t=GQ[..., om0:om1].view(T, B, W, m).unbind(0),
+              row_T_t=GQ[..., ot0:ot1].unbind(0) if not invnorm else None,
+              GX_t=GX.unbind(0), GXh_t=GX[..., :H].unbind(0), gr_t=GXr.unbind(0),  # (B, R, m)
               GA_new=GA[:, :, N0:].view(B, n, T, W).unbind(2), GM_new=GM[:, N0:].view(B, T, W, m).unbind(1),
               GS_new=GS[:, N0:].view(B, T, W).unbind(1), GM_N=[GM.narrow(1, 0, N) for N in Ns],
               MT_N=[MT.narrow(2, 0, N) for N in Ns])  # (B, m, N)
@@ -337,12 +337,12 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
         ST = new(T, B, A, 1)
         Ybuf = new(B, 2, A, n)
         bw.update(GH=GH, OM=OM, DKV=DKV, ST=ST, XC=new(B, 2, A, n), Ybuf=Ybuf, GH_t=GH.unbind(0), OM_t=OM.unbind(0),
-                  DKV_t=DKV.unbind(0), s_t=ST.unbind(0), GK1_t=GK.unsqueeze(2).unbind(1),  # (B, 1, A, n)
-                  GQks_t=GQ[..., ok0:os1].view(B, T, 2, A, n).unbind(1),  # [key | step] columns, (B, 2, A, n)
-                  row_gh_t=GQ[..., og0 : og0 + 2 * A].view(B, T, 2, A).unbind(1))  # [g | h] columns
+                  DKV_t=DKV.unbind(0), s_t=ST.unbind(0), GK1_t=GK.unsqueeze(2).unbind(0),  # (B, 1, A, n)
+                  GQks_t=GQ[..., ok0:os1].view(T, B, 2, A, n).unbind(0),  # [key | step] columns, (B, 2, A, n)
+                  row_gh_t=GQ[..., og0 : og0 + 2 * A].view(T, B, 2, A).unbind(0))  # [g | h] columns
     else:
-        bw.update(GK_t=GK.unbind(1), row_g_t=GQ[..., og0 : og0 + A].unbind(1),
-                  row_h_t=GQ[..., og0 + A : og0 + 2 * A].unbind(1))
+        bw.update(GK_t=GK.unbind(0), row_g_t=GQ[..., og0 : og0 + A].unbind(0),
+                  row_h_t=GQ[..., og0 + A : og0 + 2 * A].unbind(0))
     return bw
 
 
@@ -350,7 +350,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
                    GZ: Tensor | None = None):
     """Back-propagation through time for ``_scan_forward``, by hand, newest step first.
 
-    ∂L/∂q accumulates in one (B, T, Q) buffer ``GQ``; ∂L/∂[h_t, ρ_t] in ``GX`` (B, T+1, H + R·m),
+    ∂L/∂q accumulates in one (T, B, Q) buffer ``GQ``; ∂L/∂[h_t, ρ_t] in ``GX`` (T+1, B, H + R·m),
     row t+1, seeded with the outputs' own gradients and completed by step t+1's ``addmm_``, so it
     is whole when step t runs. Slot gradients accumulate in ``GA`` (−Σ_r G, planar like the
     addresses), ``GM`` (∂L/∂M) and ``GS`` (∂L/∂log S) over all N0 + T·W slots; a slot written at
@@ -435,15 +435,15 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
         GK_t, row_g_t, row_h_t = bw["GK_t"], bw["row_g_t"], bw["row_h_t"]
     row_S_t, row_M_t, row_T_t = bw["row_S_t"], bw["row_M_t"], bw["row_T_t"]
     GX = bw["GX"]
-    GX[:, 0].zero_()
+    GX[0].zero_()
     if ghs is not None:
-        GX[:, 1:, :H].copy_(ghs.transpose(0, 1))
+        GX[1:, :, :H].copy_(ghs)
     else:
-        GX[:, 1:, :H].zero_()
+        GX[1:, :, :H].zero_()
     if grs is not None:
-        GX[:, 1:, H:].copy_(grs.reshape(T, B, Rm).transpose(0, 1))
+        GX[1:, :, H:].copy_(grs.reshape(T, B, Rm))
     else:
-        GX[:, 1:, H:].zero_()
+        GX[1:, :, H:].zero_()
     GX_t, GXh_t, gr_t = bw["GX_t"], bw["GXh_t"], bw["gr_t"]
     GA, GM, GS = bw["GA"].zero_(), bw["GM"].zero_(), bw["GS"].zero_()
     GA_new, GM_new, GS_new, GA_N, GS_N, GM_N = (bw[x] for x in ("GA_new", "GM_new", "GS_new", "GA_N", "GS_N", "GM_N"))
@@ -520,13 +520,12 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     if fast_tr:  # ∂L/∂k_0, ∂L/∂v_0
         gk_c, gv_c = Y0, X[:, 1] * OM_t[0][:, 1]
     gU = HR[:-1].reshape(T * B, H + Rm).t() @ GZ.view(T * B, 4 * H)  # inputs [h_{t-1}, ρ_{t-1}]
-    hsB = HR[1:, :, :H].transpose(0, 1).reshape(B * T, H)
-    gWq = hsB.t() @ GQ.view(B * T, Q)
+    gWq = HR[1:, :, :H].reshape(T * B, H).t() @ GQ.view(T * B, Q)
     gbq = GQ.sum((0, 1))
     ga0 = GA[:, :, :N0].transpose(1, 2).mul(scale)  # (B, N0, n)
     gS0 = torch.where(S0 > 0, GS[:, :N0] / S0.clamp_min(1e-300), torch.zeros_like(S0))  # ∂L/∂S = ∂L/∂log S / S
     gM0 = GM[:, :N0]
-    gx0 = GX[:, 0]
+    gx0 = GX[0]
     return GZ, gU[:H], gU[H:], gWq, gbq, gx0[:, :H], gc_c, gx0[:, H:].view(B, R, m), gk_c, gv_c, ga0, gM0, gS0
 
 
