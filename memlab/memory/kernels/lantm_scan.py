@@ -101,7 +101,7 @@ def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, maske
 
     HR = new(T + 1, B, H + R * m)
     Hv, Rv = HR[..., :H], HR[..., H:].view(T + 1, B, R, m)
-    C = new(T + 1, B, H)  # c_t in row t+1
+    C = new(T + 1, B, H)  # 2·c_t in row t+1 (tanh c = 2σ(2c) − 1)
     Z, SIG, TG, TC, QB = new(Ts, B, 4 * H), new(Ts, B, 4 * H), new(Ts, B, H), new(Ts, B, H), new(Ts, B, spec.instr_size)
     SQ = new(T, B, 2 * A + W)  # σ of the gates g, h and the strengths (unmasked); the trace keeps g, h
     K, V = new(T + 1, B, A, n), new(T + 1, B, A, P)  # keys and steps after step t in row t+1
@@ -125,12 +125,13 @@ def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, maske
         zf_t=torch.tensor(Z_FLOOR, dtype=dtype, device=device),
         sqrt_delta_t=torch.tensor(math.sqrt(spec.step_delta), dtype=dtype, device=device),
         delta=torch.tensor(spec.step_delta, dtype=dtype, device=device),
+        neg1=torch.tensor(-1.0, dtype=dtype, device=device),
     )
     ws.update(
         HR_t=HR.unbind(0), Hv_t=Hv.unbind(0), Rv_t=Rv.unbind(0), C_t=C.unbind(0), K_t=K.unbind(0), V_t=V.unbind(0),
         SQ_t=SQ.unbind(0),
         Z_t=_views(Z, 0, T), SIG_t=_views(SIG, 0, T), TG_t=_views(TG, 0, T), TC_t=_views(TC, 0, T), QB_t=_views(QB, 0, T),
-        Zg_t=_views(Z[..., 2 * H : 3 * H], 0, T),
+        SG_t=_views(SIG[..., 2 * H : 3 * H], 0, T),
         I_t=_views(SIG[..., :H], 0, T), F_t=_views(SIG[..., H : 2 * H], 0, T), O_t=_views(SIG[..., 3 * H :], 0, T),
         Qsig_t=_views(QB[..., og0:og1], 0, T), Qmem_t=_views(QB[..., om0:om1], 0, T),
         Qkey_t=_views(QB[..., ok0:ok1].unflatten(-1, (A, n)), 0, T),
@@ -181,7 +182,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     aP, M_buf, S_buf, Wd = ws["aP"], ws["M"], ws["S"], ws["Wd"]
     Hv[0].copy_(h0)
     Rv[0].copy_(r0)
-    C[0].copy_(c0)
+    torch.mul(c0, 2, out=C[0])
     K[0].copy_(k0)
     V[0].copy_(v0)
     aP[:, :, :N0].copy_(a0.transpose(1, 2))
@@ -198,23 +199,25 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     # ---- every per-step view (made once, in the workspace)
     xg_t = xg.unbind(0)
     HR_t, Hv_t, Rv_t, C_t, K_t, V_t, SQ_t = (ws[x] for x in ("HR_t", "Hv_t", "Rv_t", "C_t", "K_t", "V_t", "SQ_t"))
-    Z_t, SIG_t, TG_t, TC_t, QB_t, Zg_t = (ws[x] for x in ("Z_t", "SIG_t", "TG_t", "TC_t", "QB_t", "Zg_t"))
+    Z_t, SIG_t, TG_t, TC_t, QB_t, SG_t = (ws[x] for x in ("Z_t", "SIG_t", "TG_t", "TC_t", "QB_t", "SG_t"))
     I_t, F_t, O_t, Qsig_t, Qmem_t = (ws[x] for x in ("I_t", "F_t", "O_t", "Qsig_t", "Qmem_t"))
     Qkey_t, Qstep_t, VT_t, KBAR_t = ws["Qkey_t"], ws["Qstep_t"], ws["VT_t"], ws["KBAR_t"]
     g_t, hg_t, Ssig_t, mask_t = ws["g_t"], ws["hg_t"], ws["Ssig_t"], ws["mask_t"]
     S_new, M_new, a_new, kw_t, kr_t = (ws[x] for x in ("S_new", "M_new", "a_new", "kw_t", "kr_t"))
     Ns, a_N, S_N, M_N, w_N = (ws[x] for x in ("Ns", "a_N", "S_N", "M_N", "w_N"))
     diffs, d2s = [], []
-    addmm, sigmoid, tanh, mul, sub, div, lerp, bmm = (torch.addmm, torch.sigmoid, torch.tanh, torch.mul, torch.sub,
-                                                      torch.div, torch.lerp, torch.bmm)
+    addmm, sigmoid, tanh, mul, sub, div, lerp, bmm, add = (torch.addmm, torch.sigmoid, torch.tanh, torch.mul, torch.sub,
+                                                           torch.div, torch.lerp, torch.bmm, torch.add)
+    neg1 = ws["neg1"]
     for t in range(T):
         s_ = t if save else 0
         # ---- controller: LSTM([x, ρ_{t−1}], h_{t−1}), gates i, f, g, o
-        z = addmm(xg_t[t], HR_t[t], U, out=Z_t[s_])  # (B, 4H)
-        sigmoid(z, out=SIG_t[s_])  # the g block is unused
-        tg = tanh(Zg_t[s_], out=TG_t[s_])
-        c = mul(F_t[s_], C_t[t], out=C_t[t + 1]).addcmul_(I_t[s_], tg)
-        h = mul(O_t[s_], tanh(c, out=TC_t[s_]), out=Hv_t[t + 1])  # (B, H)
+        z = addmm(xg_t[t], HR_t[t], U, out=Z_t[s_])  # (B, 4H), the g block doubled
+        sigmoid(z, out=SIG_t[s_])
+        tg = add(neg1, SG_t[s_], alpha=2, out=TG_t[s_])  # tanh g = 2σ(2g) − 1
+        c2 = mul(F_t[s_], C_t[t], out=C_t[t + 1]).addcmul_(I_t[s_], tg, value=2)  # 2c
+        tc = add(neg1, sigmoid(c2, out=TC_t[s_]), alpha=2, out=TC_t[s_])  # tanh c = 2σ(2c) − 1
+        h = mul(O_t[s_], tc, out=Hv_t[t + 1])  # (B, H)
         # ---- instructions: q = h Wq + bq
         addmm(bq, h, Wq, out=QB_t[s_])  # (B, Q)
         sq = sigmoid(Qsig_t[s_], out=SQ_t[t])  # g, h, strengths
@@ -276,7 +279,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     if tr_no_interp:
         SQ[..., A : 2 * A].fill_(1.0)  # v = ṽ: h ≡ 1, as the trace shows
     hs, reads = Hv[1:], Rv[1:]  # (T, B, H), (T, B, R, m): views, copied once by ``_normal``
-    final = LANTMState(Hv[T], C[T], Rv[T], K[T], V[T], aP.transpose(1, 2), M_buf, S_buf)
+    final = LANTMState(Hv[T], C[T] * 0.5, Rv[T], K[T], V[T], aP.transpose(1, 2), M_buf, S_buf)
     gates = torch.stack([SQ[..., :A], SQ[..., A : 2 * A]], -1)  # (T, B, A, 2)
     trace = Trace(K[1:], gates, S_buf[:, N0:].reshape(B, T, W).transpose(0, 1), TEMP)
     saved = None
@@ -379,14 +382,15 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     bw = sv.get("bwd")
     if bw is None:
         bw = sv["bwd"] = _backward_buffers(sv, spec)
-    # ---- outside the recursion, vectorised over t.  gz = [gc, gc, gc, gh] * Y,
-    # Y = [tanh g · σ'(i), c_prev · σ'(f), i · tanh'(g), tanh c · σ'(o)]
+    # ---- outside the recursion, vectorised over t.  gz = [gc, gc, gc, gh] * Y (z with its g block
+    # doubled, g′ = 2g), Y = [tanh g · σ'(i), c_prev · σ'(f), i · ∂tanh g/∂g′ = i (1 − tanh² g)/2, tanh c · σ'(o)]
     SI, SF, SO = SIG[..., :H], SIG[..., H : 2 * H], SIG[..., 3 * H :]
     Y = bw["Y"]  # written block by block, without temporaries (σ' = σ − σ²)
     Yi, Yf, Yg, Yo = Y.unbind(2)
     torch.addcmul(SI, SI, SI, value=-1, out=Yi).mul_(TG)
-    torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])
-    torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g)
+    torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])  # C holds 2c: halved below
+    torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g): halved below
+    Y[:, :, 1:3].mul_(0.5)
     torch.addcmul(SO, SO, SO, value=-1, out=Yo).mul_(TC)
     Y3_t, Yo_t = bw["Y3_t"], bw["Yo_t"]
     DO = bw["DO"]
@@ -588,6 +592,21 @@ class _InputProjection(torch.autograd.Function):
         return gx, gW, gb
 
 
+_G_DOUBLED: dict = {}
+
+
+def _g_doubled(b: Tensor) -> Tensor:
+    """(4H, 1) column of ones with 2 on the g gates' rows (cached per size, dtype and device)."""
+    key = (b.shape[0], b.dtype, b.device)
+    s = _G_DOUBLED.get(key)
+    if s is None:
+        H = b.shape[0] // 4
+        with torch.inference_mode(False):  # a normal tensor, usable by autograd later
+            s = _G_DOUBLED[key] = torch.ones(4 * H, 1, dtype=b.dtype, device=b.device)
+            s[2 * H : 3 * H] = 2.0
+    return s
+
+
 def lantm_scan(
     xs: Tensor, p: LANTMParams, state: LANTMState, spec: LANTMSpec, write_mask: Tensor | None = None
 ) -> tuple[Tensor, Tensor, LANTMState, Trace]:
@@ -602,9 +621,11 @@ def lantm_scan(
     if xs.device.type == "cpu":
         keep_freed_memory()
     E = xs.shape[-1]
-    xg = _InputProjection.apply(xs.reshape(-1, E), p.W_x[:, :E], p.b).view(*xs.shape[:2], -1)  # (T, B, 4H): x W_xᵀ + b
+    s = _g_doubled(p.b)  # (4H, 1): the kernel takes the g gates' rows doubled (tanh g = 2σ(2g) − 1)
+    Wx = p.W_x * s
+    xg = _InputProjection.apply(xs.reshape(-1, E), Wx[:, :E], p.b * s[:, 0]).view(*xs.shape[:2], -1)  # (T, B, 4H)
     mask = None if write_mask is None else write_mask.to(xg.dtype)
-    args = (xg, p.W_r.t(), p.W_x[:, E:].t(), p.Wq, p.bq, state.h, state.c, state.reads, state.keys, state.steps,
+    args = (xg, (p.W_r * s).t(), Wx[:, E:].t(), p.Wq, p.bq, state.h, state.c, state.reads, state.keys, state.steps,
             state.addresses, state.memory, state.strengths)
     if torch.is_grad_enabled() and any(x.requires_grad for x in args):
         outs = _LANTMScan.apply(*args, mask, spec)
