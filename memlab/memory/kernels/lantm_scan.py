@@ -314,7 +314,7 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
     GK = GQ[..., ok0:ok1].view(T, B, A, n)  # write heads: −Σ G over later reads; read heads: Σ_i G (∂L/∂k_r)
     GX = new(T + 1, B, H + Rm)  # row t+1: ∂L/∂[h_t, ρ_t]
     GXr = GX[..., H:].view(T + 1, B, R, m)
-    GA, GM, GS = new(B, n, L), new(B, L, m), new(B, L)  # −Σ G, ∂L/∂M, ∂L/∂log S
+    GA, GM, GS = new(B, n, L), new(B, m, L), new(B, L)  # −Σ G, ∂L/∂Mᵀ (planar, as MT), ∂L/∂log S
     MT = new(B, m, L)  # the memory, transposed once
     gdot, sdot = new(B, R), new(B, A)
     bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), sdot=sdot, sdot_u=sdot.unsqueeze(-1), Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
@@ -325,8 +325,8 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
               row_S_t=GQ[..., og0 + 2 * A : og1].unbind(0), row_M_t=GQ[..., om0:om1].view(T, B, W, m).unbind(0),
               row_T_t=GQ[..., ot0:ot1].unbind(0) if not invnorm else None,
               GX_t=GX.unbind(0), GXh_t=GX[..., :H].unbind(0), gr_t=GXr.unbind(0),  # (B, R, m)
-              GA_new=GA[:, :, N0:].view(B, n, T, W).unbind(2), GM_new=GM[:, N0:].view(B, T, W, m).unbind(1),
-              GS_new=GS[:, N0:].view(B, T, W).unbind(1), GM_N=[GM.narrow(1, 0, N) for N in Ns],
+              GA_new=GA[:, :, N0:].view(B, n, T, W).unbind(2), GM_new=GM[:, :, N0:].view(B, m, T, W).transpose(1, 3).unbind(2),  # (B, W, m)
+              GS_new=GS[:, N0:].view(B, T, W).unbind(1), GM_N=[GM.narrow(2, 0, N) for N in Ns],
               MT_N=[MT.narrow(2, 0, N) for N in Ns])  # (B, m, N)
     if R == 1:  # accumulate without summing over heads
         GA1, GS1 = GA.unsqueeze(1), GS.unsqueeze(1)
@@ -356,7 +356,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     ∂L/∂q accumulates in one (T, B, Q) buffer ``GQ``; ∂L/∂[h_t, ρ_t] in ``GX`` (T+1, B, H + R·m),
     row t+1, seeded with the outputs' own gradients and completed by step t+1's ``addmm_``, so it
     is whole when step t runs. Slot gradients accumulate in ``GA`` (−Σ_r G, planar like the
-    addresses), ``GM`` (∂L/∂M) and ``GS`` (∂L/∂log S) over all N0 + T·W slots; a slot written at
+    addresses), ``GM`` (∂L/∂M, planar like ``MT``) and ``GS`` (∂L/∂log S) over all N0 + T·W slots; a slot written at
     step t is read only at steps ≥ t, so when the loop reaches step t its row is complete and is
     copied into the instruction gradient of step t. Everything that does not depend on the
     recursion (activation derivatives, weight gradients) is done for all steps at once.
@@ -475,10 +475,10 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             vecdot(gr, rho_t[t], out=gdot)
             e = gw.sub_(gdot_u).mul_(w)
             if R == 1:
-                GM_N[t].addcmul_(w.transpose(1, 2), gr)  # Σ_t w_t g_ρ,t
+                GM_N[t].addcmul_(gr.transpose(1, 2), w)  # Σ_t g_ρ,tᵀ w_t
                 GS_N[t].add_(e)
             else:
-                GM_N[t].baddbmm_(w.transpose(1, 2), gr)
+                GM_N[t].baddbmm_(gr.transpose(1, 2), w)
                 GS_N[t].add_(e.sum(1))
             if invnorm:
                 e = e.div_(d2)
@@ -528,7 +528,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     gbq = GQ.sum((0, 1))
     ga0 = GA[:, :, :N0].transpose(1, 2).mul(scale)  # (B, N0, n)
     gS0 = torch.where(S0 > 0, GS[:, :N0] / S0.clamp_min(1e-300), torch.zeros_like(S0))  # ∂L/∂S = ∂L/∂log S / S
-    gM0 = GM[:, :N0]
+    gM0 = GM[:, :, :N0].transpose(1, 2)
     gx0 = GX[0]
     return GZ, gU[:H], gU[H:], gWq, gbq, gx0[:, :H], gc_c, gx0[:, H:].view(B, R, m), gk_c, gv_c, ga0, gM0, gS0
 
