@@ -317,9 +317,15 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
     GA, GM, GS = new(B, n, L), new(B, m, L), new(B, L)  # −Σ G, ∂L/∂Mᵀ (planar, as MT), ∂L/∂log S
     MT = new(B, m, L)  # the memory, transposed once
     gdot, sdot = new(B, R), new(B, A)
+    GCB, GHB = new(B, H), new(B, H)  # ∂L/∂c_t (carried), ∂L/∂h_t
+    DQa = DQ[..., 2 * A :]  # of log S, M: applied when a slot's row is copied into GQ
     bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), sdot=sdot, sdot_u=sdot.unsqueeze(-1), Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
-              Y3_t=Y[:, :, :3].unbind(0), Yo_t=Y[:, :, 3].unbind(0), do_tc_t=DO.unbind(0), DQ_t=DQ.unbind(0),
-              GQ_t=GQ.unbind(0), GQa_t=GQ[..., og0:].unbind(0), GKr_t=GK[:, :, W:].unbind(0),
+              GCB=GCB, GCU=GCB.unsqueeze(1), GHB=GHB,
+              DQS_t=DQa[..., :W].unbind(0), DQM_t=DQa[..., W : W + W * m].view(T, B, W, m).unbind(0),
+              GQgh_t=GQ[..., og0 : og0 + 2 * A].unbind(0), DQgh_t=DQ[..., : 2 * A].unbind(0),
+              DQT_t=DQa[..., W + W * m :].unbind(0) if not invnorm else None,
+              Y3_t=Y[:, :, :3].unbind(0), Yo_t=Y[:, :, 3].unbind(0), do_tc_t=DO.unbind(0),
+              GQ_t=GQ.unbind(0), GKr_t=GK[:, :, W:].unbind(0),
               GKwT_t=GK[:, :, :W].transpose(-1, -2).unbind(0),  # (B, n, W)
               gq_step_t=GQ[..., os0:os1].view(T, B, A, P).unbind(0),
               row_S_t=GQ[..., og0 + 2 * A : og1].unbind(0), row_M_t=GQ[..., om0:om1].view(T, B, W, m).unbind(0),
@@ -427,9 +433,11 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
         dT = torch.sigmoid(QB[..., ot0:ot1], out=DQ[..., ot0 - og0 : ot1 - og0])  # softplus' = sigmoid
         if spec.softmax_temp == "inverse":
             dT.mul_(TEMP * TEMP).neg_()  # T = 1/β: −σ·T²
-    DQ_t = bw["DQ_t"]  # (B, Q − og0): of g, h; of log S; of M (keys and steps: 1)
+    if fast_tr:  # σ'(g), σ'(h) folded into [k̃ − k_prev, ṽ − v_prev]: the per-step dot products give ∂L/∂q_g, ∂L/∂q_h
+        DKV.mul_(DQ[..., : 2 * A].view(T, B, 2, A, 1))
+    DQS_t, DQM_t, DQT_t, GQgh_t, DQgh_t = (bw[x] for x in ("DQS_t", "DQM_t", "DQT_t", "GQgh_t", "DQgh_t"))
     GQ = bw["GQ"].zero_()
-    GQ_t, GQa_t, GKr_t, GKwT_t, gq_step_t = (bw[x] for x in ("GQ_t", "GQa_t", "GKr_t", "GKwT_t", "gq_step_t"))
+    GQ_t, GKr_t, GKwT_t, gq_step_t = (bw[x] for x in ("GQ_t", "GKr_t", "GKwT_t", "gq_step_t"))
     if fast_tr:
         GK1_t, GQks_t, row_gh_t = bw["GK1_t"], bw["GQks_t"], bw["row_gh_t"]
         XC = bw["XC"].zero_()  # carried [∂L/∂k_t, ∂L/∂k_t + ∂L/∂v_t] through step t+1
@@ -453,7 +461,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     GA_new, GM_new, GS_new, GA_N, GS_N, GM_N = (bw[x] for x in ("GA_new", "GM_new", "GS_new", "GA_N", "GS_N", "GM_N"))
     GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
     GZ_t, GZ3_t, GZo_t = GZ.unbind(0), GZ[..., : 3 * H].view(T, B, 3, H).unbind(0), GZ[..., 3 * H :].unbind(0)
-    gc_c = torch.zeros_like(c0)  # via step t+1
+    GCB, GCU, GHB = bw["GCB"].zero_(), bw["GCU"], bw["GHB"]  # ∂L/∂c_t via step t+1 (then ∂L/∂c_0), ∂L/∂h_t
     gk_c, gv_c = torch.zeros_like(k0), torch.zeros_like(v0)  # ∂L/∂k_t via k̄_{t+1}, ∂L/∂v_t via v_{t+1}
     WqT, UT = Wq.t(), torch.cat([Uh, Ur], 0).t()  # (Q, H), (4H, H + R·m)
     rho_t = sv["Rv_t"][1:]
@@ -491,8 +499,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             GA_N[t].sub_(G if R == 1 else G.sum(1))
         # ---- the slots of step t: every read of them has been seen
         GKwT_t[t].copy_(GA_new[t])
-        row_M_t[t].copy_(GM_new[t])
-        row_S_t[t].copy_(GS_new[t])
+        mul(GM_new[t], DQM_t[t], out=row_M_t[t])  # ∂L/∂q of the slot's columns: times the activations' derivatives
+        mul(GS_new[t], DQS_t[t], out=row_S_t[t])
         # ---- heads:  k = v·k̄,  k̄ = lerp(k_prev, k̃, g),  v = interp(h, ṽ, v_prev)
         if fast_tr:  # k = k̄ + v,  v = lerp(v_prev, ṽ, h),  ṽ = r·s: both chains at once
             X = torch.add(XC, GK1_t[t], alpha=scale)  # [∂L/∂k̄_t = ∂L/∂k_t, ∂L/∂v_t]
@@ -513,13 +521,16 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             vecdot(gk, dk_t[t], out=row_g_t[t])  # ∂L/∂g
             mul(gk, g_t[t], out=GK_t[t])
             gk_c = gk.mul_(omg_t[t])
-        GQa_t[t].mul_(DQ_t[t])
+        if not fast_tr:
+            GQgh_t[t].mul_(DQgh_t[t])
+        if not invnorm:
+            row_T_t[t].mul_(DQT_t[t])
         # ---- LSTM: h = o tanh(c),  c = f c_prev + i g
-        gh = addmm(GXh_t[t + 1], row, WqT)
-        gc = torch.addcmul(gc_c, gh, do_tc_t[t])
-        mul(Y3_t[t], gc.unsqueeze(1), out=GZ3_t[t])
+        gh = addmm(GXh_t[t + 1], row, WqT, out=GHB)
+        GCB.addcmul_(gh, do_tc_t[t])  # ∂L/∂c_t
+        mul(Y3_t[t], GCU, out=GZ3_t[t])
         mul(Yo_t[t], gh, out=GZo_t[t])
-        gc_c = gc.mul_(f_t[t])
+        GCB.mul_(f_t[t])
         GX_t[t].addmm_(GZ_t[t], UT)  # ∂L/∂[h_{t-1}, ρ_{t-1}] (+ the outputs' own gradient, already there)
     if fast_tr:  # ∂L/∂k_0, ∂L/∂v_0
         gk_c, gv_c = Y0, X[:, 1] * OM_t[0][:, 1]
@@ -530,7 +541,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     gS0 = torch.where(S0 > 0, GS[:, :N0] / S0.clamp_min(1e-300), torch.zeros_like(S0))  # ∂L/∂S = ∂L/∂log S / S
     gM0 = GM[:, :, :N0].transpose(1, 2)
     gx0 = GX[0]
-    return GZ, gU[:H], gU[H:], gWq, gbq, gx0[:, :H], gc_c, gx0[:, H:].view(B, R, m), gk_c, gv_c, ga0, gM0, gS0
+    return GZ, gU[:H], gU[H:], gWq, gbq, gx0[:, :H], GCB, gx0[:, H:].view(B, R, m), gk_c, gv_c, ga0, gM0, gS0
 
 
 class _LANTMScan(torch.autograd.Function):
