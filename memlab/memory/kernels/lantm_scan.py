@@ -316,10 +316,10 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
     GXr = GX[..., H:].view(T + 1, B, R, m)
     GA, GM, GS = new(B, n, L), new(B, m, L), new(B, L)  # −Σ G, ∂L/∂Mᵀ (planar, as MT), ∂L/∂log S
     MT = new(B, m, L)  # the memory, transposed once
-    gdot, sdot = new(B, R), new(B, A)
+    gdot = new(B, R)
     GCB, GHB = new(B, H), new(B, H)  # ∂L/∂c_t (carried), ∂L/∂h_t
     DQa = DQ[..., 2 * A :]  # of log S, M: applied when a slot's row is copied into GQ
-    bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), sdot=sdot, sdot_u=sdot.unsqueeze(-1), Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
+    bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
               GCB=GCB, GCU=GCB.unsqueeze(1), GHB=GHB,
               DQS_t=DQa[..., :W].unbind(0), DQM_t=DQa[..., W : W + W * m].view(T, B, W, m).unbind(0),
               GQgh_t=GQ[..., og0 : og0 + 2 * A].unbind(0), DQgh_t=DQ[..., : 2 * A].unbind(0),
@@ -344,9 +344,11 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
         OM = new(T, B, 2, A, 1)
         DKV = new(T, B, 2, A, n)  # [k̃ − k_prev, ṽ − v_prev], for ∂L/∂g and ∂L/∂h
         ST = new(T, B, A, 1)
+        PM = new(T, B, A, n, n)  # ∂ṽ/∂r = s (I − ṽ ṽᵀ), s = (‖r‖² + δ)^(−1/2)
         Ybuf = new(B, 2, A, n)
         bw.update(GH=GH, OM=OM, DKV=DKV, ST=ST, XC=new(B, 2, A, n), Ybuf=Ybuf, GH_t=GH.unbind(0), OM_t=OM.unbind(0),
-                  DKV_t=DKV.unbind(0), s_t=ST.unbind(0), GK1_t=GK.unsqueeze(2).unbind(0),  # (B, 1, A, n)
+                  DKV_t=DKV.unbind(0), PM=PM, PM_t=PM.unbind(0), PMG=new(B, A, n, n),
+                  gsu_t=GQ[..., os0:os1].view(T, B, A, 1, n).unbind(0), GK1_t=GK.unsqueeze(2).unbind(0),  # (B, 1, A, n)
                   GQks_t=GQ[..., ok0:os1].view(T, B, 2, A, n).unbind(0),  # [key | step] columns, (B, 2, A, n)
                   row_gh_t=GQ[..., og0 : og0 + 2 * A].view(T, B, 2, A).unbind(0))  # [g | h] columns
     else:
@@ -415,8 +417,11 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             DKV[:, :, 1].zero_()  # ∂L/∂h is multiplied by h(1 − h) = 0 anyway
         DKV_t, VT_t = bw["DKV_t"], sv["VT_t"]
         if norm_steps:
-            torch.rsqrt(torch.linalg.vecdot(VR, VR).unsqueeze_(-1).add_(spec.step_delta), out=bw["ST"])
-            s_t = bw["s_t"]
+            ST, PM = bw["ST"], bw["PM"]
+            torch.rsqrt(torch.linalg.vecdot(VR, VR).unsqueeze_(-1).add_(spec.step_delta), out=ST)
+            torch.mul(VT.unsqueeze(-1), VT.unsqueeze(-2), out=PM).mul_(ST.unsqueeze(-1).neg())
+            PM.diagonal(dim1=-2, dim2=-1).add_(ST)
+            PM_t, PMG, gsu_t = bw["PM_t"], bw["PMG"], bw["gsu_t"]
     else:
         dk_t = (QB[..., ok0:ok1].view(T, B, A, n) - K[:-1]).unbind(0)  # k̃ − k_prev, for ∂L/∂g
         g_t, hg_t = sv["g_t"], sv["hg_t"]  # (B, A, 1)
@@ -467,7 +472,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     rho_t = sv["Rv_t"][1:]
     bw["MT"].copy_(M_buf.transpose(1, 2))  # contiguous: the per-step (B, R, m) x (B, m, N) products run faster
     MT_N = bw["MT_N"]  # (B, m, N)
-    gdot, gdot_u, sdot, sdot_u = bw["gdot"], bw["gdot_u"], bw["sdot"], bw["sdot_u"]  # per-step dot products
+    gdot, gdot_u = bw["gdot"], bw["gdot_u"]  # the per-step dot product g_ρ·ρ
     # ∂d2/∂k = 2·diff; invnorm ∂L/∂d2 = e·(−α/2)/d2, softmax ∂L/∂d2 = −e/T: factor applied once per key
     scale = -spec.alpha if invnorm else -2.0
     addmm, mul, bmm, vecdot = torch.addmm, torch.mul, torch.bmm, torch.linalg.vecdot
@@ -507,9 +512,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             vecdot(X, DKV_t[t], out=row_gh_t[t])  # ∂L/∂g, ∂L/∂h
             mul(X, GH_t[t], out=GQks_t[t])  # ∂L/∂k̃ = g ∂L/∂k̄;  ∂L/∂ṽ = h ∂L/∂v (normalised below)
             if norm_steps:
-                gs, vt = gq_step_t[t], VT_t[t]
-                vecdot(vt, gs, out=sdot)
-                gs.addcmul_(vt, sdot_u, value=-1).mul_(s_t[t])
+                torch.sum(mul(PM_t[t], gsu_t[t], out=PMG), -1, out=gq_step_t[t])  # ∂L/∂r = s (I − ṽ ṽᵀ) ∂L/∂ṽ
             XC = mul(X, OM_t[t], out=Ybuf)  # [(1 − g) ∂L/∂k̄, (1 − h) ∂L/∂v] ...
             Y1.add_(Y0)  # ... carried as [∂L/∂k, ∂L/∂k + ∂L/∂v] of step t−1 (k = k̄ + v)
         else:
