@@ -105,7 +105,7 @@ def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, maske
     HR = new(T + 1, B, H + R * m)
     Hv, Rv = HR[..., :H], HR[..., H:].view(T + 1, B, R, m)
     C = new(T + 1, B, H)  # 2·c_t in row t+1 (tanh c = 2σ(2c) − 1)
-    Z, SIG, TG, TC, QB = new(Ts, B, 4 * H), new(Ts, B, 4 * H), new(Ts, B, H), new(Ts, B, H), new(Ts, B, spec.instr_size)
+    SIG, TG, TC, QB = new(Ts, B, 4 * H), new(Ts, B, H), new(Ts, B, H), new(Ts, B, spec.instr_size)  # SIG: z, then σ(z) in place
     SQ = new(T, B, 2 * A + W)  # σ of the gates g, h and the strengths (unmasked); the trace keeps g, h
     K, V = new(T + 1, B, A, n), new(T + 1, B, A, P)  # keys and steps after step t in row t+1
     tr_no_interp = fast_tr and not interp
@@ -122,7 +122,7 @@ def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, maske
     Wd = new(B, T, R, L) if save else None  # read weights of step t in row t (slots < N_t only)
     MASK = new(T, B, 1) if masked else None
     ws = _Workspace(
-        T=T, B=B, N0=N0, save=save, L=L, HR=HR, Hv=Hv, Rv=Rv, C=C, Z=Z, SIG=SIG, TG=TG, TC=TC, QB=QB, SQ=SQ, K=K, V=V,
+        T=T, B=B, N0=N0, save=save, L=L, HR=HR, Hv=Hv, Rv=Rv, C=C, SIG=SIG, TG=TG, TC=TC, QB=QB, SQ=SQ, K=K, V=V,
         VT=VT, KBAR=KBAR, TEMP=TEMP, aP=aP, M=M_buf, S=S_buf, Wd=Wd, MASK=MASK,
         eps_n=torch.tensor(spec.eps / n, dtype=dtype, device=device),  # 0-dim: no conversion per call
         zf_t=torch.tensor(Z_FLOOR, dtype=dtype, device=device),
@@ -133,7 +133,7 @@ def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, maske
     ws.update(
         HR_t=HR.unbind(0), Hv_t=Hv.unbind(0), Rv_t=Rv.unbind(0), C_t=C.unbind(0), K_t=K.unbind(0), V_t=V.unbind(0),
         SQ_t=SQ.unbind(0),
-        Z_t=_views(Z, 0, T), SIG_t=_views(SIG, 0, T), TG_t=_views(TG, 0, T), TC_t=_views(TC, 0, T), QB_t=_views(QB, 0, T),
+        SIG_t=_views(SIG, 0, T), TG_t=_views(TG, 0, T), TC_t=_views(TC, 0, T), QB_t=_views(QB, 0, T),
         SG_t=_views(SIG[..., 2 * H : 3 * H], 0, T),
         I_t=_views(SIG[..., :H], 0, T), F_t=_views(SIG[..., H : 2 * H], 0, T), O_t=_views(SIG[..., 3 * H :], 0, T),
         Qsig_t=_views(QB[..., og0:og1], 0, T), Qmem_t=_views(QB[..., om0:om1], 0, T),
@@ -165,7 +165,7 @@ def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, maske
 def _fwd_steps_tr(
     T: int, save: bool, interp: bool, norm_steps: bool, invnorm: bool, rescale: bool, nhalf: float,
     inverse_temp: bool, temp_min: float, ot0: int, ot1: int, Ns: List[int],
-    xg_t: List[Tensor], HR_t: List[Tensor], U: Tensor, Z_t: List[Tensor], SIG_t: List[Tensor], SG_t: List[Tensor],
+    xg_t: List[Tensor], HR_t: List[Tensor], U: Tensor, SIG_t: List[Tensor], SG_t: List[Tensor],
     TG_t: List[Tensor], F_t: List[Tensor], I_t: List[Tensor], O_t: List[Tensor], C_t: List[Tensor],
     TC_t: List[Tensor], Hv_t: List[Tensor], Wq: Tensor, bq: Tensor, QB_t: List[Tensor], Qsig_t: List[Tensor],
     SQ_t: List[Tensor], Ssig_t: List[Tensor], mask_t: Optional[List[Tensor]], S_new: List[Tensor],
@@ -184,8 +184,7 @@ def _fwd_steps_tr(
     tr_no_interp = not interp
     for t in range(T):
         # ---- controller: LSTM([x, ρ_{t−1}], h_{t−1}), gates i, f, g, o (g doubled)
-        z = torch.addmm(xg_t[t], HR_t[t], U, out=Z_t[t])
-        torch.sigmoid(z, out=SIG_t[t])
+        torch.addmm(xg_t[t], HR_t[t], U, out=SIG_t[t]).sigmoid_()
         tg = torch.add(neg1, SG_t[t], alpha=2, out=TG_t[t])  # tanh g = 2σ(2g) − 1
         c2 = torch.mul(F_t[t], C_t[t], out=C_t[t + 1]).addcmul_(I_t[t], tg, value=2)  # 2c
         tc = torch.add(neg1, torch.sigmoid(c2, out=TC_t[t]), alpha=2, out=TC_t[t])  # tanh c
@@ -254,8 +253,8 @@ def _bwd_steps_tr(
     DQS_t: List[Tensor], row_S_t: List[Tensor], XC: Tensor, GK1_t: List[Tensor], DKV_t: List[Tensor],
     row_gh_t: List[Tensor], GH_t: List[Tensor], GQks_t: List[Tensor], PM_t: List[Tensor], gsu_t: List[Tensor],
     PMG: Tensor, gq_step_t: List[Tensor], OM_t: List[Tensor], Ybuf: Tensor, GXh_t: List[Tensor], WqT: Tensor,
-    GHB: Tensor, GCB: Tensor, GCU: Tensor, do_tc_t: List[Tensor], Y3_t: List[Tensor], GZ3_t: List[Tensor],
-    Yo_t: List[Tensor], GZo_t: List[Tensor], f_t: List[Tensor], GX_t: List[Tensor], GZ_t: List[Tensor], UT: Tensor,
+    GHB: Tensor, GCB: Tensor, GCU: Tensor, do_tc_t: List[Tensor], GZ3_t: List[Tensor],
+    GZo_t: List[Tensor], f_t: List[Tensor], GX_t: List[Tensor], GZ_t: List[Tensor], UT: Tensor,
 ) -> Tensor:
     """The backward's step loop for the translation group (same arithmetic as the general loop of
     ``_scan_backward``), compiled with TorchScript when it can be (``_scripted``). Returns the last
@@ -303,8 +302,8 @@ def _bwd_steps_tr(
         # ---- LSTM
         gh = torch.addmm(GXh_t[t + 1], GQ_t[t], WqT, out=GHB)
         GCB.addcmul_(gh, do_tc_t[t])
-        torch.mul(Y3_t[t], GCU, out=GZ3_t[t])
-        torch.mul(Yo_t[t], gh, out=GZo_t[t])
+        GZ3_t[t].mul_(GCU)  # GZ holds Y (below) until step t turns its row into ∂L/∂z_t
+        GZo_t[t].mul_(gh)
         GCB.mul_(f_t[t])
         GX_t[t].addmm_(GZ_t[t], UT)
     return X
@@ -370,7 +369,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     # ---- every per-step view (made once, in the workspace)
     xg_t = xg.unbind(0)
     HR_t, Hv_t, Rv_t, C_t, K_t, V_t, SQ_t = (ws[x] for x in ("HR_t", "Hv_t", "Rv_t", "C_t", "K_t", "V_t", "SQ_t"))
-    Z_t, SIG_t, TG_t, TC_t, QB_t, SG_t = (ws[x] for x in ("Z_t", "SIG_t", "TG_t", "TC_t", "QB_t", "SG_t"))
+    SIG_t, TG_t, TC_t, QB_t, SG_t = (ws[x] for x in ("SIG_t", "TG_t", "TC_t", "QB_t", "SG_t"))
     I_t, F_t, O_t, Qsig_t, Qmem_t = (ws[x] for x in ("I_t", "F_t", "O_t", "Qsig_t", "Qmem_t"))
     Qkey_t, Qstep_t, VT_t, KBAR_t = ws["Qkey_t"], ws["Qstep_t"], ws["VT_t"], ws["KBAR_t"]
     g_t, hg_t, Ssig_t, mask_t = ws["g_t"], ws["hg_t"], ws["Ssig_t"], ws["mask_t"]
@@ -384,7 +383,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
         L_ = list
         diffs, d2s = _scripted(_fwd_steps_tr)(
             T, save, interp, norm_steps, invnorm, bool(rescale), float(nhalf), spec.softmax_temp == "inverse",
-            float(spec.temp_min), ot0, ot1, Ns, L_(xg_t), L_(HR_t), U, L_(Z_t), L_(SIG_t), L_(SG_t), L_(TG_t), L_(F_t),
+            float(spec.temp_min), ot0, ot1, Ns, L_(xg_t), L_(HR_t), U, L_(SIG_t), L_(SG_t), L_(TG_t), L_(F_t),
             L_(I_t), L_(O_t), L_(C_t), L_(TC_t), L_(Hv_t), Wq, bq, L_(QB_t), L_(Qsig_t), L_(SQ_t), L_(Ssig_t),
             None if mask_t is None else L_(mask_t), L_(S_new), L_(Qmem_t), L_(M_new), L_(Qstep_t), L_(Qkey_t),
             L_(VT_t), L_(V_t), L_(K_t), L_(g_t), L_(hg_t), L_(a_new), L_(kw_t), TEMP, L_(Rv_t), L_(kr_t), L_(a_N),
@@ -392,8 +391,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     for t in range(T) if not fast_tr else ():  # the general groups
         s_ = t if save else 0
         # ---- controller: LSTM([x, ρ_{t−1}], h_{t−1}), gates i, f, g, o
-        z = addmm(xg_t[t], HR_t[t], U, out=Z_t[s_])  # (B, 4H), the g block doubled
-        sigmoid(z, out=SIG_t[s_])
+        addmm(xg_t[t], HR_t[t], U, out=SIG_t[s_]).sigmoid_()  # (B, 4H), the g block doubled
         tg = add(neg1, SG_t[s_], alpha=2, out=TG_t[s_])  # tanh g = 2σ(2g) − 1
         c2 = mul(F_t[s_], C_t[t], out=C_t[t + 1]).addcmul_(I_t[s_], tg, value=2)  # 2c
         tc = add(neg1, sigmoid(c2, out=TC_t[s_]), alpha=2, out=TC_t[s_])  # tanh c = 2σ(2c) − 1
@@ -474,7 +472,6 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
     def new(*shape):
         return HR.new_empty(shape)
 
-    Y = new(T, B, 4, H)  # gz = [gc, gc, gc, gh] * Y
     DO = new(T, B, H)
     DQ = new(T, B, Q - og0)  # activation derivatives of the columns from og0 on
     GQ = new(T, B, Q)  # time-major: each step's rows are contiguous
@@ -486,12 +483,12 @@ def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
     gdot = new(B, R)
     GCB, GHB = new(B, H), new(B, H)  # ∂L/∂c_t (carried), ∂L/∂h_t
     DQa = DQ[..., 2 * A :]  # of log S, M: applied when a slot's row is copied into GQ
-    bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), Y=Y, DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
+    bw = dict(gdot=gdot, gdot_u=gdot.unsqueeze(-1), DO=DO, DQ=DQ, GQ=GQ, GX=GX, GA=GA, GM=GM, GS=GS, MT=MT,
               GCB=GCB, GCU=GCB.unsqueeze(1), GHB=GHB,
               DQS_t=DQa[..., :W].unbind(0), DQM_t=DQa[..., W : W + W * m].view(T, B, W, m).unbind(0),
               GQgh_t=GQ[..., og0 : og0 + 2 * A].unbind(0), DQgh_t=DQ[..., : 2 * A].unbind(0),
               DQT_t=DQa[..., W + W * m :].unbind(0) if not invnorm else None,
-              Y3_t=Y[:, :, :3].unbind(0), Yo_t=Y[:, :, 3].unbind(0), do_tc_t=DO.unbind(0),
+              do_tc_t=DO.unbind(0),
               GQ_t=GQ.unbind(0), GKr_t=GK[:, :, W:].unbind(0),
               GKwT_t=GK[:, :, :W].transpose(-1, -2).unbind(0),  # (B, n, W)
               gq_step_t=GQ[..., os0:os1].view(T, B, A, P).unbind(0),
@@ -560,14 +557,14 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     # ---- outside the recursion, vectorised over t.  gz = [gc, gc, gc, gh] * Y (z with its g block
     # doubled, g′ = 2g), Y = [tanh g · σ'(i), c_prev · σ'(f), i · ∂tanh g/∂g′ = i (1 − tanh² g)/2, tanh c · σ'(o)]
     SI, SF, SO = SIG[..., :H], SIG[..., H : 2 * H], SIG[..., 3 * H :]
-    Y = bw["Y"]  # written block by block, without temporaries (σ' = σ − σ²)
+    GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
+    Y = GZ.view(T, B, 4, H)  # written block by block, without temporaries (σ' = σ − σ²); row t becomes ∂L/∂z_t at step t
     Yi, Yf, Yg, Yo = Y.unbind(2)
     torch.addcmul(SI, SI, SI, value=-1, out=Yi).mul_(TG)
     torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])  # C holds 2c: halved below
     torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g): halved below
     Y[:, :, 1:3].mul_(0.5)
     torch.addcmul(SO, SO, SO, value=-1, out=Yo).mul_(TC)
-    Y3_t, Yo_t = bw["Y3_t"], bw["Yo_t"]
     DO = bw["DO"]
     torch.addcmul(SO, SO, torch.mul(TC, TC, out=DO), value=-1, out=DO)  # ∂h/∂c = o (1 − tanh² c)
     do_tc_t = bw["do_tc_t"]
@@ -631,7 +628,6 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     GX_t, GXh_t, gr_t = bw["GX_t"], bw["GXh_t"], bw["gr_t"]
     GA, GM, GS = bw["GA"].zero_(), bw["GM"].zero_(), bw["GS"].zero_()
     GA_new, GM_new, GS_new, GA_N, GS_N, GM_N = (bw[x] for x in ("GA_new", "GM_new", "GS_new", "GA_N", "GS_N", "GM_N"))
-    GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
     GZ_t, GZ3_t, GZo_t = GZ.unbind(0), GZ[..., : 3 * H].view(T, B, 3, H).unbind(0), GZ[..., 3 * H :].unbind(0)
     GCB, GCU, GHB = bw["GCB"].zero_(), bw["GCU"], bw["GHB"]  # ∂L/∂c_t via step t+1 (then ∂L/∂c_0), ∂L/∂h_t
     gk_c, gv_c = torch.zeros_like(k0), torch.zeros_like(v0)  # ∂L/∂k_t via k̄_{t+1}, ∂L/∂v_t via v_{t+1}
@@ -652,7 +648,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             L_(GA_new), L_(GM_new), L_(DQM_t), L_(row_M_t), L_(GS_new), L_(DQS_t), L_(row_S_t), XC, L_(GK1_t),
             L_(DKV_t), L_(row_gh_t), L_(GH_t), L_(GQks_t), L_(PM_t) if norm_steps else [], L_(gsu_t) if norm_steps else [],
             PMG if norm_steps else XC, L_(gq_step_t), L_(OM_t), Ybuf, L_(GXh_t), WqT, GHB, GCB, GCU, L_(do_tc_t),
-            L_(Y3_t), L_(GZ3_t), L_(Yo_t), L_(GZo_t), L_(f_t), L_(GX_t), L_(GZ_t), UT)
+            L_(GZ3_t), L_(GZo_t), L_(f_t), L_(GX_t), L_(GZ_t), UT)
     for t in range(T - 1, -1, -1) if not fast_tr else ():  # the general groups
         N = Ns[t]
         row = GQ_t[t]
@@ -698,8 +694,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
         # ---- LSTM: h = o tanh(c),  c = f c_prev + i g
         gh = addmm(GXh_t[t + 1], row, WqT, out=GHB)
         GCB.addcmul_(gh, do_tc_t[t])  # ∂L/∂c_t
-        mul(Y3_t[t], GCU, out=GZ3_t[t])
-        mul(Yo_t[t], gh, out=GZo_t[t])
+        GZ3_t[t].mul_(GCU)  # GZ holds Y until step t turns its row into ∂L/∂z_t
+        GZo_t[t].mul_(gh)
         GCB.mul_(f_t[t])
         GX_t[t].addmm_(GZ_t[t], UT)  # ∂L/∂[h_{t-1}, ρ_{t-1}] (+ the outputs' own gradient, already there)
     if fast_tr:  # ∂L/∂k_0, ∂L/∂v_0
