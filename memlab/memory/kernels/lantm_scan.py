@@ -165,7 +165,7 @@ def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, maske
 def _fwd_steps_tr(
     T: int, save: bool, interp: bool, norm_steps: bool, invnorm: bool, rescale: bool, nhalf: float,
     inverse_temp: bool, temp_min: float, ot0: int, ot1: int, Ns: List[int],
-    xg_t: List[Tensor], HR_t: List[Tensor], U: Tensor, SIG_t: List[Tensor], SG_t: List[Tensor],
+    xg: Tensor, HR_t: List[Tensor], U: Tensor, SIG_t: List[Tensor], SG_t: List[Tensor],
     TG_t: List[Tensor], F_t: List[Tensor], I_t: List[Tensor], O_t: List[Tensor], C_t: List[Tensor],
     TC_t: List[Tensor], Hv_t: List[Tensor], Wq: Tensor, bq: Tensor, QB_t: List[Tensor], Qsig_t: List[Tensor],
     SQ_t: List[Tensor], Ssig_t: List[Tensor], mask_t: Optional[List[Tensor]], S_new: List[Tensor],
@@ -182,6 +182,7 @@ def _fwd_steps_tr(
     diffs: List[Tensor] = []
     d2s: List[Tensor] = []
     tr_no_interp = not interp
+    xg_t = xg.unbind(0)
     for t in range(T):
         # ---- controller: LSTM([x, ρ_{t−1}], h_{t−1}), gates i, f, g, o (g doubled)
         torch.addmm(xg_t[t], HR_t[t], U, out=SIG_t[t]).sigmoid_()
@@ -253,14 +254,17 @@ def _bwd_steps_tr(
     DQS_t: List[Tensor], row_S_t: List[Tensor], XC: Tensor, GK1_t: List[Tensor], DKV_t: List[Tensor],
     row_gh_t: List[Tensor], GH_t: List[Tensor], GQks_t: List[Tensor], PM_t: List[Tensor], gsu_t: List[Tensor],
     PMG: Tensor, gq_step_t: List[Tensor], OM_t: List[Tensor], Ybuf: Tensor, GXh_t: List[Tensor], WqT: Tensor,
-    GHB: Tensor, GCB: Tensor, GCU: Tensor, do_tc_t: List[Tensor], GZ3_t: List[Tensor],
-    GZo_t: List[Tensor], f_t: List[Tensor], GX_t: List[Tensor], GZ_t: List[Tensor], UT: Tensor,
+    GHB: Tensor, GCB: Tensor, GCU: Tensor, do_tc_t: List[Tensor], GZ: Tensor, f_t: List[Tensor],
+    GX_t: List[Tensor], UT: Tensor,
 ) -> Tensor:
     """The backward's step loop for the translation group (same arithmetic as the general loop of
     ``_scan_backward``), compiled with TorchScript when it can be (``_scripted``). Returns the last
     (step 0) [∂L/∂k̄_0, ∂L/∂v_0]; [∂L/∂k, ∂L/∂k + ∂L/∂v] carried out of step 0 are left in ``Ybuf``."""
     X = XC
     Y0, Y1 = Ybuf[:, 0], Ybuf[:, 1]
+    H = GHB.shape[1]
+    GZ_t, GZo_t = GZ.unbind(0), GZ[:, :, 3 * H :].unbind(0)
+    GZ3_t = GZ[:, :, : 3 * H].view(T, GZ.shape[1], 3, H).unbind(0)
     for t in range(T - 1, -1, -1):
         gr = gr_t[t + 1]  # ∂L/∂ρ_t (B, R, m)
         # ---- read: ρ = w M,  w = u/Σu,  u = φ(d2) S
@@ -367,7 +371,6 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     eps_n, zf_t, sqrt_delta_t, delta_t = ws["eps_n"], ws["zf_t"], ws["sqrt_delta_t"], ws["delta"]
     U = torch.cat([Uh, Ur], 0)  # (H + R·m, 4H)
     # ---- every per-step view (made once, in the workspace)
-    xg_t = xg.unbind(0)
     HR_t, Hv_t, Rv_t, C_t, K_t, V_t, SQ_t = (ws[x] for x in ("HR_t", "Hv_t", "Rv_t", "C_t", "K_t", "V_t", "SQ_t"))
     SIG_t, TG_t, TC_t, QB_t, SG_t = (ws[x] for x in ("SIG_t", "TG_t", "TC_t", "QB_t", "SG_t"))
     I_t, F_t, O_t, Qsig_t, Qmem_t = (ws[x] for x in ("I_t", "F_t", "O_t", "Qsig_t", "Qmem_t"))
@@ -383,11 +386,12 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
         L_ = list
         diffs, d2s = _scripted(_fwd_steps_tr)(
             T, save, interp, norm_steps, invnorm, bool(rescale), float(nhalf), spec.softmax_temp == "inverse",
-            float(spec.temp_min), ot0, ot1, Ns, L_(xg_t), L_(HR_t), U, L_(SIG_t), L_(SG_t), L_(TG_t), L_(F_t),
+            float(spec.temp_min), ot0, ot1, Ns, xg, L_(HR_t), U, L_(SIG_t), L_(SG_t), L_(TG_t), L_(F_t),
             L_(I_t), L_(O_t), L_(C_t), L_(TC_t), L_(Hv_t), Wq, bq, L_(QB_t), L_(Qsig_t), L_(SQ_t), L_(Ssig_t),
             None if mask_t is None else L_(mask_t), L_(S_new), L_(Qmem_t), L_(M_new), L_(Qstep_t), L_(Qkey_t),
             L_(VT_t), L_(V_t), L_(K_t), L_(g_t), L_(hg_t), L_(a_new), L_(kw_t), TEMP, L_(Rv_t), L_(kr_t), L_(a_N),
             L_(S_N), L_(M_N), None if w_N is None else L_(w_N), neg1, sqrt_delta_t, eps_n, zf_t)
+    xg_t = xg.unbind(0) if not fast_tr else ()
     for t in range(T) if not fast_tr else ():  # the general groups
         s_ = t if save else 0
         # ---- controller: LSTM([x, ρ_{t−1}], h_{t−1}), gates i, f, g, o
@@ -628,7 +632,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     GX_t, GXh_t, gr_t = bw["GX_t"], bw["GXh_t"], bw["gr_t"]
     GA, GM, GS = bw["GA"].zero_(), bw["GM"].zero_(), bw["GS"].zero_()
     GA_new, GM_new, GS_new, GA_N, GS_N, GM_N = (bw[x] for x in ("GA_new", "GM_new", "GS_new", "GA_N", "GS_N", "GM_N"))
-    GZ_t, GZ3_t, GZo_t = GZ.unbind(0), GZ[..., : 3 * H].view(T, B, 3, H).unbind(0), GZ[..., 3 * H :].unbind(0)
+    if not fast_tr:
+        GZ_t, GZ3_t, GZo_t = GZ.unbind(0), GZ[..., : 3 * H].view(T, B, 3, H).unbind(0), GZ[..., 3 * H :].unbind(0)
     GCB, GCU, GHB = bw["GCB"].zero_(), bw["GCU"], bw["GHB"]  # ∂L/∂c_t via step t+1 (then ∂L/∂c_0), ∂L/∂h_t
     gk_c, gv_c = torch.zeros_like(k0), torch.zeros_like(v0)  # ∂L/∂k_t via k̄_{t+1}, ∂L/∂v_t via v_{t+1}
     WqT, UT = Wq.t(), torch.cat([Uh, Ur], 0).t()  # (Q, H), (4H, H + R·m)
@@ -648,7 +653,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
             L_(GA_new), L_(GM_new), L_(DQM_t), L_(row_M_t), L_(GS_new), L_(DQS_t), L_(row_S_t), XC, L_(GK1_t),
             L_(DKV_t), L_(row_gh_t), L_(GH_t), L_(GQks_t), L_(PM_t) if norm_steps else [], L_(gsu_t) if norm_steps else [],
             PMG if norm_steps else XC, L_(gq_step_t), L_(OM_t), Ybuf, L_(GXh_t), WqT, GHB, GCB, GCU, L_(do_tc_t),
-            L_(GZ3_t), L_(GZo_t), L_(f_t), L_(GX_t), L_(GZ_t), UT)
+            GZ, L_(f_t), L_(GX_t), UT)
     for t in range(T - 1, -1, -1) if not fast_tr else ():  # the general groups
         N = Ns[t]
         row = GQ_t[t]
