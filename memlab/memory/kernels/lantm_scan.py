@@ -13,17 +13,41 @@ through time by hand from the final buffer: no per-step copies of the memory are
 per-step read weights (into one (B, T, R, N0 + T·W) buffer), squared distances and key
 differences, O(B·R·N·(n+2)) each step, are (O(B·R·T²·(n+2)) in all, against O(B·T²·m) for
 re-saving the memory). Everything in the backward that does not depend on the recursion
-(activation derivatives, weight gradients) is done for all steps at once. At the paper's sizes
-a step is ~25 tiny tensor ops forward and ~35 backward, so the kernel is written against
-per-op overhead (issue 14: the cost was dispatch, not arithmetic): every per-step view of a
-buffer is made once, before the loop, by one ``unbind`` per buffer (and shared by forward and
-backward), so the loop bodies are only arithmetic writing with ``out=`` into preallocated
-buffers (no ``cat``/``stack``, slicing or ``fill_`` per step); addresses are stored planar
-(B, n, N) so k − a and its reductions run along the slots; the slot gradients of one read
-head are accumulated without summing over heads; and the step loops run under
-``torch.inference_mode``. Under ``no_grad`` nothing is saved and the per-step buffers are one
-step deep, so 8x lengths only cost the slot buffers. On Linux the first CPU call asks glibc to
-keep freed memory (``memlab.core.runtime.keep_freed_memory``): the per-call buffers otherwise come back as fresh
+(activation derivatives, weight gradients, the step normalisation's Jacobians) is done for all
+steps at once, before or after the loop.
+
+At the paper's sizes a step is ~30 tiny tensor ops forward and ~26 backward, so the kernel is
+written against per-op overhead (issue 14: the cost was dispatch, not arithmetic):
+
+* Workspaces. The buffers of a call and every per-step view of them (one ``unbind`` or
+  ``narrow`` per buffer, ~15,000 views at B = 32, T = 130, shared by forward and backward) form a
+  ``_Workspace``. A training workspace is leased to the autograd graph and, when the graph is
+  freed, goes back to a small pool (``_acquire``/``_release``), so the next call of the same shapes
+  builds no buffer and no view; the backward adds its own buffers to it on first use. Everything
+  that leaves the kernel is a copy (``_normal``). The loop bodies are only arithmetic writing with
+  ``out=`` or in place (no ``cat``/``stack``, slicing, ``fill_`` or allocation per step).
+* Compiled loops. For the translation group (the paper's models) the forward and backward step
+  loops are the functions ``_fwd_steps_tr``/``_bwd_steps_tr``, compiled with TorchScript on first
+  use (about 1 µs less dispatch per op than Python; ``MEMLAB_NO_TORCHSCRIPT=1`` or
+  ``USE_SCRIPT = False`` runs them as plain Python); the general groups run the Python loops of
+  ``_scan_forward``/``_scan_backward``.
+* No tanh in the controller: on this torch build tanh costs ~4 sigmoids. The kernel takes the g
+  gates' rows of W_x, W_r and b doubled (``lantm_scan`` scales them with autograd), so one sigmoid
+  over all four gate blocks gives tanh g = 2σ(2g) − 1 by one add; the cell state is kept as 2c,
+  so tanh c = 2σ(2c) − 1 needs no doubling.
+* Layouts: per-step rows contiguous — the instruction and controller-input gradients ``GQ``,
+  ``GX`` are time-major (T, B, ·); addresses, the transposed memory ``MT`` and its gradient are
+  planar (B, ·, N) so k − a, the read products and their accumulation run along the slots; the
+  controller's pre-activations are written into the sigmoid buffer and the backward's LSTM
+  derivative factors into ∂L/∂z itself (turned into ∂L/∂z_t in place at step t).
+* Fewer ops: the slot gradients of one read head are accumulated without summing over heads, a
+  slot's ∂L/∂log S and ∂L/∂M enter ∂L/∂q already times their activations' derivatives, σ'(g),
+  σ'(h) are folded into the translation chains once per call, the cell and hidden gradients live
+  in fixed buffers; and the step loops run under ``torch.inference_mode``.
+
+Under ``no_grad`` nothing is saved and the per-step buffers are one step deep, so 8x lengths
+only cost the slot buffers. On Linux the first CPU call asks glibc to keep freed memory
+(``memlab.core.runtime.keep_freed_memory``): the per-call buffers otherwise come back as fresh
 pages every step.
 
 Shapes: B batch, T time, H controller cells, m memory width, n key dimension, P group
@@ -337,10 +361,12 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
                   ws: _Workspace | None = None):
     """Forward (no autograd inside). Returns (hs (T,B,H), reads (T,B,R,m), final, trace, saved).
 
-    Rows t+1 of ``HR`` hold [h_t | ρ_t], the controller's recurrent input of step t+1. Slot
-    N0 + W·t + j holds write head j's step-t entry. Without ``save`` the buffers only the
-    backward needs are one step deep. Every view the loop uses is made before it, in the
-    workspace ``ws`` (built here when not given), so the loop body is only arithmetic with ``out=``.
+    ``xg``, ``Uh``, ``Ur`` carry the g gates' columns doubled (tanh g = 2σ(2g) − 1; ``lantm_scan``
+    scales them). Rows t+1 of ``HR`` hold [h_t | ρ_t], the controller's recurrent input of step
+    t+1; row t+1 of ``C`` holds 2·c_t. Slot N0 + W·t + j holds write head j's step-t entry.
+    Without ``save`` the buffers only the backward needs are one step deep. Every view the loop
+    uses is made before it, in the workspace ``ws`` (built here when not given), so the loop body
+    is only arithmetic with ``out=``; the translation group's loop is ``_fwd_steps_tr``.
     """
     T, B, _ = xg.shape
     H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
@@ -716,7 +742,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
 
 
 class _LANTMScan(torch.autograd.Function):
-    """Fused LANTM recurrence; differentiable in hs and reads (state and trace come back detached)."""
+    """Fused LANTM recurrence; differentiable in hs and reads (state and trace come back detached).
+    ``xg``, ``Uh``, ``Ur`` carry the g gates' columns doubled (see ``_scan_forward``)."""
 
     @staticmethod
     def forward(ctx, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec):
