@@ -324,6 +324,18 @@ def test_fused_equals_reference_for_every_group_and_weighting(kw, preset):
     _agree(core, masked=code)
 
 
+@pytest.mark.parametrize("kw", GROUP_CASES[:4], ids=["inv", "soft", "soft-inverse", "inv-k3-2w2r"])
+def test_fused_translation_loops_agree_scripted_or_not(kw, monkeypatch):
+    """The translation group's step loops run as TorchScript when available and as plain Python
+    otherwise (``USE_SCRIPT``): both equal the reference, values and gradients."""
+    from memlab.memory.kernels import lantm_scan as K
+
+    monkeypatch.setattr(K, "USE_SCRIPT", False)
+    for code in (False, True):
+        core = _core(dict(kw, read_to_output=code, read_first=code, interpolate_steps=not code, init_slot=code))
+        _agree(core, masked=code)
+
+
 @pytest.mark.parametrize("kw", [GROUP_CASES[0], GROUP_CASES[1], GROUP_CASES[2], GROUP_CASES[5]],
                          ids=["inv", "soft", "soft-inverse", "so2"])
 @pytest.mark.parametrize("first", [False, True])
