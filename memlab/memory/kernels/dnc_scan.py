@@ -615,7 +615,7 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
     KWN = KWr / sv["KNW"].unsqueeze(-1).neg()  # −k^w / ‖k^w‖ (T, B, 1, W)
     NKNRr = sv["KNR"].unsqueeze(2).neg()  # (T, B, 1, R)
     NKNW = sv["KNW"].neg()  # (T, B, 1)
-    MH = Ms / MN.unsqueeze(-1)  # M_t(i) / ‖M_t(i)‖ (T + 1, B, N, W)
+    RMN = torch.reciprocal(MN)  # 1 / ‖M_t(i)‖ (T + 1, B, N): scales a row gradient, never M itself
     GAa = SG[:, :, c7 - c4 : c8 - c4]
     CA = GWa * GAa  # ∂a = ∂w^w g^w g^a
     CC = GWa - CA  # ∂c^w = ∂w^w g^w (1 − g^a)
@@ -649,7 +649,7 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
     CR_ = _per_step(sv["MO"][:, :, :, 2], T)
     KR_, bDr_, KRN_, KR3_, NKNRr_ = (_per_step(x, T) for x in (sv["KR"], bDr, KRN, KR3, NKNRr))
     KW_, bDw_, KWN_, KWr_, NKNW_, CW_ = (_per_step(x, T) for x in (sv["KW"], bDw, KWN, KWr, NKNW, sv["CW"]))
-    M_, MT_, MH_ = _per_step(Ms, S1), _per_step(Ms.transpose(2, 3), S1), _per_step(MH, S1)
+    M_, MT_, RMNr_ = _per_step(Ms, S1), _per_step(Ms.transpose(2, 3), S1), _per_step(RMN.unsqueeze(2), S1)
     WR_, WRT_ = _per_step(WRs, S1), _per_step(WRs.transpose(2, 3), S1)
     WWc_, WWr_ = _per_step(WWs.unsqueeze(-1), S1), _per_step(WWs.unsqueeze(2), S1)
     OMWc_ = _per_step(OMWW.unsqueeze(-1), S1)
@@ -736,7 +736,7 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
             GOkr_[t].copy_(gkr.view(B, RW))
             gM.baddbmm_(gz.transpose(1, 2), KR3_[t])
             # ∂‖M_t(i)‖ from this read and the next write, as one row scaling
-            gM.addcmul_(torch.baddbmm(gmn.unsqueeze(1), NKNRr_[t], gD).view(B, N, 1), MH_[t + 1])
+            gM.addcmul_(torch.baddbmm(gmn.unsqueeze(1), NKNRr_[t], gD).mul_(RMNr_[t + 1]).view(B, N, 1), M_[t + 1])
             # directional reads f = L_t x, b = L_tᵀ x (x = w^r_{t−1}); G_t = ∂L_t + Σ ∂f xᵀ + x ∂bᵀ
             gx = torch.bmm(ZZf, Ln).baddbmm_(ZZb, Ln.transpose(1, 2))  # ∂w^r_{t−1}
             if R == 1:  # two broadcast products beat a rank-2 GEMM update
@@ -795,7 +795,7 @@ def _scan_backward_eager(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
                 torch.mul(ght, FFS_[t], out=GPRE_[t])
             gM, gMo = gMp, gM
             gwr, gp, gu = gx, gpn, gun
-    gM.addcmul_(gmn.unsqueeze(-1), MH_[0])
+    gM.addcmul_(gmn.mul_(RMN[0]).unsqueeze(-1), Ms[0])
     TB = T * B
     if lstm:
         perm = sv["perm"]
