@@ -252,6 +252,37 @@ def test_fused_kernel_frees_its_saved_tensors():
         gc.enable()
 
 
+def test_fused_kernel_buffers_are_reused_only_after_the_graph_is_freed():
+    """The kernel's sequence buffers come from a block reused across calls (``_Pool``): two
+    graphs alive at once (and a no-grad call between them) must not share it; after both are
+    freed the next call gets the block back, and gradients stay those of each graph alone."""
+    from memlab.memory.kernels import dnc_scan as K
+
+    core = _perturbed(_core(read_heads=1).double())
+    xa, xb = torch.randn(7, 2, 5, dtype=torch.float64), torch.randn(9, 2, 5, dtype=torch.float64)
+    params = list(core.parameters())
+
+    def grads(ys):
+        return torch.autograd.grad(ys.square().sum(), params)
+
+    alone_a, alone_b = grads(core.forward_sequence(xa)[0]), grads(core.forward_sequence(xb)[0])
+    ys_a, s_a = core.forward_sequence(xa)
+    ys_b, s_b = core.forward_sequence(xb)  # a's graph still holds its block
+    with torch.no_grad():
+        core.forward_sequence(xb)
+    for a, b in zip(grads(ys_b), alone_b):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(grads(ys_a), alone_a):
+        torch.testing.assert_close(a, b)
+    del ys_a, ys_b, s_a, s_b
+    block = K._Pool._free.get(torch.device("cpu"))
+    assert block is not None and block.numel() >= K._Pool._need[torch.device("cpu")]
+    ys_c, _ = core.forward_sequence(xa)
+    assert torch.device("cpu") not in K._Pool._free  # taken by the live graph
+    for a, b in zip(grads(ys_c), alone_a):
+        torch.testing.assert_close(a, b)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_fused_kernel_on_cuda_matches_cpu():
     core = _perturbed(_core().double())
