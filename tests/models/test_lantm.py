@@ -318,6 +318,8 @@ def test_released_preset_is_paper_code_with_the_released_run_options():
     assert PRESETS["released"] == {**PRESETS["paper-code"], "init_slot_strength": "learned"}
     assert all(PRESETS[p]["init_slot_strength"] == "one" for p in ("paper-text", "paper-code", "reproduce"))
     assert all(set(RELEASED[m]) == set(TASKS) for m in RELEASED)
+    from memlab.experiments.hparams.seed004 import TRAIN_PROFILES
+    assert set(TRAIN_PROFILES["released"]) == set(TRAIN_PROFILES["paper-code"])  # no key inherited across readings
     rev = resolve_run_config("lantm-invnorm", "reverse", {"model": {"preset": "released"}})
     assert (rev.model_cfg["init_magnitude"], rev.model_cfg["step_delta"], rev.model_cfg["interpolate_steps"]) == (1.0, 1.0, False)
     t = rev.train

@@ -73,7 +73,8 @@ TABLE2: dict[str, dict[str, dict[str, Any]]] = {
 PAPER_TEXT_LR_SCALE = 0.1
 
 #: training settings (``train.*`` keys of ``memlab.training.trainer.TrainConfig``) per reading
-_NO_DECAY = dict(lr_decay=1.0, lr_decay_every=0, lr_decay_after=0, batch_lengths="sequence")
+#: what paper-text and paper-code leave as before the released options existed (TrainConfig's defaults)
+_NO_DECAY = dict(lr_decay=1.0, lr_decay_every=0, lr_decay_after=0, batch_lengths="sequence", rms_eps=1e-6)
 TRAIN_PROFILES: dict[str, dict[str, Any]] = {
     "paper-text": dict(momentum=0.95, rms_alpha=0.95, clip_norm=1.0, clip_value=0.0, plateau_halving=True,
                        lr_halve_after=100, lr_patience=30, **_NO_DECAY),
