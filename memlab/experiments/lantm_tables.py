@@ -80,6 +80,14 @@ class LantmTablesConfig:
         check_range("max_time", self.max_time, 0, 30 * 86400, lo_open=True)
         check_range("max_epochs", self.max_epochs, 1, 10_000_000)
         check_range("eval_batches", self.eval_batches, 1, 1_000_000)
+        preset = self.model.get("preset")
+        if preset is not None:  # checked here too: a model that ignores a preset must not hide a typo
+            from memlab.experiments.hparams.seed004 import LSTM_PRESETS, PROFILE_OF_PRESET
+
+            allowed = [*PROFILE_OF_PRESET, *(p for p in LSTM_PRESETS if p not in PROFILE_OF_PRESET)]
+            if preset not in allowed:
+                raise ConfigError(f"model.preset={preset!r} is not allowed; choose one of {', '.join(allowed)} "
+                                  f"(LANTM: {', '.join(PROFILE_OF_PRESET)}; LSTM: {', '.join(LSTM_PRESETS)})")
 
 
 def eval_scales(model: str, task: str) -> list[int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from memlab.cli import main
 from memlab.experiments.lantm_tables import EXPERIMENT, eval_scales, render_tables
 
@@ -134,3 +136,11 @@ def test_disagreements_list_the_best_run_and_every_reading_tried():
     assert "| copy | lantm-invnorm | 2x | 100% | 30.0% | reproduce, seed 1 | paper-code (1 seed), reproduce (2 seeds) |" in md
     assert "| copy | lantm-invnorm | 1x |" not in md and "| copy | lstm |" not in md.split("disagree")[1]
     assert "Where we disagree" not in render_tables([rec(0, 1.0, 1.0, reading="reproduce", model_cfg={}, train={})])
+
+
+def test_an_unknown_preset_is_an_error_even_when_only_the_lstm_runs():
+    from memlab.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.preset='bogus' is not allowed; choose one of paper-text"):
+        EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), model={"preset": "bogus"}).validate()
+    EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), model={"preset": "paper"}).validate()
