@@ -110,17 +110,24 @@ class _Lease:
     __slots__ = ("__weakref__",)
 
 
+def _sizes(spec: LANTMSpec) -> tuple[int, int, int, int, int, int, int]:
+    """(H, m, n, W, R, A, P): controller cells, memory width, key dim, write/read/all heads, step size."""
+    return spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
+
+
+def _columns(spec: LANTMSpec) -> tuple[tuple[int, int], ...]:
+    """Column ranges of the instruction q: (key, step, sig, mem, temp), each (start, stop)."""
+    o = spec.offsets()
+    return o["key"], o["step"], o["sig"], o["mem"], o["temp"]
+
+
 def _forward_buffers(T, B, N0, dtype, device, spec: LANTMSpec, save: bool, masked: bool) -> _Workspace:
     """The forward's buffers and all their per-step views (made once: one ``unbind`` per buffer)."""
-    H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
+    H, m, n, W, R, A, P = _sizes(spec)
     group, invnorm = spec.group, spec.weighting == "invnorm"
     fast_tr = isinstance(group, Translation)
     interp, norm_steps = spec.interpolate_steps, spec.normalise_steps
-    o = spec.offsets()
-    ok0, ok1 = o["key"]
-    os0, os1 = o["step"]
-    og0, og1 = o["sig"]
-    om0, om1 = o["mem"]
+    (ok0, ok1), (os0, os1), (og0, og1), (om0, om1), _ = _columns(spec)
     Ts = T if save else 1
 
     def new(*shape):
@@ -369,12 +376,11 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     is only arithmetic with ``out=``; the translation group's loop is ``_fwd_steps_tr``.
     """
     T, B, _ = xg.shape
-    H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
+    H, m, n, W, R, A, P = _sizes(spec)
     group, invnorm = spec.group, spec.weighting == "invnorm"
     fast_tr = isinstance(group, Translation)
     interp, norm_steps = spec.interpolate_steps, spec.normalise_steps
-    o = spec.offsets()
-    ot0, ot1 = o["temp"]
+    ot0, ot1 = _columns(spec)[4]
     N0 = a0.shape[1]
     if ws is None:
         ws = _forward_buffers(T, B, N0, xg.dtype, xg.device, spec, save, mask is not None)
@@ -487,15 +493,10 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
 def _backward_buffers(sv: _Workspace, spec: LANTMSpec) -> dict:
     """The backward's buffers and their per-step views, added to the forward's workspace."""
     T, B, N0, L = sv["T"], sv["B"], sv["N0"], sv["L"]
-    H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
+    H, m, n, W, R, A, P = _sizes(spec)
     fast_tr, invnorm = isinstance(spec.group, Translation), spec.weighting == "invnorm"
-    o = spec.offsets()
     Q = spec.instr_size
-    ok0, ok1 = o["key"]
-    os0, os1 = o["step"]
-    og0, og1 = o["sig"]
-    om0, om1 = o["mem"]
-    ot0, ot1 = o["temp"]
+    (ok0, ok1), (os0, os1), (og0, og1), (om0, om1), (ot0, ot1) = _columns(spec)
     Rm = R * m
     HR, SQ, QB, M_buf, Ns = sv["HR"], sv["SQ"], sv["QB"], sv["M"], sv["Ns"]
 
@@ -564,17 +565,12 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     recursion (activation derivatives, weight gradients) is done for all steps at once.
     """
     T, B, _ = xg.shape
-    H, m, n, W, R, A, P = spec.hidden, spec.mem_width, spec.key_dim, spec.write_heads, spec.read_heads, spec.heads, spec.P
+    H, m, n, W, R, A, P = _sizes(spec)
     group, invnorm = spec.group, spec.weighting == "invnorm"
     fast_tr = isinstance(group, Translation)
     interp, norm_steps = spec.interpolate_steps, spec.normalise_steps
-    o = spec.offsets()
     Q = spec.instr_size
-    ok0, ok1 = o["key"]
-    os0, os1 = o["step"]
-    og0, og1 = o["sig"]
-    om0, om1 = o["mem"]
-    ot0, ot1 = o["temp"]
+    (ok0, ok1), (os0, os1), (og0, og1), (om0, om1), (ot0, ot1) = _columns(spec)
     N0 = a0.shape[1]
     L = N0 + T * W
     Rm = R * m
