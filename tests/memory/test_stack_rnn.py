@@ -112,6 +112,28 @@ def _grads(core, ys, state, seed=0):
     return torch.autograd.grad(loss, list(core.parameters()), allow_unused=True)
 
 
+def _fused_and_reference(core, xs, st):
+    """(outputs, final-state leaves, parameter gradients) of the fused kernel, then of the reference."""
+    from memlab.core.interfaces import tree_leaves
+
+    out = {}
+    for kernel in ("fused", "reference"):
+        core.kernel = kernel
+        ys, state = core.forward_sequence(xs, st)
+        out[kernel] = ys, tree_leaves(state), _grads(core, ys, state)
+    return out["fused"], out["reference"]
+
+
+def _assert_agree(core, fused, ref):
+    """float64 agreement of outputs, final state and every parameter gradient."""
+    (yf, sf, gf), (yr, sr, gr) = fused, ref
+    torch.testing.assert_close(yf, yr, rtol=1e-12, atol=1e-12)
+    for a, b in zip(sf, sr):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for (name, _), a, b in zip(core.named_parameters(), gf, gr):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}: {m}")
+
+
 @pytest.mark.parametrize("kw", [dict(n_stacks=1, depth=6, cell_size=3, top_k=2),
                                 dict(n_stacks=2, depth=4, cell_size=2, top_k=4),
                                 dict(n_stacks=3, depth=1, cell_size=1, top_k=1)],
@@ -121,26 +143,15 @@ def test_fused_kernel_matches_composed_reference_float64(kw):
     (the LSTM's own forward, then StackRNNAccess.forward): outputs, final state (stacks, h, c)
     and the gradient of every parameter (controller, action/value layer, learned initial state),
     from a random initial stack."""
-    from memlab.core.interfaces import tree_leaves
-
     core = _perturbed_core(**kw)
     xs = torch.randn(7, 3, 4, dtype=D)
     st = core.initial_state(3)
     st = st._replace(memory=SR.StackRNNState(torch.rand_like(st.memory.S)))
-    out = {}
-    for kernel in ("fused", "reference"):
-        core.kernel = kernel
-        ys, state = core.forward_sequence(xs, st)
-        out[kernel] = ys, tree_leaves(state), _grads(core, ys, state)
-    (yf, sf, gf), (yr, sr, gr) = out["fused"], out["reference"]
+    (yf, sf, gf), (yr, sr, gr) = _fused_and_reference(core, xs, st)
     assert yf.grad_fn is not None and "StackRNNScan" in type(yf.grad_fn).__name__  # the kernel ran
-    torch.testing.assert_close(yf, yr, rtol=1e-12, atol=1e-12)
     assert len(sf) == len(sr) == 3
-    for a, b in zip(sf, sr):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
-    for (name, _), a, b in zip(core.named_parameters(), gf, gr):
-        assert a is not None and b is not None, name
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}: {m}")
+    assert all(a is not None and b is not None for a, b in zip(gf, gr))
+    _assert_agree(core, (yf, sf, gf), (yr, sr, gr))
 
 
 @pytest.mark.parametrize("depth", [4, 7, 12], ids=["depth<T", "depth=T", "depth>T"])
@@ -150,8 +161,6 @@ def test_fused_kernel_active_rows_match_reference_float64(depth, start):
     the kernel updates and back-propagates only the rows a push can have reached (n_t = n_0 + t,
     at most the depth): outputs, final state and every parameter gradient still agree with the
     composed reference, when the stack fills up within the sequence and when it never does."""
-    from memlab.core.interfaces import tree_leaves
-
     core = _perturbed_core(n_stacks=2, depth=depth, cell_size=3, top_k=2)
     xs = torch.randn(7, 3, 4, dtype=D)
     st = core.initial_state(3)
@@ -159,18 +168,10 @@ def test_fused_kernel_active_rows_match_reference_float64(depth, start):
     if start == "top-two":
         S0[:, :, :2] = torch.rand_like(S0[:, :, :2])
     st = st._replace(memory=SR.StackRNNState(S0))
-    out = {}
-    for kernel in ("fused", "reference"):
-        core.kernel = kernel
-        ys, state = core.forward_sequence(xs, st)
-        out[kernel] = ys, tree_leaves(state), _grads(core, ys, state)
-    (yf, sf, gf), (yr, sr, gr) = out["fused"], out["reference"]
-    assert "StackRNNScan" in type(yf.grad_fn).__name__
-    torch.testing.assert_close(yf, yr, rtol=1e-12, atol=1e-12)
-    for a, b in zip(sf, sr):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
-    for (name, _), a, b in zip(core.named_parameters(), gf, gr):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}: {m}")
+    fused, ref = _fused_and_reference(core, xs, st)
+    assert "StackRNNScan" in type(fused[0].grad_fn).__name__
+    _assert_agree(core, fused, ref)
+    yr, sr = ref[0], ref[1]
     with torch.no_grad():  # the two-slot forward, too
         core.kernel = "fused"
         ys0, state0 = core.forward_sequence(xs, st)
