@@ -1,0 +1,32 @@
+"""The C++ kernel loader (memlab/memory/kernels/cpp.py): the switch, and a failed build falls
+back with one warning instead of raising. The kernels themselves are tested against their
+references in each memory's test file."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from memlab.memory.kernels import cpp
+
+
+def test_disabled_by_env(monkeypatch):
+    monkeypatch.setenv("MEMLAB_NO_CPP", "1")
+    assert cpp.disabled() and cpp.ops() is None and not cpp.has("anything")
+    monkeypatch.setenv("MEMLAB_NO_CPP", "0")
+    assert not cpp.disabled()
+
+
+def test_failed_build_warns_once_and_returns_none(tmp_path):
+    bad = tmp_path / "broken.cpp"
+    bad.write_text('#error "this source does not compile"\n')
+    with pytest.warns(RuntimeWarning, match="could not be built"):
+        assert cpp.build([bad], prefix="memlab_broken_test") is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # cached: no second build, no second warning
+        assert cpp.build([bad], prefix="memlab_broken_test") is None
+
+
+def test_no_sources_is_none():
+    assert cpp.build([]) is None
