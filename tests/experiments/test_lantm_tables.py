@@ -144,3 +144,33 @@ def test_an_unknown_preset_is_an_error_even_when_only_the_lstm_runs():
     with pytest.raises(ConfigError, match="model.preset='bogus' is not allowed; choose one of paper-text"):
         EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), model={"preset": "bogus"}).validate()
     EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), model={"preset": "paper"}).validate()
+
+
+def test_neutral_settings_cover_every_key_added_since_the_first_recorded_reading():
+    """A setting added after records existed must be listed in ``_NEUTRAL_MODEL``/``_NEUTRAL_TRAIN``
+    at its default (or be a budget/compute key): otherwise records written before it and after it
+    split one reading into two rows. The oldest committed LANTM record with settings is the baseline."""
+    import dataclasses
+    from pathlib import Path
+
+    from memlab.experiments import lantm_tables as lt
+    from memlab.models.lantm import LANTMConfig
+    from memlab.training.config import TrainConfig
+
+    path = Path(__file__).resolve().parents[2] / "results" / "lantm" / "records.jsonl"
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    recorded = sorted((r for r in recs if r.get("model_cfg") and str(r.get("model", "")).startswith("lantm")),
+                      key=lambda r: r["time"])
+    assert recorded, "no LANTM record with settings in results/lantm/records.jsonl"
+    first = recorded[0]
+    for cls, old_keys, neutral, exempt in (
+            (LANTMConfig, set(first["model_cfg"]), lt._NEUTRAL_MODEL, set(lt._NOT_READING) | {"preset"}),
+            (TrainConfig, set(first["train"]), lt._NEUTRAL_TRAIN, set(lt._BUDGET))):
+        cfg = cls()
+        if hasattr(cfg, "validate"):
+            cfg.validate()  # resolved: a None field takes the default preset's value, as in the records
+        defaults = dataclasses.asdict(cfg)
+        added = set(defaults) - old_keys - exempt
+        assert added <= set(neutral), f"{cls.__name__}: {sorted(added - set(neutral))} added without a neutral value"
+        for k, v in neutral.items():
+            assert k in defaults and defaults[k] == v, f"{cls.__name__}.{k}: neutral {v!r} != default {defaults.get(k)!r}"
