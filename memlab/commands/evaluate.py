@@ -1,5 +1,8 @@
 """``memlab eval RUN [RUN …]``: fine/coarse scores of trained runs at length scales (seed 004:
-n x = lengths (n−1)m+1 … nm) or at exact lengths / ranges (``--lengths 20,40,1-20``)."""
+n x = lengths (n−1)m+1 … nm) or at exact lengths / ranges (``--lengths 20,40,1-20``).
+
+The records go to RUN/evals.jsonl, or, with ``--out DIR``, to DIR/evals.jsonl only: a run folder
+that is not yours to change (the committed folders under results/) stays as it is."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default="best", choices=["best", "last"],
                    help="best (falls back to last when a run has no best.pt) or last")
     add_set(p, "batches=N (default 100 with --scales, 20 with --lengths), batch_size=N (default 32)")
-    add_out(p, None, "also append the records to DIR/evals.jsonl (they always go to RUN/evals.jsonl)")
+    add_out(p, None, "append the records to DIR/evals.jsonl instead of RUN/evals.jsonl (the run folders are left as they are)")
     p.add_argument("--device", type=device_type, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--no-progress", action="store_true", help="no per-scale lines")
 
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> dict:
     all_recs = []
     for run_dir in args.runs:
         recs = evaluate_run(run_dir, scales, batches=batches, device=args.device, checkpoint=args.checkpoint,
-                            batch_size=st.batch_size, progress=not (args.json or args.no_progress), lengths=lengths)
+                            batch_size=st.batch_size, progress=not (args.json or args.no_progress), lengths=lengths,
+                            record_in_run=out is None)
         if out is not None:
             from memlab.experiments.ntm_table import with_training_cost
 
@@ -72,6 +76,6 @@ def run(args: argparse.Namespace) -> dict:
         key = "length" if lengths else "scale"
         rows = [{**r, "lengths": f"{r['lengths'][0]}-{r['lengths'][1]}"} for r in all_recs]
         print_table(rows, ["run_id", "task", key, "lengths", "fine", "coarse", "n_sequences"])
-        print("records: " + ", ".join(str(Path(r) / "evals.jsonl") for r in args.runs)
-              + (f", {out / 'evals.jsonl'}" if out is not None else ""))
+        print("records: " + (str(out / "evals.jsonl") if out is not None
+                             else ", ".join(str(Path(r) / "evals.jsonl") for r in args.runs)))
     return {"evals": all_recs}

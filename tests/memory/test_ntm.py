@@ -401,3 +401,25 @@ def test_results_table_keeps_model_variants_apart():
     assert med[("ntm", "priority-sort", "last", 20)]["seeds"] == 2
     assert med[("ntm (controller=ff, read_heads=4)", "priority-sort", "last", 20)]["seeds"] == 1
     assert "| ntm (controller=ff, read_heads=4) | priority-sort | 0 |" in render_results_table(recs)
+
+
+def test_eval_with_out_leaves_the_run_folder_untouched(tmp_path):
+    """``memlab eval RUN --out DIR`` writes DIR/evals.jsonl only (committed run folders stay clean);
+    without --out the records go to RUN/evals.jsonl."""
+    from memlab.cli import main
+    from memlab.training.run import train_run
+
+    s = train_run("ntm", "ntm-copy", {"model": {"controller_size": 8, "memory_size": 4, "word_size": 3},
+                                      "train": {"max_epochs": 1, "batches_per_epoch": 1, "batch_size": 2, "eval_every": 1,
+                                                "eval_batches": 1},
+                                      "task": {"train_max": 2, "test_min": 3, "test_max": 3}},
+                  out=tmp_path, progress=False, name="r")
+    assert s["status"] == "done"
+    run, ev = tmp_path / "r", tmp_path / "ev"
+    before = (run / "evals.jsonl").read_bytes() if (run / "evals.jsonl").exists() else None
+    assert main(["eval", str(run), "--lengths", "2", "--set", "batches=1", "--out", str(ev), "--json"]) == 0
+    assert len((ev / "evals.jsonl").read_text().splitlines()) == 1
+    after = (run / "evals.jsonl").read_bytes() if (run / "evals.jsonl").exists() else None
+    assert after == before
+    assert main(["eval", str(run), "--lengths", "2", "--set", "batches=1", "--json"]) == 0
+    assert len((run / "evals.jsonl").read_text().splitlines()) == len((before or b"").splitlines()) + 1
