@@ -98,24 +98,32 @@ inline T_ softplus(T_ x) {  // torch's softplus (β = 1, threshold 20)
   return x > T_(20) ? x : std::log1p(std::exp(x));
 }
 
-template <typename T_>
-inline void softmax_(T_* x, int64_t n) {
-  T_ mx = x[0];
-  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
-  T_ sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
-  const T_ inv = T_(1) / sum;
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+// Σ_i term(i) over 8 interleaved partial sums: one running sum is a chain of dependent adds
+// (the compiler may not reorder them), 8 independent ones fill a vector register
+template <typename T_, typename F>
+inline T_ sum8(int64_t n, F term) {
+  T_ acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += term(i + j);
+  T_ s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i) s += term(i);
+  return s;
 }
 
 template <typename T_>
 inline T_ dot(const T_* a, const T_* b, int64_t n) {
-  T_ s = 0;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+  return sum8<T_>(n, [&](int64_t i) { return a[i] * b[i]; });
+}
+
+template <typename T_>
+inline void softmax_(T_* x, int64_t n) {
+  T_ mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i] - mx);
+  const T_ sum = sum8<T_>(n, [&](int64_t i) { return x[i]; });
+  const T_ inv = T_(1) / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
 // out(i) += v · x((i + o) mod N) for i in 0 … N−1 (a circular read, |o| < N)
@@ -246,14 +254,13 @@ void bwd_row(const Dims& d, T_* gM, T_* gw, const T_* gr, T_* gout, const T_* ac
     T_* g = gM + w * N;
     if (Hw == 1) {
       const T_ ew = e[w], aw = a[w];
-      T_ sa = 0, se = 0;
-      for (int64_t i = 0; i < N; ++i) {
+      const T_ se = sum8<T_>(N, [&](int64_t i) { return g[i] * m[i] * ww[i]; });
+      const T_ sa = sum8<T_>(N, [&](int64_t i) {
         const T_ gm = g[i], u = ww[i];
-        sa += gm * u;
-        se += gm * m[i] * u;
         gww[i] += gm * (aw - ew * m[i]);
         g[i] = gm * (T_(1) - ew * u);
-      }
+        return gm * u;
+      });
       ga[w] = sa, ge[w] = -se;
     } else {
       for (int64_t i = 0; i < N; ++i) {
@@ -300,12 +307,11 @@ void bwd_row(const Dims& d, T_* gM, T_* gw, const T_* gr, T_* gout, const T_* ac
     const T_* gwth = gwt + h * N;
     // sharpen w = softmax(z), z = γ log(w̃ + ε): ∂z = w (∂w − w·∂w); ∂γ = ∂z·log(w̃ + ε); ∂w̃ = ∂z γ / (w̃ + ε)
     const T_ dv = dot(gwth, wth, N);
-    T_ g_gam = 0;
-    for (int64_t i = 0; i < N; ++i) {
+    const T_ g_gam = sum8<T_>(N, [&](int64_t i) {
       const T_ z = wth[i] * (gwth[i] - dv);
-      g_gam += z * lwh[i];
       gz[i] = z * gam / wsh[i];
-    }
+      return z * lwh[i];
+    });
     // shift w̃(i) = Σ_k s_k w^g(i − o_k): ∂w^g(m) = Σ_k s_k ∂w̃(m + o_k), ∂s_k = Σ_m w^g(m) ∂w̃(m + o_k)
     std::fill(gwg, gwg + N, T_(0));
     T_ gs[64];
@@ -315,45 +321,39 @@ void bwd_row(const Dims& d, T_* gM, T_* gw, const T_* gr, T_* gout, const T_* ac
     for (int64_t q = 0; q < S; ++q) {
       const int64_t o = q - R;
       add_rolled(gwg, gz, s[q], o, N);
-      T_ acc = 0;
       const int64_t oo = ((o % N) + N) % N, n1 = N - oo;
-      for (int64_t i = 0; i < n1; ++i) acc += wgh[i] * gz[i + oo];
-      for (int64_t i = n1; i < N; ++i) acc += wgh[i] * gz[i + oo - N];
-      gsp[q] = acc;
+      gsp[q] = dot(wgh, gz + oo, n1) + dot(wgh + n1, gz, N - n1);
     }
     const T_ sv = dot(gsp, s, S);  // softmax backward of s
     for (int64_t q = 0; q < S; ++q) gout[d.og + h * S + q] = s[q] * (gsp[q] - sv);
     // interpolation w^g = w_{t−1} + g (w^c − w_{t−1}): ∂g, ∂w^c = g ∂w^g, ∂w_{t−1} = (1 − g) ∂w^g
-    T_ g_g = 0;
     T_* gwh = gw + h * N;
-    for (int64_t i = 0; i < N; ++i) {
-      g_g += gwg[i] * (wch[i] - wph[i]);
+    const T_ g_g = sum8<T_>(N, [&](int64_t i) {
       gwh[i] = (T_(1) - g) * gwg[i];
-    }
+      return gwg[i] * (wch[i] - wph[i]);
+    });
     // content w^c = softmax(β K), K = k·M / D, D = ‖k‖‖M‖ + ε
-    T_ dv2 = 0;
-    for (int64_t i = 0; i < N; ++i) dv2 += g * gwg[i] * wch[i];
-    T_ g_beta = 0, g_kn = 0;
+    const T_ dv2 = g * dot(gwg, wch, N);
     const T_ knh = kn[h];
-    for (int64_t i = 0; i < N; ++i) {
+    const T_ g_beta = sum8<T_>(N, [&](int64_t i) {
       const T_ gbK = wch[i] * (g * gwg[i] - dv2);  // ∂(βK)
-      g_beta += gbK * Kh[i];
-      const T_ gd = gbK * beta / (knh * mn[i] + eps);  // ∂(k·M_i)
-      const T_ gD = -gd * Kh[i];                        // ∂D
-      gdot[i] = gd;
-      g_kn += gD * mn[i];
-      gmn[i] += gD * knh;
-    }
+      gdot[i] = gbK * beta / (knh * mn[i] + eps);  // ∂(k·M_i); −∂D = ∂(k·M_i) K
+      return gbK * Kh[i];
+    });
+    const T_ g_kn = -sum8<T_>(N, [&](int64_t i) {
+      const T_ gD = gdot[i] * Kh[i];
+      gmn[i] -= gD * knh;
+      return gD * mn[i];
+    });
     T_* gk = gout + h * W;
     for (int64_t w = 0; w < W; ++w) {
       const T_* m = Mp + w * N;
       T_* gm = gM + w * N;
       const T_ kw = k[w];
-      T_ acc = 0;
-      for (int64_t i = 0; i < N; ++i) {
-        acc += gdot[i] * m[i];
+      const T_ acc = sum8<T_>(N, [&](int64_t i) {
         gm[i] += kw * gdot[i];
-      }
+        return gdot[i] * m[i];
+      });
       gk[w] = acc + g_kn * kw / knh;  // + ∂‖k‖ k / ‖k‖
     }
     gout[d.ok + h] = g_beta;
