@@ -135,34 +135,34 @@ inline void add_rolled(T_* out, const T_* x, T_ v, int64_t o, int64_t N) {
   for (int64_t i = n1; i < N; ++i) out[i] += v * x[i + o - N];
 }
 
-// One batch row of a forward step, after the head layer: activations, addressing, reads and
-// the memory write. act, slope (P); Mp, Mn (W, N): Mt_{t−1}, Mt_t; wp, wn (H, N): w_{t−1}, w_t;
-// K, wc, wg, ws, lw (H, N), kn (H), mn (N): saved for the backward; r (Hr·W): the reads r_t.
+// A forward step per batch row, after the head layer, in phases: between them ATen's vector
+// kernels take the exponentials and logarithms of the whole (B, H, N) buffers at once (a scalar
+// exp, tanh or log per element was most of the forward). Pointers are this row's slices:
+// act, slope (P); th, so (P): tanh and σ of the clipped head outputs; Mp, Mn (W, N): Mt_{t−1},
+// Mt_t; wp, wn (H, N): w_{t−1}, w_t; K, wc, wg, ws, lw (H, N), kn (H), mn (N): kept for the
+// backward; r (Hr·W): the reads r_t.
+
+// Phase 1: activations and slopes, content similarity; wc ← β K − max_i β K (exp'd next).
 template <typename T_>
-void fwd_row(const Dims& d, T_* act, T_* slope, const T_* Mp, T_* Mn, const T_* wp, T_* wn, T_* K, T_* wc, T_* wg,
-             T_* ws, T_* lw, T_* kn, T_* mn, T_* r) {
-  const int64_t N = d.N, W = d.W, S = d.S, R = d.R;
+void fwd_row_content(const Dims& d, T_* act, T_* slope, const T_* th, const T_* so, const T_* Mp, T_* K, T_* wc,
+                     T_* kn, T_* mn) {
+  const int64_t N = d.N, W = d.W, S = d.S;
   const T_ clip = T_(d.clip), eps = T_(d.eps);
   // [k | β | g | s | γ | e | a]: k, a = tanh; β, γ − 1 = softplus; g, e = σ; s = softmax per head
   for (int64_t j = 0; j < d.P; ++j) {
-    T_ x = act[j];
-    bool live = true;
-    if (clip > 0) {
-      x = std::min(std::max(x, -clip), clip);
-      live = std::abs(x) < clip;  // clamp passes no gradient where it bit
-    }
+    const T_ x = act[j];  // clipped by the caller
     T_ a, sl;
     if (j < d.ok || j >= d.oe) {  // k, a
-      a = std::tanh(x), sl = T_(1) - a * a;
-    } else if (j < d.ob || (j >= d.os && j < d.oy)) {  // β, γ
-      a = softplus(x) + (j >= d.os ? T_(1) : T_(0)), sl = x > T_(20) ? T_(1) : sigm(x);
+      a = th[j], sl = T_(1) - a * a;
+    } else if (j < d.ob || (j >= d.os && j < d.oy)) {  // β, γ: softplus' = σ (1 past its threshold)
+      a = softplus(x) + (j >= d.os ? T_(1) : T_(0)), sl = x > T_(20) ? T_(1) : so[j];
     } else if (j < d.og || j >= d.oy) {  // g, e
-      a = sigm(x), sl = a * (T_(1) - a);
+      a = so[j], sl = a * (T_(1) - a);
     } else {  // s: the softmax below, its Jacobian applied in the backward
       a = x, sl = T_(1);
     }
     act[j] = a;
-    slope[j] = live ? sl : T_(0);
+    slope[j] = (clip > 0 && !(std::abs(x) < clip)) ? T_(0) : sl;  // clamp passes no gradient where it bit
   }
   for (int64_t h = 0; h < d.H; ++h) softmax_(act + d.og + h * S, S);
   // ‖M_i‖ = sqrt(Σ_w M(i, w)² + ε) (eq. 6's norms)
@@ -174,10 +174,8 @@ void fwd_row(const Dims& d, T_* act, T_* slope, const T_* Mp, T_* Mn, const T_* 
   for (int64_t i = 0; i < N; ++i) mn[i] = std::sqrt(mn[i] + eps);
   for (int64_t h = 0; h < d.H; ++h) {
     const T_* k = act + h * W;
-    const T_ beta = act[d.ok + h], g = act[d.ob + h], gam = act[d.os + h];
-    const T_* s = act + d.og + h * S;
-    T_ *Kh = K + h * N, *wch = wc + h * N, *wgh = wg + h * N, *wsh = ws + h * N, *lwh = lw + h * N, *wnh = wn + h * N;
-    const T_* wph = wp + h * N;
+    const T_ beta = act[d.ok + h];
+    T_ *Kh = K + h * N, *wch = wc + h * N;
     kn[h] = std::sqrt(dot(k, k, W) + eps);
     // K(i) = k·M_i / (‖k‖‖M_i‖ + ε); w^c = softmax_i(β K) (eqs. 5–6)
     std::fill(Kh, Kh + N, T_(0));
@@ -190,18 +188,53 @@ void fwd_row(const Dims& d, T_* act, T_* slope, const T_* Mp, T_* Mn, const T_* 
       Kh[i] /= kn[h] * mn[i] + eps;
       wch[i] = beta * Kh[i];
     }
-    softmax_(wch, N);
-    // w^g = g w^c + (1 − g) w_{t−1} (eq. 7)
-    for (int64_t i = 0; i < N; ++i) wgh[i] = wph[i] + g * (wch[i] - wph[i]);
-    // w̃(i) = Σ_k s_k w^g(i − o_k), o_k = k − R (eq. 8), + ε for the log
-    std::fill(wsh, wsh + N, eps);
-    for (int64_t q = 0; q < S; ++q) add_rolled(wsh, wgh, s[q], R - q, N);
-    // w_t = softmax(γ log(w̃ + ε)) (eq. 9)
+    const T_ mx = *std::max_element(wch, wch + N);
+    for (int64_t i = 0; i < N; ++i) wch[i] -= mx;
+  }
+}
+
+// Phase 2: normalise w^c, interpolate and shift; ws ← w̃ + ε (its log is taken next).
+template <typename T_>
+void fwd_row_shift(const Dims& d, const T_* act, const T_* wp, T_* wc, T_* wg, T_* ws) {
+  const int64_t N = d.N, S = d.S, R = d.R;
+  for (int64_t h = 0; h < d.H; ++h) {
+    const T_ g = act[d.ob + h];
+    const T_* s = act + d.og + h * S;
+    T_ *wch = wc + h * N, *wgh = wg + h * N, *wsh = ws + h * N;
+    const T_* wph = wp + h * N;
+    const T_ inv = T_(1) / sum8<T_>(N, [&](int64_t i) { return wch[i]; });
     for (int64_t i = 0; i < N; ++i) {
-      lwh[i] = std::log(wsh[i]);
-      wnh[i] = gam * lwh[i];
+      wch[i] *= inv;
+      wgh[i] = wph[i] + g * (wch[i] - wph[i]);  // w^g = g w^c + (1 − g) w_{t−1} (eq. 7)
     }
-    softmax_(wnh, N);
+    // w̃(i) = Σ_k s_k w^g(i − o_k), o_k = k − R (eq. 8), + ε for the log
+    std::fill(wsh, wsh + N, T_(d.eps));
+    for (int64_t q = 0; q < S; ++q) add_rolled(wsh, wgh, s[q], R - q, N);
+  }
+}
+
+// Phase 3: sharpen's logits; wn ← γ log(w̃ + ε) − max (exp'd next).
+template <typename T_>
+void fwd_row_sharpen(const Dims& d, const T_* act, const T_* lw, T_* wn) {
+  const int64_t N = d.N;
+  for (int64_t h = 0; h < d.H; ++h) {
+    const T_ gam = act[d.os + h];
+    const T_* lwh = lw + h * N;
+    T_* wnh = wn + h * N;
+    for (int64_t i = 0; i < N; ++i) wnh[i] = gam * lwh[i];
+    const T_ mx = *std::max_element(wnh, wnh + N);
+    for (int64_t i = 0; i < N; ++i) wnh[i] -= mx;
+  }
+}
+
+// Phase 4: normalise w_t = softmax(γ log(w̃ + ε)) (eq. 9); read; write.
+template <typename T_>
+void fwd_row_access(const Dims& d, const T_* act, const T_* Mp, T_* Mn, T_* wn, T_* r) {
+  const int64_t N = d.N, W = d.W;
+  for (int64_t h = 0; h < d.H; ++h) {
+    T_* wnh = wn + h * N;
+    const T_ inv = T_(1) / sum8<T_>(N, [&](int64_t i) { return wnh[i]; });
+    for (int64_t i = 0; i < N; ++i) wnh[i] *= inv;
   }
   // reads r = w^r M_{t−1} (eq. 2): they see the memory before this step's write
   for (int64_t h = 0; h < d.Hr; ++h)
@@ -393,7 +426,11 @@ std::vector<Tensor> ntm_scan_fwd(const Tensor& xproj_, const Tensor& W_hrT_, con
   const Tensor Y = carve(block, L.Y, {d.T + 1, B, CY}), Ms = carve(block, L.M, {L.Tm, B, W, N});
   const Tensor ws_ = carve(block, L.w, {L.Tm, B, H, N}), cs = carve(block, L.c, {L.Tm, B, C});
   const Tensor gate = carve(block, L.gate, {L.Ts, B, G}), act = carve(block, L.act, {L.Ts, B, P});
+  const Tensor tcs = carve(block, L.tc, {L.Ts, B, C});
   Y[0].copy_(y0), Ms[0].copy_(Mt0), ws_[0].copy_(w0), cs[0].copy_(c0);
+  // scratch of a step: tanh of the g gates; tanh and σ of the clipped head outputs
+  Tensor tmp_c = at::empty({B, C}, xproj.options()), tmp_th = at::empty({B, P}, xproj.options());
+  Tensor tmp_so = at::empty({B, P}, xproj.options());
   AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "ntm_scan_fwd", [&] {
     using T_ = scalar_t;
     T_* base = block.data_ptr<T_>();
@@ -412,34 +449,59 @@ std::vector<Tensor> ntm_scan_fwd(const Tensor& xproj_, const Tensor& W_hrT_, con
       // controller: pre = W_x x_t + b + [W_h | W_r] y_{t−1}
       Tensor gate_t = gate[st];
       at::addmm_out(gate_t, xproj[t], Y[t], W_hrT);
-      for (int64_t b = 0; b < B; ++b) {
-        T_* q = gt + b * G;
-        T_* h = yn + b * CY;
-        if (lstm) {  // gate order i, f, g, o; c_t = f c + i g, h_t = o tanh(c_t)
+      if (lstm) {  // gate order i, f, g, o; c_t = f c + i g, h_t = o tanh(c_t)
+        at::tanh_out(tmp_c, gate_t.narrow(1, 2 * C, C));
+        at::sigmoid_(gate_t);
+        const T_* gg = tmp_c.data_ptr<T_>();
+        for (int64_t b = 0; b < B; ++b) {
+          T_* q = gt + b * G;
           for (int64_t j = 0; j < C; ++j) {
-            const T_ i_ = sigm(q[j]), f_ = sigm(q[C + j]), g_ = std::tanh(q[2 * C + j]), o_ = sigm(q[3 * C + j]);
-            q[j] = i_, q[C + j] = f_, q[2 * C + j] = g_, q[3 * C + j] = o_;
-            const T_ c = f_ * cp[b * C + j] + i_ * g_;
-            cn[b * C + j] = c;
-            tc[b * C + j] = std::tanh(c);
-            h[j] = o_ * tc[b * C + j];
+            q[2 * C + j] = gg[b * C + j];
+            cn[b * C + j] = q[C + j] * cp[b * C + j] + q[j] * q[2 * C + j];
           }
-        } else {  // one tanh layer; c is carried unchanged (unused)
-          for (int64_t j = 0; j < C; ++j) h[j] = q[j] = std::tanh(q[j]);
+        }
+        Tensor tc_t = tcs[st];
+        at::tanh_out(tc_t, cs[sn]);
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t j = 0; j < C; ++j) yn[b * CY + j] = gt[b * G + 3 * C + j] * tc[b * C + j];
+      } else {  // one tanh layer; c is carried unchanged (unused)
+        at::tanh_(gate_t);
+        for (int64_t b = 0; b < B; ++b) {
+          std::copy(gt + b * G, gt + b * G + C, yn + b * CY);
           std::copy(cp + b * C, cp + (b + 1) * C, cn + b * C);
         }
       }
-      // head layer: out = W_heads h_t + b_heads, activated in place by fwd_row
+      // head layer: out = W_heads h_t + b_heads, clipped, then activated by phase 1
       Tensor act_t = act[st];
       at::addmm_out(act_t, b_heads, Y[t + 1].narrow(1, 0, C), W_headsT);
+      if (clip > 0) act_t.clamp_(-clip, clip);
+      at::tanh_out(tmp_th, act_t);
+      at::sigmoid_out(tmp_so, act_t);
+      const int64_t HN = H * N, off = st * B;
+      T_ *Kt = base + L.K + off * HN, *wct = base + L.wc + off * HN, *wgt = base + L.wg + off * HN;
+      T_ *wst = base + L.ws + off * HN, *lwt = base + L.lw + off * HN, *actp = base + L.act + off * P;
+      const T_ *thp = tmp_th.data_ptr<T_>(), *sop = tmp_so.data_ptr<T_>();
       at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t b = b0; b < b1; ++b) {
-          const int64_t HN = H * N, off = st * B;
-          fwd_row<T_>(d, base + L.act + (off + b) * P, base + L.slope + (off + b) * P, Mp + b * W * N, Mn + b * W * N,
-                      wp + b * HN, wn + b * HN, base + L.K + (off + b) * HN, base + L.wc + (off + b) * HN,
-                      base + L.wg + (off + b) * HN, base + L.ws + (off + b) * HN, base + L.lw + (off + b) * HN,
-                      base + L.kn + (off + b) * H, base + L.mn + (off + b) * N, yn + b * CY + C);
-        }
+        for (int64_t b = b0; b < b1; ++b)
+          fwd_row_content<T_>(d, actp + b * P, base + L.slope + (off + b) * P, thp + b * P, sop + b * P,
+                              Mp + b * W * N, Kt + b * HN, wct + b * HN, base + L.kn + (off + b) * H,
+                              base + L.mn + (off + b) * N);
+      });
+      Tensor wc_t = carve(block, L.wc + off * HN, {B * HN}), ws_t = carve(block, L.ws + off * HN, {B * HN});
+      Tensor lw_t = carve(block, L.lw + off * HN, {B * HN}), wn_t = carve(block, L.w + sn * B * HN, {B * HN});
+      wc_t.exp_();
+      at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          fwd_row_shift<T_>(d, actp + b * P, wp + b * HN, wct + b * HN, wgt + b * HN, wst + b * HN);
+      });
+      at::log_out(lw_t, ws_t);
+      at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) fwd_row_sharpen<T_>(d, actp + b * P, lwt + b * HN, wn + b * HN);
+      });
+      wn_t.exp_();
+      at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          fwd_row_access<T_>(d, actp + b * P, Mp + b * W * N, Mn + b * W * N, wn + b * HN, yn + b * CY + C);
       });
     }
   });
