@@ -34,7 +34,7 @@ erase/add, and all their gradients) is one plain loop nest per batch row over ro
 removes the per-op cost of ~100 Python-issued calls a step (a training step 1.7× faster at
 B = 32, 4× at B = 1 than these Python loops; ``memlab bench ntm-step`` records ``fast_loops``).
 The sequence buffers are one block from ``_Arena`` as here, laid out by the C++ side. CUDA
-tensors, ``compile=True``, ``MEMLAB_NO_CPP=1`` and a failed build run the Python loops, which stay
+tensors, ``compile=True``, dtypes other than float32 and float64, ``MEMLAB_NO_CPP=1`` and a failed build run the Python loops, which stay
 tested against the same references (tests/memory/test_ntm.py runs every fused-kernel test on
 both loops, and the two against each other in float32).
 
@@ -513,9 +513,12 @@ def _scan_backward(gys, gfinal, W_hr, W_heads, spec: NTMSpec, sv: dict):
 
 
 def _cpp_ops(x: Tensor, spec: NTMSpec):
-    """``torch.ops.memlab`` when the C++ loops (csrc/ntm_scan.cpp) run this call: CPU tensors,
-    step functions not compiled, the library built and not disabled (``MEMLAB_NO_CPP=1``); else None."""
-    if spec.compiled or x.device.type != "cpu" or not cpp.has("ntm_scan_fwd"):
+    """``torch.ops.memlab`` when the C++ loops (csrc/ntm_scan.cpp) run this call: float32 or float64
+    CPU tensors, step functions not compiled, the library built and not disabled
+    (``MEMLAB_NO_CPP=1``); else None."""
+    if spec.compiled or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return None
+    if not cpp.has("ntm_scan_fwd"):
         return None
     return cpp.ops()
 
