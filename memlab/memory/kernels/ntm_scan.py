@@ -34,9 +34,10 @@ erase/add, and all their gradients) is one plain loop nest per batch row over ro
 removes the per-op cost of ~100 Python-issued calls a step (a training step 1.7× faster at
 B = 32, 4× at B = 1 than these Python loops; ``memlab bench ntm-step`` records ``fast_loops``).
 The sequence buffers are one block from ``_Arena`` as here, laid out by the C++ side. CUDA
-tensors, ``compile=True``, dtypes other than float32 and float64, ``MEMLAB_NO_CPP=1`` and a failed build run the Python loops, which stay
-tested against the same references (tests/memory/test_ntm.py runs every fused-kernel test on
-both loops, and the two against each other in float32).
+tensors, ``compile=True``, dtypes other than float32 and float64, ``MEMLAB_NO_CPP=1`` and a
+failed build run the Python loops, which stay tested against the same references
+(tests/memory/test_ntm.py runs every fused-kernel test on both loops, and the two against each
+other in float32).
 
 ``compile=True`` (``model.compile=true``) runs the same two step functions through
 ``torch.compile`` (``memlab bench ntm-step`` times both; what remains at batch 32 is passes
