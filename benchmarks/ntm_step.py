@@ -12,7 +12,9 @@ fixed list of batches is timed for
 * ``reference`` — ``forward_sequence`` with ``model.kernel=reference``: the same composed step in
   the core's own loop (older records call it ``autograd``);
 * ``fast``      — ``forward_sequence`` with the default ``model.kernel=fused``: ``ntm_scan``, one
-  hand-written autograd node for the whole sequence (memlab/memory/kernels/ntm_scan.py);
+  hand-written autograd node for the whole sequence (memlab/memory/kernels/ntm_scan.py), whose
+  loops are C++ on CPU where the library builds (csrc/ntm_scan.cpp), else Python: ``fast_loops``
+  says which ran (records without it ran the Python loops);
 * ``compiled``  — ``model.compile=true`` with the default kernel: ``ntm_scan``'s step functions
   through ``torch.compile`` (records before 2026-12-02 17:00 compiled the reference step instead);
   compilation time is reported separately and excluded from the rate. Skipped with ``quick``.
@@ -193,6 +195,13 @@ def _figures(t: dict, n_seq: int, prefix: str = "") -> dict:
     return out
 
 
+def _fast_loops(device: str) -> str:
+    """Which loops ``fast`` ran: "cpp" (csrc/ntm_scan.cpp) or "python"."""
+    from memlab.memory.kernels import cpp
+
+    return "cpp" if device == "cpu" and cpp.has("ntm_scan_fwd") else "python"
+
+
 def run(quick: bool = False, device: str = "cpu") -> dict:
     """Sequences/s of NTM copy training steps for the eager reference, reference loop, fused and
     compiled paths at batch 32, then ref, fused and compiled at batch 1."""
@@ -225,6 +234,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         **{f"{impl}_peak_above_mb": m["peak_above_mb"] for impl, m in mem.items()},
         **({"model_mb": mem["fast"]["model_mb"]} if mem else {}),
     }
+    out["fast_loops"] = _fast_loops(device)
     out.update(load_avg_1m_start=round(load_start, 2), load_avg_1m=round(os.getloadavg()[0], 2), threads=1,
                device=device, quick=quick, torch=torch.__version__, python=sys.version.split()[0])
     return out

@@ -12,6 +12,7 @@ import torch
 from memlab.core.config import from_dict
 from memlab.core.errors import ConfigError
 from memlab.core.interfaces import run_core, state_to_vector, tree_leaves
+from memlab.memory.kernels import cpp
 from memlab.memory.kernels.ntm_scan import ScanState, controller_operands
 from memlab.memory.ntm import NTMCore, ntm_scan
 from memlab.models import MODELS, build_model
@@ -41,6 +42,26 @@ def test_forward_sequence_matches_stepping(controller):
             torch.testing.assert_close(a, b)
 
 
+@pytest.fixture(params=["cpp", "python"])
+def loops(request, monkeypatch):
+    """The fused kernel's loops under test: the C++ ops (csrc/ntm_scan.cpp; skipped where the
+    library is not built) or the Python loops (``MEMLAB_NO_CPP=1``). Fails when a kernel run
+    with gradients took other loops than the ones asked for."""
+    import memlab.memory.kernels.ntm_scan as K
+
+    if request.param == "python":
+        monkeypatch.setenv("MEMLAB_NO_CPP", "1")
+    elif not cpp.has("ntm_scan_fwd"):
+        pytest.skip("the C++ kernels are not built here (no compiler, a failed build or MEMLAB_NO_CPP=1)")
+    ran = []
+    for name in ("_scan_forward", "_scan_forward_cpp"):
+        fn = getattr(K, name)
+        monkeypatch.setattr(K, name, lambda *a, _fn=fn, _n=name, **kw: ran.append(_n) or _fn(*a, **kw))
+    yield request.param
+    want = "_scan_forward_cpp" if request.param == "cpp" else "_scan_forward"
+    assert ran and set(ran) == {want}, f"the kernel ran {sorted(set(ran))}, not {want}"
+
+
 def _perturbed(core):
     """Move the weights off their initial values so every gate and head is exercised."""
     with torch.no_grad():
@@ -66,7 +87,7 @@ def _all_grads(core, ys, state):
     ],
     ids=["lstm-1r1w", "lstm-2r3w-clip", "ff-1r2w-noshift", "ff-3r1w-wide-learned"],
 )
-def test_fused_kernel_matches_composed_reference_float64(kw):
+def test_fused_kernel_matches_composed_reference_float64(kw, loops):
     """ntm_scan's hand-written BPTT (controller inlined, gate order i, f, g, o) against autograd
     through the composed per-step reference (the controller's own forward, then the access),
     values and gradients of outputs and final state w.r.t. every parameter, for both
@@ -86,7 +107,7 @@ def test_fused_kernel_matches_composed_reference_float64(kw):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10, msg=lambda m: f"{name}: {m}")
 
 
-def test_fused_kernel_gradcheck():
+def test_fused_kernel_gradcheck(loops):
     """float64 gradcheck of ntm_scan w.r.t. its inputs, the initial state included."""
     torch.manual_seed(2)
     core = _perturbed(_core(controller_size=4, memory_size=5, word_size=3, read_heads=1, write_heads=2).double())
@@ -106,6 +127,31 @@ def test_fused_kernel_gradcheck():
         return ys, final.memory, final.weights
 
     assert torch.autograd.gradcheck(f, (xproj, w_rec, w_h, b_h, *init), eps=1e-6, atol=1e-6)
+
+
+def test_cpp_loops_match_python_loops_float32(monkeypatch):
+    """The C++ and the Python loops of the fused kernel at the default sizes (LSTM 100, memory
+    128 × 20, one read and one write head, shifts ±1, clip 20) in float32, the precision
+    training runs in: outputs, final state and every parameter gradient agree to float32
+    rounding over 12 steps. Gradients reach the hundreds here, and each loop is ~3e-5 of a
+    gradient's largest entry from the float64 values, so they are compared on that scale."""
+    if not cpp.has("ntm_scan_fwd"):
+        pytest.skip("the C++ kernels are not built here (no compiler, a failed build or MEMLAB_NO_CPP=1)")
+    torch.manual_seed(6)
+    core = _perturbed(NTMCore(8))
+    xs = torch.randn(12, 4, 8)
+    runs = []
+    for no_cpp in ("0", "1"):
+        monkeypatch.setenv("MEMLAB_NO_CPP", no_cpp)
+        ys, state = core.forward_sequence(xs)
+        runs.append((ys, tree_leaves(state), _all_grads(core, ys, state)))
+    (ys_c, st_c, g_c), (ys_p, st_p, g_p) = runs
+    torch.testing.assert_close(ys_c, ys_p, rtol=1e-4, atol=1e-5)
+    for a, b in zip(st_c, st_p):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    for (name, _), a, b in zip(core.named_parameters(), g_c, g_p):
+        scale = float(b.abs().max())
+        assert scale > 0 and float((a - b).abs().max()) <= 2e-4 * scale, name
 
 
 def _compiled_vs_reference(core, xs):
@@ -145,7 +191,7 @@ def test_compiled_kernel_steps_match_composed_reference_float64():
     _compiled_vs_reference(core, torch.randn(6, 3, 5, dtype=torch.float64))
 
 
-def test_fused_kernel_without_grad_matches_and_saves_nothing():
+def test_fused_kernel_without_grad_matches_and_saves_nothing(loops):
     core = _core()
     xs = torch.randn(9, 4, 5)
     ys, state = core.forward_sequence(xs)
@@ -157,7 +203,7 @@ def test_fused_kernel_without_grad_matches_and_saves_nothing():
     torch.testing.assert_close(state0.memory.memory, state.memory.memory.detach())
 
 
-def test_fused_kernel_frees_its_saved_tensors():
+def test_fused_kernel_frees_its_saved_tensors(loops):
     """Nothing the backward keeps may be an output or a view of one: that is a reference cycle
     through ``grad_fn`` which only the cyclic garbage collector frees, long after the memory is
     gone (a priority-sort run grew by 10 MB a step to 22 GB). So: freed by reference counting
@@ -180,7 +226,7 @@ def test_fused_kernel_frees_its_saved_tensors():
         gc.enable()
 
 
-def test_fused_kernel_buffers_are_reused_only_after_the_graph_is_freed():
+def test_fused_kernel_buffers_are_reused_only_after_the_graph_is_freed(loops):
     """ntm_scan carves its sequence buffers from one block reused across calls (``_Arena``). Two
     graphs alive at once, a graph kept with ``retain_graph`` and backpropagated twice around
     another forward and backward, must each keep their own buffers: gradients equal the
