@@ -146,7 +146,9 @@ void access_forward(const Dims& s, const std::vector<Tensor>& bf, int64_t t, int
   knw[0] = std::sqrt(kk + eps);
   for (int64_t i = 0; i < N; ++i) {
     T dot = 0;
-    for (int64_t k = 0; k < W; ++k) dot += kw[k] * M[i * W + k];
+    const T* __restrict mi = M + i * W;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t k = 0; k < W; ++k) dot += kw[k] * mi[k];
     Kw[i] = dot / (knw[0] * mn[i] + eps);
     z[i] = bw * Kw[i];
   }
@@ -169,9 +171,13 @@ void access_forward(const Dims& s, const std::vector<Tensor>& bf, int64_t t, int
   // memory M_t = M_{t−1} ∘ (1 − w eᵀ) + w vᵀ, and its row norms
   for (int64_t i = 0; i < N; ++i) {
     T nn = 0;
+    const T wi = wwn[i];
+    const T *__restrict mi = M + i * W, *__restrict ee = e, *__restrict vv = v;
+    T* __restrict mo = Mn + i * W;
+#pragma omp simd reduction(+ : nn)
     for (int64_t k = 0; k < W; ++k) {
-      const T m = M[i * W + k] * (T(1) - wwn[i] * e[k]) + wwn[i] * v[k];
-      Mn[i * W + k] = m;
+      const T m = mi[k] * (T(1) - wi * ee[k]) + wi * vv[k];
+      mo[k] = m;
       nn += m * m;
     }
     mnn[i] = std::sqrt(nn + eps);
@@ -181,14 +187,17 @@ void access_forward(const Dims& s, const std::vector<Tensor>& bf, int64_t t, int
   std::fill(bwd, bwd + R * N, T(0));
   for (int64_t i = 0; i < N; ++i) {
     const T wi = wwn[i];
-    const T* Li = Lsrc + i * N;
+    const T* Li = Lsrc + i * N;  // may be Lo itself (in place): elementwise, no carried dependence
     T* Lo = Ldst + i * N;
-    for (int64_t j = 0; j < N; ++j) Lo[j] = j == i ? T(0) : link_new(Li[j], wi, wwn[j], p[j]);
+#pragma omp simd
+    for (int64_t j = 0; j < N; ++j) Lo[j] = link_new(Li[j], wi, wwn[j], p[j]);
+    Lo[i] = 0;
     for (int64_t r = 0; r < R; ++r) {
-      const T* x = wr + r * N;
-      T* br = bwd + r * N;
+      const T* __restrict x = wr + r * N;
+      T* __restrict br = bwd + r * N;
       const T xi_ = x[i];
       T acc = 0;
+#pragma omp simd reduction(+ : acc)
       for (int64_t j = 0; j < N; ++j) {
         acc += Lo[j] * x[j];
         br[j] += Lo[j] * xi_;
@@ -207,7 +216,9 @@ void access_forward(const Dims& s, const std::vector<Tensor>& bf, int64_t t, int
     knr[r] = std::sqrt(kk2 + eps);
     for (int64_t i = 0; i < N; ++i) {
       T dot = 0;
-      for (int64_t q = 0; q < W; ++q) dot += k[q] * Mn[i * W + q];
+      const T* __restrict mi = Mn + i * W;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t q = 0; q < W; ++q) dot += k[q] * mi[q];
       Kr[r * N + i] = dot / (knr[r] * mnn[i] + eps);
       z[i] = br * Kr[r * N + i];
     }
@@ -216,11 +227,13 @@ void access_forward(const Dims& s, const std::vector<Tensor>& bf, int64_t t, int
     softmax(xi + s.c9 + 3 * r, pi, 3);
     for (int64_t i = 0; i < N; ++i)
       wrn[r * N + i] = pi[0] * bwd[r * N + i] + pi[1] * fwd[r * N + i] + pi[2] * cr[r * N + i];
-    T* out = rd + r * W;
+    T* __restrict out = rd + r * W;
     std::fill(out, out + W, T(0));
     for (int64_t i = 0; i < N; ++i) {
       const T wi = wrn[r * N + i];
-      for (int64_t q = 0; q < W; ++q) out[q] += wi * Mn[i * W + q];
+      const T* __restrict mi = Mn + i * W;
+#pragma omp simd
+      for (int64_t q = 0; q < W; ++q) out[q] += wi * mi[q];
     }
   }
 }
@@ -332,7 +345,8 @@ void access_backward(const Dims& s, const std::vector<Tensor>& sv, const std::ve
   T *g_fwd = q, *g_bwd = q + RN, *g_wrp = q + 2 * RN, *g_dot = q + 3 * RN;
   q += 4 * RN;
   T *g_ww = q, *g_pp = q + N, *g_mn2 = q + 2 * N, *a = q + 3 * N, *g_a = q + 4 * N, *gz = q + 5 * N;
-  q += 6 * N;
+  T* Ln = q + 6 * N;  // a row of L_t
+  q += 7 * N;
   T *e = q, *g_v = q + W, *g_e = q + 2 * W;
   q += 3 * W;
   T *f = q, *g_pi = q + R, *g_br = q + 4 * R, *g_knr = q + 5 * R;
@@ -349,8 +363,11 @@ void access_backward(const Dims& s, const std::vector<Tensor>& sv, const std::ve
     T gpb = 0, gpf = 0, gpc = 0, gcs = 0;
     T* gdr = g_dot + r * N;
     for (int64_t i = 0; i < N; ++i) {
-      T gw_ = gwr[r * N + i];
-      for (int64_t k = 0; k < W; ++k) gw_ += g[k] * Mn[i * W + k];
+      T gw_ = 0;
+      const T* __restrict mi = Mn + i * W;
+#pragma omp simd reduction(+ : gw_)
+      for (int64_t k = 0; k < W; ++k) gw_ += g[k] * mi[k];
+      gw_ += gwr[r * N + i];
       gpb += gw_ * bwd[r * N + i], gpf += gw_ * fwd[r * N + i], gpc += gw_ * cr[r * N + i];
       g_bwd[r * N + i] = pi[0] * gw_, g_fwd[r * N + i] = pi[1] * gw_;
       gdr[i] = pi[2] * gw_ * cr[r * N + i];  // ∂c^r ∘ c^r
@@ -380,13 +397,19 @@ void access_backward(const Dims& s, const std::vector<Tensor>& sv, const std::ve
   }
   for (int64_t i = 0; i < N; ++i) {
     const T sc = g_mn2[i] / mnn[i];
-    for (int64_t k = 0; k < W; ++k) {
-      T g = gM[i * W + k] + sc * Mn[i * W + k];
-      for (int64_t r = 0; r < R; ++r) {
-        g += wrn[r * N + i] * gr[r * W + k] + g_dot[r * N + i] * kr[r * W + k];
-        g_kr[r * W + k] += g_dot[r * N + i] * Mn[i * W + k];
+    T* __restrict gm = gM + i * W;
+    const T* __restrict mi = Mn + i * W;
+#pragma omp simd
+    for (int64_t k = 0; k < W; ++k) gm[k] += sc * mi[k];
+    for (int64_t r = 0; r < R; ++r) {
+      const T a1 = wrn[r * N + i], a2 = g_dot[r * N + i];
+      const T *__restrict grr = gr + r * W, *__restrict krr = kr + r * W;
+      T* __restrict gk = g_kr + r * W;
+#pragma omp simd
+      for (int64_t k = 0; k < W; ++k) {
+        gm[k] += a1 * grr[k] + a2 * krr[k];
+        gk[k] += a2 * mi[k];
       }
-      gM[i * W + k] = g;
     }
   }
   // precedence p_t = (1 − Σ w) p_{t−1} + w
@@ -399,24 +422,28 @@ void access_backward(const Dims& s, const std::vector<Tensor>& sv, const std::ve
   std::fill(g_wrp, g_wrp + RN, T(0));
   for (int64_t i = 0; i < N; ++i) {
     const T wi = wwn[i];
-    const T* Li = Lp + i * N;
-    T* Gi = gL + i * N;
-    T gwi = 0;
+    const T* __restrict Li = Lp + i * N;
+    T* __restrict Gi = gL + i * N;
+#pragma omp simd
+    for (int64_t j = 0; j < N; ++j) Ln[j] = link_new(Li[j], wi, wwn[j], p[j]);
+    Ln[i] = 0;
     for (int64_t r = 0; r < R; ++r) {
-      const T* x = wr + r * N;
+      const T* __restrict x = wr + r * N;
       const T gfi = g_fwd[r * N + i], xi_ = x[i];
-      const T* gbr = g_bwd + r * N;
-      T* gx = g_wrp + r * N;
+      const T* __restrict gbr = g_bwd + r * N;
+      T* __restrict gx = g_wrp + r * N;
       T acc = 0;
+#pragma omp simd reduction(+ : acc)
       for (int64_t j = 0; j < N; ++j) {
-        const T Ln = j == i ? T(0) : link_new(Li[j], wi, wwn[j], p[j]);
-        gx[j] += gfi * Ln;
-        acc += gbr[j] * Ln;
+        gx[j] += gfi * Ln[j];
+        acc += gbr[j] * Ln[j];
         Gi[j] += gfi * x[j] + xi_ * gbr[j];
       }
       gx[i] += acc;
     }
     Gi[i] = 0;  // L_t[i, i] ≡ 0 passes nothing back
+    T gwi = 0;
+#pragma omp simd reduction(+ : gwi)
     for (int64_t j = 0; j < N; ++j) {
       const T G = Gi[j], Q = G * Li[j];
       gwi += G * p[j] - Q;
@@ -429,12 +456,16 @@ void access_backward(const Dims& s, const std::vector<Tensor>& sv, const std::ve
   // memory M_t = M_{t−1} ∘ (1 − w eᵀ) + w vᵀ
   for (int64_t i = 0; i < N; ++i) {
     T acc = 0;
+    const T wi = wwn[i];
+    T *__restrict gm = gM + i * W, *__restrict gv = g_v, *__restrict ge = g_e;
+    const T *__restrict mi = M + i * W, *__restrict vv = v, *__restrict ee = e;
+#pragma omp simd reduction(+ : acc)
     for (int64_t k = 0; k < W; ++k) {
-      const T g = gM[i * W + k], Qm = g * M[i * W + k];
-      g_v[k] += g * wwn[i];
-      g_e[k] -= Qm * wwn[i];
-      acc += g * v[k] - Qm * e[k];
-      gM[i * W + k] = g * (T(1) - wwn[i] * e[k]);
+      const T g = gm[k], Qm = g * mi[k];
+      gv[k] += g * wi;
+      ge[k] -= Qm * wi;
+      acc += g * vv[k] - Qm * ee[k];
+      gm[k] = g * (T(1) - wi * ee[k]);
     }
     g_ww[i] += acc;
   }
@@ -471,11 +502,16 @@ void access_backward(const Dims& s, const std::vector<Tensor>& sv, const std::ve
   }
   gkn /= knw;
   for (int64_t k = 0; k < W; ++k) g_kw[k] = gkn * kw[k];
-  for (int64_t i = 0; i < N; ++i)
+  for (int64_t i = 0; i < N; ++i) {
+    const T a1 = gz[i], a2 = g_mn2[i];
+    T *__restrict gm = gM + i * W, *__restrict gk = g_kw;
+    const T *__restrict mi = M + i * W, *__restrict kk = kw;
+#pragma omp simd
     for (int64_t k = 0; k < W; ++k) {
-      g_kw[k] += gz[i] * M[i * W + k];
-      gM[i * W + k] += gz[i] * kw[k] + g_mn2[i] * M[i * W + k];
+      gk[k] += a1 * mi[k];
+      gm[k] += a1 * kk[k] + a2 * mi[k];
     }
+  }
   // usage u_t = (u + w − u w) ψ, ψ = Π_r (1 − f_r w^r_{t−1})
   for (int64_t r = 0; r < R; ++r) go[s.c6 + r] = 0;
   for (int64_t i = 0; i < N; ++i) {
@@ -521,7 +557,7 @@ void backward_impl(const Dims& s, const Tensor& Wc, const Tensor& W_if, const st
   Tensor GHT = gb[kGHT];
   const int64_t nseg = (T_ + s.seg - 1) / s.seg;
   TORCH_CHECK((int64_t)links.size() >= nseg, "dnc_scan_backward: missing link checkpoints");
-  const int64_t ntmp = 4 * s.R * N + 6 * N + 3 * s.W + 6 * s.R;
+  const int64_t ntmp = 4 * s.R * N + 7 * N + 3 * s.W + 6 * s.R;
   for (int64_t k = nseg - 1; k >= 0; --k) {
     const int64_t s0 = k * s.seg, e0 = std::min(s0 + s.seg, T_);
     // L_{s0+1} … L_{e0−1}, recomputed from the checkpoint
@@ -533,8 +569,11 @@ void backward_impl(const Dims& s, const Tensor& Wc, const Tensor& W_if, const st
           const T *w = at_step<T>(sv[kWWs], t + 1, b), *p = at_step<T>(sv[kPs], t, b);
           const T* Li = Lc + b * BN2;
           T* L = Lo + b * BN2;
-          for (int64_t i = 0; i < N; ++i)
-            for (int64_t j = 0; j < N; ++j) L[i * N + j] = j == i ? T(0) : link_new(Li[i * N + j], w[i], w[j], p[j]);
+          for (int64_t i = 0; i < N; ++i) {
+#pragma omp simd
+            for (int64_t j = 0; j < N; ++j) L[i * N + j] = link_new(Li[i * N + j], w[i], w[j], p[j]);
+            L[i * N + i] = 0;
+          }
         }
       });
       Lc = Lo;
