@@ -8,10 +8,27 @@ standard variant (gate order i, f, g, o) or a feed-forward controller, any numbe
 heads, one write head; ``DNCAccess.fused_sequence`` returns None otherwise and the
 composition runs the reference loop.
 
-Why it is faster. Under autograd a DNC step is ~1,200 aten calls (views and autograd nodes
-included), and at N = 128 much of the time is elementwise passes over the N × N link matrix,
-each of whose intermediates autograd saves. Here (the eager path, ``_scan_forward_eager`` and
-``_scan_backward_eager``)
+Two implementations of the loops compute the same maths. On CPU (float32/64) the C++ loops
+of ``csrc/dnc_scan.cpp`` run when they build (``memlab.memory.kernels.cpp``; ``MEMLAB_NO_CPP=1``
+turns them off); elsewhere (CUDA, no compiler) the Python loops ``_scan_forward_eager`` and
+``_scan_backward_eager``. ``loops(x)`` says which runs.
+
+Why the C++ loops are faster (``_scan_forward_cpp``, ``_scan_backward_cpp``). At memlab's and
+the public DNC's sizes the Python loops' time is mostly per-op dispatch (~140 ops a step) and
+passes over N × N. In C++ a step is two ATen GEMMs over the batch (controller, interface; in the
+backward the next step's ∂pre [W_h | W_r] and ∂ξ W_ξ) and, per batch element, plain loops
+(``omp simd``, AVX2 where the CPU has it) over its own data, which stays in cache:
+
+* forward: one pass over L updates L_t = (1 − w_i − w_j) L_{t−1} + w_i p_j (zero diagonal, in
+  place) and reads both directions from the same element, f = L_t w^r_{t−1}, b = L_tᵀ w^r_{t−1};
+* backward: one pass over L_{t−1} recomputes L_t row by row and gives ∂w^r_{t−1} of both reads,
+  G = ∂L_t + Σ_r (∂f xᵀ + x ∂bᵀ), ∂w^w, ∂p and ∂L_{t−1} = G ∘ F;
+* the buffers come from the same pool, links are checkpointed the same way (every ⌈√T⌉ steps),
+  and the weight gradients are one matrix product each after the loop, in Python.
+
+Why the Python loops are faster than autograd. Under autograd a DNC step is ~1,200 aten calls
+(views and autograd nodes included), and at N = 128 much of the time is elementwise passes over
+the N × N link matrix, each of whose intermediates autograd saves. Here
 
 * a step is ~56 ops forward and ~85 backward, no graph bookkeeping: every result is written
   into a (T, …) buffer that the backward reads as it is, all per-step views are made once
@@ -32,14 +49,15 @@ each of whose intermediates autograd saves. Here (the eager path, ``_scan_forwar
   columns of one buffer, and the controller's and the interface's weight gradients are one
   matrix product each over all steps after the loop.
 
-What remains is per-op dispatch (small sizes) and the passes over N × N (N = 128); ``memlab
-bench dnc-step`` has the measured ratios. ``compiled`` (``model.compile=true``) runs the same
+What remains in the Python loops is per-op dispatch (small sizes) and the passes over N × N
+(N = 128); ``memlab bench dnc-step`` has the measured ratios of the loops that ran (``fused_loops``). ``compiled`` (``model.compile=true``) runs the same
 maths as pure step functions (``_fwd_step``, ``_bwd_step``, ``_link_step``, kept apart from
 the eager loops for this) through ``torch.compile``.
 
-Tests (tests/memory/test_dnc.py) check the kernel against the reference in float64 (outputs,
-final state, every parameter and initial-state gradient), gradcheck it, run it on an all-zero
-memory and saturated gates, and check that its graph is freed by reference counting alone.
+Tests (tests/memory/test_dnc.py), for the C++ and the Python loops alike, check the kernel
+against the reference in float64 (outputs, final state, every parameter and initial-state
+gradient), gradcheck it, run it on an all-zero memory and saturated gates, and check that its
+graph is freed by reference counting alone; the two loops agree in float32 at memlab's sizes.
 
 Shapes: T steps, B batch, C controller size, G its pre-activation width (4C for an LSTM),
 R read heads, N memory locations, W word size, P interface width.
