@@ -13,7 +13,8 @@ The same fixed list of batches is timed for
 * ``reference`` — ``model.kernel=reference``: the composed per-step loop (controller ``forward``
   then ``DNCAccess.forward``) under autograd, the input of every kernel test;
 * ``fused``     — the default ``model.kernel=fused``: ``dnc_scan``, one hand-written autograd
-  node for the whole sequence (memlab/memory/kernels/dnc_scan.py);
+  node for the whole sequence (memlab/memory/kernels/dnc_scan.py), its loops in C++ where they
+  build (``fused_loops``: "cpp", or "python" for its Python loops);
 * ``compiled``  — ``model.compile=true``: ``dnc_scan`` with its pure step functions
   (``_fwd_step``, ``_bwd_step``) through ``torch.compile``; compilation (minutes on a loaded
   CPU) is reported separately and excluded from the rate. Skipped with ``quick``.
@@ -217,6 +218,9 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
             out["memlab_model_mb"] = mem["model_mb"]
         out["memlab_fused_meets_peak_target"] = bool(out["memlab_fused_peak_mb"] <= TARGET_PEAK_MB)
         out["memory"] = "peak RSS of one training step at memlab sizes, B=32, L=20 (T=41), above the built model"
+    from memlab.memory.kernels.dnc_scan import loops
+
+    out["fused_loops"] = loops(torch.zeros(1, device=device))  # which loops the fused timings ran
     out.update(load_avg_1m_start=round(load0, 2), load_avg_1m=round(os.getloadavg()[0], 2), threads=1, device=device,
                quick=quick, torch=torch.__version__, python=sys.version.split()[0])
     return out

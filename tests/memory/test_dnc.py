@@ -1,6 +1,9 @@
 """DNC access composed with a controller, and its fused kernel ``dnc_scan``: fused = composed
 reference in float64 (outputs, final state, every parameter and initial-state gradient),
-gradcheck, graph freed, zero-memory safety, invariants, configs (old runs load), tiny overfit."""
+gradcheck, graph freed, zero-memory safety, invariants, configs (old runs load), tiny overfit.
+The kernel's tests run for both its loops (the ``loops`` fixture): the C++ loops
+(``csrc/dnc_scan.cpp``; skipped where they cannot be built) and the Python loops
+(``MEMLAB_NO_CPP=1``), each checked to be the path that ran."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 import torch
 
 from memlab.core.config import from_dict
+from memlab.memory.kernels import cpp
 from memlab.core.errors import ConfigError
 from memlab.core.interfaces import run_core, state_to_vector, tree_leaves, tree_map
 from memlab.memory.dnc import DNCCore, dnc_step_ref
@@ -19,6 +23,32 @@ from memlab.models import MODELS, build_model
 from memlab.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["cpp", "python"])
+def loops(request, monkeypatch):
+    """Run the test with the kernel's C++ loops or its Python loops, and check afterwards that
+    the chosen loops ran (and the others did not)."""
+    import memlab.memory.kernels.dnc_scan as K
+
+    if request.param == "cpp":
+        monkeypatch.delenv("MEMLAB_NO_CPP", raising=False)
+        if cpp.ops() is None:
+            pytest.skip("the C++ kernels could not be built here (see the RuntimeWarning); the Python loops are tested")
+    else:
+        monkeypatch.setenv("MEMLAB_NO_CPP", "1")
+    ran = {"cpp": 0, "python": 0}
+    for path, name in (("cpp", "_scan_forward_cpp"), ("python", "_scan_forward_eager")):
+        real = getattr(K, name)
+
+        def spy(*a, _real=real, _path=path):
+            ran[_path] += 1
+            return _real(*a)
+
+        monkeypatch.setattr(K, name, spy)
+    yield request.param
+    other = "python" if request.param == "cpp" else "cpp"
+    assert ran[request.param] > 0 and ran[other] == 0, ran
 
 
 def _core(**kw):
@@ -61,7 +91,7 @@ def _loss(ys, state):
         dict(controller="ff", read_heads=4, clip=3.0),  # the old spelling
     ],
 )
-def test_fused_kernel_matches_composed_reference_float64(kw):
+def test_fused_kernel_matches_composed_reference_float64(kw, loops):
     core = _perturbed(_core(**kw).double())
     assert core.kernel == "fused" and core.access.fused_sequence is not None
     xs = torch.randn(11, 3, 5, dtype=torch.float64)
@@ -93,7 +123,7 @@ def test_reference_step_is_the_composed_step():
         torch.testing.assert_close(a, b)
 
 
-def test_fused_kernel_from_the_initial_state_matches_stepping():
+def test_fused_kernel_from_the_initial_state_matches_stepping(loops):
     core = _core().double()
     xs = torch.randn(9, 2, 5, dtype=torch.float64)
     ys_f, s_f = core.forward_sequence(xs)
@@ -106,7 +136,7 @@ def test_fused_kernel_from_the_initial_state_matches_stepping():
         torch.testing.assert_close(a, b)
 
 
-def test_fused_kernel_gradcheck():
+def test_fused_kernel_gradcheck(loops):
     core = _perturbed(_core(memory_size=5, read_heads=2, controller_size=6, word_size=3, clip=0.0).double())
     state = _random_state(core, 2)
     state = tree_map(lambda v: v.detach(), state)
@@ -123,7 +153,7 @@ def test_fused_kernel_gradcheck():
 
 
 @pytest.mark.parametrize("kw", [dict(controller="ff", read_heads=1, clip=2.0), dict(controller="lstm", read_heads=1, clip=0.0)])
-def test_fused_kernel_gradcheck_one_read_head(kw):
+def test_fused_kernel_gradcheck_one_read_head(kw, loops):
     """One read head takes its own branches (the rank-2 link gradient as two broadcast products,
     ψ without a product over heads); a feed-forward controller and active clipping their own slopes."""
     core = _perturbed(_core(memory_size=5, controller_size=6, word_size=3, **kw).double(), scale=0.5)
@@ -141,7 +171,7 @@ def test_fused_kernel_gradcheck_one_read_head(kw):
 
 
 @pytest.mark.parametrize("R, T", [(1, 1), (1, 2), (2, 7), (3, 12)])
-def test_fused_kernel_without_grad_matches_reference_state(R, T):
+def test_fused_kernel_without_grad_matches_reference_state(R, T, loops):
     """Without grad the kernel keeps ring buffers of one or two steps: every final state leaf
     (memory, weightings, links, precedence, usage, reads, controller state) agrees with stepping."""
     core = _perturbed(_core(read_heads=R).double())
@@ -197,7 +227,7 @@ def test_compiled_kernel_steps_match_composed_reference_float64():
             torch.testing.assert_close(a, b)
 
 
-def test_link_checkpoints_cover_every_length():
+def test_link_checkpoints_cover_every_length(loops):
     """Segments of ⌈√T⌉ steps: lengths on and off the segment boundaries agree with the reference."""
     core = _perturbed(_core(read_heads=1).double())
     for T in (1, 2, 3, 4, 5, 9, 10, 17):
@@ -219,7 +249,7 @@ def test_second_derivatives_through_the_kernel_are_refused():
         g.sum().backward()
 
 
-def test_fused_kernel_without_grad_matches_and_saves_nothing():
+def test_fused_kernel_without_grad_matches_and_saves_nothing(loops):
     core = _core()
     xs = torch.randn(9, 4, 5)
     ys, state = core.forward_sequence(xs)
@@ -231,7 +261,7 @@ def test_fused_kernel_without_grad_matches_and_saves_nothing():
     torch.testing.assert_close(state0.memory.link, state.memory.link.detach())
 
 
-def test_fused_kernel_frees_its_saved_tensors():
+def test_fused_kernel_frees_its_saved_tensors(loops):
     """Nothing the backward keeps may be an output or a view of one (a reference cycle through
     ``grad_fn`` that only the cyclic collector frees): freed by reference counting alone."""
     import gc
@@ -252,7 +282,7 @@ def test_fused_kernel_frees_its_saved_tensors():
         gc.enable()
 
 
-def test_fused_kernel_buffers_are_reused_only_after_the_graph_is_freed():
+def test_fused_kernel_buffers_are_reused_only_after_the_graph_is_freed(loops):
     """The kernel's sequence buffers come from a block reused across calls (``_Pool``): two
     graphs alive at once (and a no-grad call between them) must not share it; after both are
     freed the next call gets the block back, and gradients stay those of each graph alone."""
@@ -283,6 +313,39 @@ def test_fused_kernel_buffers_are_reused_only_after_the_graph_is_freed():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.skipif(cpp.disabled() or cpp.ops() is None, reason="the C++ kernels could not be built here")
+@pytest.mark.parametrize("controller", ["lstm", "ff"])
+def test_cpp_and_python_loops_agree_in_float32(controller, monkeypatch):
+    """memlab's default sizes (N = 128, W = 20, controller 100, one read head) in float32: the
+    C++ loops and the Python loops give the same outputs, final state and gradients.
+
+    Usage starts spread over (0, 1): the free list is a sort, and where usages tie (a few steps
+    from the all-zero state, most are exactly equal) a one-ulp difference between two correct
+    roundings reorders it and moves the allocation (that holds for the reference too)."""
+    torch.manual_seed(0)
+    core = _perturbed(DNCCore(5, controller=controller), scale=0.05)
+    xs = torch.randn(12, 4, 5)
+    state0 = _random_state(core, 4, dtype=torch.float32)
+    usage = torch.rand(4, 128).requires_grad_(True)  # distinct: no ties in the free list
+    state0 = state0._replace(memory=state0.memory._replace(usage=usage))
+    wrt = list(core.parameters()) + [v for v in tree_leaves(state0) if v.requires_grad]
+    out = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("MEMLAB_NO_CPP", flag)
+        ys, s = core.forward_sequence(xs, state0)
+        out[flag] = (ys, tree_leaves(s), torch.autograd.grad(_loss(ys, s), wrt, allow_unused=True))
+    (ys_c, s_c, g_c), (ys_p, s_p, g_p) = out["0"], out["1"]
+    tol = dict(rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ys_c, ys_p, **tol)
+    for a, b in zip(s_c, s_p):
+        torch.testing.assert_close(a, b, **tol)
+    for a, b in zip(g_c, g_p):
+        if b is None:
+            assert a is None or float(a.abs().max()) == 0.0
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5 * max(1.0, float(b.abs().max())))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_fused_kernel_on_cuda_matches_cpu():
     core = _perturbed(_core().double())
@@ -309,9 +372,12 @@ def test_layouts_without_a_kernel_run_the_reference(kw):
 
 
 @pytest.mark.parametrize("kernel", ["fused", "reference"])
-def test_all_zero_memory_and_inputs_stay_finite(kernel):
+def test_all_zero_memory_and_inputs_stay_finite(kernel, loops):
     core = _core(kernel=kernel)
     ys, state = core.forward_sequence(torch.zeros(4, 2, 5))
+    if kernel == "reference":
+        core.kernel = "fused"  # the fixture checks that the chosen loops ran
+        core.forward_sequence(torch.zeros(1, 1, 5))
     (ys.sum() + state.memory.memory.sum()).backward()
     assert torch.isfinite(ys).all()
     for p in core.parameters():
@@ -319,7 +385,7 @@ def test_all_zero_memory_and_inputs_stay_finite(kernel):
 
 
 @pytest.mark.parametrize("kernel", ["fused", "reference"])
-def test_saturated_interface_stays_finite(kernel):
+def test_saturated_interface_stays_finite(kernel, loops):
     """Gates and modes pinned at 0/1 (clipped ξ = ±20): no NaN from the allocation's products."""
     core = _core(kernel=kernel)
     with torch.no_grad():
@@ -327,6 +393,9 @@ def test_saturated_interface_stays_finite(kernel):
     xs = torch.randn(6, 2, 5) * 10
     ys, _ = core.forward_sequence(xs)
     ys.square().sum().backward()
+    if kernel == "reference":
+        core.kernel = "fused"  # the fixture checks that the chosen loops ran
+        core.forward_sequence(xs[:1])
     assert torch.isfinite(ys).all()
     for p in core.parameters():
         assert p.grad is None or torch.isfinite(p.grad).all()

@@ -8,10 +8,27 @@ standard variant (gate order i, f, g, o) or a feed-forward controller, any numbe
 heads, one write head; ``DNCAccess.fused_sequence`` returns None otherwise and the
 composition runs the reference loop.
 
-Why it is faster. Under autograd a DNC step is ~1,200 aten calls (views and autograd nodes
-included), and at N = 128 much of the time is elementwise passes over the N × N link matrix,
-each of whose intermediates autograd saves. Here (the eager path, ``_scan_forward_eager`` and
-``_scan_backward_eager``)
+Two implementations of the loops compute the same maths. On CPU (float32/64) the C++ loops
+of ``csrc/dnc_scan.cpp`` run when they build (``memlab.memory.kernels.cpp``; ``MEMLAB_NO_CPP=1``
+turns them off); elsewhere (CUDA, no compiler) the Python loops ``_scan_forward_eager`` and
+``_scan_backward_eager``. ``loops(x)`` says which runs.
+
+Why the C++ loops are faster (``_scan_forward_cpp``, ``_scan_backward_cpp``). At memlab's and
+the public DNC's sizes the Python loops' time is mostly per-op dispatch (~140 ops a step) and
+passes over N × N. In C++ a step is two ATen GEMMs over the batch (controller, interface; in the
+backward the next step's ∂pre [W_h | W_r] and ∂ξ W_ξ) and, per batch element, plain loops
+(``omp simd``, AVX2 where the CPU has it) over its own data, which stays in cache:
+
+* forward: one pass over L updates L_t = (1 − w_i − w_j) L_{t−1} + w_i p_j (zero diagonal, in
+  place) and reads both directions from the same element, f = L_t w^r_{t−1}, b = L_tᵀ w^r_{t−1};
+* backward: one pass over L_{t−1} recomputes L_t row by row and gives ∂w^r_{t−1} of both reads,
+  G = ∂L_t + Σ_r (∂f xᵀ + x ∂bᵀ), ∂w^w, ∂p and ∂L_{t−1} = G ∘ F;
+* the buffers come from the same pool, links are checkpointed the same way (every ⌈√T⌉ steps),
+  and the weight gradients are one matrix product each after the loop, in Python.
+
+Why the Python loops are faster than autograd. Under autograd a DNC step is ~1,200 aten calls
+(views and autograd nodes included), and at N = 128 much of the time is elementwise passes over
+the N × N link matrix, each of whose intermediates autograd saves. Here
 
 * a step is ~56 ops forward and ~85 backward, no graph bookkeeping: every result is written
   into a (T, …) buffer that the backward reads as it is, all per-step views are made once
@@ -32,14 +49,15 @@ each of whose intermediates autograd saves. Here (the eager path, ``_scan_forwar
   columns of one buffer, and the controller's and the interface's weight gradients are one
   matrix product each over all steps after the loop.
 
-What remains is per-op dispatch (small sizes) and the passes over N × N (N = 128); ``memlab
-bench dnc-step`` has the measured ratios. ``compiled`` (``model.compile=true``) runs the same
+What remains in the Python loops is per-op dispatch (small sizes) and the passes over N × N
+(N = 128); ``memlab bench dnc-step`` has the measured ratios of the loops that ran (``fused_loops``). ``compiled`` (``model.compile=true``) runs the same
 maths as pure step functions (``_fwd_step``, ``_bwd_step``, ``_link_step``, kept apart from
 the eager loops for this) through ``torch.compile``.
 
-Tests (tests/memory/test_dnc.py) check the kernel against the reference in float64 (outputs,
-final state, every parameter and initial-state gradient), gradcheck it, run it on an all-zero
-memory and saturated gates, and check that its graph is freed by reference counting alone.
+Tests (tests/memory/test_dnc.py), for the C++ and the Python loops alike, check the kernel
+against the reference in float64 (outputs, final state, every parameter and initial-state
+gradient), gradcheck it, run it on an all-zero memory and saturated gates, and check that its
+graph is freed by reference counting alone; the two loops agree in float32 at memlab's sizes.
 
 Shapes: T steps, B batch, C controller size, G its pre-activation width (4C for an LSTM),
 R read heads, N memory locations, W word size, P interface width.
@@ -55,6 +73,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from memlab.memory.kernels import cpp
 
 
 
@@ -546,15 +566,117 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
     return ys, final, sv
 
 
+def _use_cpp(x: Tensor, spec: DNCSpec) -> bool:
+    """The C++ loops (``csrc/dnc_scan.cpp``) for a CPU tensor of float32/64 when they are built."""
+    return (not spec.compiled and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and cpp.has("dnc_scan_forward"))
+
+
+def loops(x: Tensor, compiled: bool = False) -> str:
+    """Which loops ``dnc_scan`` runs for tensors like x: "cpp", "python" or "compiled"."""
+    if compiled:
+        return "compiled"
+    return "cpp" if _use_cpp(x, DNCSpec("lstm", 1, 1, 1, 1, (), 0.0, 0.0, 1)) else "python"
+
+
+def _cpp_dims(spec: DNCSpec) -> list[int]:
+    return [spec.C, spec.R, spec.N, spec.W, int(spec.kind == "lstm"), spec.seg]
+
+
+def _scan_forward_cpp(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, spec: DNCSpec, save: bool):
+    """Forward of ``dnc_scan`` by the C++ loops (``memlab::dnc_scan_forward``): two GEMMs a step
+    through ATen, the access and the link matrix as plain loops over each batch element's data.
+
+    Same arguments and results as ``_scan_forward_eager``; the buffers (from the pool when
+    saving, else ring buffers of one or two steps) are made here and filled by the C++ loop.
+    """
+    T, B, G = xproj.shape
+    C, R, N, W = spec.C, spec.R, spec.N, spec.W
+    RW, P = R * W, W_if.shape[0]
+    lstm = spec.kind == "lstm"
+    pool = _Pool(xproj) if save else None
+    new = pool.empty if save else xproj.new_empty
+    nS, nP = (T + 1, T) if save else (2, 1)
+    # [W_h | W_r] (G, C + R·W), gate rows i, f, g, o, reads y_{t−1} = [h | r] as it is; ff: W_r (C, R·W)
+    Wc = torch.cat([W_rec[:, RW:], W_rec[:, :RW]], 1) if lstm else W_rec.contiguous()
+    Y = new(T + 1, B, C + RW)  # y_t = [h_t | r_t], t = 0 … T
+    Y[0, :, :C] = h
+    Y[0, :, C:] = r.reshape(B, RW)
+    GT = new(nP, B, 4 * C) if lstm else xproj.new_empty(0)  # σ(i), σ(f), tanh(g), σ(o)
+    CS = new(nS, B, C) if lstm else xproj.new_empty(0)  # c_t
+    if lstm:
+        CS[0] = c
+    Ms, WRs, WWs, Ps, Us = new(nS, B, N, W), new(nS, B, R, N), new(nS, B, N), new(nS, B, N), new(nS, B, N)
+    Ms[0], WRs[0], WWs[0], Ps[0], Us[0] = M, wr, ww, p, u
+    bufs = [Y, GT, CS, xproj.new_empty(B, G), new(nP, B, P), Ms, WRs, WWs, Ps, Us,
+            new(nS, B, N),  # MN: sqrt(‖M_t(i)‖² + ε)
+            new(nP, B, N), new(nP, B, N), new(nP, B, 1),  # write content: K, c^w, sqrt(‖k^w‖² + ε)
+            new(nP, B, N), new(nP, B, N), new(nP, B, N, dtype=torch.long),  # sorted û, Π_{i<j} û_φi, φ
+            new(nP, B, R, N), new(nP, B, R, N), new(nP, B, R, N), new(nP, B, R, N),  # f, b, c^r, K^r
+            new(nP, B, R),  # sqrt(‖k^r‖² + ε)
+            new(B, N, N)]  # L_t, updated in place between checkpoints
+    L = L.contiguous()
+    links = [L] + ([new(B, N, N) for _ in range(1, -(-T // spec.seg))] if save else [])
+    torch.ops.memlab.dnc_scan_forward(xproj.contiguous(), Wc, W_if.contiguous(), b_if.contiguous(), bufs, links,
+                                      _cpp_dims(spec), spec.clip, spec.eps)
+    final = (Ms[T % nS], WRs[T % nS], WWs[T % nS], bufs[-1], Ps[T % nS], Us[T % nS], Y[T, :, C:].view(B, R, W),
+             Y[T, :, :C], CS[T % nS] if lstm else c)
+    sv = dict(cpp=True, bufs=bufs, links=links, Wc=Wc, pool=pool) if save else {}
+    return Y[1:], final, sv
+
+
+def _scan_backward_cpp(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
+    """Backward of ``_scan_forward_cpp`` by the C++ loops (``memlab::dnc_scan_backward``): per
+    step the next controller step's ∂pre [W_h | W_r] and ∂h_t = ∂ξ_t W_ξ are ATen GEMMs, the rest
+    plain loops; links recomputed per segment from their checkpoints. The weight gradients are
+    one matrix product each after the loop, here."""
+    T, B, _ = gys.shape
+    C, R, N, W = spec.C, spec.R, spec.N, spec.W
+    RW, P = R * W, W_if.shape[0]
+    lstm = spec.kind == "lstm"
+    new, Wc, Y = sv["pool"].empty, sv["Wc"], sv["bufs"][0]
+    gM0, gwr0, gww0, gL0, gp0, gu0, gr0, gh0, gc0 = gfinal
+    GY = new(T, B, C + RW).copy_(gys)  # [∂h_t | ∂r_t], the next step's controller terms added in the loop
+    GY[T - 1, :, :C] += gh0
+    GY[T - 1, :, C:] += gr0.reshape(B, RW)
+    GOUT, GPRE = new(T, B, P), new(T, B, Wc.shape[0])
+    carry = [new(B, N, W).copy_(gM0), new(B, R, N).copy_(gwr0), new(B, N).copy_(gww0), new(B, N, N).copy_(gL0),
+             new(B, N).copy_(gp0), new(B, N).copy_(gu0), gc0.contiguous().clone()]
+    LS = new(max(min(spec.seg, T) - 1, 1), B, N, N)  # L_{s0+1} … L_{e0−1}, recomputed
+    torch.ops.memlab.dnc_scan_backward(Wc, W_if.contiguous(), [GY, GOUT, GPRE, *carry, new(B, C)], sv["bufs"],
+                                       sv["links"], LS, _cpp_dims(spec), spec.clip, spec.eps)
+    gM, gwr, gww, gL, gp, gu, gc = carry
+    TB = T * B
+    g_rest0 = torch.mm(GPRE[0], Wc)  # ∂y_0: [∂h_0 | ∂r_0] (LSTM), ∂r_0 (ff)
+    if lstm:
+        gh, gr = g_rest0[:, :C], g_rest0[:, C:].reshape(B, R, W)
+        gWc = torch.mm(GPRE.view(TB, -1).t(), Y[:-1].reshape(TB, -1))  # (4C, C + R·W)
+        g_W_rec = torch.cat([gWc[:, C:], gWc[:, :C]], 1)
+    else:
+        gh, gr = torch.zeros_like(gh0), g_rest0.view(B, R, W)
+        g_W_rec = torch.mm(GPRE.view(TB, -1).t(), Y[:-1, :, C:].reshape(TB, RW))
+    g_out = GOUT.view(TB, P)
+    g_W_if = torch.mm(g_out.t(), Y[1:, :, :C].reshape(TB, C))
+    return GPRE, g_W_rec, g_W_if, g_out.sum(0), gM, gwr, gww, gL, gp, gu, gr, gh, gc
+
+
 def _scan_forward(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, spec: DNCSpec, save: bool):
-    """Forward of ``dnc_scan``: eager with buffers, or the compiled step functions."""
-    fn = _scan_forward_steps if spec.compiled else _scan_forward_eager
+    """Forward of ``dnc_scan``: the C++ loops (CPU, when built), eager with buffers, or the
+    compiled step functions."""
+    if spec.compiled:
+        fn = _scan_forward_steps
+    else:
+        fn = _scan_forward_cpp if _use_cpp(xproj, spec) else _scan_forward_eager
     return fn(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, spec, save)
 
 
 def _scan_backward(gys, gfinal, W_rec, W_if, spec: DNCSpec, sv: dict):
     """Backward of ``dnc_scan`` (the path its forward took)."""
-    return (_scan_backward_steps if spec.compiled else _scan_backward_eager)(gys, gfinal, W_rec, W_if, spec, sv)
+    if spec.compiled:
+        fn = _scan_backward_steps
+    else:
+        fn = _scan_backward_cpp if sv.get("cpp") else _scan_backward_eager
+    return fn(gys, gfinal, W_rec, W_if, spec, sv)
 
 
 def _interface_slopes(outs: Tensor, spec: DNCSpec) -> Tensor:
