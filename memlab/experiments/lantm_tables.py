@@ -14,10 +14,19 @@ reading. Records written before readings existed (no settings recorded) show as
     memlab run lantm-tables --set tasks=copy,reverse models=lantm-invnorm seeds=0,1,2
     memlab run lantm-tables --set tasks=copy,bigramFlip models=lantm-invnorm model.preset=paper-text
     memlab table lantm-tables
+
+Table 3 also shows the seed 004 LSTM baseline as the leaderboard trains it (issue 18): the
+``lstm`` cells on these five tasks in the leaderboard's records (``leaderboard_records``; by
+default every ``results/leaderboard*/records.jsonl``), one reading per wall budget,
+``leaderboard (budget 10 s)``. They are read when the tables are rendered (records, then tables:
+lantm-tables trains nothing for them) and only from a leaderboard whose saved configuration trains
+the LSTM in its ``paper`` reading (no ``size``, ``model.*``, ``task.*`` or reading ``train.*``
+setting); other files are named under Table 3, never pooled.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import statistics
@@ -55,7 +64,9 @@ ModelName = Literal["lantm-invnorm", "lantm-softmax", "lstm"]
 class LantmTablesConfig:
     """The cells (tasks × models × seeds), each run's budget, and extra settings for every cell
     (``--set train.lr=0.001 model.hidden=50``). ``continue_done`` resumes runs that already
-    stopped (e.g. with ``train.target_coarse=1`` or more epochs) and evaluates them again."""
+    stopped (e.g. with ``train.target_coarse=1`` or more epochs) and evaluates them again.
+    ``leaderboard_records``: the leaderboard records files whose LSTM cells Table 3 shows
+    (``--set leaderboard_records=results/leaderboard-300s/records.jsonl``; empty: none)."""
 
     tasks: tuple[TaskName, ...] = TASKS
     models: tuple[ModelName, ...] = MODELS
@@ -67,6 +78,9 @@ class LantmTablesConfig:
     model: dict = field(default_factory=dict)
     task: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
+    #: leaderboard records files (paths or glob patterns, relative to the working folder, the
+    #: repository root, as ``results/lantm``) whose LSTM cells Table 3 shows; read when rendering
+    leaderboard_records: tuple[str, ...] = ("results/leaderboard*/records.jsonl",)
 
     def validate(self) -> None:
         from memlab.core.errors import ConfigError
@@ -77,6 +91,10 @@ class LantmTablesConfig:
                                   f"{dict(tasks='copy', models='lantm-invnorm', seeds='0')[name]})")
         for s in self.seeds:
             check_range("seeds", s, 0, 2**63 - 1)
+        for pattern in self.leaderboard_records:
+            if not pattern or "\0" in pattern:
+                raise ConfigError(f"leaderboard_records: {pattern!r} is not a path (e.g. "
+                                  "results/leaderboard-300s/records.jsonl)")
         check_range("max_time", self.max_time, 0, 30 * 86400, lo_open=True)
         check_range("max_epochs", self.max_epochs, 1, 10_000_000)
         check_range("eval_batches", self.eval_batches, 1, 1_000_000)
@@ -166,6 +184,99 @@ def record_readings(records: list[dict]) -> dict[int, str]:
     return out
 
 
+# --------------------------------------------------------------------------- the leaderboard's LSTM cells
+#: the leaderboard model that is the seed 004 LSTM baseline (4×256, Table 2; its ``paper`` reading)
+LEADERBOARD_MODEL = "lstm"
+#: leaderboard training settings that are bookkeeping for the LSTM's paper reading as well as the
+#: budget keys: its epochs are 2 batches (``hparams.leaderboard.PROTOCOL``), and no schedule of that
+#: reading counts epochs (no plateau halving, no rate decay)
+_LEADERBOARD_BOOKKEEPING = ("batches_per_epoch",)
+#: the record fields (and types, from the leaderboard's schema) Table 3 reads
+_LEADERBOARD_FIELDS = ("model", "task", "seed", "status", "scores", "epochs", "train_wall_s", "budget_s")
+_LEADERBOARD_SCORE_FIELDS = ("scale", "fine", "coarse")
+
+
+def leaderboard_reading(budget_s: float) -> str:
+    """The reading label of leaderboard cells trained for at most ``budget_s`` wall seconds."""
+    return f"leaderboard (budget {budget_s:g} s)"
+
+
+def _not_the_baseline(config: dict[str, Any]) -> str | None:
+    """Why a leaderboard configuration does not train the LSTM in its paper reading, or None."""
+    model = _reading_model(config.get("model") or {})
+    train = {k: v for k, v in _reading_train(config.get("train") or {}).items() if k not in _LEADERBOARD_BOOKKEEPING}
+    why = ([f"size={config['size']}"] if config.get("size") else []) + _flat("model", model) + \
+        _flat("task", config.get("task") or {}) + _flat("train", train)
+    return ", ".join(why) or None
+
+
+def read_leaderboard(patterns: tuple[str, ...] | list[str]) -> tuple[list[dict], list[str]]:
+    """(cells, notes): the LSTM baseline's cells in the leaderboard records files ``patterns``
+    name (globs; a pattern that matches nothing is no file), and one note per file or record set
+    left out because its settings are not the baseline's or not known. A cell is the record of model
+    ``LEADERBOARD_MODEL`` on one of ``TASKS`` under a configuration (``leaderboard.meta.json``
+    beside the file, matched by ``config_hash``) with no setting that changes the LSTM's paper
+    reading. A record without the fields Table 3 reads is a one-line MemlabError naming the file."""
+    from memlab.experiments._records import check_records
+    from memlab.experiments.leaderboard import EXPERIMENT as LB, RECORD_FIELDS, SCORE_FIELDS
+    from memlab.experiments.runner import _read_meta, read_records
+
+    paths = sorted({Path(p) for pattern in patterns for p in glob.glob(pattern)})
+    cells, notes = [], []
+    for path in paths:
+        if not path.is_file():
+            continue
+        recs = check_records(read_records(path), {k: RECORD_FIELDS[k] for k in _LEADERBOARD_FIELDS}, str(path))
+        ours = [r for r in recs if r["model"] == LEADERBOARD_MODEL and r["task"] in TASKS]
+        for r in ours:
+            check_records(r["scores"], {k: SCORE_FIELDS[k] for k in _LEADERBOARD_SCORE_FIELDS},
+                          f"{path}: {r.get('unit') or r['task']} scores")
+        if not ours:
+            continue
+        meta = _read_meta(path.parent / LB.meta_name)
+        config = meta.get("config")
+        if not isinstance(config, dict):
+            notes.append(f"`{path.as_posix()}` ({len(ours)} LSTM cells): no `{LB.meta_name}` beside it to say its settings")
+            continue
+        why = _not_the_baseline(config)
+        if why:
+            notes.append(f"`{path.as_posix()}` ({len(ours)} LSTM cells): not the paper reading ({why})")
+            continue
+        chash = meta.get("config_hash")
+        other = [r for r in ours if r.get("config_hash", chash) != chash]
+        if other:
+            notes.append(f"`{path.as_posix()}` ({len(other)} LSTM cells): another configuration than its "
+                         f"`{LB.meta_name}` ({other[0]['config_hash']})")
+        cells += [{**r, "source": path.as_posix()} for r in ours if r.get("config_hash", chash) == chash]
+    return cells, notes
+
+
+def leaderboard_rows(cells: list[dict]) -> dict[tuple[str, str, float], list[dict]]:
+    """(model, task, budget_s) -> the newest cell of each seed, ordered by seed: one Table 3 row
+    per wall budget (cells of two budgets are never pooled)."""
+    newest: dict[tuple[str, str, float, int], dict] = {}
+    for c in sorted(cells, key=lambda c: str(c.get("time", ""))):
+        newest[(c["model"], c["task"], float(c["budget_s"]), int(c["seed"]))] = c
+    out: dict[tuple[str, str, float], list[dict]] = {}
+    for (m, t, b, _), c in sorted(newest.items(), key=lambda kv: kv[0]):
+        out.setdefault((m, t, b), []).append(c)
+    return out
+
+
+def _at_scale(cells: list[dict], scale: int) -> list[dict]:
+    """The cells' scores at ``scale`` ({coarse, fine} per cell that has one; n/a and failed cells have none)."""
+    return [sc for c in cells for sc in c["scores"]
+            if sc.get("scale") == scale and sc.get("coarse") is not None and sc.get("fine") is not None]
+
+
+def _status_note(rs: list[dict]) -> str:
+    """``: timeout ×3`` for a leaderboard row with cells whose status is not ``done``; else ""."""
+    from memlab.experiments.leaderboard import status_text
+
+    text = status_text([r for r in rs if r.get("status", "done") != "done"])
+    return f": {text}" if text else ""
+
+
 # --------------------------------------------------------------------------- tables
 def _pct(x: float | None) -> str:
     """Ours to one decimal (the paper rounds to integers; 99.96% should not read as 100%)."""
@@ -205,9 +316,44 @@ def _median(recs: list[dict], key: str) -> float | None:
     return statistics.median(vals) if vals else None
 
 
-def render_tables(records: list[dict]) -> str:
-    """Tables 3 and 4 as markdown: ours (median over seeds, [worst–best] seed) beside the paper's."""
+def _duration(s: float | None) -> str:
+    """Training time: minutes, or seconds under a minute (a leaderboard budget of 10 s)."""
+    return "" if s is None else (f"{s:.0f} s" if s < 60 else f"{s / 60:.0f} min")
+
+
+def _table3_row(task: str, model: str, label: str, rs: list[dict], r1: list[dict] | None, r2: list[dict] | None) -> str:
+    """One Table 3 row: ``rs`` the reading's records (one per seed) for seeds, epochs and time."""
+    p = PAPER_TABLE3[task][model]
+    ep, tt = _median(rs, "epochs"), _median(rs, "train_elapsed_s")
+    ep_s = "" if ep is None else (f"{ep:.0f}" if len(rs) > 1 else str(rs[0]["epochs"]))
+    return (f"| {task} | {model} | {label} | {len(rs) or ''} | {_stat(r1, 'coarse')} | {_stat(r1, 'fine')} | "
+            f"{_stat(r2, 'coarse')} | {_stat(r2, 'fine')} | {p[0]}% | {p[1]}% | {p[2]}% | {p[3]}% | {ep_s} | "
+            f"{_duration(tt)} |")
+
+
+def _leaderboard_lines(rows: dict[tuple[str, str, float], list[dict]], notes: list[str]) -> list[str]:
+    """Under Table 3: where its leaderboard rows come from, and the files left out (with why)."""
+    def listed(values: set) -> str:
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in sorted(values))
+
+    lines = []
+    for src in sorted({c["source"] for rs in rows.values() for c in rs}):
+        cs = [c for rs in rows.values() for c in rs if c["source"] == src]
+        n = {sc["n_sequences"] for sc in _at_scale(cs, 1) + _at_scale(cs, 2) if isinstance(sc.get("n_sequences"), int)}
+        lines.append(f"Leaderboard rows from `{src}`: budget {listed({float(c['budget_s']) for c in cs})} s, "
+                     f"seeds {listed({c['seed'] for c in cs})}, "
+                     f"commit {listed({str(c['commit'])[:7] for c in cs if c.get('commit')}) or '?'}"
+                     + (f", {'/'.join(map(str, sorted(n)))} test sequences per scale." if n else "."))
+    lines += [f"Leaderboard records not shown: {note}." for note in notes]
+    return [x for line in lines for x in ("", line)]
+
+
+def render_tables(records: list[dict], leaderboard: list[dict] | None = None, notes: list[str] | None = None) -> str:
+    """Tables 3 and 4 as markdown: ours (median over seeds, [worst–best] seed) beside the paper's.
+    ``leaderboard``: the LSTM baseline's leaderboard cells (``read_leaderboard``), shown in Table 3
+    as one reading per wall budget; ``notes``: leaderboard files left out, listed under it."""
     cells = seed_records(records)
+    lb = leaderboard_rows(leaderboard or [])
     lines = ["# LANTM reproduction (seed 004 Tables 3 and 4)", "",
              "Rendered by `memlab table lantm-tables` from `records.jsonl` (one record per run and scale). "
              "\"Ours\" is the median over seeds of each seed's newest evaluation, on 100 batches of 32 fresh "
@@ -222,22 +368,29 @@ def render_tables(records: list[dict]) -> str:
              "per batch, init_magnitude), `paper` the LSTM's seed 004 training (Table 2) and `released` the "
              "released code's LSTM runs; `+key=value` names any other setting. "
              f"`{UNRECORDED}`: cells trained before readings were recorded (the paper-text reading at "
-             "per-cell learning rates — copy at lr 0.001 — whose records do not state their settings).", "",
+             "per-cell learning rates — copy at lr 0.001 — whose records do not state their settings). "
+             "`leaderboard (budget N s)`: the LSTM's `paper` reading as `memlab run leaderboard` trains it "
+             "(issue 18; read from the leaderboard's records, not trained here): epochs of 2 batches and a wall "
+             "budget of N seconds (checked between epochs, so a slow first epoch runs over it), scored on the "
+             "leaderboard's own, smaller test sample; the status of seeds whose cell is not `done` follows the "
+             "label (`timeout`: the budget ran out before test coarse reached the leaderboard's target). "
+             "These are budget-limited runs, so the last section (cells short of the paper) leaves them out.", "",
              "## Table 3: 1x and 2x the training lengths", "",
              "| task | model | reading | seeds | 1x coarse | 1x fine | 2x coarse | 2x fine | paper 1x coarse | "
              "paper 1x fine | paper 2x coarse | paper 2x fine | epochs | train time |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for task in TASKS:
         for model in MODELS:
-            for rd in _readings_of(cells, model, task):
+            budgets = sorted(b for (m, t, b) in lb if (m, t) == (model, task))
+            own = _readings_of(cells, model, task)
+            for rd in (own if own != [""] or not budgets else []):
                 r1, r2 = cells.get((model, task, rd, 1)), cells.get((model, task, rd, 2))
-                p = PAPER_TABLE3[task][model]
-                rs = r1 or r2 or []
-                ep, tt = _median(rs, "epochs"), _median(rs, "train_elapsed_s")
-                ep_s = "" if ep is None else (f"{ep:.0f}" if len(rs) > 1 else str(rs[0]["epochs"]))
-                lines.append(f"| {task} | {model} | {rd} | {len(rs) or ''} | {_stat(r1, 'coarse')} | "
-                             f"{_stat(r1, 'fine')} | {_stat(r2, 'coarse')} | {_stat(r2, 'fine')} | {p[0]}% | {p[1]}% | "
-                             f"{p[2]}% | {p[3]}% | {ep_s} | {'' if tt is None else f'{tt / 60:.0f} min'} |")
+                lines.append(_table3_row(task, model, rd, r1 or r2 or [], r1, r2))
+            for b in budgets:
+                rs = [{**c, "train_elapsed_s": c["train_wall_s"]} for c in lb[(model, task, b)]]
+                lines.append(_table3_row(task, model, leaderboard_reading(b) + _status_note(rs), rs,
+                                         _at_scale(rs, 1), _at_scale(rs, 2)))
+    lines += _leaderboard_lines(lb, list(notes or []))
     lines += ["", "## Table 4: LANTM-InvNorm at larger scales", "",
               "Scale n x means lengths (n−1)m+1 … nm for training maximum m.", "",
               "| task | scale | reading | lengths | seeds | coarse | fine | paper coarse | paper fine |",
@@ -293,9 +446,11 @@ class LantmTables(Experiment):
     default_store = "runs/lantm"
     # which cells exist, how long each trains and in which reading do not change what a finished
     # cell's record says (each record carries its reading and its run's resolved settings; the
-    # reading is part of the unit key, so cells of another reading are never taken as done)
+    # reading is part of the unit key, so cells of another reading are never taken as done); the
+    # leaderboard's records are read when rendering only
     record_fields = ("model", "task", "scale", "coarse", "fine")
-    hash_exclude = ("tasks", "models", "seeds", "max_time", "max_epochs", "continue_done", "model", "task", "train")
+    hash_exclude = ("tasks", "models", "seeds", "max_time", "max_epochs", "continue_done", "model", "task", "train",
+                    "leaderboard_records")
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"tasks": ("copy",), "models": ("lstm",), "max_epochs": 2, "max_time": 60.0, "eval_batches": 2,
@@ -373,11 +528,13 @@ class LantmTables(Experiment):
     def summarise(self, cfg: LantmTablesConfig, records: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
         from memlab.core.io import atomic_write_text
 
-        path = atomic_write_text(out_dir / "tables.md", render_tables(records))
+        leaderboard, notes = read_leaderboard(cfg.leaderboard_records)
+        path = atomic_write_text(out_dir / "tables.md", render_tables(records, leaderboard, notes))
         cells = seed_records(records)
         head = {f"{m}/{t}/{rd}/{s}x_coarse_median": statistics.median([r["coarse"] for r in rs])
                 for (m, t, rd, s), rs in sorted(cells.items()) if s in (1, 2)}
         return {"tables": str(path), "cells": len({(m, t, rd) for m, t, rd, _ in cells}),
+                "leaderboard_cells": len(leaderboard),
                 **{k: v for k, v in head.items() if not math.isnan(v)}}
 
 

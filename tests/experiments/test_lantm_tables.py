@@ -174,3 +174,140 @@ def test_neutral_settings_cover_every_key_added_since_the_first_recorded_reading
         assert added <= set(neutral), f"{cls.__name__}: {sorted(added - set(neutral))} added without a neutral value"
         for k, v in neutral.items():
             assert k in defaults and defaults[k] == v, f"{cls.__name__}.{k}: neutral {v!r} != default {defaults.get(k)!r}"
+
+
+# --------------------------------------------------------------------------- the leaderboard's LSTM cells
+def lb_rec(seed, c1, f1, c2, f2, task="copy", budget=10.0, status="timeout", epochs=4, wall=12.0, model="lstm", **kw):
+    """A leaderboard record (its schema, the fields Table 3 reads and a few more)."""
+    scores = [{"scale": 1, "length": None, "lo": 2, "hi": 64, "fine": f1, "coarse": c1, "n_sequences": 8},
+              {"scale": 2, "length": None, "lo": 65, "hi": 128, "fine": f2, "coarse": c2, "n_sequences": 8}]
+    return {"unit": f"{model}/{task}/s{seed}", "model": model, "task": task, "seed": seed, "status": status,
+            "scores": scores, "epochs": epochs, "train_wall_s": wall, "budget_s": budget, "config_hash": "abc",
+            "commit": "239b82704bb7", "time": f"2026-12-02T21:37:3{seed}+00:00", **kw}
+
+
+def write_leaderboard(folder, recs, config=None, chash="abc"):
+    """A leaderboard output folder: records.jsonl and leaderboard.meta.json (its saved config)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    if config is not False:
+        cfg = {"size": 0, "model": {}, "task": {}, "train": {}, "budget_s": recs[0].get("budget_s"), **(config or {})}
+        (folder / "leaderboard.meta.json").write_text(json.dumps({"config": cfg, "config_hash": chash}))
+    return str(folder / "records.jsonl")
+
+
+def test_leaderboard_lstm_cells_are_a_reading_per_budget(tmp_path):
+    """The leaderboard's LSTM cells on the seed 004 tasks are Table 3 rows of their own, one per
+    wall budget: medians and [worst–best] over seeds, epochs and wall time from the records, the
+    status of cells not done; never pooled with lantm-tables' LSTM readings nor with each other."""
+    from memlab.experiments.lantm_tables import read_leaderboard
+
+    ten = [lb_rec(0, 0.0, 0.03, 0.0, 0.01, epochs=4, wall=11.0), lb_rec(1, 0.2, 0.5, 0.0, 0.2, epochs=6, wall=12.0),
+           lb_rec(2, 0.4, 0.7, 0.1, 0.3, epochs=9, wall=13.0, status="done"),
+           lb_rec(0, 0.9, 0.9, 0.9, 0.9, model="lantm-invnorm"),  # another model: not the baseline
+           lb_rec(0, 0.9, 0.9, 0.9, 0.9, task="ntm-copy")]  # not a seed 004 task
+    cells, notes = read_leaderboard([write_leaderboard(tmp_path / "leaderboard", ten),
+                                     str(tmp_path / "nothing-here" / "records.jsonl")])
+    assert len(cells) == 3 and notes == []
+    long = [lb_rec(0, 0.6, 0.95, 0.0, 0.5, budget=300.0, epochs=500, wall=301.0, status="done")]
+    write_leaderboard(tmp_path / "leaderboard-300s", long)
+    more, _ = read_leaderboard([str(tmp_path / "leaderboard-300s" / "*.jsonl")])  # a glob pattern
+    own = [rec(0, 0.5, 0.75, model="lstm", reading="paper", model_cfg={}, train={}, epochs=1000,
+               train_elapsed_s=3000.0)]
+    md = render_tables(own, cells + more)
+    assert "| copy | lstm | paper | 1 | 50.0% | 75.0% |  |  | 58% | 97% | 0% | 52% | 1000 | 50 min |" in md
+    assert ("| copy | lstm | leaderboard (budget 10 s): timeout ×2 | 3 | 20.0% [0.0%–40.0%] | 50.0% [3.0%–70.0%] | "
+            "0.0% [0.0%–10.0%] | 20.0% [1.0%–30.0%] | 58% | 97% | 0% | 52% | 6 | 12 s |") in md
+    assert ("| copy | lstm | leaderboard (budget 300 s) | 1 | 60.0% | 95.0% | 0.0% | 50.0% | 58% | 97% | 0% | 52% | "
+            "500 | 5 min |") in md
+    table3, rest = md.split("## Table 4")
+    rows = [line for line in table3.splitlines() if line.startswith("| copy | lstm |")]
+    assert len(rows) == 3  # the paper reading, then each budget
+    assert "| copy | lantm-invnorm |  |  |" in table3  # the leaderboard's LANTM is not shown: not run
+    assert "Leaderboard rows from" in md and "budget 10 s, seeds 0, 1, 2, commit 239b827, 8 test sequences" in md
+    # a budget-limited run is no attempt at the paper: its 60% at 300 s is neither the best run nor a reading tried
+    assert "| copy | lstm | 1x | 58% | 50.0% | paper, seed 0 | paper (1 seed) |" in rest
+    # without an own reading, the leaderboard's row replaces the blank not-run row
+    md = render_tables([], cells)
+    assert "| copy | lstm |  |" not in md and "| reverse | lstm |  |  |" in md
+
+
+def test_leaderboard_files_of_other_settings_are_named_not_shown(tmp_path):
+    from memlab.experiments.lantm_tables import read_leaderboard
+
+    small = write_leaderboard(tmp_path / "leaderboard-small", [lb_rec(0, 1.0, 1.0, 1.0, 1.0)], {"size": 8})
+    lr = write_leaderboard(tmp_path / "leaderboard-lr", [lb_rec(0, 1.0, 1.0, 1.0, 1.0)],
+                           {"train": {"lr": 0.001, "max_epochs": 5, "batches_per_epoch": 4}})
+    bare = write_leaderboard(tmp_path / "leaderboard-bare", [lb_rec(0, 1.0, 1.0, 1.0, 1.0)], config=False)
+    mixed = write_leaderboard(tmp_path / "leaderboard-mixed",
+                              [lb_rec(0, 0.5, 0.5, 0.5, 0.5), lb_rec(1, 1.0, 1.0, 1.0, 1.0, config_hash="zzz")])
+    cells, notes = read_leaderboard([small, lr, bare, mixed])
+    assert [c["seed"] for c in cells] == [0] and cells[0]["scores"][0]["coarse"] == 0.5
+    text = "\n".join(notes)
+    assert "leaderboard-small/records.jsonl` (1 LSTM cells): not the paper reading (size=8)" in text
+    assert "not the paper reading (train.lr=0.001)" in text  # budget and epoch-length keys are no reading
+    assert "leaderboard-bare/records.jsonl` (1 LSTM cells): no `leaderboard.meta.json`" in text
+    assert "leaderboard-mixed/records.jsonl` (1 LSTM cells): another configuration" in text
+    md = render_tables([], cells, notes)
+    assert "| copy | lstm | leaderboard (budget 10 s): timeout | 1 | 50.0% |" in md
+    assert md.count("Leaderboard records not shown:") == 4
+
+
+def test_malformed_leaderboard_records_are_one_line_naming_the_file(tmp_path):
+    from memlab.core.errors import MemlabError
+    from memlab.experiments.lantm_tables import read_leaderboard
+
+    bad = lb_rec(0, 0.0, 0.0, 0.0, 0.0)
+    del bad["budget_s"]
+    path = write_leaderboard(tmp_path / "leaderboard", [bad])
+    with pytest.raises(MemlabError, match=r"leaderboard/records.jsonl: record 1 lacks 'budget_s'") as e:
+        read_leaderboard([path])
+    assert "\n" not in str(e.value)
+    bad = lb_rec(0, 0.0, 0.0, 0.0, 0.0)
+    bad["scores"][0]["coarse"] = "high"
+    write_leaderboard(tmp_path / "leaderboard", [bad])
+    with pytest.raises(MemlabError, match=r"leaderboard/records.jsonl: lstm/copy/s0 scores: record 1 has coarse='high'"):
+        read_leaderboard([path])
+    (tmp_path / "leaderboard" / "records.jsonl").write_text("{not json\n")
+    with pytest.raises(MemlabError, match=r"leaderboard/records.jsonl:1 is not valid JSON"):
+        read_leaderboard([path])
+
+
+def test_no_leaderboard_file_leaves_the_tables_as_they_were(tmp_path):
+    """Rendering with leaderboard files that do not exist writes the tables of the records alone."""
+    from memlab.core.config import from_dict
+
+    own = [rec(0, 0.5, 0.75, model="lstm", reading="paper", model_cfg={}, train={}, epochs=10, train_elapsed_s=90.0)]
+    cfg = from_dict(EXPERIMENT.config_cls, {"leaderboard_records": [str(tmp_path / "leaderboard*" / "records.jsonl")]})
+    head = EXPERIMENT.summarise(cfg, own, tmp_path)
+    assert (tmp_path / "tables.md").read_text() == render_tables(own) == render_tables(own, [], [])
+    assert head["leaderboard_cells"] == 0 and "Leaderboard rows from" not in render_tables(own)
+    write_leaderboard(tmp_path / "leaderboard", [lb_rec(0, 0.0, 0.1, 0.0, 0.1)])
+    assert EXPERIMENT.summarise(cfg, own, tmp_path)["leaderboard_cells"] == 1
+    assert "| copy | lstm | leaderboard (budget 10 s): timeout | 1 |" in (tmp_path / "tables.md").read_text()
+    # which leaderboard files are read does not change lantm-tables' config hash (no records go stale)
+    from memlab.experiments.runner import config_hash
+    from memlab.core.config import to_dict
+
+    assert config_hash(EXPERIMENT, to_dict(cfg)) == config_hash(EXPERIMENT, to_dict(EXPERIMENT.config_cls()))
+
+
+@pytest.mark.parametrize("task", ["copy", "reverse", "bigramFlip", "double", "addition"])
+def test_the_leaderboard_lstm_is_the_paper_reading(task):
+    """What makes the leaderboard's LSTM cells a reading of the baseline: its resolved settings are
+    lantm-tables' ``paper`` LSTM, but for budget keys and the epoch length (no schedule of that
+    reading counts epochs)."""
+    import dataclasses
+
+    from memlab.experiments import lantm_tables as lt
+    from memlab.experiments.leaderboard import LeaderboardConfig, cell_overrides
+    from memlab.training.config import resolve_run_config
+
+    board = resolve_run_config("lstm", task, cell_overrides(LeaderboardConfig(), "lstm", task), 0, "cpu")
+    ours = resolve_run_config("lstm", task, {"train": {"max_epochs": 1000, "max_time_s": 3600.0}}, 0, "cpu")
+    b, o = dataclasses.asdict(board), dataclasses.asdict(ours)
+    assert b["model_cfg"] == o["model_cfg"] and b["task_cfg"] == o["task_cfg"]
+    assert o["model_cfg"]["hidden"] == 256 and o["model_cfg"]["layers"] == 4
+    strip = lambda t: {k: v for k, v in lt._reading_train(t).items() if k not in lt._LEADERBOARD_BOOKKEEPING}  # noqa: E731
+    assert strip(b["train"]) == strip(o["train"]) and o["train"]["lr_halve_after"] == 0 and o["train"]["lr_decay"] == 1
+    assert lt._not_the_baseline(dataclasses.asdict(LeaderboardConfig())) is None
