@@ -364,6 +364,23 @@ def _scripted(fn):
     return out
 
 
+def _cpp_ops():
+    """``torch.ops.memlab`` (``memlab.memory.kernels.cpp``), or None."""
+    from memlab.memory.kernels import cpp
+
+    return cpp.ops()
+
+
+def _cpp_ok(xg: Tensor) -> bool:
+    """Whether the translation group's loops run in C++ (``csrc/lantm_scan.cpp``): on the CPU, in
+    float32 or float64, when the operators are built (not with ``MEMLAB_NO_CPP=1``)."""
+    if xg.device.type != "cpu" or xg.dtype not in (torch.float32, torch.float64):
+        return False
+    from memlab.memory.kernels import cpp
+
+    return cpp.has("lantm_tr_forward") and cpp.has("lantm_tr_backward")
+
+
 def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec: LANTMSpec, save: bool,
                   ws: _Workspace | None = None):
     """Forward (no autograd inside). Returns (hs (T,B,H), reads (T,B,R,m), final, trace, saved).
@@ -414,7 +431,16 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     addmm, sigmoid, tanh, mul, sub, div, lerp, bmm, add = (torch.addmm, torch.sigmoid, torch.tanh, torch.mul, torch.sub,
                                                            torch.div, torch.lerp, torch.bmm, torch.add)
     neg1 = ws["neg1"]
-    if fast_tr:
+    ws["cpp"] = fast_tr and _cpp_ok(xg)  # the backward follows the forward's choice
+    if ws["cpp"]:
+        ok0, os0, og0, om0 = (x[0] for x in _columns(spec)[:4])
+        _cpp_ops().lantm_tr_forward(
+            xg, U, Wq.contiguous(), bq.contiguous(), HR, C, ws["SIG"], ws["TG"], ws["TC"], ws["QB"], SQ, K, V,
+            VT if interp and norm_steps else None, TEMP, aP, M_buf, S_buf, Wd, ws["MASK"],
+            [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, bool(rescale),
+             spec.softmax_temp == "inverse"],
+            [float(nhalf), float(spec.eps), float(spec.step_delta), float(spec.temp_min), Z_FLOOR])
+    elif fast_tr:
         L_ = list
         diffs, d2s = _scripted(_fwd_steps_tr)(
             T, save, interp, norm_steps, invnorm, bool(rescale), float(nhalf), spec.softmax_temp == "inverse",
@@ -666,7 +692,15 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     # ∂d2/∂k = 2·diff; invnorm ∂L/∂d2 = e·(−α/2)/d2, softmax ∂L/∂d2 = −e/T: factor applied once per key
     scale = -spec.alpha if invnorm else -2.0
     addmm, mul, bmm, vecdot = torch.addmm, torch.mul, torch.bmm, torch.linalg.vecdot
-    if fast_tr:
+    if sv.get("cpp"):  # the C++ loop (csrc/lantm_scan.cpp): same arithmetic, key differences recomputed
+        X = torch.empty_like(Ybuf)
+        _cpp_ops().lantm_tr_backward(
+            GQ, GX, HR, K, sv["aP"], bw["MT"], Wd, TEMP, GA, GM, GS, DQ, bw["DKV"], SQ, bw["OM"],
+            bw["PM"] if norm_steps else None, Ybuf, X, WqT, GHB, GCB, DO, GZ, SIG, UT,
+            [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, False,
+             spec.softmax_temp == "inverse"],
+            [float(scale), float(spec.eps)])
+    elif fast_tr:
         L_ = list
         X = _scripted(_bwd_steps_tr)(
             T, R == 1, norm_steps, float(scale), Ns, L_(GQ_t), L_(gr_t), L_(w_N), L_(sv["d2s"]), L_(sv["diffs"]),

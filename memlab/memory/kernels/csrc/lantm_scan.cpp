@@ -1,0 +1,407 @@
+// The fused LANTM kernel's step loops for the translation group, in C++ (issue 14).
+//
+// Same recurrence and the same buffers as the Python/TorchScript loops ``_fwd_steps_tr`` and
+// ``_bwd_steps_tr`` of memlab/memory/kernels/lantm_scan.py (read its docstring first): the Python
+// side allocates the workspace, does everything that is vectorised over t, and hands the buffers
+// here. Why C++: at the seed-004 sizes a step of the Python loops is ~55 small ATen calls, and
+// their dispatch cost dominates the arithmetic. Here only the four matrix products of a step
+// (controller and instruction layer, forward and backward) go through ATen; the rest (gates, heads,
+// the read weighting over the slots and its backward) are plain loops over the data, which
+// also fuse what the Python loops do in several passes (the key differences and squared distances
+// are recomputed in the backward instead of being saved).
+//
+// Every tensor is a contiguous CPU tensor of one floating dtype (checked by the Python caller).
+// Shapes (as in the Python kernel): T time, B batch, H cells, m memory width, n key dim (= P for
+// the translation group), W write heads, R read heads, A = W + R (writes first), N0 initial slots,
+// L = N0 + T·W slots, Q instruction size, Hr = H + R·m.
+
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+namespace {
+
+using at::Tensor;
+
+template <typename s_t>
+inline s_t sigm(s_t x) {
+  return s_t(1) / (s_t(1) + std::exp(-x));
+}
+
+template <typename s_t>
+inline s_t* ptr(const Tensor& x) {
+  return x.data_ptr<s_t>();
+}
+
+template <typename s_t>
+inline s_t* ptr(const std::optional<Tensor>& x) {
+  return x.has_value() ? x->data_ptr<s_t>() : nullptr;
+}
+
+void check(const Tensor& x, const char* name, at::ScalarType dt) {
+  TORCH_CHECK(x.device().is_cpu() && x.is_contiguous() && x.scalar_type() == dt, "lantm: ", name,
+              " must be a contiguous CPU tensor of the kernel's dtype");
+}
+
+void check(const std::optional<Tensor>& x, const char* name, at::ScalarType dt) {
+  if (x.has_value()) check(*x, name, dt);
+}
+
+// Column offsets of the instruction q and the settings, in the order the Python caller packs them.
+struct Cfg {
+  int64_t H, m, n, W, R, N0, ok0, os0, og0, om0, ot0;
+  bool read_first, interp, norm_steps, invnorm, rescale, inverse_temp;
+};
+
+Cfg unpack(at::IntArrayRef v) {
+  TORCH_CHECK(v.size() == 17, "lantm: 17 integer settings expected");
+  return Cfg{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+             v[11] != 0, v[12] != 0, v[13] != 0, v[14] != 0, v[15] != 0, v[16] != 0};
+}
+
+// ---------------------------------------------------------------------------------------------- forward
+
+template <typename s_t>
+void forward_impl(const Tensor& xg, const Tensor& U, const Tensor& Wq, const Tensor& bq, const Tensor& HR,
+                  const Tensor& C, const Tensor& SIG, const Tensor& TG, const Tensor& TC, const Tensor& QB,
+                  const Tensor& SQ, const Tensor& K, const Tensor& V, const std::optional<Tensor>& VT,
+                  const std::optional<Tensor>& TEMP, const Tensor& aP, const Tensor& M, const Tensor& S,
+                  const std::optional<Tensor>& Wd, const std::optional<Tensor>& MASK, const Cfg& c,
+                  at::ArrayRef<double> f) {
+  const int64_t T = xg.size(0), B = xg.size(1), H = c.H, m = c.m, n = c.n, W = c.W, R = c.R, A = W + R;
+  const int64_t G4 = 4 * H, Hr = H + R * m, Q = QB.size(2), L = aP.size(2), Nsq = 2 * A + W, N0 = c.N0;
+  const bool save = Wd.has_value();  // else SIG, TG, TC, QB (and VT) are one step deep
+  const s_t nhalf = s_t(f[0]), eps = s_t(f[1]), delta = s_t(f[2]), temp_min = s_t(f[3]), zf = s_t(f[4]);
+  s_t *hr = ptr<s_t>(HR), *cc = ptr<s_t>(C), *sig = ptr<s_t>(SIG), *tg = ptr<s_t>(TG), *tc = ptr<s_t>(TC);
+  s_t *qb = ptr<s_t>(QB), *sq = ptr<s_t>(SQ), *kk = ptr<s_t>(K), *vv = ptr<s_t>(V), *vt_buf = ptr<s_t>(VT);
+  s_t *temp_buf = ptr<s_t>(TEMP), *ap = ptr<s_t>(aP), *mm = ptr<s_t>(M), *ss = ptr<s_t>(S), *wd = ptr<s_t>(Wd);
+  const s_t* mask = ptr<s_t>(MASK);
+  std::vector<s_t> u_buf(std::max<int64_t>(L, 1)), vt(n);
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t s = save ? t : 0;
+    // ---- controller: z = xg_t + [h_{t-1}, ρ_{t-1}] U, gates i, f, g, o (the g block doubled: tanh g = 2σ(2g) − 1)
+    Tensor sig_s = SIG.select(0, s);
+    at::addmm_out(sig_s, xg.select(0, t), HR.select(0, t), U);
+    sig_s.sigmoid_();  // ATen's sigmoid is vectorised; a scalar std::exp loop here costs more than the matmul
+    const s_t* z = sig + s * B * G4;
+    for (int64_t b = 0; b < B; ++b) {
+      const s_t* zb = z + b * G4;
+      const s_t* c_prev = cc + (t * B + b) * H;
+      s_t* c_new = cc + ((t + 1) * B + b) * H;  // 2c: tanh c = 2σ(2c) − 1
+      s_t* tgb = tg + (s * B + b) * H;
+      for (int64_t j = 0; j < H; ++j) {
+        const s_t tgv = 2 * zb[2 * H + j] - 1;
+        tgb[j] = tgv;
+        c_new[j] = zb[H + j] * c_prev[j] + 2 * zb[j] * tgv;
+      }
+    }
+    Tensor tc_s = TC.select(0, s);
+    at::sigmoid_out(tc_s, C.select(0, t + 1));
+    for (int64_t b = 0; b < B; ++b) {
+      const s_t* zb = z + b * G4;
+      s_t *tcb = tc + (s * B + b) * H, *h = hr + ((t + 1) * B + b) * Hr;
+      for (int64_t j = 0; j < H; ++j) {
+        tcb[j] = 2 * tcb[j] - 1;
+        h[j] = zb[3 * H + j] * tcb[j];
+      }
+    }
+    // ---- instructions q = h_t Wq + bq
+    Tensor qb_s = QB.select(0, s);
+    at::addmm_out(qb_s, bq, HR.select(0, t + 1).narrow(1, 0, H), Wq);
+    const int64_t slot0 = N0 + t * W;  // this step's slots
+    const int64_t N = N0 + (c.read_first ? t : t + 1) * W;  // the slots this step's reads see
+    for (int64_t b = 0; b < B; ++b) {
+      const s_t* q = qb + (s * B + b) * Q;
+      s_t* sqb = sq + (t * B + b) * Nsq;
+      for (int64_t j = 0; j < Nsq; ++j) sqb[j] = sigm(q[c.og0 + j]);  // g, h, strengths
+      const s_t keep = mask ? mask[t * B + b] : s_t(1);  // no write: strength 0, invisible to every read
+      for (int64_t w = 0; w < W; ++w) {
+        ss[b * L + slot0 + w] = sqb[2 * A + w] * keep;
+        s_t* mrow = mm + (b * L + slot0 + w) * m;
+        for (int64_t j = 0; j < m; ++j) mrow[j] = std::tanh(q[c.om0 + w * m + j]);
+      }
+      // ---- heads: ṽ = r / sqrt(‖r‖² + δ),  v = lerp(v_prev, ṽ, h),  k = lerp(k_prev, k̃, g) + v
+      const s_t* kprev = kk + (t * B + b) * A * n;
+      s_t* knew = kk + ((t + 1) * B + b) * A * n;
+      const s_t* vprev = vv + (t * B + b) * A * n;
+      s_t* vnew = vv + ((t + 1) * B + b) * A * n;
+      for (int64_t a = 0; a < A; ++a) {
+        const s_t* r = q + c.os0 + a * n;
+        s_t den = 1;
+        if (c.norm_steps) {
+          s_t r2 = 0;
+          for (int64_t i = 0; i < n; ++i) r2 += r[i] * r[i];
+          den = std::sqrt(r2 + delta);
+        }
+        for (int64_t i = 0; i < n; ++i) vt[i] = c.norm_steps ? r[i] / den : r[i];
+        const s_t hg = sqb[A + a], g = sqb[a];
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t ai = a * n + i;
+          if (c.interp) {
+            if (vt_buf) vt_buf[((s * B + b) * A + a) * n + i] = vt[i];
+            vnew[ai] = vprev[ai] + hg * (vt[i] - vprev[ai]);
+          } else {
+            vnew[ai] = vt[i];
+          }
+          knew[ai] = kprev[ai] + g * (q[c.ok0 + ai] - kprev[ai]) + vnew[ai];
+        }
+      }
+      for (int64_t w = 0; w < W; ++w)  // append the write heads' addresses (planar: k − a runs along slots)
+        for (int64_t i = 0; i < n; ++i) ap[(b * n + i) * L + slot0 + w] = knew[w * n + i];
+      if (!c.invnorm) {  // T = softplus(z) + T_min (softplus as torch's: z beyond 20 is z), or 1/T
+        for (int64_t r = 0; r < R; ++r) {
+          const s_t zt = q[c.ot0 + r];
+          s_t temp = (zt > 20 ? zt : std::log1p(std::exp(zt))) + temp_min;
+          temp_buf[(t * B + b) * R + r] = c.inverse_temp ? 1 / temp : temp;
+        }
+      }
+      // ---- read: w = u / Σu,  u = S φ(‖k − a‖²),  ρ = w M
+      for (int64_t r = 0; r < R; ++r) {
+        s_t* rho = hr + ((t + 1) * B + b) * Hr + H + r * m;
+        std::fill(rho, rho + m, s_t(0));
+        if (N == 0) continue;  // nothing written yet: ρ = 0
+        const s_t* kr = knew + (W + r) * n;
+        s_t* u = save ? wd + ((b * T + t) * R + r) * L : u_buf.data();
+        std::fill(u, u + N, c.invnorm ? eps : s_t(0));
+        for (int64_t j = 0; j < n; ++j) {
+          const s_t kj = kr[j], *arow = ap + (b * n + j) * L;
+          for (int64_t i = 0; i < N; ++i) {
+            const s_t d = kj - arow[i];
+            u[i] += d * d;  // d2
+          }
+        }
+        const s_t* sb = ss + b * L;
+        if (c.invnorm) {
+          if (c.rescale) {  // powers relative to the nearest slot, so large α cannot overflow
+            const s_t mn = *std::min_element(u, u + N);
+            for (int64_t i = 0; i < N; ++i) u[i] = std::pow(u[i] / mn, nhalf) * sb[i];
+          } else if (nhalf == s_t(-1)) {
+            for (int64_t i = 0; i < N; ++i) u[i] = sb[i] / u[i];
+          } else {
+            for (int64_t i = 0; i < N; ++i) u[i] = std::pow(u[i], nhalf) * sb[i];
+          }
+        } else {
+          const s_t temp = temp_buf[(t * B + b) * R + r];
+          for (int64_t i = 0; i < N; ++i) u[i] = -u[i] / temp;
+          const s_t mx = *std::max_element(u, u + N);
+          for (int64_t i = 0; i < N; ++i) u[i] = std::exp(u[i] - mx) * sb[i];
+        }
+        s_t zs = zf;
+        for (int64_t i = 0; i < N; ++i) zs += u[i];
+        for (int64_t i = 0; i < N; ++i) u[i] /= zs;
+        for (int64_t i = 0; i < N; ++i) {
+          const s_t wi = u[i], *mrow = mm + (b * L + i) * m;
+          for (int64_t j = 0; j < m; ++j) rho[j] += wi * mrow[j];
+        }
+      }
+    }
+  }
+}
+
+void lantm_tr_forward(const Tensor& xg, const Tensor& U, const Tensor& Wq, const Tensor& bq, const Tensor& HR,
+                      const Tensor& C, const Tensor& SIG, const Tensor& TG, const Tensor& TC, const Tensor& QB,
+                      const Tensor& SQ, const Tensor& K, const Tensor& V, const std::optional<Tensor>& VT,
+                      const std::optional<Tensor>& TEMP, const Tensor& aP, const Tensor& M, const Tensor& S,
+                      const std::optional<Tensor>& Wd, const std::optional<Tensor>& MASK, at::IntArrayRef ints,
+                      at::ArrayRef<double> floats) {
+  const Cfg c = unpack(ints);
+  TORCH_CHECK(floats.size() == 5, "lantm_tr_forward: 5 float settings expected");
+  TORCH_CHECK(c.invnorm || TEMP.has_value(), "lantm_tr_forward: softmax weighting needs TEMP");
+  const auto dt = xg.scalar_type();
+  for (auto& [x, name] : std::vector<std::pair<const Tensor*, const char*>>{
+           {&xg, "xg"}, {&HR, "HR"}, {&C, "C"}, {&SIG, "SIG"}, {&TG, "TG"}, {&TC, "TC"}, {&QB, "QB"},
+           {&SQ, "SQ"}, {&K, "K"}, {&V, "V"}, {&aP, "aP"}, {&M, "M"}, {&S, "S"}})
+    check(*x, name, dt);
+  check(VT, "VT", dt);
+  check(TEMP, "TEMP", dt);
+  check(Wd, "Wd", dt);
+  check(MASK, "MASK", dt);
+  AT_DISPATCH_FLOATING_TYPES(dt, "lantm_tr_forward", [&] {
+    forward_impl<scalar_t>(xg, U, Wq, bq, HR, C, SIG, TG, TC, QB, SQ, K, V, VT, TEMP, aP, M, S, Wd, MASK, c, floats);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- backward
+
+template <typename s_t>
+void backward_impl(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const Tensor& K, const Tensor& aP,
+                   const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP, const Tensor& GA,
+                   const Tensor& GM, const Tensor& GS, const Tensor& DQ, const Tensor& DKV, const Tensor& SQ,
+                   const Tensor& OM, const std::optional<Tensor>& PM, const Tensor& XC, const Tensor& X,
+                   const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& DO, const Tensor& GZ,
+                   const Tensor& SIG, const Tensor& UT, const Cfg& c, at::ArrayRef<double> f) {
+  const int64_t T = GQ.size(0), B = GQ.size(1), Q = GQ.size(2), H = c.H, m = c.m, n = c.n, W = c.W, R = c.R;
+  const int64_t A = W + R, G4 = 4 * H, Hr = H + R * m, L = aP.size(2), Nsq = 2 * A + W, Dq = DQ.size(2), N0 = c.N0;
+  const s_t scale = s_t(f[0]), eps = s_t(f[1]);
+  s_t *gq = ptr<s_t>(GQ), *gx = ptr<s_t>(GX), *hr = ptr<s_t>(HR), *kk = ptr<s_t>(K), *ap = ptr<s_t>(aP);
+  s_t *mt = ptr<s_t>(MT), *wd = ptr<s_t>(Wd), *temp_buf = ptr<s_t>(TEMP), *ga = ptr<s_t>(GA), *gm = ptr<s_t>(GM);
+  s_t *gs = ptr<s_t>(GS), *dq = ptr<s_t>(DQ), *dkv = ptr<s_t>(DKV), *sq = ptr<s_t>(SQ), *om = ptr<s_t>(OM);
+  s_t *pm = ptr<s_t>(PM), *xc = ptr<s_t>(XC), *xx = ptr<s_t>(X), *ghb = ptr<s_t>(GHB), *gcb = ptr<s_t>(GCB);
+  s_t *dout = ptr<s_t>(DO), *gz = ptr<s_t>(GZ), *sig = ptr<s_t>(SIG);
+  const int64_t An = A * n;
+  std::vector<s_t> e(std::max<int64_t>(L, 1)), d2(std::max<int64_t>(L, 1)), tmp(n);
+  std::fill(xc, xc + B * 2 * An, s_t(0));  // carried [∂L/∂k_t, ∂L/∂k_t + ∂L/∂v_t] through step t+1
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const int64_t slot0 = N0 + t * W, N = N0 + (c.read_first ? t : t + 1) * W;
+    for (int64_t b = 0; b < B; ++b) {
+      s_t* gqb = gq + (t * B + b) * Q;  // ∂L/∂q_t (zero on entry)
+      const s_t* dqb = dq + (t * B + b) * Dq;
+      // ---- read: ρ = w M,  w = u/Σu,  u = φ(d2) S
+      for (int64_t r = 0; r < R && N > 0; ++r) {
+        const s_t* gr = gx + ((t + 1) * B + b) * Hr + H + r * m;  // ∂L/∂ρ_t
+        const s_t* rho = hr + ((t + 1) * B + b) * Hr + H + r * m;
+        const s_t* w = wd + ((b * T + t) * R + r) * L;
+        const s_t* kr = kk + ((t + 1) * B + b) * An + (W + r) * n;
+        s_t gdot = 0;  // Σ_i ∂L/∂w_i w_i = g_ρ·ρ
+        for (int64_t j = 0; j < m; ++j) gdot += gr[j] * rho[j];
+        for (int64_t j = 0; j < m; ++j) {  // ∂L/∂M_i += g_ρ w_i (planar: ∂L/∂Mᵀ)
+          const s_t g = gr[j];
+          s_t* gmrow = gm + (b * m + j) * L;
+          for (int64_t i = 0; i < N; ++i) gmrow[i] += g * w[i];
+        }
+        std::fill(e.begin(), e.begin() + N, -gdot);  // e_i = ∂L/∂log u_i = (∂L/∂w_i − g_ρ·ρ) w_i, ∂L/∂w = g_ρ Mᵀ
+        for (int64_t j = 0; j < m; ++j) {
+          const s_t g = gr[j], *mtrow = mt + (b * m + j) * L;
+          for (int64_t i = 0; i < N; ++i) e[i] += g * mtrow[i];
+        }
+        for (int64_t i = 0; i < N; ++i) {
+          e[i] *= w[i];
+          gs[b * L + i] += e[i];  // also ∂L/∂log S_i
+        }
+        std::fill(d2.begin(), d2.begin() + N, c.invnorm ? eps : s_t(0));  // recomputed, not saved
+        for (int64_t j = 0; j < n; ++j) {
+          const s_t kj = kr[j], *arow = ap + (b * n + j) * L;
+          for (int64_t i = 0; i < N; ++i) {
+            const s_t d = kj - arow[i];
+            d2[i] += d * d;
+          }
+        }
+        // ∂ log φ/∂d2: InvNorm (−α/2)/d2, SoftMax −1/T; the constant factor (with ∂d2/∂k = 2 diff) is ``scale``
+        if (c.invnorm) {
+          for (int64_t i = 0; i < N; ++i) e[i] /= d2[i];
+        } else {
+          const s_t temp = temp_buf[(t * B + b) * R + r];
+          s_t acc = 0;
+          for (int64_t i = 0; i < N; ++i) acc += e[i] * d2[i];
+          gqb[c.ot0 + r] = acc / (temp * temp);  // ∂ log φ/∂T = d2/T²
+          for (int64_t i = 0; i < N; ++i) e[i] /= temp;
+        }
+        for (int64_t j = 0; j < n; ++j) {  // G_ij = e_i (k_j − a_ij): Σ_i G to the key, −G to the address
+          const s_t kj = kr[j], *arow = ap + (b * n + j) * L;
+          s_t* garow = ga + (b * n + j) * L;
+          s_t gk = 0;
+          for (int64_t i = 0; i < N; ++i) {
+            const s_t g = e[i] * (kj - arow[i]);
+            gk += g;
+            garow[i] -= g;
+          }
+          gqb[c.ok0 + (W + r) * n + j] = gk;
+        }
+      }
+      // ---- the slots of step t: every read of them has been seen
+      for (int64_t w = 0; w < W; ++w) {
+        for (int64_t j = 0; j < n; ++j) gqb[c.ok0 + w * n + j] = ga[(b * n + j) * L + slot0 + w];
+        for (int64_t j = 0; j < m; ++j)
+          gqb[c.om0 + w * m + j] = gm[(b * m + j) * L + slot0 + w] * dqb[c.om0 - c.og0 + w * m + j];
+        gqb[c.og0 + 2 * A + w] = gs[b * L + slot0 + w] * dqb[2 * A + w];
+      }
+      // ---- heads, both chains at once: X = [∂L/∂k_t, ∂L/∂v_t]
+      s_t *xb = xx + b * 2 * An, *xcb = xc + b * 2 * An;
+      const s_t* sqb = sq + (t * B + b) * Nsq;  // [g | h] (h ≡ 1 without interpolation)
+      for (int64_t ch = 0; ch < 2; ++ch)
+        for (int64_t ai = 0; ai < An; ++ai) xb[ch * An + ai] = xcb[ch * An + ai] + scale * gqb[c.ok0 + ai];
+      for (int64_t ch = 0; ch < 2; ++ch) {
+        for (int64_t a = 0; a < A; ++a) {
+          const s_t* dk = dkv + (((t * B + b) * 2 + ch) * A + a) * n;  // [k̃ − k_prev, ṽ − v_prev] · σ'
+          const s_t* xa = xb + ch * An + a * n;
+          s_t dot = 0;
+          for (int64_t j = 0; j < n; ++j) dot += xa[j] * dk[j];
+          gqb[c.og0 + ch * A + a] = dot;  // ∂L/∂q_g, ∂L/∂q_h
+          const s_t gate = sqb[ch * A + a], keep = om[((t * B + b) * 2 + ch) * A + a];
+          for (int64_t j = 0; j < n; ++j) {
+            gqb[c.ok0 + ch * An + a * n + j] = xa[j] * gate;  // ∂L/∂k̃, ∂L/∂ṽ
+            xcb[ch * An + a * n + j] = xa[j] * keep;  // through k_{t−1}, v_{t−1}
+          }
+        }
+      }
+      for (int64_t ai = 0; ai < An; ++ai) xcb[An + ai] += xcb[ai];  // k_t = k̄_t + v_t: ∂L/∂k also reaches v
+      if (pm) {  // ∂L/∂r = ∂ṽ/∂r ∂L/∂ṽ, ∂ṽ/∂r = s (I − ṽ ṽᵀ)
+        for (int64_t a = 0; a < A; ++a) {
+          const s_t* pma = pm + ((t * B + b) * A + a) * n * n;
+          s_t* gsa = gqb + c.os0 + a * n;
+          for (int64_t i = 0; i < n; ++i) {
+            s_t acc = 0;
+            for (int64_t j = 0; j < n; ++j) acc += pma[i * n + j] * gsa[j];
+            tmp[i] = acc;
+          }
+          std::copy(tmp.begin(), tmp.end(), gsa);
+        }
+      }
+      if (!c.invnorm)
+        for (int64_t r = 0; r < R; ++r) gqb[c.ot0 + r] *= dqb[c.ot0 - c.og0 + r];
+    }
+    // ---- LSTM: h = o tanh(c),  c = f c_prev + i g;  ∂L/∂h_t = ∂L/∂q_t Wqᵀ + what came from step t+1
+    Tensor gh_t = GHB;
+    at::addmm_out(gh_t, GX.select(0, t + 1).narrow(1, 0, H), GQ.select(0, t), WqT);
+    for (int64_t b = 0; b < B; ++b) {
+      s_t* z = gz + (t * B + b) * G4;  // holds Y (the gates' derivative factors) until here: becomes ∂L/∂z_t
+      const s_t *gh = ghb + b * H, *dob = dout + (t * B + b) * H, *fb = sig + (t * B + b) * G4 + H;
+      s_t* gc = gcb + b * H;  // ∂L/∂c_t (2c in the buffers: the factors absorb it)
+      for (int64_t j = 0; j < H; ++j) {
+        gc[j] += gh[j] * dob[j];
+        z[j] *= gc[j];
+        z[H + j] *= gc[j];
+        z[2 * H + j] *= gc[j];
+        z[3 * H + j] *= gh[j];
+        gc[j] *= fb[j];
+      }
+    }
+    Tensor gx_t = GX.select(0, t);
+    gx_t.addmm_(GZ.select(0, t), UT);  // ∂L/∂[h_{t−1}, ρ_{t−1}]
+  }
+}
+
+void lantm_tr_backward(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const Tensor& K, const Tensor& aP,
+                       const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP, const Tensor& GA,
+                       const Tensor& GM, const Tensor& GS, const Tensor& DQ, const Tensor& DKV, const Tensor& SQ,
+                       const Tensor& OM, const std::optional<Tensor>& PM, const Tensor& XC, const Tensor& X,
+                       const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& DO, const Tensor& GZ,
+                       const Tensor& SIG, const Tensor& UT, at::IntArrayRef ints, at::ArrayRef<double> floats) {
+  const Cfg c = unpack(ints);
+  TORCH_CHECK(floats.size() == 2, "lantm_tr_backward: 2 float settings expected");
+  TORCH_CHECK(c.invnorm || TEMP.has_value(), "lantm_tr_backward: softmax weighting needs TEMP");
+  const auto dt = GQ.scalar_type();
+  for (auto& [x, name] : std::vector<std::pair<const Tensor*, const char*>>{
+           {&GQ, "GQ"}, {&GX, "GX"}, {&HR, "HR"}, {&K, "K"}, {&aP, "aP"}, {&MT, "MT"}, {&Wd, "Wd"}, {&GA, "GA"},
+           {&GM, "GM"}, {&GS, "GS"}, {&DQ, "DQ"}, {&DKV, "DKV"}, {&SQ, "SQ"}, {&OM, "OM"}, {&XC, "XC"},
+           {&X, "X"}, {&GHB, "GHB"}, {&GCB, "GCB"}, {&DO, "DO"}, {&GZ, "GZ"}, {&SIG, "SIG"}})
+    check(*x, name, dt);
+  check(TEMP, "TEMP", dt);
+  check(PM, "PM", dt);
+  AT_DISPATCH_FLOATING_TYPES(dt, "lantm_tr_backward", [&] {
+    backward_impl<scalar_t>(GQ, GX, HR, K, aP, MT, Wd, TEMP, GA, GM, GS, DQ, DKV, SQ, OM, PM, XC, X, WqT, GHB, GCB,
+                            DO, GZ, SIG, UT, c, floats);
+  });
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(memlab, m) {
+  // Both write into the buffers they are given (the Python kernel's workspace) and return nothing.
+  m.def(
+      "lantm_tr_forward(Tensor xg, Tensor U, Tensor Wq, Tensor bq, Tensor HR, Tensor C, Tensor SIG, Tensor TG, "
+      "Tensor TC, Tensor QB, Tensor SQ, Tensor K, Tensor V, Tensor? VT, Tensor? TEMP, Tensor aP, Tensor M, "
+      "Tensor S, Tensor? Wd, Tensor? MASK, int[] ints, float[] floats) -> ()",
+      &lantm_tr_forward);
+  m.def(
+      "lantm_tr_backward(Tensor GQ, Tensor GX, Tensor HR, Tensor K, Tensor aP, Tensor MT, Tensor Wd, Tensor? TEMP, "
+      "Tensor GA, Tensor GM, Tensor GS, Tensor DQ, Tensor DKV, Tensor SQ, Tensor OM, Tensor? PM, Tensor XC, "
+      "Tensor X, Tensor WqT, Tensor GHB, Tensor GCB, Tensor DO, Tensor GZ, Tensor SIG, Tensor UT, int[] ints, "
+      "float[] floats) -> ()",
+      &lantm_tr_backward);
+}
