@@ -603,24 +603,27 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     HR, C, SIG, TG, TC, QB, SQ = (sv[x] for x in ("HR", "C", "SIG", "TG", "TC", "QB", "SQ"))
     K, V, VT, KBAR, TEMP = (sv[x] for x in ("K", "V", "VT", "KBAR", "TEMP"))
     M_buf, S_buf, delta_t, Wd, w_N, M_N, Ns = (sv[x] for x in ("M", "S", "delta", "Wd", "w_N", "M_N", "Ns"))
+    cpp_loop = bool(sv.get("cpp"))  # the forward ran the C++ loop: so does the backward
     bw = sv.get("bwd")
     if bw is None:
         bw = sv["bwd"] = _backward_buffers(sv, spec)
     # ---- outside the recursion, vectorised over t.  gz = [gc, gc, gc, gh] * Y (z with its g block
     # doubled, g′ = 2g), Y = [tanh g · σ'(i), c_prev · σ'(f), i · ∂tanh g/∂g′ = i (1 − tanh² g)/2, tanh c · σ'(o)]
+    # (the C++ loop forms Y and ∂h/∂c row by row where it uses them)
     SI, SF, SO = SIG[..., :H], SIG[..., H : 2 * H], SIG[..., 3 * H :]
     GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
-    Y = GZ.view(T, B, 4, H)  # written block by block, without temporaries (σ' = σ − σ²); row t becomes ∂L/∂z_t at step t
-    Yi, Yf, Yg, Yo = Y.unbind(2)
-    torch.addcmul(SI, SI, SI, value=-1, out=Yi).mul_(TG)
-    torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])  # C holds 2c: halved below
-    torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g): halved below
-    Y[:, :, 1:3].mul_(0.5)
-    torch.addcmul(SO, SO, SO, value=-1, out=Yo).mul_(TC)
-    DO = bw["DO"]
-    torch.addcmul(SO, SO, torch.mul(TC, TC, out=DO), value=-1, out=DO)  # ∂h/∂c = o (1 − tanh² c)
-    do_tc_t = bw["do_tc_t"]
-    f_t = sv["F_t"]
+    if not cpp_loop:
+        Y = GZ.view(T, B, 4, H)  # written block by block, without temporaries (σ' = σ − σ²); row t becomes ∂L/∂z_t at step t
+        Yi, Yf, Yg, Yo = Y.unbind(2)
+        torch.addcmul(SI, SI, SI, value=-1, out=Yi).mul_(TG)
+        torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])  # C holds 2c: halved below
+        torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g): halved below
+        Y[:, :, 1:3].mul_(0.5)
+        torch.addcmul(SO, SO, SO, value=-1, out=Yo).mul_(TC)
+        DO = bw["DO"]
+        torch.addcmul(SO, SO, torch.mul(TC, TC, out=DO), value=-1, out=DO)  # ∂h/∂c = o (1 − tanh² c)
+        do_tc_t = bw["do_tc_t"]
+        f_t = sv["F_t"]
     VR = QB[..., os0:os1].view(T, B, A, P)
     if fast_tr:
         # the key and step chains side by side, (B, 2, A, n): X = [∂L/∂k_t, ∂L/∂v_t] (P = n)
@@ -692,11 +695,11 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     # ∂d2/∂k = 2·diff; invnorm ∂L/∂d2 = e·(−α/2)/d2, softmax ∂L/∂d2 = −e/T: factor applied once per key
     scale = -spec.alpha if invnorm else -2.0
     addmm, mul, bmm, vecdot = torch.addmm, torch.mul, torch.bmm, torch.linalg.vecdot
-    if sv.get("cpp"):  # the C++ loop (csrc/lantm_scan.cpp): same arithmetic, key differences recomputed
+    if cpp_loop:  # the C++ loop (csrc/lantm_scan.cpp): same arithmetic, key differences recomputed
         X = torch.empty_like(Ybuf)
         _cpp_ops().lantm_tr_backward(
             GQ, GX, HR, K, sv["aP"], bw["MT"], Wd, TEMP, GA, GM, GS, DQ, bw["DKV"], SQ, bw["OM"],
-            bw["PM"] if norm_steps else None, Ybuf, X, WqT, GHB, GCB, DO, GZ, SIG, UT,
+            bw["PM"] if norm_steps else None, Ybuf, X, WqT, GHB, GCB, C, TG, TC, GZ, SIG, UT,
             [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, False,
              spec.softmax_temp == "inverse"],
             [float(scale), float(spec.eps)])

@@ -123,8 +123,19 @@ void forward_impl(const Tensor& xg, const Tensor& U, const Tensor& Wq, const Ten
       for (int64_t w = 0; w < W; ++w) {
         ss[b * L + slot0 + w] = sqb[2 * A + w] * keep;
         s_t* mrow = mm + (b * L + slot0 + w) * m;
-        for (int64_t j = 0; j < m; ++j) mrow[j] = std::tanh(q[c.om0 + w * m + j]);
+        for (int64_t j = 0; j < m; ++j) mrow[j] = 2 * q[c.om0 + w * m + j];  // tanh x = 2σ(2x) − 1, below
       }
+    }
+    // the memory vectors M = tanh(q_mem) of every row at once: a vectorised sigmoid (scalar tanh costs ~10x)
+    Tensor m_new = M.narrow(1, slot0, W);
+    m_new.sigmoid_();
+    for (int64_t b = 0; b < B; ++b) {
+      s_t* mrow = mm + (b * L + slot0) * m;
+      for (int64_t j = 0; j < W * m; ++j) mrow[j] = 2 * mrow[j] - 1;
+    }
+    for (int64_t b = 0; b < B; ++b) {
+      const s_t* q = qb + (s * B + b) * Q;
+      const s_t* sqb = sq + (t * B + b) * Nsq;
       // ---- heads: ṽ = r / sqrt(‖r‖² + δ),  v = lerp(v_prev, ṽ, h),  k = lerp(k_prev, k̃, g) + v
       const s_t* kprev = kk + (t * B + b) * A * n;
       s_t* knew = kk + ((t + 1) * B + b) * A * n;
@@ -228,12 +239,32 @@ void lantm_tr_forward(const Tensor& xg, const Tensor& U, const Tensor& Wq, const
 
 // ---------------------------------------------------------------------------------------------- backward
 
+// One row of the controller's backward. With Y = [tanh g · σ'(i), c_prev · σ'(f), i (1 − tanh² g)/2,
+// tanh c · σ'(o)] (z's g block doubled, g′ = 2g; σ' = σ − σ²): ∂L/∂c_t += ∂L/∂h_t · o (1 − tanh² c),
+// ∂L/∂z_t = [gc, gc, gc, gh] · Y, then ∂L/∂c_t carried to c_{t−1} (times f). ``c2p`` holds 2c_{t−1}
+// (halved with the f block). The Python loops form Y for all steps before the loop; here it is formed
+// where it is used, one pass over the row instead of ten over the (T, B, H) arrays.
+template <typename s_t>
+void lstm_bwd_row(s_t* __restrict__ z, s_t* __restrict__ gc, const s_t* __restrict__ gh,
+                  const s_t* __restrict__ sg, const s_t* __restrict__ tg, const s_t* __restrict__ tc,
+                  const s_t* __restrict__ c2p, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const s_t i = sg[j], f = sg[H + j], o = sg[3 * H + j], tgj = tg[j], tcj = tc[j];
+    const s_t g = gc[j] + gh[j] * (o - o * tcj * tcj);
+    z[j] = g * ((i - i * i) * tgj);
+    z[H + j] = g * ((f - f * f) * c2p[j] * s_t(0.5));
+    z[2 * H + j] = g * ((i - i * tgj * tgj) * s_t(0.5));
+    z[3 * H + j] = gh[j] * ((o - o * o) * tcj);
+    gc[j] = g * f;
+  }
+}
+
 template <typename s_t>
 void backward_impl(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const Tensor& K, const Tensor& aP,
                    const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP, const Tensor& GA,
                    const Tensor& GM, const Tensor& GS, const Tensor& DQ, const Tensor& DKV, const Tensor& SQ,
                    const Tensor& OM, const std::optional<Tensor>& PM, const Tensor& XC, const Tensor& X,
-                   const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& DO, const Tensor& GZ,
+                   const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C, const Tensor& TG, const Tensor& TC, const Tensor& GZ,
                    const Tensor& SIG, const Tensor& UT, const Cfg& c, at::ArrayRef<double> f) {
   const int64_t T = GQ.size(0), B = GQ.size(1), Q = GQ.size(2), H = c.H, m = c.m, n = c.n, W = c.W, R = c.R;
   const int64_t A = W + R, G4 = 4 * H, Hr = H + R * m, L = aP.size(2), Nsq = 2 * A + W, Dq = DQ.size(2), N0 = c.N0;
@@ -242,7 +273,7 @@ void backward_impl(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const T
   s_t *mt = ptr<s_t>(MT), *wd = ptr<s_t>(Wd), *temp_buf = ptr<s_t>(TEMP), *ga = ptr<s_t>(GA), *gm = ptr<s_t>(GM);
   s_t *gs = ptr<s_t>(GS), *dq = ptr<s_t>(DQ), *dkv = ptr<s_t>(DKV), *sq = ptr<s_t>(SQ), *om = ptr<s_t>(OM);
   s_t *pm = ptr<s_t>(PM), *xc = ptr<s_t>(XC), *xx = ptr<s_t>(X), *ghb = ptr<s_t>(GHB), *gcb = ptr<s_t>(GCB);
-  s_t *dout = ptr<s_t>(DO), *gz = ptr<s_t>(GZ), *sig = ptr<s_t>(SIG);
+  s_t *gz = ptr<s_t>(GZ), *sig = ptr<s_t>(SIG), *tgp = ptr<s_t>(TG), *tcp = ptr<s_t>(TC), *cp = ptr<s_t>(C);
   const int64_t An = A * n;
   std::vector<s_t> e(std::max<int64_t>(L, 1)), d2(std::max<int64_t>(L, 1)), tmp(n);
   std::fill(xc, xc + B * 2 * An, s_t(0));  // carried [∂L/∂k_t, ∂L/∂k_t + ∂L/∂v_t] through step t+1
@@ -348,19 +379,9 @@ void backward_impl(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const T
     // ---- LSTM: h = o tanh(c),  c = f c_prev + i g;  ∂L/∂h_t = ∂L/∂q_t Wqᵀ + what came from step t+1
     Tensor gh_t = GHB;
     at::addmm_out(gh_t, GX.select(0, t + 1).narrow(1, 0, H), GQ.select(0, t), WqT);
-    for (int64_t b = 0; b < B; ++b) {
-      s_t* z = gz + (t * B + b) * G4;  // holds Y (the gates' derivative factors) until here: becomes ∂L/∂z_t
-      const s_t *gh = ghb + b * H, *dob = dout + (t * B + b) * H, *fb = sig + (t * B + b) * G4 + H;
-      s_t* gc = gcb + b * H;  // ∂L/∂c_t (2c in the buffers: the factors absorb it)
-      for (int64_t j = 0; j < H; ++j) {
-        gc[j] += gh[j] * dob[j];
-        z[j] *= gc[j];
-        z[H + j] *= gc[j];
-        z[2 * H + j] *= gc[j];
-        z[3 * H + j] *= gh[j];
-        gc[j] *= fb[j];
-      }
-    }
+    for (int64_t b = 0; b < B; ++b)
+      lstm_bwd_row(gz + (t * B + b) * G4, gcb + b * H, ghb + b * H, sig + (t * B + b) * G4, tgp + (t * B + b) * H,
+                   tcp + (t * B + b) * H, cp + (t * B + b) * H, H);
     Tensor gx_t = GX.select(0, t);
     gx_t.addmm_(GZ.select(0, t), UT);  // ∂L/∂[h_{t−1}, ρ_{t−1}]
   }
@@ -370,7 +391,7 @@ void lantm_tr_backward(const Tensor& GQ, const Tensor& GX, const Tensor& HR, con
                        const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP, const Tensor& GA,
                        const Tensor& GM, const Tensor& GS, const Tensor& DQ, const Tensor& DKV, const Tensor& SQ,
                        const Tensor& OM, const std::optional<Tensor>& PM, const Tensor& XC, const Tensor& X,
-                       const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& DO, const Tensor& GZ,
+                       const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C, const Tensor& TG, const Tensor& TC, const Tensor& GZ,
                        const Tensor& SIG, const Tensor& UT, at::IntArrayRef ints, at::ArrayRef<double> floats) {
   const Cfg c = unpack(ints);
   TORCH_CHECK(floats.size() == 2, "lantm_tr_backward: 2 float settings expected");
@@ -379,13 +400,13 @@ void lantm_tr_backward(const Tensor& GQ, const Tensor& GX, const Tensor& HR, con
   for (auto& [x, name] : std::vector<std::pair<const Tensor*, const char*>>{
            {&GQ, "GQ"}, {&GX, "GX"}, {&HR, "HR"}, {&K, "K"}, {&aP, "aP"}, {&MT, "MT"}, {&Wd, "Wd"}, {&GA, "GA"},
            {&GM, "GM"}, {&GS, "GS"}, {&DQ, "DQ"}, {&DKV, "DKV"}, {&SQ, "SQ"}, {&OM, "OM"}, {&XC, "XC"},
-           {&X, "X"}, {&GHB, "GHB"}, {&GCB, "GCB"}, {&DO, "DO"}, {&GZ, "GZ"}, {&SIG, "SIG"}})
+           {&X, "X"}, {&GHB, "GHB"}, {&GCB, "GCB"}, {&C, "C"}, {&TG, "TG"}, {&TC, "TC"}, {&GZ, "GZ"}, {&SIG, "SIG"}})
     check(*x, name, dt);
   check(TEMP, "TEMP", dt);
   check(PM, "PM", dt);
   AT_DISPATCH_FLOATING_TYPES(dt, "lantm_tr_backward", [&] {
     backward_impl<scalar_t>(GQ, GX, HR, K, aP, MT, Wd, TEMP, GA, GM, GS, DQ, DKV, SQ, OM, PM, XC, X, WqT, GHB, GCB,
-                            DO, GZ, SIG, UT, c, floats);
+                            C, TG, TC, GZ, SIG, UT, c, floats);
   });
 }
 
@@ -401,7 +422,8 @@ TORCH_LIBRARY_FRAGMENT(memlab, m) {
   m.def(
       "lantm_tr_backward(Tensor GQ, Tensor GX, Tensor HR, Tensor K, Tensor aP, Tensor MT, Tensor Wd, Tensor? TEMP, "
       "Tensor GA, Tensor GM, Tensor GS, Tensor DQ, Tensor DKV, Tensor SQ, Tensor OM, Tensor? PM, Tensor XC, "
-      "Tensor X, Tensor WqT, Tensor GHB, Tensor GCB, Tensor DO, Tensor GZ, Tensor SIG, Tensor UT, int[] ints, "
+      "Tensor X, Tensor WqT, Tensor GHB, Tensor GCB, Tensor C, Tensor TG, Tensor TC, Tensor GZ, Tensor SIG, Tensor UT, "
+      "int[] ints, "
       "float[] floats) -> ()",
       &lantm_tr_backward);
 }
