@@ -461,7 +461,7 @@ def test_the_chosen_loops_run(kw, loops):
     ys.sum().backward()
     del ys
     assert len(K._POOL) == 1 and K._POOL[-1]["cpp"] is (loops == "cpp")
-    assert K._cpp_ok(xs) is (loops == "cpp")
+    assert K._cpp_ok(xs) is (loops == "cpp") and (K.loop_kind("cpu", D) == "cpp") is (loops == "cpp")
     assert not K._cpp_ok(xs.half())  # float16 and CUDA tensors keep the Python loops
 
 

@@ -381,6 +381,15 @@ def _cpp_ok(xg: Tensor) -> bool:
     return cpp.has("lantm_tr_forward") and cpp.has("lantm_tr_backward")
 
 
+def loop_kind(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> str:
+    """Which step loops the translation group (the paper's models) runs for tensors of ``device``
+    and ``dtype``: ``"cpp"`` (``csrc/lantm_scan.cpp``), ``"torchscript"`` or ``"python"``; the
+    benchmarks record it beside their figures."""
+    if _cpp_ok(torch.empty(0, device=device, dtype=dtype)):
+        return "cpp"
+    return "torchscript" if _scripted(_fwd_steps_tr) is not _fwd_steps_tr else "python"
+
+
 def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec: LANTMSpec, save: bool,
                   ws: _Workspace | None = None):
     """Forward (no autograd inside). Returns (hs (T,B,H), reads (T,B,R,m), final, trace, saved).
