@@ -599,6 +599,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     copied into the instruction gradient of step t. Everything that does not depend on the
     recursion (activation derivatives, weight gradients) is done for all steps at once.
     """
+    if sv.get("cpp"):  # the forward ran the C++ loop: so does the backward
+        return _scan_backward_cpp(ghs, grs, xg, Uh, Ur, Wq, h0, k0, a0, S0, spec, sv, GZ)
     T, B, _ = xg.shape
     H, m, n, W, R, A, P = _sizes(spec)
     group, invnorm = spec.group, spec.weighting == "invnorm"
@@ -612,27 +614,24 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     HR, C, SIG, TG, TC, QB, SQ = (sv[x] for x in ("HR", "C", "SIG", "TG", "TC", "QB", "SQ"))
     K, V, VT, KBAR, TEMP = (sv[x] for x in ("K", "V", "VT", "KBAR", "TEMP"))
     M_buf, S_buf, delta_t, Wd, w_N, M_N, Ns = (sv[x] for x in ("M", "S", "delta", "Wd", "w_N", "M_N", "Ns"))
-    cpp_loop = bool(sv.get("cpp"))  # the forward ran the C++ loop: so does the backward
     bw = sv.get("bwd")
     if bw is None:
         bw = sv["bwd"] = _backward_buffers(sv, spec)
     # ---- outside the recursion, vectorised over t.  gz = [gc, gc, gc, gh] * Y (z with its g block
     # doubled, g′ = 2g), Y = [tanh g · σ'(i), c_prev · σ'(f), i · ∂tanh g/∂g′ = i (1 − tanh² g)/2, tanh c · σ'(o)]
-    # (the C++ loop forms Y and ∂h/∂c row by row where it uses them)
     SI, SF, SO = SIG[..., :H], SIG[..., H : 2 * H], SIG[..., 3 * H :]
     GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
-    if not cpp_loop:
-        Y = GZ.view(T, B, 4, H)  # written block by block, without temporaries (σ' = σ − σ²); row t becomes ∂L/∂z_t at step t
-        Yi, Yf, Yg, Yo = Y.unbind(2)
-        torch.addcmul(SI, SI, SI, value=-1, out=Yi).mul_(TG)
-        torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])  # C holds 2c: halved below
-        torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g): halved below
-        Y[:, :, 1:3].mul_(0.5)
-        torch.addcmul(SO, SO, SO, value=-1, out=Yo).mul_(TC)
-        DO = bw["DO"]
-        torch.addcmul(SO, SO, torch.mul(TC, TC, out=DO), value=-1, out=DO)  # ∂h/∂c = o (1 − tanh² c)
-        do_tc_t = bw["do_tc_t"]
-        f_t = sv["F_t"]
+    Y = GZ.view(T, B, 4, H)  # written block by block, without temporaries (σ' = σ − σ²); row t becomes ∂L/∂z_t at step t
+    Yi, Yf, Yg, Yo = Y.unbind(2)
+    torch.addcmul(SI, SI, SI, value=-1, out=Yi).mul_(TG)
+    torch.addcmul(SF, SF, SF, value=-1, out=Yf).mul_(C[:-1])  # C holds 2c: halved below
+    torch.addcmul(SI, SI, torch.mul(TG, TG, out=Yg), value=-1, out=Yg)  # i (1 − tanh² g): halved below
+    Y[:, :, 1:3].mul_(0.5)
+    torch.addcmul(SO, SO, SO, value=-1, out=Yo).mul_(TC)
+    DO = bw["DO"]
+    torch.addcmul(SO, SO, torch.mul(TC, TC, out=DO), value=-1, out=DO)  # ∂h/∂c = o (1 − tanh² c)
+    do_tc_t = bw["do_tc_t"]
+    f_t = sv["F_t"]
     VR = QB[..., os0:os1].view(T, B, A, P)
     if fast_tr:
         # the key and step chains side by side, (B, 2, A, n): X = [∂L/∂k_t, ∂L/∂v_t] (P = n)
@@ -704,15 +703,7 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     # ∂d2/∂k = 2·diff; invnorm ∂L/∂d2 = e·(−α/2)/d2, softmax ∂L/∂d2 = −e/T: factor applied once per key
     scale = -spec.alpha if invnorm else -2.0
     addmm, mul, bmm, vecdot = torch.addmm, torch.mul, torch.bmm, torch.linalg.vecdot
-    if cpp_loop:  # the C++ loop (csrc/lantm_scan.cpp): same arithmetic, key differences recomputed
-        X = torch.empty_like(Ybuf)
-        _cpp_ops().lantm_tr_backward(
-            GQ, GX, HR, K, sv["aP"], bw["MT"], Wd, TEMP, GA, GM, GS, DQ, bw["DKV"], SQ, bw["OM"],
-            bw["PM"] if norm_steps else None, Ybuf, X, WqT, GHB, GCB, C, TG, TC, GZ, SIG, UT,
-            [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, False,
-             spec.softmax_temp == "inverse"],
-            [float(scale), float(spec.eps)])
-    elif fast_tr:
+    if fast_tr:
         L_ = list
         X = _scripted(_bwd_steps_tr)(
             T, R == 1, norm_steps, float(scale), Ns, L_(GQ_t), L_(gr_t), L_(w_N), L_(sv["d2s"]), L_(sv["diffs"]),
@@ -781,6 +772,49 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     gM0 = GM[:, :, :N0].transpose(1, 2)
     gx0 = GX[0]
     return GZ, gU[:H], gU[H:], gWq, gbq, gx0[:, :H], GCB, gx0[:, H:].view(B, R, m), gk_c, gv_c, ga0, gM0, gS0
+
+
+def _scan_backward_cpp(ghs, grs, xg, Uh, Ur, Wq, h0, k0, a0, S0, spec: LANTMSpec, sv: dict, GZ: Tensor | None):
+    """``_scan_backward`` for the translation group with the C++ loop (``csrc/lantm_scan.cpp``):
+    the same maths, with everything the Python loops prepare before the loop (the controller's
+    derivative factors, the activations' derivatives, [k̃ − k_prev, ṽ − v_prev], ∂ṽ/∂r, the seeded
+    ∂L/∂[h, ρ], zeroed accumulators) formed inside it, row by row where it is used, and the key
+    differences and squared distances recomputed there instead of saved. The weight gradients
+    are the same two products after the loop."""
+    T, B, _ = xg.shape
+    H, m, n, W, R, A, P = _sizes(spec)
+    invnorm, interp, norm_steps = spec.weighting == "invnorm", spec.interpolate_steps, spec.normalise_steps
+    (ok0, _), (os0, _), (og0, _), (om0, _), (ot0, _) = _columns(spec)
+    Q, N0, L, Rm = spec.instr_size, a0.shape[1], sv["L"], R * m
+    bw = sv.get("bwd_cpp")
+    if bw is None:  # kept with the workspace: every entry is rewritten (or zeroed) by each call
+        new = sv["HR"].new_empty
+        bw = sv["bwd_cpp"] = dict(GQ=new(T, B, Q), GX=new(T + 1, B, H + Rm), GA=new(B, n, L), GM=new(B, m, L),
+                                  GS=new(B, L), MT=new(B, m, L), XC=new(B, 2, A, n), GHB=new(B, H), GCB=new(B, H))
+    GQ, GX, GA, GM, GS, XC, GCB = (bw[x] for x in ("GQ", "GX", "GA", "GM", "GS", "XC", "GCB"))
+    GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
+    X = torch.empty_like(XC)  # [∂L/∂k_0, ∂L/∂v_0] of step 0
+    scale = -spec.alpha if invnorm else -2.0  # ∂d2/∂k = 2·diff; InvNorm ∂ log φ/∂d2 = (−α/2)/d2, SoftMax −1/T
+    HR = sv["HR"]
+    _cpp_ops().lantm_tr_backward(
+        None if ghs is None else ghs.contiguous(), None if grs is None else grs.contiguous(), GQ, GX, HR, sv["QB"],
+        sv["K"], sv["V"], sv["VT"] if interp and norm_steps else None, sv["SQ"], sv["aP"], sv["M"], sv["S"], bw["MT"],
+        sv["Wd"], sv["TEMP"], GA, GM, GS, XC, X, Wq.t(), bw["GHB"], GCB, sv["C"], sv["TG"], sv["TC"], GZ, sv["SIG"],
+        torch.cat([Uh, Ur], 0).t(),
+        [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, False,
+         spec.softmax_temp == "inverse"],
+        [float(scale), float(spec.eps), float(spec.step_delta)])
+    gU = HR[:-1].reshape(T * B, H + Rm).t() @ GZ.view(T * B, 4 * H)  # inputs [h_{t-1}, ρ_{t-1}]
+    gWq = HR[1:, :, :H].reshape(T * B, H).t() @ GQ.view(T * B, Q)
+    gk_c = XC[:, 0]  # ∂L/∂k_0: carried out of step 0
+    gv_c = X[:, 1] * (1 - sv["SQ"][0, :, A : 2 * A]).unsqueeze(-1)  # ∂L/∂v_0 = ∂L/∂v (1 − h_0)
+    ga0 = GA[:, :, :N0].transpose(1, 2).mul(scale)  # (B, N0, n)
+    gS0 = torch.where(S0 > 0, GS[:, :N0] / S0.clamp_min(1e-300), torch.zeros_like(S0))  # ∂L/∂S = ∂L/∂log S / S
+    gM0 = GM[:, :, :N0].transpose(1, 2)
+    gx0 = GX[0]
+    return (GZ, gU[:H], gU[H:], gWq, GQ.sum((0, 1)), gx0[:, :H], GCB, gx0[:, H:].view(B, R, m), gk_c, gv_c, ga0, gM0,
+            gS0)
+
 
 
 class _LANTMScan(torch.autograd.Function):

@@ -260,28 +260,53 @@ void lstm_bwd_row(s_t* __restrict__ z, s_t* __restrict__ gc, const s_t* __restri
 }
 
 template <typename s_t>
-void backward_impl(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const Tensor& K, const Tensor& aP,
-                   const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP, const Tensor& GA,
-                   const Tensor& GM, const Tensor& GS, const Tensor& DQ, const Tensor& DKV, const Tensor& SQ,
-                   const Tensor& OM, const std::optional<Tensor>& PM, const Tensor& XC, const Tensor& X,
-                   const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C, const Tensor& TG, const Tensor& TC, const Tensor& GZ,
-                   const Tensor& SIG, const Tensor& UT, const Cfg& c, at::ArrayRef<double> f) {
+void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>& GRS, const Tensor& GQ,
+                   const Tensor& GX, const Tensor& HR, const Tensor& QB, const Tensor& K, const Tensor& V,
+                   const std::optional<Tensor>& VT, const Tensor& SQ, const Tensor& aP, const Tensor& M,
+                   const Tensor& S, const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP,
+                   const Tensor& GA, const Tensor& GM, const Tensor& GS, const Tensor& XC, const Tensor& X,
+                   const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C, const Tensor& TG,
+                   const Tensor& TC, const Tensor& GZ, const Tensor& SIG, const Tensor& UT, const Cfg& c,
+                   at::ArrayRef<double> f) {
   const int64_t T = GQ.size(0), B = GQ.size(1), Q = GQ.size(2), H = c.H, m = c.m, n = c.n, W = c.W, R = c.R;
-  const int64_t A = W + R, G4 = 4 * H, Hr = H + R * m, L = aP.size(2), Nsq = 2 * A + W, Dq = DQ.size(2), N0 = c.N0;
-  const s_t scale = s_t(f[0]), eps = s_t(f[1]);
+  const int64_t A = W + R, G4 = 4 * H, Hr = H + R * m, L = aP.size(2), Nsq = 2 * A + W, N0 = c.N0, Rm = R * m;
+  const s_t scale = s_t(f[0]), eps = s_t(f[1]), delta = s_t(f[2]);
+  const s_t *ghs = ptr<s_t>(GHS), *grs = ptr<s_t>(GRS), *qb = ptr<s_t>(QB), *vv = ptr<s_t>(V), *vt_buf = ptr<s_t>(VT);
+  const s_t *mm = ptr<s_t>(M), *ss = ptr<s_t>(S);
   s_t *gq = ptr<s_t>(GQ), *gx = ptr<s_t>(GX), *hr = ptr<s_t>(HR), *kk = ptr<s_t>(K), *ap = ptr<s_t>(aP);
   s_t *mt = ptr<s_t>(MT), *wd = ptr<s_t>(Wd), *temp_buf = ptr<s_t>(TEMP), *ga = ptr<s_t>(GA), *gm = ptr<s_t>(GM);
-  s_t *gs = ptr<s_t>(GS), *dq = ptr<s_t>(DQ), *dkv = ptr<s_t>(DKV), *sq = ptr<s_t>(SQ), *om = ptr<s_t>(OM);
-  s_t *pm = ptr<s_t>(PM), *xc = ptr<s_t>(XC), *xx = ptr<s_t>(X), *ghb = ptr<s_t>(GHB), *gcb = ptr<s_t>(GCB);
-  s_t *gz = ptr<s_t>(GZ), *sig = ptr<s_t>(SIG), *tgp = ptr<s_t>(TG), *tcp = ptr<s_t>(TC), *cp = ptr<s_t>(C);
+  s_t *gs = ptr<s_t>(GS), *sq = ptr<s_t>(SQ), *xc = ptr<s_t>(XC), *xx = ptr<s_t>(X), *ghb = ptr<s_t>(GHB);
+  s_t *gcb = ptr<s_t>(GCB), *gz = ptr<s_t>(GZ), *sig = ptr<s_t>(SIG), *tgp = ptr<s_t>(TG), *tcp = ptr<s_t>(TC);
+  s_t* cp = ptr<s_t>(C);
   const int64_t An = A * n;
-  std::vector<s_t> e(std::max<int64_t>(L, 1)), d2(std::max<int64_t>(L, 1)), tmp(n);
+  std::vector<s_t> e(std::max<int64_t>(L, 1)), d2(std::max<int64_t>(L, 1)), tmp(n), dk(2 * An);
+  // ---- before the loop: the transposed memory (the per-step ∂L/∂w run along slots), zeroed accumulators
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < L; ++i)
+      for (int64_t j = 0; j < m; ++j) mt[(b * m + j) * L + i] = mm[(b * L + i) * m + j];
+  std::fill(ga, ga + GA.numel(), s_t(0));  // −Σ G (planar like the addresses)
+  std::fill(gm, gm + GM.numel(), s_t(0));  // ∂L/∂Mᵀ
+  std::fill(gs, gs + GS.numel(), s_t(0));  // ∂L/∂log S
+  std::fill(gcb, gcb + B * H, s_t(0));  // ∂L/∂c_t carried
   std::fill(xc, xc + B * 2 * An, s_t(0));  // carried [∂L/∂k_t, ∂L/∂k_t + ∂L/∂v_t] through step t+1
+  // row t+1 of GX: ∂L/∂[h_t, ρ_t], seeded with the outputs' own gradients (row t before step t's product adds to it)
+  auto seed_gx = [&](int64_t row) {
+    for (int64_t b = 0; b < B; ++b) {
+      s_t* g = gx + (row * B + b) * Hr;
+      if (row == 0 || !ghs) std::fill(g, g + H, s_t(0));
+      else std::copy(ghs + ((row - 1) * B + b) * H, ghs + ((row - 1) * B + b) * H + H, g);
+      if (row == 0 || !grs) std::fill(g + H, g + Hr, s_t(0));
+      else std::copy(grs + ((row - 1) * B + b) * Rm, grs + ((row - 1) * B + b) * Rm + Rm, g + H);
+    }
+  };
+  seed_gx(T);
   for (int64_t t = T - 1; t >= 0; --t) {
     const int64_t slot0 = N0 + t * W, N = N0 + (c.read_first ? t : t + 1) * W;
+    seed_gx(t);
+    std::fill(gq + t * B * Q, gq + (t + 1) * B * Q, s_t(0));
     for (int64_t b = 0; b < B; ++b) {
-      s_t* gqb = gq + (t * B + b) * Q;  // ∂L/∂q_t (zero on entry)
-      const s_t* dqb = dq + (t * B + b) * Dq;
+      s_t* gqb = gq + (t * B + b) * Q;  // ∂L/∂q_t
+      const s_t* q = qb + (t * B + b) * Q;
       // ---- read: ρ = w M,  w = u/Σu,  u = φ(d2) S
       for (int64_t r = 0; r < R && N > 0; ++r) {
         const s_t* gr = gx + ((t + 1) * B + b) * Hr + H + r * m;  // ∂L/∂ρ_t
@@ -335,25 +360,35 @@ void backward_impl(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const T
         }
       }
       // ---- the slots of step t: every read of them has been seen
+      // ∂L/∂q of a slot's columns, times the activations' derivatives: tanh' = 1 − M², (log σ)' = 1 − σ
       for (int64_t w = 0; w < W; ++w) {
-        for (int64_t j = 0; j < n; ++j) gqb[c.ok0 + w * n + j] = ga[(b * n + j) * L + slot0 + w];
-        for (int64_t j = 0; j < m; ++j)
-          gqb[c.om0 + w * m + j] = gm[(b * m + j) * L + slot0 + w] * dqb[c.om0 - c.og0 + w * m + j];
-        gqb[c.og0 + 2 * A + w] = gs[b * L + slot0 + w] * dqb[2 * A + w];
+        const int64_t slot = slot0 + w;
+        for (int64_t j = 0; j < n; ++j) gqb[c.ok0 + w * n + j] = ga[(b * n + j) * L + slot];
+        const s_t* mrow = mm + (b * L + slot) * m;
+        for (int64_t j = 0; j < m; ++j) gqb[c.om0 + w * m + j] = gm[(b * m + j) * L + slot] * (1 - mrow[j] * mrow[j]);
+        gqb[c.og0 + 2 * A + w] = gs[b * L + slot] * (1 - ss[b * L + slot]);
       }
-      // ---- heads, both chains at once: X = [∂L/∂k_t, ∂L/∂v_t]
+      // ---- heads, both chains at once: X = [∂L/∂k_t, ∂L/∂v_t];  k = lerp(k_prev, k̃, g) + v,  v = lerp(v_prev, ṽ, h)
       s_t *xb = xx + b * 2 * An, *xcb = xc + b * 2 * An;
       const s_t* sqb = sq + (t * B + b) * Nsq;  // [g | h] (h ≡ 1 without interpolation)
+      const s_t *kprev = kk + (t * B + b) * An, *vprev = vv + (t * B + b) * An;
+      const s_t* vtb = vt_buf ? vt_buf + (t * B + b) * An : q + c.os0;  // ṽ (raw steps when not normalised)
+      for (int64_t a = 0; a < A; ++a) {  // dk = [k̃ − k_prev, ṽ − v_prev] · σ'(gate): ∂L/∂q_g, ∂L/∂q_h are dot products with X
+        const s_t g = sqb[a], h = sqb[A + a];
+        for (int64_t j = 0; j < n; ++j) {
+          dk[a * n + j] = (q[c.ok0 + a * n + j] - kprev[a * n + j]) * (g - g * g);
+          dk[An + a * n + j] = c.interp ? (vtb[a * n + j] - vprev[a * n + j]) * (h - h * h) : s_t(0);
+        }
+      }
       for (int64_t ch = 0; ch < 2; ++ch)
         for (int64_t ai = 0; ai < An; ++ai) xb[ch * An + ai] = xcb[ch * An + ai] + scale * gqb[c.ok0 + ai];
       for (int64_t ch = 0; ch < 2; ++ch) {
         for (int64_t a = 0; a < A; ++a) {
-          const s_t* dk = dkv + (((t * B + b) * 2 + ch) * A + a) * n;  // [k̃ − k_prev, ṽ − v_prev] · σ'
           const s_t* xa = xb + ch * An + a * n;
           s_t dot = 0;
-          for (int64_t j = 0; j < n; ++j) dot += xa[j] * dk[j];
+          for (int64_t j = 0; j < n; ++j) dot += xa[j] * dk[ch * An + a * n + j];
           gqb[c.og0 + ch * A + a] = dot;  // ∂L/∂q_g, ∂L/∂q_h
-          const s_t gate = sqb[ch * A + a], keep = om[((t * B + b) * 2 + ch) * A + a];
+          const s_t gate = sqb[ch * A + a], keep = 1 - gate;
           for (int64_t j = 0; j < n; ++j) {
             gqb[c.ok0 + ch * An + a * n + j] = xa[j] * gate;  // ∂L/∂k̃, ∂L/∂ṽ
             xcb[ch * An + a * n + j] = xa[j] * keep;  // through k_{t−1}, v_{t−1}
@@ -361,20 +396,24 @@ void backward_impl(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const T
         }
       }
       for (int64_t ai = 0; ai < An; ++ai) xcb[An + ai] += xcb[ai];  // k_t = k̄_t + v_t: ∂L/∂k also reaches v
-      if (pm) {  // ∂L/∂r = ∂ṽ/∂r ∂L/∂ṽ, ∂ṽ/∂r = s (I − ṽ ṽᵀ)
+      if (c.norm_steps) {  // ∂L/∂r = ∂ṽ/∂r ∂L/∂ṽ, ṽ = r s, ∂ṽ/∂r = s (I − ṽ ṽᵀ), s = (‖r‖² + δ)^(−1/2)
         for (int64_t a = 0; a < A; ++a) {
-          const s_t* pma = pm + ((t * B + b) * A + a) * n * n;
+          const s_t* r = q + c.os0 + a * n;
           s_t* gsa = gqb + c.os0 + a * n;
-          for (int64_t i = 0; i < n; ++i) {
-            s_t acc = 0;
-            for (int64_t j = 0; j < n; ++j) acc += pma[i * n + j] * gsa[j];
-            tmp[i] = acc;
-          }
-          std::copy(tmp.begin(), tmp.end(), gsa);
+          s_t r2 = 0;
+          for (int64_t j = 0; j < n; ++j) r2 += r[j] * r[j];
+          const s_t st = 1 / std::sqrt(r2 + delta);
+          s_t vg = 0;
+          for (int64_t j = 0; j < n; ++j) vg += r[j] * st * gsa[j];
+          for (int64_t j = 0; j < n; ++j) gsa[j] = st * (gsa[j] - r[j] * st * vg);
         }
       }
-      if (!c.invnorm)
-        for (int64_t r = 0; r < R; ++r) gqb[c.ot0 + r] *= dqb[c.ot0 - c.og0 + r];
+      if (!c.invnorm) {  // ∂T/∂z = softplus' = σ(z); with T = 1/β: −σ(z) T²
+        for (int64_t r = 0; r < R; ++r) {
+          const s_t dz = sigm(q[c.ot0 + r]), temp = temp_buf[(t * B + b) * R + r];
+          gqb[c.ot0 + r] *= c.inverse_temp ? -dz * temp * temp : dz;
+        }
+      }
     }
     // ---- LSTM: h = o tanh(c),  c = f c_prev + i g;  ∂L/∂h_t = ∂L/∂q_t Wqᵀ + what came from step t+1
     Tensor gh_t = GHB;
@@ -387,26 +426,34 @@ void backward_impl(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const T
   }
 }
 
-void lantm_tr_backward(const Tensor& GQ, const Tensor& GX, const Tensor& HR, const Tensor& K, const Tensor& aP,
-                       const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP, const Tensor& GA,
-                       const Tensor& GM, const Tensor& GS, const Tensor& DQ, const Tensor& DKV, const Tensor& SQ,
-                       const Tensor& OM, const std::optional<Tensor>& PM, const Tensor& XC, const Tensor& X,
-                       const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C, const Tensor& TG, const Tensor& TC, const Tensor& GZ,
-                       const Tensor& SIG, const Tensor& UT, at::IntArrayRef ints, at::ArrayRef<double> floats) {
+void lantm_tr_backward(const std::optional<Tensor>& GHS, const std::optional<Tensor>& GRS, const Tensor& GQ,
+                       const Tensor& GX, const Tensor& HR, const Tensor& QB, const Tensor& K, const Tensor& V,
+                       const std::optional<Tensor>& VT, const Tensor& SQ, const Tensor& aP, const Tensor& M,
+                       const Tensor& S, const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP,
+                       const Tensor& GA, const Tensor& GM, const Tensor& GS, const Tensor& XC, const Tensor& X,
+                       const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C, const Tensor& TG,
+                       const Tensor& TC, const Tensor& GZ, const Tensor& SIG, const Tensor& UT, at::IntArrayRef ints,
+                       at::ArrayRef<double> floats) {
   const Cfg c = unpack(ints);
-  TORCH_CHECK(floats.size() == 2, "lantm_tr_backward: 2 float settings expected");
+  TORCH_CHECK(floats.size() == 3, "lantm_tr_backward: 3 float settings expected");
   TORCH_CHECK(c.invnorm || TEMP.has_value(), "lantm_tr_backward: softmax weighting needs TEMP");
+  TORCH_CHECK(QB.size(0) == GQ.size(0), "lantm_tr_backward: the forward must have saved every step");
   const auto dt = GQ.scalar_type();
   for (auto& [x, name] : std::vector<std::pair<const Tensor*, const char*>>{
-           {&GQ, "GQ"}, {&GX, "GX"}, {&HR, "HR"}, {&K, "K"}, {&aP, "aP"}, {&MT, "MT"}, {&Wd, "Wd"}, {&GA, "GA"},
-           {&GM, "GM"}, {&GS, "GS"}, {&DQ, "DQ"}, {&DKV, "DKV"}, {&SQ, "SQ"}, {&OM, "OM"}, {&XC, "XC"},
+           {&GQ, "GQ"}, {&GX, "GX"}, {&HR, "HR"}, {&QB, "QB"}, {&K, "K"}, {&V, "V"}, {&SQ, "SQ"}, {&aP, "aP"},
+           {&M, "M"}, {&S, "S"}, {&MT, "MT"}, {&Wd, "Wd"}, {&GA, "GA"}, {&GM, "GM"}, {&GS, "GS"}, {&XC, "XC"},
            {&X, "X"}, {&GHB, "GHB"}, {&GCB, "GCB"}, {&C, "C"}, {&TG, "TG"}, {&TC, "TC"}, {&GZ, "GZ"}, {&SIG, "SIG"}})
     check(*x, name, dt);
+  check(GHS, "ghs", dt);
+  check(GRS, "grs", dt);
+  check(VT, "VT", dt);
   check(TEMP, "TEMP", dt);
-  check(PM, "PM", dt);
+  for (const Tensor* x : {&WqT, &UT})
+    TORCH_CHECK(x->device().is_cpu() && x->scalar_type() == dt && x->dim() == 2,
+                "lantm_tr_backward: WqT, UT: 2-D CPU, the kernel's dtype");
   AT_DISPATCH_FLOATING_TYPES(dt, "lantm_tr_backward", [&] {
-    backward_impl<scalar_t>(GQ, GX, HR, K, aP, MT, Wd, TEMP, GA, GM, GS, DQ, DKV, SQ, OM, PM, XC, X, WqT, GHB, GCB,
-                            C, TG, TC, GZ, SIG, UT, c, floats);
+    backward_impl<scalar_t>(GHS, GRS, GQ, GX, HR, QB, K, V, VT, SQ, aP, M, S, MT, Wd, TEMP, GA, GM, GS, XC, X, WqT,
+                            GHB, GCB, C, TG, TC, GZ, SIG, UT, c, floats);
   });
 }
 
@@ -420,10 +467,9 @@ TORCH_LIBRARY_FRAGMENT(memlab, m) {
       "Tensor S, Tensor? Wd, Tensor? MASK, int[] ints, float[] floats) -> ()",
       &lantm_tr_forward);
   m.def(
-      "lantm_tr_backward(Tensor GQ, Tensor GX, Tensor HR, Tensor K, Tensor aP, Tensor MT, Tensor Wd, Tensor? TEMP, "
-      "Tensor GA, Tensor GM, Tensor GS, Tensor DQ, Tensor DKV, Tensor SQ, Tensor OM, Tensor? PM, Tensor XC, "
-      "Tensor X, Tensor WqT, Tensor GHB, Tensor GCB, Tensor C, Tensor TG, Tensor TC, Tensor GZ, Tensor SIG, Tensor UT, "
-      "int[] ints, "
-      "float[] floats) -> ()",
+      "lantm_tr_backward(Tensor? ghs, Tensor? grs, Tensor GQ, Tensor GX, Tensor HR, Tensor QB, Tensor K, Tensor V, "
+      "Tensor? VT, Tensor SQ, Tensor aP, Tensor M, Tensor S, Tensor MT, Tensor Wd, Tensor? TEMP, Tensor GA, "
+      "Tensor GM, Tensor GS, Tensor XC, Tensor X, Tensor WqT, Tensor GHB, Tensor GCB, Tensor C, Tensor TG, "
+      "Tensor TC, Tensor GZ, Tensor SIG, Tensor UT, int[] ints, float[] floats) -> ()",
       &lantm_tr_backward);
 }
