@@ -19,6 +19,20 @@ steps at once, before or after the loop.
 At the paper's sizes a step is ~30 tiny tensor ops forward and ~26 backward, so the kernel is
 written against per-op overhead (issue 14: the cost was dispatch, not arithmetic):
 
+* C++ loops. For the translation group (the paper's models) on the CPU in float32/float64, the
+  forward and backward step loops run in C++ (``csrc/lantm_scan.cpp``, operators
+  ``memlab::lantm_tr_forward``/``lantm_tr_backward``, built on first use by
+  ``memlab.memory.kernels.cpp``): the controller's and the instruction layer's products and the
+  big sigmoids go through ATen, everything else (gates, heads, the read weighting over the slots
+  and its backward) is plain loops over the workspace's buffers. The backward forms in its loop,
+  row by row, what the Python loops prepare for all steps before theirs (``_scan_backward_cpp``),
+  and recomputes the key differences and squared distances instead of saving them. Every setting
+  of ``LANTMSpec`` is covered for that group (both weightings and temperature forms, any α, read
+  first or not, write masks, initial slots, normalised, bounded or raw steps, interpolation on
+  or off, any head counts and key size). The other groups, CUDA tensors, other dtypes and
+  ``MEMLAB_NO_CPP=1`` (or a failed build) run the loops below, which compute the same maths;
+  ``loop_kind`` says which run. Tests check both against the reference.
+
 * Workspaces. The buffers of a call and every per-step view of them (one ``unbind`` or
   ``narrow`` per buffer, ~15,000 views at B = 32, T = 130, shared by forward and backward) form a
   ``_Workspace``. A training workspace is leased to the autograd graph and, when the graph is
@@ -26,7 +40,7 @@ written against per-op overhead (issue 14: the cost was dispatch, not arithmetic
   builds no buffer and no view; the backward adds its own buffers to it on first use. Everything
   that leaves the kernel is a copy (``_normal``). The loop bodies are only arithmetic writing with
   ``out=`` or in place (no ``cat``/``stack``, slicing, ``fill_`` or allocation per step).
-* Compiled loops. For the translation group (the paper's models) the forward and backward step
+* Compiled loops. Without the C++ loops, the translation group's forward and backward step
   loops are the functions ``_fwd_steps_tr``/``_bwd_steps_tr``, compiled with TorchScript on first
   use (about 1 µs less dispatch per op than Python; ``MEMLAB_NO_TORCHSCRIPT=1`` or
   ``USE_SCRIPT = False`` runs them as plain Python); the general groups run the Python loops of
@@ -371,14 +385,19 @@ def _cpp_ops():
     return cpp.ops()
 
 
+_CPP_BUILT: list[bool] = []  # whether the operators loaded, asked once per process
+
+
 def _cpp_ok(xg: Tensor) -> bool:
     """Whether the translation group's loops run in C++ (``csrc/lantm_scan.cpp``): on the CPU, in
     float32 or float64, when the operators are built (not with ``MEMLAB_NO_CPP=1``)."""
-    if xg.device.type != "cpu" or xg.dtype not in (torch.float32, torch.float64):
-        return False
     from memlab.memory.kernels import cpp
 
-    return cpp.has("lantm_tr_forward") and cpp.has("lantm_tr_backward")
+    if xg.device.type != "cpu" or xg.dtype not in (torch.float32, torch.float64) or cpp.disabled():
+        return False
+    if not _CPP_BUILT:
+        _CPP_BUILT.append(cpp.has("lantm_tr_forward") and cpp.has("lantm_tr_backward"))
+    return _CPP_BUILT[0]
 
 
 def loop_kind(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> str:
@@ -399,7 +418,9 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     t+1; row t+1 of ``C`` holds 2·c_t. Slot N0 + W·t + j holds write head j's step-t entry.
     Without ``save`` the buffers only the backward needs are one step deep. Every view the loop
     uses is made before it, in the workspace ``ws`` (built here when not given), so the loop body
-    is only arithmetic with ``out=``; the translation group's loop is ``_fwd_steps_tr``.
+    is only arithmetic with ``out=``; the translation group's loop is the C++ operator
+    ``lantm_tr_forward`` where ``_cpp_ok`` (``ws["cpp"]`` records it for the backward), else
+    ``_fwd_steps_tr``.
     """
     T, B, _ = xg.shape
     H, m, n, W, R, A, P = _sizes(spec)

@@ -24,6 +24,12 @@
 #include <optional>
 #include <vector>
 
+#if defined(_MSC_VER)
+#define RESTRICT __restrict
+#else
+#define RESTRICT __restrict__
+#endif
+
 namespace {
 
 using at::Tensor;
@@ -245,9 +251,9 @@ void lantm_tr_forward(const Tensor& xg, const Tensor& U, const Tensor& Wq, const
 // (halved with the f block). The Python loops form Y for all steps before the loop; here it is formed
 // where it is used, one pass over the row instead of ten over the (T, B, H) arrays.
 template <typename s_t>
-void lstm_bwd_row(s_t* __restrict__ z, s_t* __restrict__ gc, const s_t* __restrict__ gh,
-                  const s_t* __restrict__ sg, const s_t* __restrict__ tg, const s_t* __restrict__ tc,
-                  const s_t* __restrict__ c2p, int64_t H) {
+void lstm_bwd_row(s_t* RESTRICT z, s_t* RESTRICT gc, const s_t* RESTRICT gh,
+                  const s_t* RESTRICT sg, const s_t* RESTRICT tg, const s_t* RESTRICT tc,
+                  const s_t* RESTRICT c2p, int64_t H) {
   for (int64_t j = 0; j < H; ++j) {
     const s_t i = sg[j], f = sg[H + j], o = sg[3 * H + j], tgj = tg[j], tcj = tc[j];
     const s_t g = gc[j] + gh[j] * (o - o * tcj * tcj);
