@@ -2,18 +2,20 @@
 //
 // Same recurrence and the same buffers as the Python/TorchScript loops ``_fwd_steps_tr`` and
 // ``_bwd_steps_tr`` of memlab/memory/kernels/lantm_scan.py (read its docstring first): the Python
-// side allocates the workspace, does everything that is vectorised over t, and hands the buffers
-// here. Why C++: at the seed-004 sizes a step of the Python loops is ~55 small ATen calls, and
-// their dispatch cost dominates the arithmetic. Here only the four matrix products of a step
-// (controller and instruction layer, forward and backward) go through ATen; the rest (gates, heads,
-// the read weighting over the slots and its backward) are plain loops over the data, which
-// also fuse what the Python loops do in several passes (the key differences and squared distances
-// are recomputed in the backward instead of being saved).
+// side allocates the workspace (reused between calls) and hands its buffers here; the weight
+// gradients after the loop stay there. Why C++: at the seed-004 sizes a step of the Python loops
+// is ~55 small ATen calls whose dispatch costs more than their arithmetic. Here only the four
+// matrix products of a step (controller and instruction layer, forward and backward) and three
+// sigmoids over whole rows (ATen's are vectorised) go through ATen; the rest (gates, heads, the
+// read weighting over the slots and its backward) are plain loops over the data. The backward
+// also forms, row by row where it uses them, what the Python loops prepare for all steps before
+// theirs (activation derivatives, [k̃ − k_prev, ṽ − v_prev], ∂ṽ/∂r), and recomputes the key
+// differences and squared distances instead of saving them.
 //
-// Every tensor is a contiguous CPU tensor of one floating dtype (checked by the Python caller).
-// Shapes (as in the Python kernel): T time, B batch, H cells, m memory width, n key dim (= P for
-// the translation group), W write heads, R read heads, A = W + R (writes first), N0 initial slots,
-// L = N0 + T·W slots, Q instruction size, Hr = H + R·m.
+// Every tensor is a CPU tensor of the kernel's dtype (float32 or float64), contiguous except the
+// weight matrices (checked on entry). Shapes (as in the Python kernel): T time, B batch, H cells,
+// m memory width, n key dim (= P for the translation group), W write heads, R read heads,
+// A = W + R (writes first), N0 initial slots, L = N0 + T·W slots, Q instruction size, Hr = H + R·m.
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
