@@ -41,6 +41,15 @@ inline s_t sigm(s_t x) {
   return s_t(1) / (s_t(1) + std::exp(-x));
 }
 
+// Asks for ``count`` elements from ``p`` on to be brought into cache (a hint; nothing where unsupported).
+template <typename s_t>
+inline void prefetch(const s_t* p, int64_t count) {
+#if defined(__GNUC__)
+  const char* c = reinterpret_cast<const char*>(p);
+  for (int64_t o = 0; o < count * int64_t(sizeof(s_t)); o += 64) __builtin_prefetch(c + o, 0, 2);
+#endif
+}
+
 template <typename s_t>
 inline s_t* ptr(const Tensor& x) {
   return x.data_ptr<s_t>();
@@ -312,6 +321,15 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
     const int64_t slot0 = N0 + t * W, N = N0 + (c.read_first ? t : t + 1) * W;
     seed_gx(t);
     std::fill(gq + t * B * Q, gq + (t + 1) * B * Q, s_t(0));
+    if (t > 0) {  // the loop runs backwards through buffers written forwards: ask for step t−1's rows early
+      prefetch(hr + t * B * Hr, B * Hr);
+      prefetch(sig + (t - 1) * B * G4, B * G4);
+      for (const s_t* x : {tgp, tcp, cp}) prefetch(x + (t - 1) * B * H, B * H);
+      for (int64_t b = 0; b < B; ++b) {
+        prefetch(wd + (b * T + t - 1) * R * L, R * L);
+        prefetch(mm + (b * L + slot0 - W) * m, W * m);
+      }
+    }
     for (int64_t b = 0; b < B; ++b) {
       s_t* gqb = gq + (t * B + b) * Q;  // ∂L/∂q_t
       const s_t* q = qb + (t * B + b) * Q;
