@@ -50,6 +50,24 @@ inline void prefetch(const s_t* p, int64_t count) {
 #endif
 }
 
+// y (n) += Σ_i a_i X_i over the rows X_i = X + i·ld (n each), i < k: four rows per pass over y, so y
+// is read and written k/4 times rather than k (y is ρ over the slots, or ∂L/∂w over the memory's columns).
+template <typename s_t>
+void accumulate_rows(s_t* RESTRICT y, const s_t* RESTRICT a, const s_t* RESTRICT X, int64_t k, int64_t n,
+                     int64_t ld = -1) {
+  if (ld < 0) ld = n;
+  int64_t i = 0;
+  for (; i + 4 <= k; i += 4) {
+    const s_t a0 = a[i], a1 = a[i + 1], a2 = a[i + 2], a3 = a[i + 3];
+    const s_t *x0 = X + i * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+    for (int64_t j = 0; j < n; ++j) y[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
+  }
+  for (; i < k; ++i) {
+    const s_t ai = a[i], *xi = X + i * ld;
+    for (int64_t j = 0; j < n; ++j) y[j] += ai * xi[j];
+  }
+}
+
 template <typename s_t>
 inline s_t* ptr(const Tensor& x) {
   return x.data_ptr<s_t>();
@@ -222,10 +240,7 @@ void forward_impl(const Tensor& xg, const Tensor& U, const Tensor& Wq, const Ten
         s_t zs = zf;
         for (int64_t i = 0; i < N; ++i) zs += u[i];
         for (int64_t i = 0; i < N; ++i) u[i] /= zs;
-        for (int64_t i = 0; i < N; ++i) {
-          const s_t wi = u[i], *mrow = mm + (b * L + i) * m;
-          for (int64_t j = 0; j < m; ++j) rho[j] += wi * mrow[j];
-        }
+        accumulate_rows(rho, u, mm + b * L * m, N, m);
       }
     }
   }
@@ -347,10 +362,7 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
           for (int64_t i = 0; i < N; ++i) gmrow[i] += g * w[i];
         }
         std::fill(e.begin(), e.begin() + N, -gdot);  // e_i = ∂L/∂log u_i = (∂L/∂w_i − g_ρ·ρ) w_i, ∂L/∂w = g_ρ Mᵀ
-        for (int64_t j = 0; j < m; ++j) {
-          const s_t g = gr[j], *mtrow = mt + (b * m + j) * L;
-          for (int64_t i = 0; i < N; ++i) e[i] += g * mtrow[i];
-        }
+        accumulate_rows(e.data(), gr, mt + b * m * L, m, N, L);
         for (int64_t i = 0; i < N; ++i) {
           e[i] *= w[i];
           gs[b * L + i] += e[i];  // also ∂L/∂log S_i
