@@ -465,7 +465,7 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     if ws["cpp"]:
         ok0, os0, og0, om0 = (x[0] for x in _columns(spec)[:4])
         _cpp_ops().lantm_tr_forward(
-            xg, U, Wq.contiguous(), bq.contiguous(), HR, C, ws["SIG"], ws["TG"], ws["TC"], ws["QB"], SQ, K, V,
+            xg, U, Wq.contiguous(), bq.contiguous(), HR, C, ws["SIG"], ws["TC"], ws["QB"], SQ, K, V,
             VT if interp and norm_steps else None, TEMP, aP, M_buf, S_buf, Wd, ws["MASK"],
             [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, bool(rescale),
              spec.softmax_temp == "inverse"],
@@ -820,7 +820,7 @@ def _scan_backward_cpp(ghs, grs, xg, Uh, Ur, Wq, h0, k0, a0, S0, spec: LANTMSpec
     _cpp_ops().lantm_tr_backward(
         None if ghs is None else ghs.contiguous(), None if grs is None else grs.contiguous(), GQ, GX, HR, sv["QB"],
         sv["K"], sv["V"], sv["VT"] if interp and norm_steps else None, sv["SQ"], sv["aP"], sv["M"], sv["S"], bw["MT"],
-        sv["Wd"], sv["TEMP"], GA, GM, GS, XC, X, Wq.t(), bw["GHB"], GCB, sv["C"], sv["TG"], sv["TC"], GZ, sv["SIG"],
+        sv["Wd"], sv["TEMP"], GA, GM, GS, XC, X, Wq.t(), bw["GHB"], GCB, sv["C"], sv["TC"], GZ, sv["SIG"],
         torch.cat([Uh, Ur], 0).t(),
         [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, False,
          spec.softmax_temp == "inverse"],

@@ -103,16 +103,16 @@ Cfg unpack(at::IntArrayRef v) {
 
 template <typename s_t>
 void forward_impl(const Tensor& xg, const Tensor& U, const Tensor& Wq, const Tensor& bq, const Tensor& HR,
-                  const Tensor& C, const Tensor& SIG, const Tensor& TG, const Tensor& TC, const Tensor& QB,
+                  const Tensor& C, const Tensor& SIG, const Tensor& TC, const Tensor& QB,
                   const Tensor& SQ, const Tensor& K, const Tensor& V, const std::optional<Tensor>& VT,
                   const std::optional<Tensor>& TEMP, const Tensor& aP, const Tensor& M, const Tensor& S,
                   const std::optional<Tensor>& Wd, const std::optional<Tensor>& MASK, const Cfg& c,
                   at::ArrayRef<double> f) {
   const int64_t T = xg.size(0), B = xg.size(1), H = c.H, m = c.m, n = c.n, W = c.W, R = c.R, A = W + R;
   const int64_t G4 = 4 * H, Hr = H + R * m, Q = QB.size(2), L = aP.size(2), Nsq = 2 * A + W, N0 = c.N0;
-  const bool save = Wd.has_value();  // else SIG, TG, TC, QB (and VT) are one step deep
+  const bool save = Wd.has_value();  // else SIG, TC, QB (and VT) are one step deep
   const s_t nhalf = s_t(f[0]), eps = s_t(f[1]), delta = s_t(f[2]), temp_min = s_t(f[3]), zf = s_t(f[4]);
-  s_t *hr = ptr<s_t>(HR), *cc = ptr<s_t>(C), *sig = ptr<s_t>(SIG), *tg = ptr<s_t>(TG), *tc = ptr<s_t>(TC);
+  s_t *hr = ptr<s_t>(HR), *cc = ptr<s_t>(C), *sig = ptr<s_t>(SIG), *tc = ptr<s_t>(TC);
   s_t *qb = ptr<s_t>(QB), *sq = ptr<s_t>(SQ), *kk = ptr<s_t>(K), *vv = ptr<s_t>(V), *vt_buf = ptr<s_t>(VT);
   s_t *temp_buf = ptr<s_t>(TEMP), *ap = ptr<s_t>(aP), *mm = ptr<s_t>(M), *ss = ptr<s_t>(S), *wd = ptr<s_t>(Wd);
   const s_t* mask = ptr<s_t>(MASK);
@@ -128,10 +128,8 @@ void forward_impl(const Tensor& xg, const Tensor& U, const Tensor& Wq, const Ten
       const s_t* zb = z + b * G4;
       const s_t* c_prev = cc + (t * B + b) * H;
       s_t* c_new = cc + ((t + 1) * B + b) * H;  // 2c: tanh c = 2σ(2c) − 1
-      s_t* tgb = tg + (s * B + b) * H;
-      for (int64_t j = 0; j < H; ++j) {
+      for (int64_t j = 0; j < H; ++j) {  // tanh g is not stored: the backward forms it from σ(2g) again
         const s_t tgv = 2 * zb[2 * H + j] - 1;
-        tgb[j] = tgv;
         c_new[j] = zb[H + j] * c_prev[j] + 2 * zb[j] * tgv;
       }
     }
@@ -247,7 +245,7 @@ void forward_impl(const Tensor& xg, const Tensor& U, const Tensor& Wq, const Ten
 }
 
 void lantm_tr_forward(const Tensor& xg, const Tensor& U, const Tensor& Wq, const Tensor& bq, const Tensor& HR,
-                      const Tensor& C, const Tensor& SIG, const Tensor& TG, const Tensor& TC, const Tensor& QB,
+                      const Tensor& C, const Tensor& SIG, const Tensor& TC, const Tensor& QB,
                       const Tensor& SQ, const Tensor& K, const Tensor& V, const std::optional<Tensor>& VT,
                       const std::optional<Tensor>& TEMP, const Tensor& aP, const Tensor& M, const Tensor& S,
                       const std::optional<Tensor>& Wd, const std::optional<Tensor>& MASK, at::IntArrayRef ints,
@@ -257,7 +255,7 @@ void lantm_tr_forward(const Tensor& xg, const Tensor& U, const Tensor& Wq, const
   TORCH_CHECK(c.invnorm || TEMP.has_value(), "lantm_tr_forward: softmax weighting needs TEMP");
   const auto dt = xg.scalar_type();
   for (auto& [x, name] : std::vector<std::pair<const Tensor*, const char*>>{
-           {&xg, "xg"}, {&HR, "HR"}, {&C, "C"}, {&SIG, "SIG"}, {&TG, "TG"}, {&TC, "TC"}, {&QB, "QB"},
+           {&xg, "xg"}, {&HR, "HR"}, {&C, "C"}, {&SIG, "SIG"}, {&TC, "TC"}, {&QB, "QB"},
            {&SQ, "SQ"}, {&K, "K"}, {&V, "V"}, {&aP, "aP"}, {&M, "M"}, {&S, "S"}})
     check(*x, name, dt);
   check(VT, "VT", dt);
@@ -265,7 +263,7 @@ void lantm_tr_forward(const Tensor& xg, const Tensor& U, const Tensor& Wq, const
   check(Wd, "Wd", dt);
   check(MASK, "MASK", dt);
   AT_DISPATCH_FLOATING_TYPES(dt, "lantm_tr_forward", [&] {
-    forward_impl<scalar_t>(xg, U, Wq, bq, HR, C, SIG, TG, TC, QB, SQ, K, V, VT, TEMP, aP, M, S, Wd, MASK, c, floats);
+    forward_impl<scalar_t>(xg, U, Wq, bq, HR, C, SIG, TC, QB, SQ, K, V, VT, TEMP, aP, M, S, Wd, MASK, c, floats);
   });
 }
 
@@ -275,13 +273,13 @@ void lantm_tr_forward(const Tensor& xg, const Tensor& U, const Tensor& Wq, const
 // tanh c · σ'(o)] (z's g block doubled, g′ = 2g; σ' = σ − σ²): ∂L/∂c_t += ∂L/∂h_t · o (1 − tanh² c),
 // ∂L/∂z_t = [gc, gc, gc, gh] · Y, then ∂L/∂c_t carried to c_{t−1} (times f). ``c2p`` holds 2c_{t−1}
 // (halved with the f block). The Python loops form Y for all steps before the loop; here it is formed
-// where it is used, one pass over the row instead of ten over the (T, B, H) arrays.
+// where it is used, one pass over the row instead of ten over the (T, B, H) arrays; tanh g = 2σ(2g) − 1 comes
+// from ``sg`` again rather than from a stored copy.
 template <typename s_t>
 void lstm_bwd_row(s_t* RESTRICT z, s_t* RESTRICT gc, const s_t* RESTRICT gh,
-                  const s_t* RESTRICT sg, const s_t* RESTRICT tg, const s_t* RESTRICT tc,
-                  const s_t* RESTRICT c2p, int64_t H) {
+                  const s_t* RESTRICT sg, const s_t* RESTRICT tc, const s_t* RESTRICT c2p, int64_t H) {
   for (int64_t j = 0; j < H; ++j) {
-    const s_t i = sg[j], f = sg[H + j], o = sg[3 * H + j], tgj = tg[j], tcj = tc[j];
+    const s_t i = sg[j], f = sg[H + j], o = sg[3 * H + j], tgj = 2 * sg[2 * H + j] - 1, tcj = tc[j];
     const s_t g = gc[j] + gh[j] * (o - o * tcj * tcj);
     z[j] = g * ((i - i * i) * tgj);
     z[H + j] = g * ((f - f * f) * c2p[j] * s_t(0.5));
@@ -297,7 +295,7 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
                    const std::optional<Tensor>& VT, const Tensor& SQ, const Tensor& aP, const Tensor& M,
                    const Tensor& S, const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP,
                    const Tensor& GA, const Tensor& GM, const Tensor& GS, const Tensor& XC, const Tensor& X,
-                   const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C, const Tensor& TG,
+                   const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C,
                    const Tensor& TC, const Tensor& GZ, const Tensor& SIG, const Tensor& UT, const Cfg& c,
                    at::ArrayRef<double> f) {
   const int64_t T = GQ.size(0), B = GQ.size(1), Q = GQ.size(2), H = c.H, m = c.m, n = c.n, W = c.W, R = c.R;
@@ -308,7 +306,7 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
   s_t *gq = ptr<s_t>(GQ), *gx = ptr<s_t>(GX), *hr = ptr<s_t>(HR), *kk = ptr<s_t>(K), *ap = ptr<s_t>(aP);
   s_t *mt = ptr<s_t>(MT), *wd = ptr<s_t>(Wd), *temp_buf = ptr<s_t>(TEMP), *ga = ptr<s_t>(GA), *gm = ptr<s_t>(GM);
   s_t *gs = ptr<s_t>(GS), *sq = ptr<s_t>(SQ), *xc = ptr<s_t>(XC), *xx = ptr<s_t>(X), *ghb = ptr<s_t>(GHB);
-  s_t *gcb = ptr<s_t>(GCB), *gz = ptr<s_t>(GZ), *sig = ptr<s_t>(SIG), *tgp = ptr<s_t>(TG), *tcp = ptr<s_t>(TC);
+  s_t *gcb = ptr<s_t>(GCB), *gz = ptr<s_t>(GZ), *sig = ptr<s_t>(SIG), *tcp = ptr<s_t>(TC);
   s_t* cp = ptr<s_t>(C);
   const int64_t An = A * n;
   std::vector<s_t> e(std::max<int64_t>(L, 1)), d2(std::max<int64_t>(L, 1)), tmp(n), dk(2 * An);
@@ -339,7 +337,7 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
     if (t > 0) {  // the loop runs backwards through buffers written forwards: ask for step t−1's rows early
       prefetch(hr + t * B * Hr, B * Hr);
       prefetch(sig + (t - 1) * B * G4, B * G4);
-      for (const s_t* x : {tgp, tcp, cp}) prefetch(x + (t - 1) * B * H, B * H);
+      for (const s_t* x : {tcp, cp}) prefetch(x + (t - 1) * B * H, B * H);
       for (int64_t b = 0; b < B; ++b) {
         prefetch(wd + (b * T + t - 1) * R * L, R * L);
         prefetch(mm + (b * L + slot0 - W) * m, W * m);
@@ -457,7 +455,7 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
     Tensor gh_t = GHB;
     at::addmm_out(gh_t, GX.select(0, t + 1).narrow(1, 0, H), GQ.select(0, t), WqT);
     for (int64_t b = 0; b < B; ++b)
-      lstm_bwd_row(gz + (t * B + b) * G4, gcb + b * H, ghb + b * H, sig + (t * B + b) * G4, tgp + (t * B + b) * H,
+      lstm_bwd_row(gz + (t * B + b) * G4, gcb + b * H, ghb + b * H, sig + (t * B + b) * G4,
                    tcp + (t * B + b) * H, cp + (t * B + b) * H, H);
     Tensor gx_t = GX.select(0, t);
     gx_t.addmm_(GZ.select(0, t), UT);  // ∂L/∂[h_{t−1}, ρ_{t−1}]
@@ -469,7 +467,7 @@ void lantm_tr_backward(const std::optional<Tensor>& GHS, const std::optional<Ten
                        const std::optional<Tensor>& VT, const Tensor& SQ, const Tensor& aP, const Tensor& M,
                        const Tensor& S, const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP,
                        const Tensor& GA, const Tensor& GM, const Tensor& GS, const Tensor& XC, const Tensor& X,
-                       const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C, const Tensor& TG,
+                       const Tensor& WqT, const Tensor& GHB, const Tensor& GCB, const Tensor& C,
                        const Tensor& TC, const Tensor& GZ, const Tensor& SIG, const Tensor& UT, at::IntArrayRef ints,
                        at::ArrayRef<double> floats) {
   const Cfg c = unpack(ints);
@@ -480,7 +478,7 @@ void lantm_tr_backward(const std::optional<Tensor>& GHS, const std::optional<Ten
   for (auto& [x, name] : std::vector<std::pair<const Tensor*, const char*>>{
            {&GQ, "GQ"}, {&GX, "GX"}, {&HR, "HR"}, {&QB, "QB"}, {&K, "K"}, {&V, "V"}, {&SQ, "SQ"}, {&aP, "aP"},
            {&M, "M"}, {&S, "S"}, {&MT, "MT"}, {&Wd, "Wd"}, {&GA, "GA"}, {&GM, "GM"}, {&GS, "GS"}, {&XC, "XC"},
-           {&X, "X"}, {&GHB, "GHB"}, {&GCB, "GCB"}, {&C, "C"}, {&TG, "TG"}, {&TC, "TC"}, {&GZ, "GZ"}, {&SIG, "SIG"}})
+           {&X, "X"}, {&GHB, "GHB"}, {&GCB, "GCB"}, {&C, "C"}, {&TC, "TC"}, {&GZ, "GZ"}, {&SIG, "SIG"}})
     check(*x, name, dt);
   check(GHS, "ghs", dt);
   check(GRS, "grs", dt);
@@ -491,7 +489,7 @@ void lantm_tr_backward(const std::optional<Tensor>& GHS, const std::optional<Ten
                 "lantm_tr_backward: WqT, UT: 2-D CPU, the kernel's dtype");
   AT_DISPATCH_FLOATING_TYPES(dt, "lantm_tr_backward", [&] {
     backward_impl<scalar_t>(GHS, GRS, GQ, GX, HR, QB, K, V, VT, SQ, aP, M, S, MT, Wd, TEMP, GA, GM, GS, XC, X, WqT,
-                            GHB, GCB, C, TG, TC, GZ, SIG, UT, c, floats);
+                            GHB, GCB, C, TC, GZ, SIG, UT, c, floats);
   });
 }
 
@@ -500,14 +498,14 @@ void lantm_tr_backward(const std::optional<Tensor>& GHS, const std::optional<Ten
 TORCH_LIBRARY_FRAGMENT(memlab, m) {
   // Both write into the buffers they are given (the Python kernel's workspace) and return nothing.
   m.def(
-      "lantm_tr_forward(Tensor xg, Tensor U, Tensor Wq, Tensor bq, Tensor HR, Tensor C, Tensor SIG, Tensor TG, "
+      "lantm_tr_forward(Tensor xg, Tensor U, Tensor Wq, Tensor bq, Tensor HR, Tensor C, Tensor SIG, "
       "Tensor TC, Tensor QB, Tensor SQ, Tensor K, Tensor V, Tensor? VT, Tensor? TEMP, Tensor aP, Tensor M, "
       "Tensor S, Tensor? Wd, Tensor? MASK, int[] ints, float[] floats) -> ()",
       &lantm_tr_forward);
   m.def(
       "lantm_tr_backward(Tensor? ghs, Tensor? grs, Tensor GQ, Tensor GX, Tensor HR, Tensor QB, Tensor K, Tensor V, "
       "Tensor? VT, Tensor SQ, Tensor aP, Tensor M, Tensor S, Tensor MT, Tensor Wd, Tensor? TEMP, Tensor GA, "
-      "Tensor GM, Tensor GS, Tensor XC, Tensor X, Tensor WqT, Tensor GHB, Tensor GCB, Tensor C, Tensor TG, "
+      "Tensor GM, Tensor GS, Tensor XC, Tensor X, Tensor WqT, Tensor GHB, Tensor GCB, Tensor C, "
       "Tensor TC, Tensor GZ, Tensor SIG, Tensor UT, int[] ints, float[] floats) -> ()",
       &lantm_tr_backward);
 }
