@@ -826,7 +826,7 @@ def _scan_backward_cpp(ghs, grs, xg, Uh, Ur, Wq, h0, k0, a0, S0, spec: LANTMSpec
          spec.softmax_temp == "inverse"],
         [float(scale), float(spec.eps), float(spec.step_delta)])
     gU = HR[:-1].reshape(T * B, H + Rm).t() @ GZ.view(T * B, 4 * H)  # inputs [h_{t-1}, ρ_{t-1}]
-    gWq = HR[1:, :, :H].reshape(T * B, H).t() @ GQ.view(T * B, Q)
+    gWq = HR[1:].reshape(T * B, H + Rm)[:, :H].t() @ GQ.view(T * B, Q)  # h_t: a strided view BLAS reads as is
     gk_c = XC[:, 0]  # ∂L/∂k_0: carried out of step 0
     gv_c = X[:, 1] * (1 - sv["SQ"][0, :, A : 2 * A]).unsqueeze(-1)  # ∂L/∂v_0 = ∂L/∂v (1 − h_0)
     ga0 = GA[:, :, :N0].transpose(1, 2).mul(scale)  # (B, N0, n)
