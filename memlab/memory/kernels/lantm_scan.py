@@ -818,7 +818,7 @@ def _scan_backward_cpp(ghs, grs, xg, Uh, Ur, Wq, h0, k0, a0, S0, spec: LANTMSpec
     scale = -spec.alpha if invnorm else -2.0  # ∂d2/∂k = 2·diff; InvNorm ∂ log φ/∂d2 = (−α/2)/d2, SoftMax −1/T
     HR = sv["HR"]
     _cpp_ops().lantm_tr_backward(
-        None if ghs is None else ghs.contiguous(), None if grs is None else grs.contiguous(), GQ, GX, HR, sv["QB"],
+        None if ghs is None else ghs.contiguous(), None if grs is None else grs.contiguous(), GQ, GX, sv["QB"],
         sv["K"], sv["V"], sv["VT"] if interp and norm_steps else None, sv["SQ"], sv["aP"], sv["M"], sv["S"], bw["MT"],
         sv["Wd"], sv["TEMP"], GA, GM, GS, XC, X, Wq.t(), bw["GHB"], GCB, sv["C"], sv["TC"], GZ, sv["SIG"],
         torch.cat([Uh, Ur], 0).t(),

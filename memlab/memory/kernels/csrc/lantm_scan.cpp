@@ -291,7 +291,7 @@ void lstm_bwd_row(s_t* RESTRICT z, s_t* RESTRICT gc, const s_t* RESTRICT gh,
 
 template <typename s_t>
 void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>& GRS, const Tensor& GQ,
-                   const Tensor& GX, const Tensor& HR, const Tensor& QB, const Tensor& K, const Tensor& V,
+                   const Tensor& GX, const Tensor& QB, const Tensor& K, const Tensor& V,
                    const std::optional<Tensor>& VT, const Tensor& SQ, const Tensor& aP, const Tensor& M,
                    const Tensor& S, const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP,
                    const Tensor& GA, const Tensor& GM, const Tensor& GS, const Tensor& XC, const Tensor& X,
@@ -303,7 +303,7 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
   const s_t scale = s_t(f[0]), eps = s_t(f[1]), delta = s_t(f[2]);
   const s_t *ghs = ptr<s_t>(GHS), *grs = ptr<s_t>(GRS), *qb = ptr<s_t>(QB), *vv = ptr<s_t>(V), *vt_buf = ptr<s_t>(VT);
   const s_t *mm = ptr<s_t>(M), *ss = ptr<s_t>(S);
-  s_t *gq = ptr<s_t>(GQ), *gx = ptr<s_t>(GX), *hr = ptr<s_t>(HR), *kk = ptr<s_t>(K), *ap = ptr<s_t>(aP);
+  s_t *gq = ptr<s_t>(GQ), *gx = ptr<s_t>(GX), *kk = ptr<s_t>(K), *ap = ptr<s_t>(aP);
   s_t *mt = ptr<s_t>(MT), *wd = ptr<s_t>(Wd), *temp_buf = ptr<s_t>(TEMP), *ga = ptr<s_t>(GA), *gm = ptr<s_t>(GM);
   s_t *gs = ptr<s_t>(GS), *sq = ptr<s_t>(SQ), *xc = ptr<s_t>(XC), *xx = ptr<s_t>(X), *ghb = ptr<s_t>(GHB);
   s_t *gcb = ptr<s_t>(GCB), *gz = ptr<s_t>(GZ), *sig = ptr<s_t>(SIG), *tcp = ptr<s_t>(TC);
@@ -335,7 +335,6 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
     seed_gx(t);
     std::fill(gq + t * B * Q, gq + (t + 1) * B * Q, s_t(0));
     if (t > 0) {  // the loop runs backwards through buffers written forwards: ask for step t−1's rows early
-      prefetch(hr + t * B * Hr, B * Hr);
       prefetch(sig + (t - 1) * B * G4, B * G4);
       for (const s_t* x : {tcp, cp}) prefetch(x + (t - 1) * B * H, B * H);
       for (int64_t b = 0; b < B; ++b) {
@@ -349,20 +348,19 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
       // ---- read: ρ = w M,  w = u/Σu,  u = φ(d2) S
       for (int64_t r = 0; r < R && N > 0; ++r) {
         const s_t* gr = gx + ((t + 1) * B + b) * Hr + H + r * m;  // ∂L/∂ρ_t
-        const s_t* rho = hr + ((t + 1) * B + b) * Hr + H + r * m;
         const s_t* w = wd + ((b * T + t) * R + r) * L;
         const s_t* kr = kk + ((t + 1) * B + b) * An + (W + r) * n;
-        s_t gdot = 0;  // Σ_i ∂L/∂w_i w_i = g_ρ·ρ
-        for (int64_t j = 0; j < m; ++j) gdot += gr[j] * rho[j];
         for (int64_t j = 0; j < m; ++j) {  // ∂L/∂M_i += g_ρ w_i (planar: ∂L/∂Mᵀ)
           const s_t g = gr[j];
           s_t* gmrow = gm + (b * m + j) * L;
           for (int64_t i = 0; i < N; ++i) gmrow[i] += g * w[i];
         }
-        std::fill(e.begin(), e.begin() + N, -gdot);  // e_i = ∂L/∂log u_i = (∂L/∂w_i − g_ρ·ρ) w_i, ∂L/∂w = g_ρ Mᵀ
-        accumulate_rows(e.data(), gr, mt + b * m * L, m, N, L);
-        for (int64_t i = 0; i < N; ++i) {
-          e[i] *= w[i];
+        std::fill(e.begin(), e.begin() + N, s_t(0));
+        accumulate_rows(e.data(), gr, mt + b * m * L, m, N, L);  // ∂L/∂w_i = g_ρ·M_i
+        s_t gdot = 0;  // Σ_i ∂L/∂w_i w_i (= g_ρ·ρ, without reading ρ back)
+        for (int64_t i = 0; i < N; ++i) gdot += e[i] * w[i];
+        for (int64_t i = 0; i < N; ++i) {  // e_i = ∂L/∂log u_i = (∂L/∂w_i − Σ_j ∂L/∂w_j w_j) w_i
+          e[i] = (e[i] - gdot) * w[i];
           gs[b * L + i] += e[i];  // also ∂L/∂log S_i
         }
         std::fill(d2.begin(), d2.begin() + N, c.invnorm ? eps : s_t(0));  // recomputed, not saved
@@ -463,7 +461,7 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
 }
 
 void lantm_tr_backward(const std::optional<Tensor>& GHS, const std::optional<Tensor>& GRS, const Tensor& GQ,
-                       const Tensor& GX, const Tensor& HR, const Tensor& QB, const Tensor& K, const Tensor& V,
+                       const Tensor& GX, const Tensor& QB, const Tensor& K, const Tensor& V,
                        const std::optional<Tensor>& VT, const Tensor& SQ, const Tensor& aP, const Tensor& M,
                        const Tensor& S, const Tensor& MT, const Tensor& Wd, const std::optional<Tensor>& TEMP,
                        const Tensor& GA, const Tensor& GM, const Tensor& GS, const Tensor& XC, const Tensor& X,
@@ -476,7 +474,7 @@ void lantm_tr_backward(const std::optional<Tensor>& GHS, const std::optional<Ten
   TORCH_CHECK(QB.size(0) == GQ.size(0), "lantm_tr_backward: the forward must have saved every step");
   const auto dt = GQ.scalar_type();
   for (auto& [x, name] : std::vector<std::pair<const Tensor*, const char*>>{
-           {&GQ, "GQ"}, {&GX, "GX"}, {&HR, "HR"}, {&QB, "QB"}, {&K, "K"}, {&V, "V"}, {&SQ, "SQ"}, {&aP, "aP"},
+           {&GQ, "GQ"}, {&GX, "GX"}, {&QB, "QB"}, {&K, "K"}, {&V, "V"}, {&SQ, "SQ"}, {&aP, "aP"},
            {&M, "M"}, {&S, "S"}, {&MT, "MT"}, {&Wd, "Wd"}, {&GA, "GA"}, {&GM, "GM"}, {&GS, "GS"}, {&XC, "XC"},
            {&X, "X"}, {&GHB, "GHB"}, {&GCB, "GCB"}, {&C, "C"}, {&TC, "TC"}, {&GZ, "GZ"}, {&SIG, "SIG"}})
     check(*x, name, dt);
@@ -488,7 +486,7 @@ void lantm_tr_backward(const std::optional<Tensor>& GHS, const std::optional<Ten
     TORCH_CHECK(x->device().is_cpu() && x->scalar_type() == dt && x->dim() == 2,
                 "lantm_tr_backward: WqT, UT: 2-D CPU, the kernel's dtype");
   AT_DISPATCH_FLOATING_TYPES(dt, "lantm_tr_backward", [&] {
-    backward_impl<scalar_t>(GHS, GRS, GQ, GX, HR, QB, K, V, VT, SQ, aP, M, S, MT, Wd, TEMP, GA, GM, GS, XC, X, WqT,
+    backward_impl<scalar_t>(GHS, GRS, GQ, GX, QB, K, V, VT, SQ, aP, M, S, MT, Wd, TEMP, GA, GM, GS, XC, X, WqT,
                             GHB, GCB, C, TC, GZ, SIG, UT, c, floats);
   });
 }
@@ -503,7 +501,7 @@ TORCH_LIBRARY_FRAGMENT(memlab, m) {
       "Tensor S, Tensor? Wd, Tensor? MASK, int[] ints, float[] floats) -> ()",
       &lantm_tr_forward);
   m.def(
-      "lantm_tr_backward(Tensor? ghs, Tensor? grs, Tensor GQ, Tensor GX, Tensor HR, Tensor QB, Tensor K, Tensor V, "
+      "lantm_tr_backward(Tensor? ghs, Tensor? grs, Tensor GQ, Tensor GX, Tensor QB, Tensor K, Tensor V, "
       "Tensor? VT, Tensor SQ, Tensor aP, Tensor M, Tensor S, Tensor MT, Tensor Wd, Tensor? TEMP, Tensor GA, "
       "Tensor GM, Tensor GS, Tensor XC, Tensor X, Tensor WqT, Tensor GHB, Tensor GCB, Tensor C, "
       "Tensor TC, Tensor GZ, Tensor SIG, Tensor UT, int[] ints, float[] floats) -> ()",
