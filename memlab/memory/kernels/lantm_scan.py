@@ -12,9 +12,10 @@ into a preallocated (B, N0 + T·W, ·) buffer, reads only the visible prefix, an
 through time by hand from the final buffer: no per-step copies of the memory are saved; the
 per-step read weights (into one (B, T, R, N0 + T·W) buffer), squared distances and key
 differences, O(B·R·N·(n+2)) each step, are (O(B·R·T²·(n+2)) in all, against O(B·T²·m) for
-re-saving the memory). Everything in the backward that does not depend on the recursion
-(activation derivatives, weight gradients, the step normalisation's Jacobians) is done for all
-steps at once, before or after the loop.
+re-saving the memory). Everything in the backward that does not depend on the recursion is
+done outside the step loop: the weight gradients after it, as products over all steps; with the
+Python loops also the activation derivatives and the step normalisation's Jacobians, for all
+steps before it (the C++ loop forms those row by row where it uses them, below).
 
 At the paper's sizes a step is ~30 tiny tensor ops forward and ~26 backward, so the kernel is
 written against per-op overhead (issue 14: the cost was dispatch, not arithmetic):
