@@ -319,6 +319,7 @@ void backward_impl(const std::optional<Tensor>& GHS, const std::optional<Tensor>
   std::fill(gs, gs + GS.numel(), s_t(0));  // ∂L/∂log S
   std::fill(gcb, gcb + B * H, s_t(0));  // ∂L/∂c_t carried
   std::fill(xc, xc + B * 2 * An, s_t(0));  // carried [∂L/∂k_t, ∂L/∂k_t + ∂L/∂v_t] through step t+1
+  std::fill(xx, xx + B * 2 * An, s_t(0));  // step 0's X (zero when T = 0)
   // row t+1 of GX: ∂L/∂[h_t, ρ_t], seeded with the outputs' own gradients (row t before step t's product adds to it)
   auto seed_gx = [&](int64_t row) {
     for (int64_t b = 0; b < B; ++b) {
