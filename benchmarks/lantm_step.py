@@ -9,7 +9,9 @@ steps). One CPU thread. Both kernels start from the same weights and train on th
 they are timed in interleaved rounds (each round: ``fused_per_round`` fused steps, then one
 reference step) so load changes on a shared machine hit both alike. Reported: medians (and the
 minimum CPU time, the figure least disturbed by other processes) of wall and process CPU time
-per step, their ratios, and the 1-minute load average at the start and end.
+per step, their ratios, the 1-minute load average at the start and end, and which step loops the
+fused kernel ran (``fused_loops``: the C++ loops of ``memlab/memory/kernels/csrc/lantm_scan.cpp``
+where they are built, else TorchScript or plain Python; ``MEMLAB_NO_CPP=1`` turns the C++ off).
 
 Issue 14 targets: ≤ 30 ms CPU per fused step and ≥ 4× the reference in the same run; an
 evaluation (``no_grad``) at 8x length (copy of 512, T = 1026, B = 32) within 100 MB above the
@@ -145,6 +147,8 @@ def _peak_memory(what: str) -> dict:
 
 def run(quick: bool = False, device: str = "cpu") -> dict:
     """Fused vs reference training steps, interleaved; memory of a training step and an 8x evaluation."""
+    from memlab.memory.kernels.lantm_scan import loop_kind
+
     load0 = os.getloadavg()[0]
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -175,6 +179,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         "target_cpu_ms": 30.0,
         "target_speedup": 4.0,
         "fused_vs_reference_max_abs": float(f"{max_abs:.3g}"),
+        "fused_loops": loop_kind(device),  # the fused kernel's step loops: cpp, torchscript or python
     }
     if device == "cpu":
         train = _peak_memory("train")

@@ -271,6 +271,25 @@ STEPS = {"unit": dict(normalise_steps=True, step_delta=1e-4), "bounded": dict(no
 SETTINGS = list(itertools.product([False, True], [False, True], [False, True], list(STEPS), [False, True], [False, True]))
 
 
+#: the translation group's step loops: C++ (``csrc/lantm_scan.cpp``) where built, and the Python/TorchScript loops
+LOOPS = ["cpp", "python"]
+
+
+@pytest.fixture(params=LOOPS)
+def loops(request, monkeypatch):
+    """Runs a test once with the C++ loops (skipped where they cannot be built) and once with the
+    Python loops (``MEMLAB_NO_CPP=1``); yields which."""
+    from memlab.memory.kernels import cpp
+
+    if request.param == "cpp":
+        monkeypatch.delenv("MEMLAB_NO_CPP", raising=False)
+        if not (cpp.has("lantm_tr_forward") and cpp.has("lantm_tr_backward")):
+            pytest.skip("the C++ kernels are not built here (no compiler or ninja, or the build failed)")
+    else:
+        monkeypatch.setenv("MEMLAB_NO_CPP", "1")
+    return request.param
+
+
 def _core(kw, E=5, H=6, m=3, seed=0):
     torch.manual_seed(seed)
     kw = {"write_gate_bias": -1.0, **kw}
@@ -310,14 +329,14 @@ def _agree(core, T=7, B=3, masked=False):
 
 @pytest.mark.parametrize("out,first,masked,step,interp,slot", SETTINGS,
                          ids=lambda v: str(v) if isinstance(v, str) else ("T" if v else "F"))
-def test_fused_equals_reference_under_every_setting(out, first, masked, step, interp, slot):
+def test_fused_equals_reference_under_every_setting(out, first, masked, step, interp, slot, loops):
     core = _core(dict(read_to_output=out, read_first=first, interpolate_steps=interp, init_slot=slot, **STEPS[step]))
     _agree(core, masked=masked)
 
 
 @pytest.mark.parametrize("kw", GROUP_CASES, ids=lambda kw: "-".join(f"{v}" for v in kw.values()))
 @pytest.mark.parametrize("preset", ["paper-text", "paper-code"])
-def test_fused_equals_reference_for_every_group_and_weighting(kw, preset):
+def test_fused_equals_reference_for_every_group_and_weighting(kw, preset, loops):
     code = preset == "paper-code"
     core = _core(dict(kw, read_to_output=code, read_first=code, interpolate_steps=not code, init_slot=code,
                       step_delta=1.0 if code else 1e-4))
@@ -326,10 +345,11 @@ def test_fused_equals_reference_for_every_group_and_weighting(kw, preset):
 
 @pytest.mark.parametrize("kw", GROUP_CASES[:4], ids=["inv", "soft", "soft-inverse", "inv-k3-2w2r"])
 def test_fused_translation_loops_agree_scripted_or_not(kw, monkeypatch):
-    """The translation group's step loops run as TorchScript when available and as plain Python
-    otherwise (``USE_SCRIPT``): both equal the reference, values and gradients."""
+    """Without the C++ loops, the translation group's step loops run as TorchScript when available
+    and as plain Python otherwise (``USE_SCRIPT``): both equal the reference, values and gradients."""
     from memlab.memory.kernels import lantm_scan as K
 
+    monkeypatch.setenv("MEMLAB_NO_CPP", "1")
     monkeypatch.setattr(K, "USE_SCRIPT", False)
     for code in (False, True):
         core = _core(dict(kw, read_to_output=code, read_first=code, interpolate_steps=not code, init_slot=code))
@@ -339,7 +359,7 @@ def test_fused_translation_loops_agree_scripted_or_not(kw, monkeypatch):
 @pytest.mark.parametrize("kw", [GROUP_CASES[0], GROUP_CASES[1], GROUP_CASES[2], GROUP_CASES[5]],
                          ids=["inv", "soft", "soft-inverse", "so2"])
 @pytest.mark.parametrize("first", [False, True])
-def test_fused_kernel_gradcheck(kw, first):
+def test_fused_kernel_gradcheck(kw, first, loops):
     core = _core(dict(kw, read_first=first, init_slot=first), E=2, H=3, m=2)
     T, B = 4, 2
     st = core.initial_state(B)
@@ -380,7 +400,7 @@ def test_malloc_tuning_is_once_and_can_be_declined(monkeypatch):
     assert runtime.malloc_keeps_freed_memory() is False
 
 
-def test_fused_kernel_frees_its_graph():
+def test_fused_kernel_frees_its_graph(loops):
     core = _core(dict(read_first=True, init_slot=True)).float()
     xs = torch.randn(9, 2, 5)
     gc.disable()
@@ -396,7 +416,7 @@ def test_fused_kernel_frees_its_graph():
         gc.enable()
 
 
-def test_fused_kernel_reuses_its_workspace_safely():
+def test_fused_kernel_reuses_its_workspace_safely(loops):
     """A training workspace goes back to the pool when its graph is freed and is reused by the next
     call of the same shapes; a graph still alive (retain_graph, a second forward before the first
     backward) keeps its own, so every gradient equals the reference's."""
@@ -426,6 +446,53 @@ def test_fused_kernel_reuses_its_workspace_safely():
     for a, b in zip(out, ref):
         for x, y in zip(a, b):
             assert (x is None) == (y is None) and (x is None or torch.allclose(x, y, atol=1e-10, rtol=1e-8))
+
+
+@pytest.mark.parametrize("kw", GROUP_CASES[:2], ids=["inv", "soft"])
+def test_the_chosen_loops_run(kw, loops):
+    """The switch itself: the translation group's training call runs the C++ loops exactly when
+    they are built and not turned off (the workspace records which ran; the backward follows it)."""
+    from memlab.memory.kernels import lantm_scan as K
+
+    core = _core(dict(kw, read_first=True, init_slot=True))
+    xs = torch.randn(5, 2, core.input_size, dtype=D)
+    K._POOL.clear()
+    ys, _, _ = core.run(xs)
+    ys.sum().backward()
+    del ys
+    assert len(K._POOL) == 1 and K._POOL[-1]["cpp"] is (loops == "cpp")
+    assert K._cpp_ok(xs) is (loops == "cpp") and (K.loop_kind("cpu", D) == "cpp") is (loops == "cpp")
+    assert not K._cpp_ok(xs.half())  # float16 and CUDA tensors keep the Python loops
+
+
+@pytest.mark.parametrize("model", ["lantm-invnorm", "lantm-softmax"])
+def test_cpp_and_python_loops_agree_in_float32_at_seed004_sizes(model, monkeypatch):
+    """At the seed-004 copy sizes (B = 32, copies of 64: T = 130, 50 cells, memory width 20, the
+    reproduction's preset) in float32, the C++ loops give the Python loops' outputs and gradients
+    to float32 rounding."""
+    from memlab.memory.kernels import cpp
+    from memlab.models import build_model
+    from memlab.tasks import make_task
+
+    if not (cpp.has("lantm_tr_forward") and cpp.has("lantm_tr_backward")):
+        pytest.skip("the C++ kernels are not built here (no compiler or ninja, or the build failed)")
+    task = make_task("copy", {"train_min": 64, "train_max": 64})
+    torch.manual_seed(0)
+    net = build_model(model, task.spec, "copy", {"kernel": "fused"})
+    batch = task.sample(32, 64, torch.Generator().manual_seed(0))
+    assert batch.inputs.shape[:2] == (130, 32)
+
+    def run(no_cpp: str):
+        monkeypatch.setenv("MEMLAB_NO_CPP", no_cpp)
+        net.zero_grad(set_to_none=True)
+        out = net(batch)
+        task.loss(out, batch).backward()
+        return out.detach(), [p.grad.clone() for p in net.parameters()]
+
+    (y_c, g_c), (y_p, g_p) = run("0"), run("1")
+    assert torch.allclose(y_c, y_p, atol=1e-6, rtol=1e-5), (y_c - y_p).abs().max()
+    for (name, _), a, b in zip(net.named_parameters(), g_c, g_p):  # observed: ≤ 2e-5 of each gradient's largest entry
+        assert (a - b).abs().max() <= 2e-4 * b.abs().max().clamp_min(1e-6), name
 
 
 def test_core_contract_sequence_equals_stepping_and_state_grows():

@@ -12,12 +12,27 @@ into a preallocated (B, N0 + T·W, ·) buffer, reads only the visible prefix, an
 through time by hand from the final buffer: no per-step copies of the memory are saved; the
 per-step read weights (into one (B, T, R, N0 + T·W) buffer), squared distances and key
 differences, O(B·R·N·(n+2)) each step, are (O(B·R·T²·(n+2)) in all, against O(B·T²·m) for
-re-saving the memory). Everything in the backward that does not depend on the recursion
-(activation derivatives, weight gradients, the step normalisation's Jacobians) is done for all
-steps at once, before or after the loop.
+re-saving the memory). Everything in the backward that does not depend on the recursion is
+done outside the step loop: the weight gradients after it, as products over all steps; with the
+Python loops also the activation derivatives and the step normalisation's Jacobians, for all
+steps before it (the C++ loop forms those row by row where it uses them, below).
 
 At the paper's sizes a step is ~30 tiny tensor ops forward and ~26 backward, so the kernel is
 written against per-op overhead (issue 14: the cost was dispatch, not arithmetic):
+
+* C++ loops. For the translation group (the paper's models) on the CPU in float32/float64, the
+  forward and backward step loops run in C++ (``csrc/lantm_scan.cpp``, operators
+  ``memlab::lantm_tr_forward``/``lantm_tr_backward``, built on first use by
+  ``memlab.memory.kernels.cpp``): the controller's and the instruction layer's products and the
+  big sigmoids go through ATen, everything else (gates, heads, the read weighting over the slots
+  and its backward) is plain loops over the workspace's buffers. The backward forms in its loop,
+  row by row, what the Python loops prepare for all steps before theirs (``_scan_backward_cpp``),
+  and recomputes the key differences and squared distances instead of saving them. Every setting
+  of ``LANTMSpec`` is covered for that group (both weightings and temperature forms, any α, read
+  first or not, write masks, initial slots, normalised, bounded or raw steps, interpolation on
+  or off, any head counts and key size). The other groups, CUDA tensors, other dtypes and
+  ``MEMLAB_NO_CPP=1`` (or a failed build) run the loops below, which compute the same maths;
+  ``loop_kind`` says which run. Tests check both against the reference.
 
 * Workspaces. The buffers of a call and every per-step view of them (one ``unbind`` or
   ``narrow`` per buffer, ~15,000 views at B = 32, T = 130, shared by forward and backward) form a
@@ -26,7 +41,7 @@ written against per-op overhead (issue 14: the cost was dispatch, not arithmetic
   builds no buffer and no view; the backward adds its own buffers to it on first use. Everything
   that leaves the kernel is a copy (``_normal``). The loop bodies are only arithmetic writing with
   ``out=`` or in place (no ``cat``/``stack``, slicing, ``fill_`` or allocation per step).
-* Compiled loops. For the translation group (the paper's models) the forward and backward step
+* Compiled loops. Without the C++ loops, the translation group's forward and backward step
   loops are the functions ``_fwd_steps_tr``/``_bwd_steps_tr``, compiled with TorchScript on first
   use (about 1 µs less dispatch per op than Python; ``MEMLAB_NO_TORCHSCRIPT=1`` or
   ``USE_SCRIPT = False`` runs them as plain Python); the general groups run the Python loops of
@@ -364,6 +379,37 @@ def _scripted(fn):
     return out
 
 
+def _cpp_ops():
+    """``torch.ops.memlab`` (``memlab.memory.kernels.cpp``), or None."""
+    from memlab.memory.kernels import cpp
+
+    return cpp.ops()
+
+
+_CPP_BUILT: list[bool] = []  # whether the operators loaded, asked once per process
+
+
+def _cpp_ok(xg: Tensor) -> bool:
+    """Whether the translation group's loops run in C++ (``csrc/lantm_scan.cpp``): on the CPU, in
+    float32 or float64, when the operators are built (not with ``MEMLAB_NO_CPP=1``)."""
+    from memlab.memory.kernels import cpp
+
+    if xg.device.type != "cpu" or xg.dtype not in (torch.float32, torch.float64) or cpp.disabled():
+        return False
+    if not _CPP_BUILT:
+        _CPP_BUILT.append(cpp.has("lantm_tr_forward") and cpp.has("lantm_tr_backward"))
+    return _CPP_BUILT[0]
+
+
+def loop_kind(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> str:
+    """Which step loops the translation group (the paper's models) runs for tensors of ``device``
+    and ``dtype``: ``"cpp"`` (``csrc/lantm_scan.cpp``), ``"torchscript"`` or ``"python"``; the
+    benchmarks record it beside their figures."""
+    if _cpp_ok(torch.empty(0, device=device, dtype=dtype)):
+        return "cpp"
+    return "torchscript" if _scripted(_fwd_steps_tr) is not _fwd_steps_tr else "python"
+
+
 def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec: LANTMSpec, save: bool,
                   ws: _Workspace | None = None):
     """Forward (no autograd inside). Returns (hs (T,B,H), reads (T,B,R,m), final, trace, saved).
@@ -373,7 +419,9 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     t+1; row t+1 of ``C`` holds 2·c_t. Slot N0 + W·t + j holds write head j's step-t entry.
     Without ``save`` the buffers only the backward needs are one step deep. Every view the loop
     uses is made before it, in the workspace ``ws`` (built here when not given), so the loop body
-    is only arithmetic with ``out=``; the translation group's loop is ``_fwd_steps_tr``.
+    is only arithmetic with ``out=``; the translation group's loop is the C++ operator
+    ``lantm_tr_forward`` where ``_cpp_ok`` (``ws["cpp"]`` records it for the backward), else
+    ``_fwd_steps_tr``.
     """
     T, B, _ = xg.shape
     H, m, n, W, R, A, P = _sizes(spec)
@@ -414,7 +462,16 @@ def _scan_forward(xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0, mask, spec
     addmm, sigmoid, tanh, mul, sub, div, lerp, bmm, add = (torch.addmm, torch.sigmoid, torch.tanh, torch.mul, torch.sub,
                                                            torch.div, torch.lerp, torch.bmm, torch.add)
     neg1 = ws["neg1"]
-    if fast_tr:
+    ws["cpp"] = fast_tr and _cpp_ok(xg)  # the backward follows the forward's choice
+    if ws["cpp"]:
+        ok0, os0, og0, om0 = (x[0] for x in _columns(spec)[:4])
+        _cpp_ops().lantm_tr_forward(
+            xg, U, Wq.contiguous(), bq.contiguous(), HR, C, ws["SIG"], ws["TC"], ws["QB"], SQ, K, V,
+            VT if interp and norm_steps else None, TEMP, aP, M_buf, S_buf, Wd, ws["MASK"],
+            [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, bool(rescale),
+             spec.softmax_temp == "inverse"],
+            [float(nhalf), float(spec.eps), float(spec.step_delta), float(spec.temp_min), Z_FLOOR])
+    elif fast_tr:
         L_ = list
         diffs, d2s = _scripted(_fwd_steps_tr)(
             T, save, interp, norm_steps, invnorm, bool(rescale), float(nhalf), spec.softmax_temp == "inverse",
@@ -564,6 +621,8 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     copied into the instruction gradient of step t. Everything that does not depend on the
     recursion (activation derivatives, weight gradients) is done for all steps at once.
     """
+    if sv.get("cpp"):  # the forward ran the C++ loop: so does the backward
+        return _scan_backward_cpp(ghs, grs, xg, Uh, Ur, Wq, h0, k0, a0, S0, spec, sv, GZ)
     T, B, _ = xg.shape
     H, m, n, W, R, A, P = _sizes(spec)
     group, invnorm = spec.group, spec.weighting == "invnorm"
@@ -735,6 +794,49 @@ def _scan_backward(ghs, grs, xg, Uh, Ur, Wq, bq, h0, c0, r0, k0, v0, a0, M0, S0,
     gM0 = GM[:, :, :N0].transpose(1, 2)
     gx0 = GX[0]
     return GZ, gU[:H], gU[H:], gWq, gbq, gx0[:, :H], GCB, gx0[:, H:].view(B, R, m), gk_c, gv_c, ga0, gM0, gS0
+
+
+def _scan_backward_cpp(ghs, grs, xg, Uh, Ur, Wq, h0, k0, a0, S0, spec: LANTMSpec, sv: dict, GZ: Tensor | None):
+    """``_scan_backward`` for the translation group with the C++ loop (``csrc/lantm_scan.cpp``):
+    the same maths, with everything the Python loops prepare before the loop (the controller's
+    derivative factors, the activations' derivatives, [k̃ − k_prev, ṽ − v_prev], ∂ṽ/∂r, the seeded
+    ∂L/∂[h, ρ], zeroed accumulators) formed inside it, row by row where it is used, and the key
+    differences and squared distances recomputed there instead of saved. The weight gradients
+    are the same two products after the loop."""
+    T, B, _ = xg.shape
+    H, m, n, W, R, A, P = _sizes(spec)
+    invnorm, interp, norm_steps = spec.weighting == "invnorm", spec.interpolate_steps, spec.normalise_steps
+    (ok0, _), (os0, _), (og0, _), (om0, _), (ot0, _) = _columns(spec)
+    Q, N0, L, Rm = spec.instr_size, a0.shape[1], sv["L"], R * m
+    bw = sv.get("bwd_cpp")
+    if bw is None:  # kept with the workspace: every entry is rewritten (or zeroed) by each call
+        new = sv["HR"].new_empty
+        bw = sv["bwd_cpp"] = dict(GQ=new(T, B, Q), GX=new(T + 1, B, H + Rm), GA=new(B, n, L), GM=new(B, m, L),
+                                  GS=new(B, L), MT=new(B, m, L), XC=new(B, 2, A, n), GHB=new(B, H), GCB=new(B, H))
+    GQ, GX, GA, GM, GS, XC, GCB = (bw[x] for x in ("GQ", "GX", "GA", "GM", "GS", "XC", "GCB"))
+    GZ = xg.new_empty(T, B, 4 * H) if GZ is None else GZ  # ∂L/∂z_t, also ∂L/∂xg
+    X = torch.empty_like(XC)  # [∂L/∂k_0, ∂L/∂v_0] of step 0
+    scale = -spec.alpha if invnorm else -2.0  # ∂d2/∂k = 2·diff; InvNorm ∂ log φ/∂d2 = (−α/2)/d2, SoftMax −1/T
+    HR = sv["HR"]
+    _cpp_ops().lantm_tr_backward(
+        None if ghs is None else ghs.contiguous(), None if grs is None else grs.contiguous(), GQ, GX, sv["QB"],
+        sv["K"], sv["V"], sv["VT"] if interp and norm_steps else None, sv["SQ"], sv["aP"], sv["M"], sv["S"], bw["MT"],
+        sv["Wd"], sv["TEMP"], GA, GM, GS, XC, X, Wq.t(), bw["GHB"], GCB, sv["C"], sv["TC"], GZ, sv["SIG"],
+        torch.cat([Uh, Ur], 0).t(),
+        [H, m, n, W, R, N0, ok0, os0, og0, om0, ot0, spec.read_first, interp, norm_steps, invnorm, False,
+         spec.softmax_temp == "inverse"],
+        [float(scale), float(spec.eps), float(spec.step_delta)])
+    gU = HR[:-1].reshape(T * B, H + Rm).t() @ GZ.view(T * B, 4 * H)  # inputs [h_{t-1}, ρ_{t-1}]
+    gWq = HR[1:].reshape(T * B, H + Rm)[:, :H].t() @ GQ.view(T * B, Q)  # h_t: a strided view BLAS reads as is
+    gk_c = XC[:, 0]  # ∂L/∂k_0: carried out of step 0
+    gv_c = X[:, 1] * (1 - sv["SQ"][0, :, A : 2 * A]).unsqueeze(-1)  # ∂L/∂v_0 = ∂L/∂v (1 − h_0)
+    ga0 = GA[:, :, :N0].transpose(1, 2).mul(scale)  # (B, N0, n)
+    gS0 = torch.where(S0 > 0, GS[:, :N0] / S0.clamp_min(1e-300), torch.zeros_like(S0))  # ∂L/∂S = ∂L/∂log S / S
+    gM0 = GM[:, :, :N0].transpose(1, 2)
+    gx0 = GX[0]
+    return (GZ, gU[:H], gU[H:], gWq, GQ.sum((0, 1)), gx0[:, :H], GCB, gx0[:, H:].view(B, R, m), gk_c, gv_c, ga0, gM0,
+            gS0)
+
 
 
 class _LANTMScan(torch.autograd.Function):
