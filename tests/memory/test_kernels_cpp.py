@@ -46,4 +46,4 @@ def test_kernels_build_where_a_compiler_exists(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the loader's build-failure warning
         lib = cpp.ops()
-    assert lib is not None and cpp.has("ntm_scan_fwd") and cpp.has("dnc_scan_forward")
+    assert lib is not None and all(cpp.has(op) for op in ("ntm_scan_fwd", "dnc_scan_forward", "lantm_tr_forward"))

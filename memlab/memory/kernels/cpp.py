@@ -9,7 +9,7 @@ How. Every ``csrc/*.cpp`` beside this file registers its functions as operators 
 ``memlab`` namespace (``TORCH_LIBRARY_FRAGMENT(memlab, m)``). ``ops()`` compiles them all into
 one library with ``torch.utils.cpp_extension.load`` the first time a kernel asks (tens of seconds
 once, cached under ``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``; the library's
-name carries a hash of the sources, so an edited source is never served from a stale build) and
+name carries a hash of the sources and the headers beside them, so an edited source is never served from a stale build) and
 returns ``torch.ops.memlab``. Where that is impossible (no compiler or ninja, a failed build)
 it warns once and returns None, and every kernel runs its Python loops, which compute the same
 maths and stay tested against the same references. ``MEMLAB_NO_CPP=1`` skips the build and
@@ -57,7 +57,8 @@ def build(sources: list[Path], prefix: str = "memlab_kernels") -> object | None:
     if srcs:
         flags = cflags()
         digest = hashlib.sha256(" ".join(flags).encode())  # a build for other flags (another CPU) is another library
-        for s in srcs:
+        headers = sorted({h for s in srcs for h in s.parent.glob("*.h")})  # included by the sources
+        for s in [*srcs, *headers]:
             digest.update(s.name.encode() + b"\0" + s.read_bytes())
         try:
             from torch.utils import cpp_extension

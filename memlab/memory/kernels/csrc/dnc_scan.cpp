@@ -21,12 +21,17 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include "scalar_math.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
 
 namespace {
+
+using memlab_scalar::sigm;
+using memlab_scalar::softplus;
 
 using at::Tensor;
 
@@ -59,16 +64,6 @@ Dims make_dims(const Tensor& xproj, at::IntArrayRef d, int64_t P) {
   s.c9 = s.c8 + 1;
   TORCH_CHECK(s.c9 + 3 * s.R == P, "dnc_scan: interface width ", P, " does not match R, W");
   return s;
-}
-
-template <typename T>
-inline T sigm(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
-
-template <typename T>
-inline T softplus(T x) {  // torch's softplus (β = 1, threshold 20)
-  return x > T(20) ? x : std::log1p(std::exp(x));
 }
 
 template <typename T>

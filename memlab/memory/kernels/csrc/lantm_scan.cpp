@@ -21,6 +21,8 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
+#include "scalar_math.h"
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -34,12 +36,10 @@
 
 namespace {
 
-using at::Tensor;
+using memlab_scalar::sigm;
+using memlab_scalar::softplus;
 
-template <typename s_t>
-inline s_t sigm(s_t x) {
-  return s_t(1) / (s_t(1) + std::exp(-x));
-}
+using at::Tensor;
 
 // Asks for ``count`` elements from ``p`` on to be brought into cache (a hint; nothing where unsupported).
 template <typename s_t>

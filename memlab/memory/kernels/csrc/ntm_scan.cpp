@@ -22,11 +22,16 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include "scalar_math.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace {
+
+using memlab_scalar::sigm;
+using memlab_scalar::softplus;
 
 using at::Tensor;
 
@@ -86,16 +91,6 @@ Layout make_layout(const Dims& d) {
   L.gpre = d.save ? put(d.T * B * d.G) : 0;  // and ∂/∂(controller pre-activations)
   L.total = at;
   return L;
-}
-
-template <typename T_>
-inline T_ sigm(T_ x) {
-  return T_(1) / (T_(1) + std::exp(-x));
-}
-
-template <typename T_>
-inline T_ softplus(T_ x) {  // torch's softplus (β = 1, threshold 20)
-  return x > T_(20) ? x : std::log1p(std::exp(x));
 }
 
 // Σ_i term(i) over 8 interleaved partial sums: one running sum is a chain of dependent adds
