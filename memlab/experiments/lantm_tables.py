@@ -92,8 +92,11 @@ class LantmTablesConfig:
         for s in self.seeds:
             check_range("seeds", s, 0, 2**63 - 1)
         for pattern in self.leaderboard_records:
-            if not pattern or "\0" in pattern:
-                raise ConfigError(f"leaderboard_records: {pattern!r} is not a path (e.g. "
+            p = Path(pattern)
+            if (not pattern or "\0" in pattern or p.is_absolute() or ".." in p.parts
+                    or not p.name.endswith(".jsonl")):
+                raise ConfigError(f"leaderboard_records: {pattern!r} is not allowed; give a records file or glob "
+                                  "inside the working folder ending in .jsonl (e.g. "
                                   "results/leaderboard-300s/records.jsonl)")
         check_range("max_time", self.max_time, 0, 30 * 86400, lo_open=True)
         check_range("max_epochs", self.max_epochs, 1, 10_000_000)

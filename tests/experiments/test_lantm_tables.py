@@ -273,12 +273,14 @@ def test_malformed_leaderboard_records_are_one_line_naming_the_file(tmp_path):
         read_leaderboard([path])
 
 
-def test_no_leaderboard_file_leaves_the_tables_as_they_were(tmp_path):
+def test_no_leaderboard_file_leaves_the_tables_as_they_were(tmp_path, monkeypatch):
     """Rendering with leaderboard files that do not exist writes the tables of the records alone."""
     from memlab.core.config import from_dict
 
+    monkeypatch.chdir(tmp_path)  # leaderboard_records are relative to the working folder
+
     own = [rec(0, 0.5, 0.75, model="lstm", reading="paper", model_cfg={}, train={}, epochs=10, train_elapsed_s=90.0)]
-    cfg = from_dict(EXPERIMENT.config_cls, {"leaderboard_records": [str(tmp_path / "leaderboard*" / "records.jsonl")]})
+    cfg = from_dict(EXPERIMENT.config_cls, {"leaderboard_records": ["leaderboard*/records.jsonl"]})
     head = EXPERIMENT.summarise(cfg, own, tmp_path)
     assert (tmp_path / "tables.md").read_text() == render_tables(own) == render_tables(own, [], [])
     assert head["leaderboard_cells"] == 0 and "Leaderboard rows from" not in render_tables(own)
@@ -311,3 +313,13 @@ def test_the_leaderboard_lstm_is_the_paper_reading(task):
     strip = lambda t: {k: v for k, v in lt._reading_train(t).items() if k not in lt._LEADERBOARD_BOOKKEEPING}  # noqa: E731
     assert strip(b["train"]) == strip(o["train"]) and o["train"]["lr_halve_after"] == 0 and o["train"]["lr_decay"] == 1
     assert lt._not_the_baseline(dataclasses.asdict(LeaderboardConfig())) is None
+
+
+@pytest.mark.parametrize("value", ["/etc/passwd", "results", "../elsewhere/records.jsonl", "results/../../x.jsonl"])
+def test_leaderboard_records_stay_inside_the_working_folder(tmp_path, capsys, value):
+    """``leaderboard_records`` names records files inside the working folder: an absolute path, a
+    path out of it or a name that is not a .jsonl file is one line, exit 2."""
+    (tmp_path / "records.jsonl").write_text("")
+    assert main(["table", "lantm-tables", "--set", f"leaderboard_records={value}", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and repr(value) in err and "not allowed" in err
