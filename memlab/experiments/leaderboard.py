@@ -464,7 +464,7 @@ def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
              f"**A budget-limited ranking**: every cell trained for at most {', '.join(f'{b:g}' for b in budgets)} s of "
              f"wall time (seeds {', '.join(map(str, seeds))}; commit {', '.join(commits) or '?'}), so a model that "
              "learns slowly ranks low here even if it solves the task given time. Rendered by `memlab table "
-             "leaderboard` from `results/leaderboard/records.jsonl`. Coarse = % of test sequences entirely right, "
+             "leaderboard` from the `records.jsonl` beside this file. Coarse = % of test sequences entirely right, "
              "median over seeds (min–max where several); scales: 1x = training lengths, n x = lengths (n−1)m+1…nm; "
              "automaton-class tasks are scored at single lengths (L). Status: timeout = the budget ran out before "
              f"test coarse reached the target ({targets}), "
