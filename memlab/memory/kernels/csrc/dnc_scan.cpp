@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -101,6 +102,13 @@ enum FwdBuf {
   kKR, kKNR, kLB, kNumFwd
 };
 
+// The parts of ξ_t that forward and backward both read: read keys k^r (R, W), write key k^w (W),
+// write vector v (W), write strength β^w = 1 + softplus, allocation gate g^a, write gate g^w.
+template <typename T>
+inline std::tuple<const T*, const T*, const T*, T, T, T> interface_parts(const Dims& s, const T* xi) {
+  return {xi, xi + s.c2, xi + s.c5, softplus(xi[s.c3]) + T(1), sigm(xi[s.c7]), sigm(xi[s.c8])};
+}
+
 // Memory access of step t for batch element b: ξ_t (clipped in place) and the state at t − 1 ->
 // the state at t, r_t into y_t, and what the backward reads.
 template <typename T>
@@ -111,11 +119,7 @@ void access_forward(const Dims& s, const std::vector<Tensor>& bf, int64_t t, int
   T* xi = at_step<T>(bf[kXI], t, b);
   if (clip > 0)
     for (int64_t k = 0; k < P; ++k) xi[k] = std::min(std::max(xi[k], -clip), clip);
-  const T* kr = xi;
-  const T* kw = xi + s.c2;
-  const T* v = xi + s.c5;
-  const T bw = softplus(xi[s.c3]) + T(1);
-  const T ga = sigm(xi[s.c7]), gw = sigm(xi[s.c8]);
+  const auto [kr, kw, v, bw, ga, gw] = interface_parts<T>(s, xi);
   const T *M = at_step<T>(bf[kMs], t, b), *wr = at_step<T>(bf[kWRs], t, b), *ww = at_step<T>(bf[kWWs], t, b);
   const T *p = at_step<T>(bf[kPs], t, b), *u = at_step<T>(bf[kUs], t, b), *mn = at_step<T>(bf[kMN], t, b);
   T *Mn = at_step<T>(bf[kMs], t + 1, b), *wrn = at_step<T>(bf[kWRs], t + 1, b), *wwn = at_step<T>(bf[kWWs], t + 1, b);
@@ -317,11 +321,7 @@ void access_backward(const Dims& s, const std::vector<Tensor>& sv, const std::ve
   const int64_t R = s.R, N = s.N, W = s.W, C = s.C, RN = R * N;
   const T eps = T(eps_), clip = T(clip_);
   const T* xi = at_step<T>(sv[kXI], t, b);
-  const T* kr = xi;
-  const T* kw = xi + s.c2;
-  const T* v = xi + s.c5;
-  const T bw = softplus(xi[s.c3]) + T(1);
-  const T ga = sigm(xi[s.c7]), gw = sigm(xi[s.c8]);
+  const auto [kr, kw, v, bw, ga, gw] = interface_parts<T>(s, xi);
   const T *M = at_step<T>(sv[kMs], t, b), *wr = at_step<T>(sv[kWRs], t, b), *ww = at_step<T>(sv[kWWs], t, b);
   const T *p = at_step<T>(sv[kPs], t, b), *u = at_step<T>(sv[kUs], t, b), *mn = at_step<T>(sv[kMN], t, b);
   const T *Mn = at_step<T>(sv[kMs], t + 1, b), *wrn = at_step<T>(sv[kWRs], t + 1, b);
