@@ -79,12 +79,17 @@ def build(sources: list[Path], prefix: str = "memlab_kernels") -> object | None:
     return lib
 
 
+_SOURCES: list[list[Path]] = []  # csrc/*.cpp, listed once per process (ops() runs on every kernel call)
+
+
 def ops() -> object | None:
     """``torch.ops.memlab`` with every C++ kernel of ``csrc/`` loaded, or None (disabled, or
     the build failed: the kernels then run their Python loops)."""
     if disabled():
         return None
-    return build(sorted(CSRC.glob("*.cpp")))
+    if not _SOURCES:
+        _SOURCES.append(sorted(CSRC.glob("*.cpp")))
+    return build(_SOURCES[0])
 
 
 def has(name: str) -> bool:
@@ -97,3 +102,10 @@ def has(name: str) -> bool:
     except (AttributeError, RuntimeError):
         return False
     return True
+
+
+def usable(x: torch.Tensor, *names: str) -> bool:
+    """True when the C++ loops can run on ``x``: a CPU tensor of float32 or float64 (the dtypes the
+    operators dispatch) and every operator ``memlab::name`` built and not disabled."""
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and all(has(n) for n in names))

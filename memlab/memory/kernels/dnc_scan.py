@@ -568,8 +568,7 @@ def _scan_forward_eager(xproj, W_rec, W_if, b_if, M, wr, ww, L, p, u, r, h, c, s
 
 def _use_cpp(x: Tensor, spec: DNCSpec) -> bool:
     """The C++ loops (``csrc/dnc_scan.cpp``) for a CPU tensor of float32/64 when they are built."""
-    return (not spec.compiled and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-            and cpp.has("dnc_scan_forward"))
+    return not spec.compiled and cpp.usable(x, "dnc_scan_forward", "dnc_scan_backward")
 
 
 def loops(x: Tensor, compiled: bool = False) -> str:

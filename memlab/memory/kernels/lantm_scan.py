@@ -386,19 +386,12 @@ def _cpp_ops():
     return cpp.ops()
 
 
-_CPP_BUILT: list[bool] = []  # whether the operators loaded, asked once per process
-
-
 def _cpp_ok(xg: Tensor) -> bool:
     """Whether the translation group's loops run in C++ (``csrc/lantm_scan.cpp``): on the CPU, in
     float32 or float64, when the operators are built (not with ``MEMLAB_NO_CPP=1``)."""
     from memlab.memory.kernels import cpp
 
-    if xg.device.type != "cpu" or xg.dtype not in (torch.float32, torch.float64) or cpp.disabled():
-        return False
-    if not _CPP_BUILT:
-        _CPP_BUILT.append(cpp.has("lantm_tr_forward") and cpp.has("lantm_tr_backward"))
-    return _CPP_BUILT[0]
+    return cpp.usable(xg, "lantm_tr_forward", "lantm_tr_backward")
 
 
 def loop_kind(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> str:

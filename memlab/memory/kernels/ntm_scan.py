@@ -517,9 +517,7 @@ def _cpp_ops(x: Tensor, spec: NTMSpec):
     """``torch.ops.memlab`` when the C++ loops (csrc/ntm_scan.cpp) run this call: float32 or float64
     CPU tensors, step functions not compiled, the library built and not disabled
     (``MEMLAB_NO_CPP=1``); else None."""
-    if spec.compiled or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        return None
-    if not cpp.has("ntm_scan_fwd"):
+    if spec.compiled or not cpp.usable(x, "ntm_scan_fwd", "ntm_scan_bwd"):
         return None
     return cpp.ops()
 
