@@ -222,7 +222,7 @@ def read_leaderboard(patterns: tuple[str, ...] | list[str]) -> tuple[list[dict],
     reading. A record without the fields Table 3 reads is a one-line MemlabError naming the file."""
     from memlab.experiments._records import check_records
     from memlab.experiments.leaderboard import EXPERIMENT as LB, RECORD_FIELDS, SCORE_FIELDS
-    from memlab.experiments.runner import _read_meta, read_records
+    from memlab.experiments.runner import read_meta, read_records
 
     paths = sorted({Path(p) for pattern in patterns for p in glob.glob(pattern)})
     cells, notes = [], []
@@ -236,7 +236,7 @@ def read_leaderboard(patterns: tuple[str, ...] | list[str]) -> tuple[list[dict],
                           f"{path}: {r.get('unit') or r['task']} scores")
         if not ours:
             continue
-        meta = _read_meta(path.parent / LB.meta_name)
+        meta = read_meta(path.parent / LB.meta_name, "rerun that leaderboard or leave its folder out of leaderboard_records")
         config = meta.get("config")
         if not isinstance(config, dict):
             notes.append(f"`{path.as_posix()}` ({len(ours)} LSTM cells): no `{LB.meta_name}` beside it to say its settings")

@@ -106,15 +106,17 @@ def default_out_dir(exp: Experiment, quick: bool = False) -> Path:
     return Path(exp.default_out) / "quick" if quick else Path(exp.default_out)
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def read_meta(path: Path, fix: str = "delete it or pass --fresh") -> dict[str, Any]:
+    """An experiment's meta file (``{}`` where there is none); a corrupt one is a one-line
+    MemlabError that ends with ``fix``, what the caller's user can do about it."""
     if not path.exists():
         return {}
     try:
         meta = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise MemlabError(f"{path} is corrupt (not JSON); delete it or pass --fresh") from None
+        raise MemlabError(f"{path} is corrupt (not JSON); {fix}") from None
     if not isinstance(meta, dict):
-        raise MemlabError(f"{path} is corrupt (not a JSON object); delete it or pass --fresh")
+        raise MemlabError(f"{path} is corrupt (not a JSON object); {fix}")
     return meta
 
 
@@ -195,7 +197,7 @@ def _check_hash(exp: Experiment, out: Path, chash: str, cfg_dict: dict, fresh: b
             if p.exists():
                 p.unlink()
         return
-    meta = _read_meta(meta_path)
+    meta = read_meta(meta_path)
     others = {str(r["config_hash"]) for r in load_records(exp, out) if r.get("config_hash")} - {chash}
     old = meta.get("config_hash")
     if (old and old != chash) or others:
@@ -211,7 +213,7 @@ def _write_meta(exp: Experiment, out: Path, chash: str, cfg_dict: dict, invocati
     from memlab.core.io import atomic_write_json
 
     path = out / exp.meta_name
-    meta = _read_meta(path)
+    meta = read_meta(path)
     if meta.get("config_hash") != chash:
         meta = {"config_hash": chash, "invocations": []}
     meta["experiment"] = exp.name
@@ -369,7 +371,7 @@ def render_experiment(exp: Experiment, out_dir: str | os.PathLike | None = None,
     records_path = out / exp.records_file
     if not records_path.exists():
         raise MemlabError(f"no records at {records_path}; run `memlab run {exp.name}` first (or pass --out DIR)")
-    meta = _read_meta(out / exp.meta_name)
+    meta = read_meta(out / exp.meta_name)
     saved = meta.get("config") if isinstance(meta.get("config"), dict) else None
     cfg, cfg_dict = resolve_config(exp, overrides, quick=quick and saved is None, base=saved)
     chash = meta.get("config_hash") if saved is not None and not overrides else None

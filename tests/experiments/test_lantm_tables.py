@@ -271,6 +271,12 @@ def test_malformed_leaderboard_records_are_one_line_naming_the_file(tmp_path):
     (tmp_path / "leaderboard" / "records.jsonl").write_text("{not json\n")
     with pytest.raises(MemlabError, match=r"leaderboard/records.jsonl:1 is not valid JSON"):
         read_leaderboard([path])
+    # a corrupt meta file beside good records: one line naming it, with what helps when rendering
+    write_leaderboard(tmp_path / "leaderboard", [lb_rec(0, 0.0, 0.0, 0.0, 0.0)])
+    (tmp_path / "leaderboard" / "leaderboard.meta.json").write_text("{cut short")
+    with pytest.raises(MemlabError, match=r"leaderboard/leaderboard.meta.json is corrupt \(not JSON\); rerun") as e:
+        read_leaderboard([path])
+    assert "\n" not in str(e.value) and "--fresh" not in str(e.value)  # nothing here takes --fresh
 
 
 def test_no_leaderboard_file_leaves_the_tables_as_they_were(tmp_path, monkeypatch):
