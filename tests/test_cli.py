@@ -100,6 +100,16 @@ def test_error_paths_are_one_line_exit_2(capsys, tmp_path, argv, needles):
     assert not list(tmp_path.rglob("config.json")) and not list(tmp_path.rglob("*.jsonl"))  # nothing half-written
 
 
+def test_a_benchmark_on_a_device_this_machine_lacks_is_one_line_exit_2(capsys, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    code, _, err = _run(capsys, "bench", "lstm-train", "--device", "cuda", "--out", str(tmp_path / "bench"))
+    _one_line_error(code, err, "device='cuda'", "CUDA is not available", "use cpu or auto")
+    assert not list(tmp_path.rglob("*.json"))  # no record
+
+
 def test_out_must_be_a_folder(capsys, tmp_path):
     f = tmp_path / "file"
     f.write_text("x")

@@ -52,9 +52,12 @@ def run(args: argparse.Namespace) -> dict:
     from memlab.core.io import atomic_write_json, provenance
     from memlab.experiments.runner import prepare_out_dir
 
+    from memlab.core.runtime import resolve_device
+
     names = list_benchmarks()
     if args.name not in names:
         raise ConfigError(f"unknown benchmark {args.name!r}; choose one of {', '.join(names)}")
+    args.device = str(resolve_device(args.device))  # a device this machine lacks is a one-line error, not a crash
     out = None if args.no_record else prepare_out_dir(args.out)
     path = benchmarks_dir() / (args.name.replace("-", "_") + ".py")
     spec = importlib.util.spec_from_file_location(f"memlab_bench_{path.stem}", path)
