@@ -106,6 +106,17 @@ def default_out_dir(exp: Experiment, quick: bool = False) -> Path:
     return Path(exp.default_out) / "quick" if quick else Path(exp.default_out)
 
 
+def _repeated_lists(cfg: dict[str, Any], prefix: str = "") -> list[str]:
+    """``key=a,b,a`` for every list setting of ``cfg`` (nested dicts as ``model.key``) that holds a value twice."""
+    out = []
+    for k, v in cfg.items():
+        if isinstance(v, dict):
+            out += _repeated_lists(v, f"{prefix}{k}.")
+        elif isinstance(v, list) and len({json.dumps(x, sort_keys=True) for x in v}) != len(v):
+            out.append(f"{prefix}{k}={','.join(map(str, v))}")
+    return out
+
+
 def read_meta(path: Path, fix: str = "delete it or pass --fresh") -> dict[str, Any]:
     """An experiment's meta file (``{}`` where there is none); a corrupt one is a one-line
     MemlabError that ends with ``fix``, what the caller's user can do about it."""
@@ -260,6 +271,10 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
     keys = [u.key for u in units]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
+        repeated = _repeated_lists(cfg_dict)
+        if repeated:  # the user's selection names a model, task or seed twice
+            raise ConfigError(f"{' and '.join(repeated)} {'names' if len(repeated) == 1 else 'name'} a value twice, "
+                              f"so unit {dup!r} would run twice; list each value once")
         raise RuntimeError(f"experiment {exp.name}: unit key {dup!r} is not unique")
     if executor == "ray" or address is not None:  # a missing Ray or a silent address: before anything is written
         runner_ex = make_executor(executor, jobs=jobs, address=address, device=device)

@@ -247,3 +247,34 @@ def test_no_units_or_a_unit_without_records_is_one_line(tmp_path):
     with pytest.raises(MemlabError, match="unit u0 produced no records"):
         run_experiment(Silent(), out_dir=tmp_path / "b", jobs=1, progress=False)
     assert not (tmp_path / "b" / "toy.meta.json").exists()  # nothing recorded, no meta either
+
+
+def test_a_selection_that_names_a_value_twice_is_one_line(tmp_path):
+    """``--set seeds=0,0`` (or models=lstm,lstm) would run one unit twice: a one-line ConfigError
+    naming the setting, before anything is written. Two units of one key that no setting explains
+    stay an internal error: that is a bug of the experiment, not of the user's input."""
+    from dataclasses import field
+
+    @dataclass
+    class PickConfig(ToyConfig):
+        picks: list = field(default_factory=lambda: [1, 2])
+        model: dict = field(default_factory=dict)
+
+    class Picks(Toy):
+        config_cls = PickConfig
+
+        def units(self, cfg):
+            return [Unit(f"p{p}", {"i": p}) for p in cfg.picks]
+
+    class Clash(Toy):
+        def units(self, cfg):
+            return [Unit("same", {"i": i}) for i in range(cfg.n)]
+
+    for overrides, needle in (({"picks": [1, 2, 1]}, "picks=1,2,1 names a value twice, so unit 'p1' would run twice"),
+                              ({"model": {"sizes": [3, 3]}, "picks": [4, 4]}, "picks=4,4 and model.sizes=3,3 name a value twice")):
+        with pytest.raises(ConfigError, match=needle) as e:
+            run_experiment(Picks(), overrides, out_dir=tmp_path / "a", jobs=1, progress=False)
+        assert "\n" not in str(e.value) and not (tmp_path / "a").exists()
+    assert run_experiment(Picks(), {"picks": [1, 3]}, out_dir=tmp_path / "b", jobs=1, progress=False)["units"] == 2
+    with pytest.raises(RuntimeError, match="unit key 'same' is not unique"):
+        run_experiment(Clash(), out_dir=tmp_path / "c", jobs=1, progress=False)
