@@ -73,6 +73,8 @@ def parse_lengths(text: str | Iterable[int | str]) -> list[int | str]:
         s = str(it).strip()
         try:
             lo, hi = length_bounds(s if "-" in s else int(s))
+        except ConfigError:  # a number out of range: that message says what is allowed
+            raise
         except ValueError:
             raise ConfigError(f"length {it!r} is not an integer or lo-hi range; use e.g. --lengths 20,40,1-10") from None
         out.append(lo if lo == hi and "-" not in s else f"{lo}-{hi}")

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from memlab.core.errors import ConfigError
-from memlab.evaluation.evaluate import evaluate_model, parse_scales
+from memlab.evaluation.evaluate import evaluate_model, parse_lengths, parse_scales
 from memlab.models.base import SequenceModel
 from memlab.tasks import make_task
 
@@ -43,3 +43,15 @@ def test_parse_scales_errors():
         parse_scales("0")
     with pytest.raises(ConfigError, match="not an integer"):
         parse_scales("1,x")
+
+
+def test_parse_lengths_says_what_is_wrong():
+    """An integer out of range is named as such (it was called 'not an integer'); text that is no
+    integer or range is named as that."""
+    assert parse_lengths("20, 40,1-10") == [20, 40, "1-10"]
+    for bad in ("0", "5-3", "0-4", "100001"):
+        with pytest.raises(ConfigError, match=rf"length '?{bad}'? is out of range; allowed: 1 <= lo <= hi <= 100000"):
+            parse_lengths(bad)
+    for bad in ("x", "-3", "1e9", "2-"):
+        with pytest.raises(ConfigError, match=rf"length '{bad}' is not an integer or lo-hi range"):
+            parse_lengths(bad)
