@@ -148,14 +148,16 @@ class Task(abc.ABC):
         return T * batch_size * (per_step + 24)  # + lengths/bookkeeping
 
     def check_batch(self, batch_size: int, k: int, *, device: Any = "cpu", extra_bytes_per_step: int = 0,
-                    what: str = "") -> None:
+                    extra_bytes_per_example: int = 0, what: str = "") -> None:
         """ConfigError unless a batch of ``batch_size`` examples of length ``k`` (plus
-        ``extra_bytes_per_step`` per example and time step, e.g. a model's activations) fits in
-        the memory available on ``device``. Call it before allocating."""
+        ``extra_bytes_per_step`` per example and time step, e.g. a model's activations, and
+        ``extra_bytes_per_example``, e.g. its memory's state) fits in the memory available on
+        ``device``. Call it before allocating."""
         check_range("batch_size", batch_size, 1)
         if k > MAX_LENGTH:
             raise ConfigError(f"length {k} is out of range; allowed: <= {MAX_LENGTH}")
-        n = self.batch_bytes(batch_size, k) + self.max_steps(k) * batch_size * extra_bytes_per_step
+        n = (self.batch_bytes(batch_size, k)
+             + batch_size * (self.max_steps(k) * extra_bytes_per_step + extra_bytes_per_example))
         check_alloc(what or f"a batch of {batch_size} {self.name} examples of length {k}", n, device=device,
                     hint="lower the batch size, the lengths or the model's sizes")
 

@@ -92,6 +92,17 @@ def activation_bytes_per_step(model: nn.Module, task: Task) -> int:
     return 2 * itemsize * width
 
 
+def state_bytes(model: nn.Module, steps: int) -> int:
+    """Bytes of one example's memory state after ``steps`` steps (``state_size`` of the model's
+    core, which memories report from their settings without allocating; 0 for a model without
+    one). A memory of 10⁹ slots is then a one-line error before its first batch is allocated."""
+    size = getattr(getattr(model, "core", None), "state_size", None)
+    if size is None:
+        return 0
+    itemsize = next((p.element_size() for p in model.parameters()), 4)
+    return itemsize * int(size(steps))
+
+
 class Trainer:
     """Train ``model`` on ``task``; writes metrics and checkpoints into ``run_dir`` if given.
 
@@ -121,6 +132,7 @@ class Trainer:
         k = max(task.train_range[1], self.select_range[1])
         task.check_batch(cfg.batch_size, k, device=self.device,
                          extra_bytes_per_step=activation_bytes_per_step(model, task),
+                         extra_bytes_per_example=state_bytes(model, task.max_steps(k)),
                          what=f"train.batch_size={cfg.batch_size} at lengths up to {k}")
         self.model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None

@@ -53,6 +53,21 @@ def test_bad_sizes_fail_fast_and_leave_no_folder(tmp_path, section, key, value, 
     train_run("lstm", "copy", TINY, out=tmp_path, name="r", progress=False)  # the name is free
 
 
+@pytest.mark.parametrize("model, sizes", [("ntm", {"memory_size": 10**9, "word_size": 20}),
+                                           ("dnc", {"memory_size": 10**6, "word_size": 4})])
+def test_a_memory_too_big_for_a_batch_is_one_line_before_allocating(tmp_path, monkeypatch, model, sizes):
+    """The memory's state (``state_size`` from its settings) counts in the size check before the
+    first batch: no allocation is attempted (it once got as far as the allocator's failure)."""
+    from memlab.training.trainer import Trainer
+
+    cfg = _cfg()
+    cfg["model"] = {"controller_size": 8, **sizes}
+    monkeypatch.setattr(Trainer, "train_step", lambda self, batch: pytest.fail("a batch was run"))
+    with pytest.raises(ConfigError, match=r"train.batch_size=4 at lengths up to 6 needs about .* GiB") as e:
+        train_run(model, "copy", cfg, out=tmp_path, name="r", progress=False)
+    assert "\n" not in str(e.value) and not (tmp_path / "r").exists()
+
+
 def test_a_fresh_run_failing_in_its_first_epoch_is_removed(tmp_path, monkeypatch):
     from memlab.training.trainer import Trainer
 
