@@ -24,6 +24,17 @@ from memlab.tasks.base import MAX_LENGTH, ScoreCounts, Task
 MAX_BATCHES = 1_000_000
 
 
+def state_bytes(model: nn.Module, steps: int) -> int:
+    """Bytes of one example's memory state after ``steps`` steps (``state_size`` of the model's
+    core, which memories report from their settings without allocating; 0 for a model without
+    one). A memory of 10⁹ slots is then a one-line error before its first batch is allocated."""
+    size = getattr(getattr(model, "core", None), "state_size", None)
+    if size is None:
+        return 0
+    itemsize = next((p.element_size() for p in model.parameters()), 4)
+    return itemsize * int(size(steps))
+
+
 def evaluate_batches(
     model: nn.Module, task: Task, lo: int, hi: int, batches: int, batch_size: int,
     generator: torch.Generator, device: torch.device | str,
@@ -34,7 +45,7 @@ def evaluate_batches(
     """
     check_range("batches", batches, 1, MAX_BATCHES)
     device = torch.device(device)
-    task.check_batch(batch_size, hi, device=device)
+    task.check_batch(batch_size, hi, device=device, extra_bytes_per_example=state_bytes(model, task.max_steps(hi)))
     counts = ScoreCounts()
     was_training = model.training
     model.eval()
@@ -125,7 +136,7 @@ def evaluate(
             lo, hi = length_bounds(L)
             units.append(("length", L, lo, hi, make_generator(seed, 515151, lo if lo == hi else lo * 100_000 + hi)))
     for _, _, _, hi, _ in units:  # every size checked before any compute
-        task.check_batch(batch_size, hi, device=device)
+        task.check_batch(batch_size, hi, device=device, extra_bytes_per_example=state_bytes(model, task.max_steps(hi)))
     recs = []
     for key, value, lo, hi, gen in units:
         counts = evaluate_batches(model, task, lo, hi, batches, batch_size, gen, device)

@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from memlab.core.errors import ConfigError, check_choice
+from memlab.core.errors import ConfigError, check_alloc, check_choice
 from memlab.memory import MemoryEntry
 from memlab.memory import addressing as A
 from memlab.memory.kernels.ntm_scan import NTMSpec, ScanState, controller_operands, ntm_scan
@@ -85,6 +85,10 @@ class NTMConfig:
             raise ConfigError(f"model.init_value={self.init_value} is not allowed; expected a finite number")
         if not (math.isfinite(self.clip) and self.clip >= 0):
             raise ConfigError(f"model.clip={self.clip} is out of range; allowed: >= 0 (0 = no clipping), finite")
+        # the parameters that grow with N (initial weighting logits, and M_0 when learned), before any is allocated
+        n_params = self.memory_size * (self.read_heads + self.write_heads
+                                       + (self.word_size if self.memory_init == "learned" else 0))
+        check_alloc(f"model.memory_size={self.memory_size}", 4 * n_params, hint="lower model.memory_size")
 
 
 class NTMState(NamedTuple):

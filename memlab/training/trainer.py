@@ -44,7 +44,7 @@ from torch import nn
 from memlab.core.errors import ConfigError, MemlabError
 from memlab.core.io import append_jsonl, atomic_torch_save, read_jsonl, write_jsonl
 from memlab.core.runtime import make_generator
-from memlab.evaluation.evaluate import evaluate_batches
+from memlab.evaluation.evaluate import evaluate_batches, state_bytes
 from memlab.evaluation.load import read_checkpoint
 from memlab.tasks.base import ScoreCounts, Task
 from memlab.training.config import TrainConfig
@@ -90,17 +90,6 @@ def activation_bytes_per_step(model: nn.Module, task: Task) -> int:
     width = task.spec.output_size + sum(int(p.shape[0]) for p in model.parameters() if p.dim() >= 2)
     itemsize = next((p.element_size() for p in model.parameters()), 4)
     return 2 * itemsize * width
-
-
-def state_bytes(model: nn.Module, steps: int) -> int:
-    """Bytes of one example's memory state after ``steps`` steps (``state_size`` of the model's
-    core, which memories report from their settings without allocating; 0 for a model without
-    one). A memory of 10⁹ slots is then a one-line error before its first batch is allocated."""
-    size = getattr(getattr(model, "core", None), "state_size", None)
-    if size is None:
-        return 0
-    itemsize = next((p.element_size() for p in model.parameters()), 4)
-    return itemsize * int(size(steps))
 
 
 class Trainer:

@@ -55,3 +55,16 @@ def test_parse_lengths_says_what_is_wrong():
     for bad in ("x", "-3", "1e9", "2-"):
         with pytest.raises(ConfigError, match=rf"length '{bad}' is not an integer or lo-hi range"):
             parse_lengths(bad)
+
+
+def test_a_memory_too_big_to_evaluate_is_one_line_before_allocating():
+    """The memory's state counts in the size check of an evaluation: 10⁷ slots of 1000 are 40 GB
+    an example, which the model holds only once a batch runs, and none does."""
+    from memlab.evaluation.evaluate import evaluate
+    from memlab.models import build_model
+
+    task = make_task("copy", {"train_min": 1, "train_max": 4, "test_min": 5, "test_max": 8})
+    model = build_model("ntm", task.spec, "copy", {"controller_size": 8, "memory_size": 10**7, "word_size": 1000})
+    with pytest.raises(ConfigError, match=r"a batch of 4 copy examples of length 4 needs about .* GiB") as e:
+        evaluate(model, task, scales=[1, 2], batches=1, batch_size=4)
+    assert "\n" not in str(e.value)
