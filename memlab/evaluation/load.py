@@ -109,7 +109,7 @@ def build_run(config: RunConfig, device: torch.device | str | None = None):
         raise ConfigError(f"model {config.model} with these sizes does not fit in memory ({type(e).__name__}); "
                           "lower model.* sizes") from None
     except RuntimeError as e:
-        if "alloc" not in str(e).lower() and "memory" not in str(e).lower():
+        if not any(w in str(e).lower() for w in ("alloc", "memory", "overflow")):  # overflow: sizes past int64
             raise
         raise ConfigError(f"model {config.model} with these sizes does not fit in memory "
                           f"({str(e).strip().splitlines()[0][:240]}); lower model.* sizes") from None

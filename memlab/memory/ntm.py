@@ -88,7 +88,9 @@ class NTMConfig:
         # the parameters that grow with N (initial weighting logits, and M_0 when learned), before any is allocated
         n_params = self.memory_size * (self.read_heads + self.write_heads
                                        + (self.word_size if self.memory_init == "learned" else 0))
-        check_alloc(f"model.memory_size={self.memory_size}", 4 * n_params, hint="lower model.memory_size")
+        learned = f", word_size={self.word_size} (memory_init=learned)" if self.memory_init == "learned" else ""
+        check_alloc(f"model.memory_size={self.memory_size} with read_heads={self.read_heads}, "
+                    f"write_heads={self.write_heads}{learned}", 4 * n_params, hint="lower them")
 
 
 class NTMState(NamedTuple):

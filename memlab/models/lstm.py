@@ -27,6 +27,9 @@ from memlab.models.base import InputEncoder, ModelEntry, SequenceModel, hparams_
 from memlab.tasks.base import TaskSpec
 
 
+MAX_LAYERS = 256
+
+
 @dataclass
 class LSTMConfig:
     hidden: int = 256
@@ -39,6 +42,8 @@ class LSTMConfig:
         for name in ("hidden", "layers", "embed"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name}={getattr(self, name)} is out of range; allowed: >= 1")
+        if self.layers > MAX_LAYERS:  # layers are built one by one: a bound, not a memory check, keeps that short
+            raise ConfigError(f"model.layers={self.layers} is out of range; allowed: 1 to {MAX_LAYERS}")
 
 
 def gather_time(x: Tensor, index: Tensor) -> Tensor:

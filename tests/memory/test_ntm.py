@@ -348,7 +348,7 @@ def test_extreme_controller_outputs_stay_finite(kernel):
         ({"controller_cfg": {"hidden_size": 3}}, "model.controller_cfg.hidden_size is set by the composition"),
         ({"memory_init": "zeros"}, "choose one of constant, learned, random"),
         ({"hidden": 3}, "allowed keys"),
-        ({"memory_size": 10**13}, "model.memory_size=10000000000000 needs about"),  # checked before allocating
+        ({"memory_size": 10**13}, "model.memory_size=10000000000000 with read_heads=1, write_heads=1 needs about"),  # checked before allocating
     ],
 )
 def test_bad_settings_give_one_line_errors(override, needle):

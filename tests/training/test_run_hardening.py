@@ -44,6 +44,7 @@ def test_run_names_are_single_components(tmp_path, name):
     ("train", "lr", "1e400", "train.lr"),
     ("train", "min_lr", -1, "train.min_lr"),
     ("task", "train_max", 10**9, "task.train_max"),
+    ("model", "layers", 10**12, "model.layers=1000000000000 is out of range; allowed: 1 to 256"),  # was an endless build
 ])
 def test_bad_sizes_fail_fast_and_leave_no_folder(tmp_path, section, key, value, match):
     with pytest.raises(MemlabError, match=match) as e:
@@ -51,6 +52,17 @@ def test_bad_sizes_fail_fast_and_leave_no_folder(tmp_path, section, key, value, 
     assert "\n" not in str(e.value)
     assert not (tmp_path / "r").exists()
     train_run("lstm", "copy", TINY, out=tmp_path, name="r", progress=False)  # the name is free
+
+
+@pytest.mark.parametrize("model, key", [("elman", "hidden"), ("esn", "reservoir_size"), ("fast-weights-rnn", "hidden")])
+def test_sizes_past_int64_are_one_line(tmp_path, model, key):
+    """A size whose tensors' element count overflows int64 is the same one-line error as one that
+    does not fit (it was an internal error: torch says 'overflow', not 'memory')."""
+    cfg = _cfg()
+    cfg["model"] = {key: 10**12}
+    with pytest.raises(ConfigError, match=f"model {model} with these sizes does not fit in memory .*overflow") as e:
+        train_run(model, "copy", cfg, out=tmp_path, name="r", progress=False)
+    assert "\n" not in str(e.value) and not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("model, sizes", [("ntm", {"memory_size": 10**9, "word_size": 20}),
