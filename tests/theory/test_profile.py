@@ -94,3 +94,25 @@ def test_profile_runs_on_other_memlab_memories(name):
     p = P.profile_errors(build(), 3, n_train=300, n_test=50)
     assert p["error"].shape == (3,) and np.all(np.isfinite(p["error"]))
     assert p["error"][0] < 0.5  # every one of them holds at least the last item
+
+
+def test_complex_states_keep_their_imaginary_parts():
+    """The Associative LSTM's traces are complex: the profile sees their real and imaginary parts
+    (state_size counts both); a cast to float64 had kept the real part only, with a warning."""
+    import warnings
+
+    from memlab.memory.associative_lstm import AssociativeLSTM, AssociativeLSTMConfig
+
+    core = AssociativeLSTM(AssociativeLSTMConfig(input_size=1, hidden_size=4, copies=2)).double()
+    xs = torch.randn(3, 5, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Casting complex values to real discards the imaginary part"
+        S = P.states_at_lengths(core, xs, [3])[3]
+    state = core.initial_state(5)
+    with torch.no_grad():
+        for t in range(3):
+            _, state = core(xs[t], state)
+    want = torch.cat([state.h, torch.view_as_real(state.c).reshape(5, -1)], 1)
+    assert S.shape == (5, core.state_size()) and torch.equal(S, want)
+    assert state.c.imag.abs().max() > 1e-3  # the parts a real cast would have lost
+
