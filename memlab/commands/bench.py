@@ -50,9 +50,8 @@ def run(args: argparse.Namespace) -> dict:
     from memlab.commands.listing import benchmarks_dir
     from memlab.core.errors import ConfigError
     from memlab.core.io import atomic_write_json, provenance
-    from memlab.experiments.runner import prepare_out_dir
-
     from memlab.core.runtime import resolve_device
+    from memlab.experiments.runner import prepare_out_dir
 
     names = list_benchmarks()
     if args.name not in names:
