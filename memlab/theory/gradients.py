@@ -30,12 +30,16 @@ from memlab.core.errors import ConfigError, check_range
 from memlab.core.interfaces import MemoryCore, State, tree_leaves
 
 
-def flatten_state(state: State) -> Tensor:
+def flatten_state(state: State, complex_as_real: bool = False) -> Tensor:
     """Flatten a batched state into (B, S) keeping its dtype (``state_to_vector`` casts to the
-    default dtype, which would throw away float64 precision here)."""
+    default dtype, which would throw away float64 precision here). ``complex_as_real``: a complex
+    leaf gives its real and imaginary parts as two real scalars each (as ``state_size`` counts
+    them), so the result is real and real leaves gain no zero imaginary parts."""
     leaves = [x for x in tree_leaves(state) if x.dim() > 0]
     if not leaves:
         raise ConfigError("state has no batched tensors to flatten")
+    if complex_as_real:
+        leaves = [torch.view_as_real(x) if x.is_complex() else x for x in leaves]
     dtype = leaves[0].dtype
     for x in leaves[1:]:
         dtype = torch.promote_types(dtype, x.dtype)

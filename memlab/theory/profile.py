@@ -29,7 +29,8 @@ import torch
 from torch import Tensor
 
 from memlab.core.errors import ConfigError, check_choice, check_range
-from memlab.core.interfaces import MemoryCore, SequenceMemory, tree_leaves
+from memlab.core.interfaces import MemoryCore, SequenceMemory
+from memlab.theory.gradients import flatten_state
 
 Memory = Union[MemoryCore, SequenceMemory]
 
@@ -101,16 +102,6 @@ def fit_mlp_recover(S: Tensor, Y: Tensor, hidden: int = 64, steps: int = 800, lr
     return lambda X: f(X.float()).detach().double()
 
 
-def _real_rows(*leaves: Tensor) -> Tensor:
-    """The batched tensors ``leaves`` (B, ...) as one (B, S) float64 matrix on the CPU; a complex
-    leaf gives its real and imaginary parts, each a scalar of the state (as ``state_size`` counts
-    them), not its real part alone, and a real leaf stays as it is (no zero imaginary parts)."""
-    rows = [torch.view_as_real(x) if x.is_complex() else x for x in leaves if x.dim() > 0]
-    if not rows:
-        raise ConfigError("state has no batched tensors to flatten")
-    return torch.cat([x.reshape(x.shape[0], -1).to(torch.float64).cpu() for x in rows], 1)
-
-
 def states_at_lengths(memory: Memory, xs: Tensor, ns: list[int], device: str | torch.device = "cpu") -> dict[int, Tensor]:
     """States after the first n items of xs (n_max, B, d) for each n in ``ns``: n -> (B, S) float64 on CPU
     (complex parts as two real scalars each).
@@ -129,14 +120,14 @@ def states_at_lengths(memory: Memory, xs: Tensor, ns: list[int], device: str | t
             for t in range(max(ns)):
                 m = memory.save(m, xs[t])
                 if t + 1 in want:
-                    out[t + 1] = _real_rows(memory.memory_vector(m))
+                    out[t + 1] = flatten_state(memory.memory_vector(m), complex_as_real=True).to(torch.float64).cpu()
         elif isinstance(memory, MemoryCore):
             dtype = next((p.dtype for p in memory.parameters()), torch.get_default_dtype())
             state = memory.initial_state(xs.shape[1], xs.device)
             for t in range(max(ns)):
                 _, state = memory(xs[t].to(dtype), state)
                 if t + 1 in want:
-                    out[t + 1] = _real_rows(*tree_leaves(state))
+                    out[t + 1] = flatten_state(state, complex_as_real=True).to(torch.float64).cpu()
         else:
             raise ConfigError(f"{type(memory).__name__} is neither a MemoryCore nor a SequenceMemory")
     for n, S in out.items():
