@@ -35,6 +35,14 @@ def state_bytes(model: nn.Module, steps: int) -> int:
     return itemsize * int(size(steps))
 
 
+def check_model_batch(model: nn.Module, task: Task, batch_size: int, k: int, device: torch.device | str,
+                      extra_bytes_per_step: int = 0, what: str = "") -> None:
+    """``task.check_batch`` for ``model``'s batches of lengths up to ``k``: the memory's state
+    (``state_bytes``) counts per example. Call it before allocating."""
+    task.check_batch(batch_size, k, device=device, extra_bytes_per_step=extra_bytes_per_step,
+                     extra_bytes_per_example=state_bytes(model, task.max_steps(k)), what=what)
+
+
 def evaluate_batches(
     model: nn.Module, task: Task, lo: int, hi: int, batches: int, batch_size: int,
     generator: torch.Generator, device: torch.device | str,
@@ -45,7 +53,7 @@ def evaluate_batches(
     """
     check_range("batches", batches, 1, MAX_BATCHES)
     device = torch.device(device)
-    task.check_batch(batch_size, hi, device=device, extra_bytes_per_example=state_bytes(model, task.max_steps(hi)))
+    check_model_batch(model, task, batch_size, hi, device)
     counts = ScoreCounts()
     was_training = model.training
     model.eval()
@@ -136,7 +144,7 @@ def evaluate(
             lo, hi = length_bounds(L)
             units.append(("length", L, lo, hi, make_generator(seed, 515151, lo if lo == hi else lo * 100_000 + hi)))
     for _, _, _, hi, _ in units:  # every size checked before any compute
-        task.check_batch(batch_size, hi, device=device, extra_bytes_per_example=state_bytes(model, task.max_steps(hi)))
+        check_model_batch(model, task, batch_size, hi, device)
     recs = []
     for key, value, lo, hi, gen in units:
         counts = evaluate_batches(model, task, lo, hi, batches, batch_size, gen, device)

@@ -44,7 +44,7 @@ from torch import nn
 from memlab.core.errors import ConfigError, MemlabError
 from memlab.core.io import append_jsonl, atomic_torch_save, read_jsonl, write_jsonl
 from memlab.core.runtime import make_generator
-from memlab.evaluation.evaluate import evaluate_batches, state_bytes
+from memlab.evaluation.evaluate import check_model_batch, evaluate_batches
 from memlab.evaluation.load import read_checkpoint
 from memlab.tasks.base import ScoreCounts, Task
 from memlab.training.config import TrainConfig
@@ -119,10 +119,9 @@ class Trainer:
         # the periodic test's lengths: the task's test range, or its lengths of scale select_scale
         self.select_range = task.scale_range(cfg.select_scale) if cfg.select_scale else task.test_range
         k = max(task.train_range[1], self.select_range[1])
-        task.check_batch(cfg.batch_size, k, device=self.device,
-                         extra_bytes_per_step=activation_bytes_per_step(model, task),
-                         extra_bytes_per_example=state_bytes(model, task.max_steps(k)),
-                         what=f"train.batch_size={cfg.batch_size} at lengths up to {k}")
+        check_model_batch(model, task, cfg.batch_size, k, self.device,
+                          extra_bytes_per_step=activation_bytes_per_step(model, task),
+                          what=f"train.batch_size={cfg.batch_size} at lengths up to {k}")
         self.model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks or [])
