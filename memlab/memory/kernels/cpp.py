@@ -18,6 +18,7 @@ the C++ loops altogether.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -79,7 +80,10 @@ def build(sources: list[Path], prefix: str = "memlab_kernels") -> object | None:
     return lib
 
 
-_SOURCES: list[list[Path]] = []  # csrc/*.cpp, listed once per process (ops() runs on every kernel call)
+@functools.cache
+def _sources() -> list[Path]:
+    """csrc/*.cpp, listed once per process (ops() runs on every kernel call)."""
+    return sorted(CSRC.glob("*.cpp"))
 
 
 def ops() -> object | None:
@@ -87,9 +91,7 @@ def ops() -> object | None:
     the build failed: the kernels then run their Python loops)."""
     if disabled():
         return None
-    if not _SOURCES:
-        _SOURCES.append(sorted(CSRC.glob("*.cpp")))
-    return build(_SOURCES[0])
+    return build(_sources())
 
 
 def has(name: str) -> bool:
