@@ -12,13 +12,13 @@ rendered from them. ``trials`` is not part of the config hash: more trials exten
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from memlab.experiments._records import NUMBER, check_records, malformed
 from memlab.experiments.base import Experiment, RunContext, Unit
+from memlab.experiments.runner import read_meta
 from memlab.theory.stm.config import QUICK_PHASE, PhaseConfig
 
 
@@ -30,13 +30,8 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3f}"
 
 
-def read_meta(path: Path) -> dict[str, Any]:
-    """The runner's meta file beside the records (wall/CPU time per invocation), or {}."""
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
+#: what a user can do about a corrupt meta file when a summary is rendered
+FIX_META = "delete it (it holds the run times only) or rerun the experiment"
 
 
 def phase_summary(cfg: PhaseConfig, checks: dict[str, Any], meta: dict[str, Any], records: list[dict]) -> str:
@@ -123,7 +118,7 @@ class StmPhaseDiagram(Experiment):
         records = self._records(cfg, records, out_dir)
         with malformed(str(Path(out_dir) / self.records_file)):
             checks = phase_checks(records, cfg)
-            text = phase_summary(cfg, checks, read_meta(Path(out_dir) / self.meta_file), records)
+            text = phase_summary(cfg, checks, read_meta(Path(out_dir) / self.meta_file, FIX_META), records)
         atomic_write_text(Path(out_dir) / self.summary_file, text)
         dt = {f"rho50_at_delta_{d['delta']}": d["rho_measured"] for d in checks["donoho_tanner"]}
         return dict(problems=len(records), summary=str(Path(out_dir) / self.summary_file), **dt,

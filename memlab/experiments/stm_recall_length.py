@@ -15,7 +15,8 @@ from typing import Any
 
 from memlab.experiments._records import NUMBER, check_records, malformed
 from memlab.experiments.base import Experiment, RunContext, Unit
-from memlab.experiments.stm_phase_diagram import read_meta
+from memlab.experiments.runner import read_meta
+from memlab.experiments.stm_phase_diagram import FIX_META
 from memlab.theory.stm.config import RecallConfig
 
 
@@ -72,7 +73,7 @@ class StmRecallLength(Experiment):
             rs, mean = recall_table(records)
         r_opt = min(mean, key=mean.get)
         interior = rs[0] < r_opt < rs[-1]
-        meta = read_meta(Path(out_dir) / self.meta_file)
+        meta = read_meta(Path(out_dir) / self.meta_file, FIX_META)
         lines = ["# Seed 003, Fig. 3: recall length (memlab run stm-recall-length)", "",
                  f"M={cfg.M}, L={cfg.L}, stream length T={cfg.T}, density {cfg.density}, spectral radius "
                  f"{cfg.spectral_radius}, noise_std {cfg.noise_std}, {cfg.trials} trials.", "",

@@ -37,6 +37,14 @@ def test_runs_resumes_and_rerenders(name, sets, records, summary, per_unit, tmp_
     (tmp_path / summary).unlink()
     assert main(["table", name, "--out", str(tmp_path)]) == 0
     assert (tmp_path / summary).read_text() == text
+    # a corrupt meta file (run times only) is a one-line error naming it, not a silent blank
+    meta = next(tmp_path.glob("*meta.json"))
+    good = meta.read_text()
+    meta.write_text("{not json")
+    assert main(["table", name, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and meta.name in err and "corrupt" in err
+    meta.write_text(good)
     # more trials extend the run (trials is not in the config hash); other settings are refused
     assert main(args + ["trials=3"]) == 0
     assert _json(capsys)["units_run"] == 1
