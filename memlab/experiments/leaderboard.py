@@ -453,6 +453,54 @@ def rank_key(rs: list[dict[str, Any]], first: tuple[str, int] | None) -> tuple[f
     return (-med("coarse"), -med("fine"), rs[0]["model"])
 
 
+#: a model "learns" a task when its median coarse score over seeds at the task's first scale (or
+#: length) is at least this
+LEARNED_COARSE = 0.9
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}".removesuffix(".0")
+
+
+def learned_summary(records: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines, from records only: per task (in the order the records first name them), how
+    many models ran and which learned it (``LEARNED_COARSE``), each with its median coarse at every
+    scale or length and its median training time; where none did, the closest model."""
+    groups = cell_groups(records)
+    models = {m for m, _ in groups}
+    tasks = list(dict.fromkeys(r["task"] for r in records))
+    lines = [f"## Which models learn each task (median coarse ≥ {_pct(LEARNED_COARSE)}% at the first scale)", "",
+             "Ran: models with a cell on the task, of the board's " + str(len(models)) + " (n/a: cannot take the "
+             "task). Coarse % at each scale (or length), median over seeds; then the median training time.", "",
+             "| task | ran (n/a) | scales | learned by: coarse % per scale (train s) |", "|---|---|---|---|"]
+    for t in tasks:
+        rows = {m: rs for (m, t2), rs in groups.items() if t2 == t}
+        na = sum(all(r["status"] == "n/a" for r in rs) for rs in rows.values())
+        cols = sorted({k for rs in rows.values() for k in column_keys(rs)}, key=lambda k: k[1])
+        first = cols[0] if cols else None
+        ranked = sorted(rows.values(), key=lambda rs: rank_key(rs, first))
+
+        def med(rs: list[dict[str, Any]], col: tuple[str, int]) -> float | None:
+            xs = [s["coarse"] for r in rs for s in r["scores"] if s.get(col[0]) == col[1] and s["coarse"] is not None]
+            return statistics.median(xs) if xs else None
+
+        def describe(rs: list[dict[str, Any]]) -> str:
+            per = " / ".join("–" if (v := med(rs, c)) is None else _pct(v) for c in cols)
+            return f"{rs[0]['model']} {per} ({_med([r['train_wall_s'] for r in rs])} s)"
+
+        learned = [rs for rs in ranked if first and (v := med(rs, first)) is not None and v >= LEARNED_COARSE]
+        scales = " / ".join(f"{c[1]}x" if c[0] == "scale" else f"L={c[1]}" for c in cols)
+        if learned:
+            text = "; ".join(describe(rs) for rs in learned)
+        else:
+            best = next((rs for rs in ranked if first and med(rs, first) is not None), None)
+            fine = [s["fine"] for r in best for s in r["scores"] if s.get(first[0]) == first[1]] if best else []
+            text = "none" + (f" (closest: {describe(best)}, fine {_pct_med(fine)}% at "
+                             f"{scales.split(' / ')[0]})" if best else "")
+        lines.append(f"| {t} | {len(rows)} of {len(models)} ({na}) | {scales} | {text} |")
+    return lines + [""]
+
+
 def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
     """leaderboard.md from records only: one row per (model, task), medians (min–max) over seeds."""
     budgets = sorted({float(r["budget_s"]) for r in records})
@@ -472,6 +520,7 @@ def render_table(cfg: LeaderboardConfig, records: list[dict[str, Any]]) -> str:
              "profile of the trained memory core (seed 000): items recovered with error < threshold vs `state_size()`, "
              "the scalars in its state after the profile's longest sequence.",
              ""]
+    lines += learned_summary(records)
     for scored_by in ("scale", "length"):
         rows = {k: v for k, v in groups.items()
                 if (per_length(k[1]) if scored_by == "length" else not per_length(k[1]))}

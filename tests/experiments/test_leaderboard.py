@@ -46,9 +46,35 @@ def test_fixture_matches_the_schema_and_renders_every_cell():
     cfg, _ = resolve_config(EXPERIMENT)
     text = render_table(cfg, recs)
     rows = [l for l in text.splitlines() if l.startswith("| ") and not l.startswith("| task")]
-    assert len(rows) == len({(r["model"], r["task"]) for r in recs})  # one row per (model, task)
+    summary = [l for l in rows if " of " in l.split(" | ")[1]]  # the learned-by summary: one row per task
+    assert len(summary) == len({r["task"] for r in recs})
+    assert len(rows) - len(summary) == len({(r["model"], r["task"]) for r in recs})  # one row per (model, task)
     assert "diverged" in text and "timeout" in text and "n/a: memn2n cannot be built" in text
     assert "budget-limited ranking" in text and "20 s" in text
+
+
+def test_learned_summary_names_the_models_that_learn_each_task_from_records():
+    """The summary above the table: per task, the models whose median coarse over seeds at the
+    first scale (length) is at least LEARNED_COARSE, with their coarse at every scale (a diverged
+    seed has no score and does not count), and otherwise the closest model by coarse, then fine."""
+    import copy
+
+    from memlab.experiments.leaderboard import LEARNED_COARSE, learned_summary
+
+    recs = read_records(FIXTURE)
+    lines = {l.split(" | ")[0]: l for l in learned_summary(recs) if l.startswith("| ") and "---" not in l}
+    assert lines["| copy"] == "| copy | 3 of 3 (1) | 1x / 2x / 4x / 8x | ntm 95 / 90.7 / 82.1 / 65 (20.3 (19.8–20.8) s) |"
+    assert lines["| parity"].startswith("| parity | 3 of 3 (1) | L=1 / L=11 / ") and "| ntm 92.5 / " in lines["| parity"]
+    low = copy.deepcopy(recs)  # the NTM's copy seed falls just under the threshold: nobody learns copy
+    for r in low:
+        if (r["model"], r["task"], r["seed"]) == ("ntm", "copy", 0):
+            r["scores"][0]["coarse"] = LEARNED_COARSE - 0.01
+    line = next(l for l in learned_summary(low) if l.startswith("| copy"))
+    assert "| none (closest: ntm 89 / 90.7 / " in line and "fine 100.0% at 1x)" in line
+    for r in low:  # below the LSTM's 57.5% the LSTM is the closest
+        if (r["model"], r["task"], r["seed"]) == ("ntm", "copy", 0):
+            r["scores"][0]["coarse"] = 0.5
+    assert "| none (closest: lstm 57.5 / " in next(l for l in learned_summary(low) if l.startswith("| copy"))
 
 
 def test_cells_records_and_resume(tmp_path):
