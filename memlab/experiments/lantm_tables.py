@@ -75,6 +75,11 @@ class LantmTablesConfig:
     max_epochs: int = 1000
     eval_batches: int = 100
     continue_done: bool = False
+    #: the checkpoint each cell is evaluated at: ``best`` (best periodic test score; the first
+    #: epoch to reach it when later ones tie, so a run trained on past 100% keeps its first) or
+    #: ``last`` (the trained model as training left it; with ``continue_done``, e.g. after
+    #: ``train.target_coarse=2``, which trains on past the periodic test's target)
+    checkpoint: Literal["best", "last"] = "best"
     model: dict = field(default_factory=dict)
     task: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
@@ -453,7 +458,7 @@ class LantmTables(Experiment):
     # leaderboard's records are read when rendering only
     record_fields = ("model", "task", "scale", "coarse", "fine")
     hash_exclude = ("tasks", "models", "seeds", "max_time", "max_epochs", "continue_done", "model", "task", "train",
-                    "leaderboard_records")
+                    "leaderboard_records", "checkpoint")
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"tasks": ("copy",), "models": ("lstm",), "max_epochs": 2, "max_time": 60.0, "eval_batches": 2,
@@ -462,7 +467,8 @@ class LantmTables(Experiment):
                 "train": {"eval_every": 1, "eval_batches": 1}}
 
     def units(self, cfg: LantmTablesConfig) -> list[Unit]:
-        again = f"+continue@{cfg.max_epochs}" if cfg.continue_done else ""
+        again = (f"+continue@{cfg.max_epochs}" if cfg.continue_done else "") + \
+            ("+eval@last" if cfg.checkpoint == "last" else "")
         out = []
         for t in cfg.tasks:
             for m in cfg.models:
@@ -511,7 +517,7 @@ class LantmTables(Experiment):
         config = json.loads((run_dir / "config.json").read_text())
         t1 = time.perf_counter()
         recs = evaluate_run(run_dir, eval_scales(model, task), batches=cfg.eval_batches, device=ctx.device,
-                            progress=ctx.progress)
+                            checkpoint=cfg.checkpoint, progress=ctx.progress)
         tr = config.get("train") or {}
         for r in recs:
             ep_s = str(r.get("checkpoint", "")).partition("@")[2]

@@ -40,6 +40,8 @@ def test_units_and_old_records():
     assert EXPERIMENT.unit_key({"run_id": "lantm-invnorm-copy-s1", "scale": 1}) == "lantm-invnorm-copy-s1"
     again = EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), continue_done=True, max_epochs=50)
     assert [u.key for u in EXPERIMENT.units(again)] == ["lstm-copy-s0@paper+continue@50"]
+    last = EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), continue_done=True, max_epochs=50, checkpoint="last")
+    assert [u.key for u in EXPERIMENT.units(last)] == ["lstm-copy-s0@paper+continue@50+eval@last"]
     assert eval_scales("lantm-invnorm", "copy") == [1, 2, 4, 5] and eval_scales("lstm", "copy") == [1, 2]
 
 
@@ -62,6 +64,15 @@ def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
     assert f"| copy | lstm | {reading} | 1 |" in (tmp_path / "res" / "tables.md").read_text()
     assert main(argv) == 0  # resumed: nothing left to run
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["units_run"] == 0
+    # trained on (continue_done) and scored at its last checkpoint: records say which one
+    assert main(argv + ["--set", "continue_done=true", "max_epochs=3", "checkpoint=last"]) == 0
+    rows = [json.loads(l) for l in (tmp_path / "res" / "records.jsonl").read_text().splitlines()]
+    again = [r for r in rows if r["unit"].endswith("+continue@3+eval@last")]
+    assert [r["scale"] for r in again] == [1, 2] and all(r["checkpoint"] == "last.pt@3" for r in again)
+    assert again[0]["epochs"] == 3 and again[0]["run_id"] == rows[0]["run_id"]
+    capsys.readouterr()
+    assert main(argv + ["--set", "checkpoint=first"]) == 2
+    assert "checkpoint" in capsys.readouterr().err
     # an unknown task is a one-line error naming the allowed ones
     assert main(["run", "lantm-tables", "--set", "tasks=copy,nope", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
