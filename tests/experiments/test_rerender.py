@@ -39,6 +39,37 @@ def test_committed_summaries_rerender_from_records(name, tmp_path):
             f"{exp.default_out}/{p.name} differs from its re-rendering; run `memlab table {name}` and compare")
 
 
+def _other_result_folders() -> list[tuple[str, str]]:
+    """(experiment, folder) of every committed results folder besides an experiment's default one
+    (a second board, a reduced run): those whose meta file names the experiment."""
+    import json
+
+    out = []
+    for meta in sorted((ROOT / "results").rglob("*meta.json")):
+        name = json.loads(meta.read_text()).get("experiment")
+        if name in EXPERIMENTS and meta.parent != ROOT / get_experiment(name).default_out:
+            out.append((name, str(meta.parent.relative_to(ROOT))))
+    return out
+
+
+@pytest.mark.parametrize("name, folder", _other_result_folders())
+def test_other_committed_result_folders_rerender_from_records(name, folder, tmp_path):
+    """The same for the other folders (`--out DIR`): e.g. results/leaderboard-300s, a reduced run."""
+    exp = get_experiment(name)
+    committed = ROOT / folder
+    for p in committed.iterdir():
+        if p.is_file() and p.suffix not in (".md", ".png", ".html"):
+            shutil.copy2(p, tmp_path / p.name)
+    render_experiment(exp, tmp_path, plots=False)
+    rendered = sorted(tmp_path.glob("*.md"))
+    assert rendered, f"{name} rendered no markdown from the records in {folder}"
+    for p in rendered:
+        ref = committed / p.name
+        assert ref.exists(), f"{name} renders {p.name}, which is not committed under {folder}"
+        assert p.read_bytes() == ref.read_bytes(), (
+            f"{folder}/{p.name} differs from its re-rendering; run `memlab table {name} --out {folder}`")
+
+
 def test_every_registered_module_defines_its_experiment():
     for name, module in EXPERIMENTS.items():
         try:
