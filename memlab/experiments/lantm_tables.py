@@ -127,7 +127,8 @@ UNRECORDED = "unrecorded"
 #: model settings that change how a model is computed, not what it computes
 _NOT_READING = ("kernel", "compile", "impl")
 #: training settings that set a run's budget or bookkeeping, not its reading (shown as epochs/time)
-_BUDGET = ("max_epochs", "max_time_s", "eval_every", "eval_batches", "checkpoint_every", "target_coarse", "log")
+_BUDGET = ("max_epochs", "max_time_s", "eval_every", "eval_batches", "checkpoint_every", "target_coarse", "log",
+           "track_scales")
 #: training settings added after records existed, at the value that trains as before they existed:
 #: a record without the key and one with this value are the same reading
 _NEUTRAL_TRAIN = {"lr_decay_every": 0, "lr_decay_after": 0, "select_scale": 0, "batch_lengths": "sequence", "on_explosion": "log"}

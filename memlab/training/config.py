@@ -43,6 +43,9 @@ class TrainConfig:
                       run at ``target_coarse``) is at the task's test lengths (0; for the seed-004
                       tasks those of Table 1, which are the 2x lengths) or at the lengths of scale
                       k >= 1 (seed 004 Table 4: 1 = the training lengths, k = (k-1)m+1..km)
+    track_scales:     scales k (as ``select_scale``) also tested at every periodic test, without
+                      choosing anything: the scores go to metrics.jsonl as ``test{k}x_fine`` and
+                      ``test{k}x_coarse`` (how length generalisation moves during training)
     on_explosion:     ``log``: a loss explosion is an event only; ``restore``: the epoch counts as bad,
                       the rate halves and the last good checkpoint is restored (as after non-finite
                       steps; ``max_restores`` in a row end the run as ``diverged``)
@@ -77,6 +80,7 @@ class TrainConfig:
     target_coarse: float = 1.0  # stop when the test coarse score reaches this; > 1 = never
     batch_lengths: Literal["sequence", "batch"] = "sequence"  # training lengths drawn per sequence or per batch
     select_scale: int = 0  # lengths of the periodic test (best.pt, target): 0 = the test range, k = scale k
+    track_scales: tuple[int, ...] = ()  # scales also tested at every periodic test (metrics only)
     checkpoint_every: int = 10
     nonfinite_patience: int = 3
     max_restores: int = 10
@@ -102,6 +106,11 @@ class TrainConfig:
                      "explosion_factor"):
             check_range(p + name, getattr(self, name), 0)
         check_range(p + "select_scale", self.select_scale, 0, 1000)  # the task bounds it by its lengths
+        for k in self.track_scales:
+            check_range(p + "track_scales", k, 1, 1000)
+        if len(set(self.track_scales)) != len(self.track_scales):
+            raise ConfigError(f"train.track_scales={','.join(map(str, self.track_scales))} names a scale twice; "
+                              "give each once")
         for name in ("lr_decay_every", "lr_decay_after"):  # epochs: bounded like any epoch count
             check_range(p + name, getattr(self, name), 0, 10_000_000)
         if 0 < self.explosion_factor <= 1:

@@ -122,6 +122,12 @@ class Trainer:
         check_model_batch(model, task, cfg.batch_size, k, self.device,
                           extra_bytes_per_step=activation_bytes_per_step(model, task),
                           what=f"train.batch_size={cfg.batch_size} at lengths up to {k}")
+        # scales tested beside the periodic test, for the record only (lengths checked now, not mid-run)
+        self.track = [(k, task.scale_range(k)) for k in cfg.track_scales]
+        if self.track:
+            hi = max(r[1] for _, r in self.track)
+            check_model_batch(model, task, cfg.batch_size, hi, self.device,
+                              what=f"train.track_scales at lengths up to {hi}")
         self.model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks or [])
@@ -453,6 +459,9 @@ class Trainer:
                     rec.update(test_fine=test.fine, test_coarse=test.coarse)
                     if cfg.select_scale:
                         rec["test_scale"] = cfg.select_scale
+                    for k, (lo, hi) in self.track:
+                        tk = self.evaluate(lo, hi, cfg.eval_batches, salt=self.epoch * 1009 + k)
+                        rec.update({f"test{k}x_fine": tk.fine, f"test{k}x_coarse": tk.coarse})
                     if self.state_good and not self.best_test or (test.coarse, test.fine) > (self.best_test["coarse"], self.best_test["fine"]):
                         self.best_test = {"epoch": self.epoch, "fine": test.fine, "coarse": test.coarse}
                         if self.ckpt_dir is not None:

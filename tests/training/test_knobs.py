@@ -147,7 +147,26 @@ def test_clip_value_bounds_every_gradient_element():
     assert seen[0] <= 1e-4 + 1e-12
 
 
-@pytest.mark.parametrize("key, value", [("lr_decay", 0), ("lr_decay", 1.5), ("lr_decay", "nan"), ("clip_value", -1),
+def test_track_scales_test_more_scales_and_choose_nothing(monkeypatch):
+    """``track_scales`` adds tests at those scales' lengths to every periodic test, recorded as
+    test{k}x_fine/coarse; the periodic test itself (best.pt) stays at the test range."""
+    tr = _trainer(eval_every=1, max_epochs=2, track_scales=(2, 3))
+    seen, recs = [], []
+    orig = tr.evaluate
+    monkeypatch.setattr(tr, "evaluate", lambda lo, hi, *a, **k: seen.append((lo, hi)) or orig(lo, hi, *a, **k))
+    tr.callbacks.append(recs.append)
+    tr.fit()
+    assert seen == [(5, 6), (5, 8), (9, 12)] * 2
+    assert all(0 <= r[f"test{k}x_{m}"] <= 1 for r in recs for k in (2, 3) for m in ("fine", "coarse"))
+    assert _trainer(eval_every=1, max_epochs=1).cfg.track_scales == ()
+    with pytest.raises(ConfigError, match="names a scale twice"):
+        from_dict(TrainConfig, {"track_scales": (2, 2)}, prefix="train.")
+    task = make_task("copy", {**TASK, "train_max": 200, "test_max": 200})
+    with pytest.raises(ConfigError, match="scale=600 is out of range for copy"):
+        Trainer(build_model("lstm", task.spec, overrides=MODEL), task, TrainConfig(track_scales=(600,)), progress=False)
+
+
+@pytest.mark.parametrize("key, value", [("track_scales", (0,)), ("track_scales", (10**6,)), ("lr_decay", 0), ("lr_decay", 1.5), ("lr_decay", "nan"), ("clip_value", -1),
                                         ("clip_value", "inf"), ("momentum", 1), ("adam_beta1", 1.0),
                                         ("explosion_factor", 0.5), ("max_restores", 0), ("lr_decay_every", -1),
                                         ("lr_decay_after", "nan"), ("lr_decay_every", 10**11),
