@@ -24,19 +24,25 @@ def test_committed_summaries_rerender_from_records(name, tmp_path):
     committed = ROOT / exp.default_out
     if not (committed / exp.records_file).exists():
         pytest.skip(f"{name}: no committed records at {exp.default_out}/{exp.records_file}")
-    # the records and every other data file beside them (meta files, other experiments' records),
-    # never the rendered markdown nor figures
+    _rerenders(exp, exp.default_out, tmp_path, f"memlab table {name}")
+
+
+def _rerenders(exp, folder: str, tmp_path: Path, command: str) -> None:
+    """Render ``exp`` from copies of the data files in ``folder`` (records, meta files, other
+    experiments' records; never the rendered markdown, figures or pages) and compare every
+    markdown file it writes with the committed one, byte for byte."""
+    committed = ROOT / folder
     for p in committed.iterdir():
-        if p.is_file() and p.suffix not in (".md", ".png"):
+        if p.is_file() and p.suffix not in (".md", ".png", ".html"):
             shutil.copy2(p, tmp_path / p.name)
     render_experiment(exp, tmp_path, plots=False)
-    rendered = sorted(p for p in tmp_path.glob("*.md"))
-    assert rendered, f"{name} rendered no markdown from its records"
+    rendered = sorted(tmp_path.glob("*.md"))
+    assert rendered, f"{exp.name} rendered no markdown from the records in {folder}"
     for p in rendered:
         ref = committed / p.name
-        assert ref.exists(), f"{name} renders {p.name}, which is not committed under {exp.default_out}"
+        assert ref.exists(), f"{exp.name} renders {p.name}, which is not committed under {folder}"
         assert p.read_bytes() == ref.read_bytes(), (
-            f"{exp.default_out}/{p.name} differs from its re-rendering; run `memlab table {name}` and compare")
+            f"{folder}/{p.name} differs from its re-rendering; run `{command}` and compare")
 
 
 def _other_result_folders() -> list[tuple[str, str]]:
@@ -55,19 +61,7 @@ def _other_result_folders() -> list[tuple[str, str]]:
 @pytest.mark.parametrize("name, folder", _other_result_folders())
 def test_other_committed_result_folders_rerender_from_records(name, folder, tmp_path):
     """The same for the other folders (`--out DIR`): e.g. results/leaderboard-300s, a reduced run."""
-    exp = get_experiment(name)
-    committed = ROOT / folder
-    for p in committed.iterdir():
-        if p.is_file() and p.suffix not in (".md", ".png", ".html"):
-            shutil.copy2(p, tmp_path / p.name)
-    render_experiment(exp, tmp_path, plots=False)
-    rendered = sorted(tmp_path.glob("*.md"))
-    assert rendered, f"{name} rendered no markdown from the records in {folder}"
-    for p in rendered:
-        ref = committed / p.name
-        assert ref.exists(), f"{name} renders {p.name}, which is not committed under {folder}"
-        assert p.read_bytes() == ref.read_bytes(), (
-            f"{folder}/{p.name} differs from its re-rendering; run `memlab table {name} --out {folder}`")
+    _rerenders(get_experiment(name), folder, tmp_path, f"memlab table {name} --out {folder}")
 
 
 def test_every_registered_module_defines_its_experiment():
