@@ -444,13 +444,18 @@ def rank_key(rs: list[dict[str, Any]], first: tuple[str, int] | None) -> tuple[f
     """Sort key of a (model, task) row: best median coarse, then fine, at ``first``; n/a rows last."""
     if first is None or all(r["status"] == "n/a" for r in rs):
         return (1.0, 1.0, rs[0]["model"])
-    sc = [s for r in rs for s in r["scores"] if s.get(first[0]) == first[1]]
-
     def med(key: str) -> float:
-        xs = [s[key] for s in sc if s[key] is not None]
-        return statistics.median(xs) if xs else -1.0
+        m = median_at(rs, first, key)
+        return -1.0 if m is None else m
 
     return (-med("coarse"), -med("fine"), rs[0]["model"])
+
+
+def median_at(rs: list[dict[str, Any]], col: tuple[str, int], key: str = "coarse") -> float | None:
+    """Median over the seeds ``rs`` of score ``key`` at column ``col`` (scale or length); None
+    where no seed has one (n/a, diverged)."""
+    xs = [s[key] for r in rs for s in r["scores"] if s.get(col[0]) == col[1] and s[key] is not None]
+    return statistics.median(xs) if xs else None
 
 
 #: a model "learns" a task when its median coarse score over seeds at the task's first scale (or
@@ -480,20 +485,16 @@ def learned_summary(records: list[dict[str, Any]]) -> list[str]:
         first = cols[0] if cols else None
         ranked = sorted(rows.values(), key=lambda rs: rank_key(rs, first))
 
-        def med(rs: list[dict[str, Any]], col: tuple[str, int]) -> float | None:
-            xs = [s["coarse"] for r in rs for s in r["scores"] if s.get(col[0]) == col[1] and s["coarse"] is not None]
-            return statistics.median(xs) if xs else None
-
         def describe(rs: list[dict[str, Any]]) -> str:
-            per = " / ".join("–" if (v := med(rs, c)) is None else _pct(v) for c in cols)
+            per = " / ".join("–" if (v := median_at(rs, c)) is None else _pct(v) for c in cols)
             return f"{rs[0]['model']} {per} ({_med([r['train_wall_s'] for r in rs])} s)"
 
-        learned = [rs for rs in ranked if first and (v := med(rs, first)) is not None and v >= LEARNED_COARSE]
+        learned = [rs for rs in ranked if first and (v := median_at(rs, first)) is not None and v >= LEARNED_COARSE]
         scales = " / ".join(f"{c[1]}x" if c[0] == "scale" else f"L={c[1]}" for c in cols)
         if learned:
             text = "; ".join(describe(rs) for rs in learned)
         else:
-            best = next((rs for rs in ranked if first and med(rs, first) is not None), None)
+            best = next((rs for rs in ranked if first and median_at(rs, first) is not None), None)
             fine = [s["fine"] for r in best for s in r["scores"] if s.get(first[0]) == first[1]] if best else []
             text = "none" + (f" (closest: {describe(best)}, fine {_pct_med(fine)}% at "
                              f"{scales.split(' / ')[0]})" if best else "")
