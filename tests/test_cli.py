@@ -235,6 +235,10 @@ def test_table_bench_tabulates_scalars_and_points_to_nested_details(capsys, tmp_
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert "| fast_ms | 12.35 |" in text and "| speedup | 3 |" in text
     assert "| nuclear |" not in text and "Per-variant details (nuclear): `results/bench/toy.json`" in text
+    assert "## toy\n" in text and " on cuda" not in text
+    (res / "toy-cuda.json").write_text(json.dumps({**rec, "figures": {**rec["figures"], "device": "cuda"}}))
+    assert _run(capsys, "table", "bench", "--set", f"records={res}", "--out", str(tmp_path))[0] == 0
+    assert "## toy on cuda\n" in (tmp_path / "BENCHMARKS.md").read_text()
     (res / "bad.json").write_text("[1, 2]")
     code, _, err = _run(capsys, "table", "bench", "--set", f"records={res}", "--out", str(tmp_path))
     _one_line_error(code, err, "bad.json", "not a benchmark record")

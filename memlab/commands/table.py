@@ -83,7 +83,8 @@ def render_benchmarks(results: Path, output: Path) -> Path:
         except (ValueError, UnicodeDecodeError):
             raise MemlabError(f"{p} is not a benchmark record (JSON with name and figures)") from None
         m = rec.get("machine") if isinstance(rec.get("machine"), dict) else {}
-        lines += [f"## {rec['name']}", "",
+        dev = rec["figures"].get("device", "cpu")
+        lines += [f"## {rec['name']}" + ("" if dev == "cpu" else f" on {dev}"), "",
                   f"- command: `{rec.get('command')}`",
                   f"- machine: {m.get('cpu', m.get('processor'))}, {m.get('cpus')} CPUs, {m.get('threads')} torch "
                   f"thread(s){', GPU ' + m['gpu'] if m.get('gpu') else ''}; torch {m.get('torch')}, Python {m.get('python')}",
