@@ -82,11 +82,11 @@ def check_hops(hops) -> None:
     check_range("model.hops", hops, 1, 64)
 
 
-def pe_weights(j: Tensor, J: Tensor, d: int) -> Tensor:
+def pe_weights(j: Tensor, J: Tensor, d: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """l_kj = (1 − j/J) − (k/d)(1 − 2j/J) per token: j, J (...) word position (1-based) and
-    sentence length -> (..., d); equals ``position_encoding(J, d)[j − 1]``."""
-    r = (j.float() / J.clamp(min=1).float()).unsqueeze(-1)  # (..., 1)
-    k = torch.arange(1, d + 1, device=j.device, dtype=torch.float32) / d  # (d,)
+    sentence length -> (..., d) in ``dtype`` (the model's); equals ``position_encoding(J, d)[j − 1]``."""
+    r = (j.to(dtype) / J.clamp(min=1).to(dtype)).unsqueeze(-1)  # (..., 1)
+    k = torch.arange(1, d + 1, device=j.device, dtype=dtype) / d  # (d,)
     return (1 - r) - k * (1 - 2 * r)  # (..., d)
 
 
@@ -198,8 +198,9 @@ class MemN2N(SequenceModel):
         T, B = tokens.shape
         sent = Sentences(tokens, batch.n_input, cfg.sentence_end, cfg.question_end, cfg.memory_size,
                          pad=cfg.empty_slots)
-        l = (pe_weights(sent.j, sent.J, cfg.embed) if cfg.encoding == "pe"
-             else torch.ones(T, B, cfg.embed, device=tokens.device))  # (T, B, d)
+        dtype = self.answer_pos.dtype  # the model's (float64 after ``.double()``)
+        l = (pe_weights(sent.j, sent.J, cfg.embed, dtype) if cfg.encoding == "pe"
+             else torch.ones(T, B, cfg.embed, device=tokens.device, dtype=dtype))  # (T, B, d)
         t_idx = time_index(sent, cfg.random_noise if self.training else 0.0, cfg.memory_size)
         return sent, l, t_idx
 

@@ -286,7 +286,9 @@ class SymbolicTask(Task):
     def loss(self, outputs: Tensor, batch: Batch) -> Tensor:
         """Mean negative log-likelihood per response symbol. ``outputs``: (T, B, n_tokens) logits."""
         logits = outputs[batch.mask]  # (N, n_tokens)
-        return F.cross_entropy(logits.float(), batch.targets[batch.mask])
+        if logits.dtype not in (torch.float32, torch.float64):
+            logits = logits.float()  # half precision is scored in float32; float64 stays float64
+        return F.cross_entropy(logits, batch.targets[batch.mask])
 
     def predict(self, outputs: Tensor) -> Tensor:
         """Argmax tokens (T, B)."""
