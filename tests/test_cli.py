@@ -239,6 +239,9 @@ def test_table_bench_tabulates_scalars_and_points_to_nested_details(capsys, tmp_
     (res / "toy-cuda.json").write_text(json.dumps({**rec, "figures": {**rec["figures"], "device": "cuda"}}))
     assert _run(capsys, "table", "bench", "--set", f"records={res}", "--out", str(tmp_path))[0] == 0
     assert "## toy on cuda\n" in (tmp_path / "BENCHMARKS.md").read_text()
+    (res / "toy-cuda.json").write_text(json.dumps(rec))  # an older record: the file name tells the device
+    assert _run(capsys, "table", "bench", "--set", f"records={res}", "--out", str(tmp_path))[0] == 0
+    assert "## toy on cuda\n" in (tmp_path / "BENCHMARKS.md").read_text()
     (res / "bad.json").write_text("[1, 2]")
     code, _, err = _run(capsys, "table", "bench", "--set", f"records={res}", "--out", str(tmp_path))
     _one_line_error(code, err, "bad.json", "not a benchmark record")

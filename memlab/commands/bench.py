@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
     t0 = time.perf_counter()
     figures = mod.run(quick=args.quick, device=args.device)
-    rec = {"name": args.name, "figures": figures, "machine": machine_info(), "quick": args.quick,
+    rec = {"name": args.name, "device": args.device, "figures": figures, "machine": machine_info(), "quick": args.quick,
            "command": f"memlab bench {args.name}" + (" --quick" if args.quick else "") +
                       (f" --device {args.device}" if args.device != "cpu" else ""),
            "wall_s": round(time.perf_counter() - t0, 1)}

@@ -83,7 +83,8 @@ def render_benchmarks(results: Path, output: Path) -> Path:
         except (ValueError, UnicodeDecodeError):
             raise MemlabError(f"{p} is not a benchmark record (JSON with name and figures)") from None
         m = rec.get("machine") if isinstance(rec.get("machine"), dict) else {}
-        dev = rec["figures"].get("device", "cpu")
+        # the device: the record's (newer records), its figures', or the file name's suffix (``NAME-cuda.json``)
+        dev = rec.get("device") or rec["figures"].get("device") or (p.stem[len(rec["name"]) + 1:] or "cpu")
         lines += [f"## {rec['name']}" + ("" if dev == "cpu" else f" on {dev}"), "",
                   f"- command: `{rec.get('command')}`",
                   f"- machine: {m.get('cpu', m.get('processor'))}, {m.get('cpus')} CPUs, {m.get('threads')} torch "
