@@ -8,21 +8,14 @@ memory it drives. Shapes: B batch, I input size, H hidden size.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from memlab.core.errors import ConfigError, check_range
+from memlab.core.errors import check_range
 from memlab.core.interfaces import MemoryCore
-
-
-def check_finite(name: str, value: float) -> None:
-    """ConfigError unless ``value`` is a finite number (NaN and ±inf pass every range check)."""
-    if not math.isfinite(value):
-        raise ConfigError(f"{name}={value!r} is not allowed; expected a finite number")
 
 
 class FFState(NamedTuple):
@@ -39,8 +32,7 @@ class FeedForwardConfig:
     def validate(self) -> None:
         check_range("input_size", self.input_size, 1)
         check_range("hidden_size", self.hidden_size, 1)
-        check_range("init_scale", self.init_scale, 0.0)
-        check_finite("init_scale", self.init_scale)
+        check_range("init_scale", self.init_scale, 0.0)  # finite too (check_range checks)
 
 
 class FeedForwardCore(MemoryCore):

@@ -17,7 +17,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from memlab.controllers.feedforward import check_finite
 from memlab.core.errors import check_range
 from memlab.core.interfaces import MemoryCore, run_core
 
@@ -48,8 +47,7 @@ class GRUConfig:
     def validate(self) -> None:
         check_range("input_size", self.input_size, 1)
         check_range("hidden_size", self.hidden_size, 1)
-        check_range("init_scale", self.init_scale, 0.0)
-        check_finite("init_scale", self.init_scale)
+        check_range("init_scale", self.init_scale, 0.0)  # finite too (check_range checks)
 
 
 class GRUCore(MemoryCore):

@@ -42,8 +42,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from memlab.core.errors import ConfigError, check_range
-from memlab.controllers.feedforward import check_finite
+from memlab.core.errors import ConfigError, check_finite, check_range
 from memlab.core.interfaces import MemoryCore, run_core
 
 
@@ -123,7 +122,6 @@ class LSTMCoreConfig:
                 check_finite(name, getattr(self, name))
         check_range("init_scale", self.init_scale, 0.0)
         check_finite("forget_bias", self.forget_bias)
-        check_finite("init_scale", self.init_scale)
 
 
 class LSTMCore(MemoryCore):
