@@ -461,7 +461,9 @@ def _build_cases(root: Path) -> list[tuple[list, typing.Callable[..., list[str]]
         (_product(["batches", "batch_size"], ["0", "1000000000", *BAD_INTS]),
          lambda t: ["eval", good, "--set", f"{t[0]}={t[1]}"]),
         (["nope=1", "length=3", "batches"], lambda v: ["eval", good, "--set", v]),
-        (["", "first", "BEST", "best.pt"], lambda v: ["eval", good, "--checkpoint", v]),
+        (["", "first", "BEST", "best.pt", "best0x", "bestx", "best4", "best1001x", "best\u0664x", "best-1x",
+          "best4x"],  # best4x: the run tracked no scale, so it kept no best4x.pt
+         lambda v: ["eval", good, "--checkpoint", v]),
         (files, lambda v: ["eval", good, "--set", "batches=1", "--out", v]),
         # plot
         (bad_runs, lambda v: ["plot", v, "--out", out]),

@@ -31,13 +31,23 @@ class EvalSettings:
         check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
 
 
+def checkpoint_name(value: str) -> str:
+    """argparse type of --checkpoint: best, last or bestKx (a one-line usage error otherwise)."""
+    from memlab.core.io import CHECKPOINTS, is_tracked_checkpoint
+
+    if value in CHECKPOINTS or is_tracked_checkpoint(value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is not allowed; choose best, last or bestKx (e.g. best4x)")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--scales", help="comma-separated scales n >= 1 (default 1,2)")
     g.add_argument("--lengths", help="comma-separated exact lengths or ranges lo-hi, e.g. 20,40,1-20")
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"],
-                   help="best (falls back to last when a run has no best.pt) or last")
+    p.add_argument("--checkpoint", default="best", type=checkpoint_name,
+                   help="best (falls back to last when a run has no best.pt), last, or bestKx (a run trained "
+                        "with train.track_scales=K: its best periodic test at scale K)")
     add_set(p, "batches=N (default 100 with --scales, 20 with --lengths), batch_size=N (default 32)")
     add_out(p, None, "append the records to DIR/evals.jsonl instead of RUN/evals.jsonl (the run folders are left as they are)")
     p.add_argument("--device", type=device_type, default="cpu", help="cpu, cuda, cuda:N or auto")

@@ -191,6 +191,19 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
 CODE_PATHS = ("memlab", "benchmarks", "pyproject.toml")
 
 
+#: checkpoints every run folder may hold (``checkpoints/NAME.pt``); see ``is_tracked_checkpoint`` for ``bestKx``
+CHECKPOINTS = ("best", "last")
+
+
+def is_tracked_checkpoint(name: object) -> bool:
+    """Whether ``name`` is ``bestKx`` (K a scale 1..1000): a run trained with ``train.track_scales``
+    keeps the weights of its best periodic test at scale K as ``checkpoints/bestKx.pt``."""
+    if not isinstance(name, str) or not (name.startswith("best") and name.endswith("x")):
+        return False
+    k = name[4:-1]
+    return k.isascii() and k.isdigit() and not k.startswith("0") and int(k) <= 1000
+
+
 def portable_path(path: str | os.PathLike) -> str:
     """``path`` as a record should name it: relative to the working folder when it lies under it
     (records made in a scratch clone then name ``runs/...``, not the clone's absolute path),

@@ -18,11 +18,9 @@ import torch
 from torch import nn
 
 from memlab.core.errors import ConfigError, MemlabError
-from memlab.core.io import safe_torch_load
+from memlab.core.io import CHECKPOINTS, is_tracked_checkpoint, safe_torch_load
 from memlab.tasks.base import Task
 from memlab.training.config import RunConfig, TrainConfig, read_run_config
-
-CHECKPOINTS = ("best", "last")
 
 
 @dataclass
@@ -75,14 +73,15 @@ def load_model_weights(model: nn.Module, path: str | Path, device: torch.device 
 
 def checkpoint_path(run_dir: str | Path, checkpoint: str = "best") -> Path:
     """The file ``checkpoint`` (best or last) of ``run_dir`` resolves to (best falls back to last)."""
-    if checkpoint not in CHECKPOINTS:
-        raise ConfigError(f"checkpoint={checkpoint!r} is not allowed; choose one of {', '.join(CHECKPOINTS)}")
+    if checkpoint not in CHECKPOINTS and not is_tracked_checkpoint(checkpoint):
+        raise ConfigError(f"checkpoint={checkpoint!r} is not allowed; choose one of {', '.join(CHECKPOINTS)} "
+                          "or bestKx (the best periodic test at tracked scale K, e.g. best4x)")
     ckpt_dir = Path(run_dir) / "checkpoints"
     path = ckpt_dir / f"{checkpoint}.pt"
     if checkpoint == "best" and not path.exists():
         path = ckpt_dir / "last.pt"
     if not path.exists():
-        looked = "best.pt or last.pt" if checkpoint == "best" else "last.pt"
+        looked = "best.pt or last.pt" if checkpoint == "best" else f"{checkpoint}.pt"
         raise MemlabError(f"run {run_dir} has no checkpoint to load (looked for {looked} in {ckpt_dir})")
     return path
 

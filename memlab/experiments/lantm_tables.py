@@ -78,8 +78,11 @@ class LantmTablesConfig:
     #: the checkpoint each cell is evaluated at: ``best`` (best periodic test score; the first
     #: epoch to reach it when later ones tie, so a run trained on past 100% keeps its first) or
     #: ``last`` (the trained model as training left it; with ``continue_done``, e.g. after
-    #: ``train.target_coarse=2``, which trains on past the periodic test's target)
-    checkpoint: Literal["best", "last"] = "best"
+    #: ``train.target_coarse=2``, which trains on past the periodic test's target) or
+    #: ``per-scale`` (seed 004: "the best test scores are tabulated": each scale at the weights of
+    #: its own best periodic test, ``best{k}x.pt`` of a run trained with ``train.track_scales``;
+    #: scales not tracked at ``best.pt``). Each record names the checkpoint it evaluated.
+    checkpoint: Literal["best", "last", "per-scale"] = "best"
     model: dict = field(default_factory=dict)
     task: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
@@ -114,6 +117,18 @@ class LantmTablesConfig:
             if preset not in allowed:
                 raise ConfigError(f"model.preset={preset!r} is not allowed; choose one of {', '.join(allowed)} "
                                   f"(LANTM: {', '.join(PROFILE_OF_PRESET)}; LSTM: {', '.join(LSTM_PRESETS)})")
+
+
+def checkpoints_of_scales(run_dir: Path, scales: list[int], rule: str) -> dict[str, list[int]]:
+    """Which checkpoint evaluates which scales: all at ``best`` or ``last``; with ``per-scale``
+    each scale k at ``best{k}x`` where the run kept one (``train.track_scales``), else at ``best``."""
+    if rule != "per-scale":
+        return {rule: list(scales)}
+    out: dict[str, list[int]] = {}
+    for k in scales:
+        name = f"best{k}x" if (Path(run_dir) / "checkpoints" / f"best{k}x.pt").exists() else "best"
+        out.setdefault(name, []).append(k)
+    return out
 
 
 def eval_scales(model: str, task: str) -> list[int]:
@@ -469,7 +484,7 @@ class LantmTables(Experiment):
 
     def units(self, cfg: LantmTablesConfig) -> list[Unit]:
         again = (f"+continue@{cfg.max_epochs}" if cfg.continue_done else "") + \
-            ("+eval@last" if cfg.checkpoint == "last" else "")
+            ("" if cfg.checkpoint == "best" else f"+eval@{cfg.checkpoint}")
         out = []
         for t in cfg.tasks:
             for m in cfg.models:
@@ -517,8 +532,10 @@ class LantmTables(Experiment):
         summary = json.loads(summary_path.read_text())
         config = json.loads((run_dir / "config.json").read_text())
         t1 = time.perf_counter()
-        recs = evaluate_run(run_dir, eval_scales(model, task), batches=cfg.eval_batches, device=ctx.device,
-                            checkpoint=cfg.checkpoint, progress=ctx.progress)
+        recs = []
+        for ckpt, scales in checkpoints_of_scales(run_dir, eval_scales(model, task), cfg.checkpoint).items():
+            recs += evaluate_run(run_dir, scales, batches=cfg.eval_batches, device=ctx.device, checkpoint=ckpt,
+                                 progress=ctx.progress)
         tr = config.get("train") or {}
         for r in recs:
             ep_s = str(r.get("checkpoint", "")).partition("@")[2]

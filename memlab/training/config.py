@@ -45,7 +45,8 @@ class TrainConfig:
                       k >= 1 (seed 004 Table 4: 1 = the training lengths, k = (k-1)m+1..km)
     track_scales:     scales k (as ``select_scale``) also tested at every periodic test, without
                       choosing anything: the scores go to metrics.jsonl as ``test{k}x_fine`` and
-                      ``test{k}x_coarse`` (how length generalisation moves during training)
+                      ``test{k}x_coarse`` (how length generalisation moves during training), and
+                      the weights of each scale's best periodic test are kept as ``best{k}x.pt``
     on_explosion:     ``log``: a loss explosion is an event only; ``restore``: the epoch counts as bad,
                       the rate halves and the last good checkpoint is restored (as after non-finite
                       steps; ``max_restores`` in a row end the run as ``diverged``)

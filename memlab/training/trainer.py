@@ -139,6 +139,7 @@ class Trainer:
         self.best_train_error = math.inf
         self.since_best = 0
         self.best_test: dict[str, Any] = {}
+        self.best_track: dict[str, dict[str, Any]] = {}  # "k" -> best periodic score at tracked scale k
         self.nonfinite_streak = 0
         self.restores_since_good = 0
         self.recent_losses: list[float] = []  # the last LOSS_WINDOW step losses that did not explode
@@ -178,6 +179,7 @@ class Trainer:
             "best_train_error": self.best_train_error,
             "since_best": self.since_best,
             "best_test": dict(self.best_test),
+            "best_track": {k: dict(v) for k, v in self.best_track.items()},
             "elapsed": self.elapsed,
             "sequences_seen": self.sequences_seen,
             "nonfinite_streak": self.nonfinite_streak,
@@ -207,6 +209,7 @@ class Trainer:
         self.best_train_error = float(state.get("best_train_error", math.inf))
         self.since_best = int(state.get("since_best", 0))
         self.best_test = dict(state.get("best_test", {}))
+        self.best_track = {str(k): dict(v) for k, v in (state.get("best_track") or {}).items()}
         self.elapsed = float(state.get("elapsed", 0.0))
         self.sequences_seen = int(state.get("sequences_seen", 0))
         self.nonfinite_streak = int(state.get("nonfinite_streak", 0))
@@ -225,6 +228,16 @@ class Trainer:
             return True
         atomic_torch_save(self.ckpt_dir / "last.pt", self.state_dict())
         return True
+
+    def _keep_best_tracked(self, k: int, score) -> None:
+        """Keep ``best{k}x.pt``: the weights of the best periodic test at tracked scale k so far
+        (coarse, then fine; the first epoch to reach a tie), as ``best.pt`` is for the selecting test."""
+        best = self.best_track.get(str(k))
+        if not self.state_good or (best and (score.coarse, score.fine) <= (best["coarse"], best["fine"])):
+            return
+        self.best_track[str(k)] = {"epoch": self.epoch, "fine": score.fine, "coarse": score.coarse}
+        if self.ckpt_dir is not None:
+            atomic_torch_save(self.ckpt_dir / f"best{k}x.pt", {"model": self.model.state_dict(), "epoch": self.epoch})
 
     def _last_good(self) -> dict[str, Any] | None:
         if self.ckpt_dir is None:
@@ -462,6 +475,7 @@ class Trainer:
                     for k, (lo, hi) in self.track:
                         tk = self.evaluate(lo, hi, cfg.eval_batches, salt=self.epoch * 1009 + k)
                         rec.update({f"test{k}x_fine": tk.fine, f"test{k}x_coarse": tk.coarse})
+                        self._keep_best_tracked(k, tk)
                     if self.state_good and not self.best_test or (test.coarse, test.fine) > (self.best_test["coarse"], self.best_test["fine"]):
                         self.best_test = {"epoch": self.epoch, "fine": test.fine, "coarse": test.coarse}
                         if self.ckpt_dir is not None:
@@ -514,6 +528,7 @@ class Trainer:
             "lr": self.lr,
             "best_train_error": self.best_train_error,
             "best_test": self.best_test,
+            **({"best_track": self.best_track} if self.best_track else {}),
             "stop_reason": self.stop_reason,
             "nonfinite_events": sum(1 for e in self.events if e["event"] == "nonfinite"),
             "restores": sum(1 for e in self.events if e["event"] == "restored"),

@@ -53,6 +53,22 @@ def test_best_falls_back_to_last_only_when_there_is_no_best(run, tmp_path):
         load_run(run[0], "newest")
 
 
+def test_tracked_scale_checkpoints_load_and_are_named(tmp_path):
+    """A run trained with train.track_scales keeps best{k}x.pt; load_run and checkpoint_path take
+    bestKx, and a bestKx the run did not keep is one line naming the file it looked for."""
+    from memlab.evaluation import checkpoint_path
+
+    over = {**TINY, "train": {**TINY["train"], "track_scales": [2], "max_epochs": 3}}
+    s = train_run("lstm", "copy", over, seed=1, out=tmp_path, name="t", progress=False)
+    r = load_run(tmp_path / "t", "best2x")
+    assert r.checkpoint_path.name == "best2x.pt" and r.epoch == s["best_track"]["2"]["epoch"]
+    with pytest.raises(MemlabError, match=r"has no checkpoint to load \(looked for best3x.pt in"):
+        checkpoint_path(tmp_path / "t", "best3x")
+    for bad in ("best0x", "bestx", "best2", "best1001x"):
+        with pytest.raises(ConfigError, match="or bestKx"):
+            checkpoint_path(tmp_path / "t", bad)
+
+
 @pytest.mark.parametrize("text, match", [
     ("null", "must be a JSON object"),
     ("[]", "must be a JSON object"),

@@ -42,6 +42,8 @@ def test_units_and_old_records():
     assert [u.key for u in EXPERIMENT.units(again)] == ["lstm-copy-s0@paper+continue@50"]
     last = EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), continue_done=True, max_epochs=50, checkpoint="last")
     assert [u.key for u in EXPERIMENT.units(last)] == ["lstm-copy-s0@paper+continue@50+eval@last"]
+    per = EXPERIMENT.config_cls(tasks=("copy",), models=("lstm",), checkpoint="per-scale")
+    assert [u.key for u in EXPERIMENT.units(per)] == ["lstm-copy-s0@paper+eval@per-scale"]
     assert eval_scales("lantm-invnorm", "copy") == [1, 2, 4, 5] and eval_scales("lstm", "copy") == [1, 2]
 
 
@@ -70,6 +72,15 @@ def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
     again = [r for r in rows if r["unit"].endswith("+continue@3+eval@last")]
     assert [r["scale"] for r in again] == [1, 2] and all(r["checkpoint"] == "last.pt@3" for r in again)
     assert again[0]["epochs"] == 3 and again[0]["run_id"] == rows[0]["run_id"]
+    # seed 004's "best test scores": each scale at its own best periodic test (train.track_scales)
+    assert main(argv + ["--set", "continue_done=true", "max_epochs=4", "checkpoint=per-scale",
+                        "train.track_scales=2"]) == 0
+    rows = [json.loads(l) for l in (tmp_path / "res" / "records.jsonl").read_text().splitlines()]
+    per = {r["scale"]: r for r in rows if r["unit"].endswith("+continue@4+eval@per-scale")}
+    kept = json.loads((tmp_path / "runs" / rows[0]["run_id"] / "summary.json").read_text())["best_track"]
+    assert per[2]["checkpoint"] == f"best2x.pt@{kept['2']['epoch']}" and kept["2"]["epoch"] in (3, 4)
+    assert per[1]["checkpoint"].startswith("best.pt@") and per[1]["run_id"] == rows[0]["run_id"]
+    assert per[2]["checkpoint_epoch"] == kept["2"]["epoch"]
     capsys.readouterr()
     assert main(argv + ["--set", "checkpoint=first"]) == 2
     assert "checkpoint" in capsys.readouterr().err

@@ -166,6 +166,41 @@ def test_track_scales_test_more_scales_and_choose_nothing(monkeypatch):
         Trainer(build_model("lstm", task.spec, overrides=MODEL), task, TrainConfig(track_scales=(600,)), progress=False)
 
 
+def test_track_scales_keep_each_scales_best_checkpoint(tmp_path, monkeypatch):
+    """A tracked scale's best periodic test (coarse, then fine; the first epoch of a tie) keeps its
+    weights as best{k}x.pt, survives a resume, and is in the summary; scores are scripted so the
+    best epoch is known: 2x peaks at epoch 2, 3x at epoch 1 and again (a tie) at epoch 3."""
+    from types import SimpleNamespace
+
+    from memlab.core.io import safe_torch_load
+
+    script = {2: [(0.5, 0.1), (0.9, 0.2), (0.9, 0.2), (0.1, 0.0)], 3: [(0.7, 0.0), (0.2, 0.0), (0.7, 0.0), (0.1, 0.0)]}
+    tr = _trainer(run_dir=tmp_path, eval_every=1, max_epochs=3, track_scales=(2, 3))
+    orig = tr.evaluate
+
+    def scripted(lo, hi, batches, salt=0):
+        k = {(5, 8): 2, (9, 12): 3}.get((lo, hi))
+        if k is None:
+            return orig(lo, hi, batches, salt=salt)
+        fine, coarse = script[k][tr.epoch - 1]
+        return SimpleNamespace(fine=fine, coarse=coarse)
+
+    monkeypatch.setattr(tr, "evaluate", scripted)
+    summary = tr.fit()
+    assert {k: v["epoch"] for k, v in summary["best_track"].items()} == {"2": 2, "3": 1}
+    assert safe_torch_load(tmp_path / "checkpoints" / "best2x.pt")["epoch"] == 2
+    assert safe_torch_load(tmp_path / "checkpoints" / "best3x.pt")["epoch"] == 1
+    # resumed for one more epoch: the kept bests come back from last.pt and a worse score changes nothing
+    again = _trainer(run_dir=tmp_path, eval_every=1, max_epochs=4, track_scales=(2, 3))
+    assert again.resume() and again.best_track == summary["best_track"]
+    monkeypatch.setattr(again, "evaluate", lambda lo, hi, b, salt=0: scripted(lo, hi, b, salt) if (lo, hi) != (5, 6)
+                        else orig(lo, hi, b, salt=salt))
+    tr = again
+    assert {k: v["epoch"] for k, v in again.fit()["best_track"].items()} == {"2": 2, "3": 1}
+    assert safe_torch_load(tmp_path / "checkpoints" / "best3x.pt")["epoch"] == 1
+    assert "best_track" not in _trainer(eval_every=1, max_epochs=1).fit()  # nothing tracked, nothing kept
+
+
 @pytest.mark.parametrize("key, value", [("track_scales", (0,)), ("track_scales", (10**6,)), ("lr_decay", 0), ("lr_decay", 1.5), ("lr_decay", "nan"), ("clip_value", -1),
                                         ("clip_value", "inf"), ("momentum", 1), ("adam_beta1", 1.0),
                                         ("explosion_factor", 0.5), ("max_restores", 0), ("lr_decay_every", -1),
