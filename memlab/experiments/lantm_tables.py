@@ -204,8 +204,19 @@ def record_readings(records: list[dict]) -> dict[int, str]:
     for r in records:
         rd = r.get("reading")
         split = rd and len(prints[(r["model"], r["task"], rd)]) > 1
-        out[id(r)] = UNRECORDED if not rd else (f"{rd} [{_fingerprint(r)}]" if split else rd)
+        out[id(r)] = (UNRECORDED if not rd else (f"{rd} [{_fingerprint(r)}]" if split else rd)) + _rule_label(r)
     return out
+
+
+#: how a record's checkpoint was chosen (the ``checkpoint`` setting, from its unit) -> its label's suffix
+CHECKPOINT_RULES = {"best": "", "last": " @last", "per-scale": " @best-per-scale"}
+
+
+def _rule_label(record: dict) -> str:
+    """`` @last`` or `` @best-per-scale`` after a reading evaluated by that rule; nothing for ``best``
+    (the default, and every record from before the setting). Rows never pool rules."""
+    _, sep, rule = str(record.get("unit") or "").rpartition("+eval@")
+    return CHECKPOINT_RULES.get(rule, f" @{rule}") if sep else ""
 
 
 # --------------------------------------------------------------------------- the leaderboard's LSTM cells
@@ -398,7 +409,11 @@ def render_tables(records: list[dict], leaderboard: list[dict] | None = None, no
              "budget of N seconds (checked between epochs, so a slow first epoch runs over it), scored on the "
              "leaderboard's own, smaller test sample; the status of seeds whose cell is not `done` follows the "
              "label (`timeout`: the budget ran out before test coarse reached the leaderboard's target). "
-             "These are budget-limited runs, so the last section (cells short of the paper) leaves them out.", "",
+             "These are budget-limited runs, so the last section (cells short of the paper) leaves them out. "
+             "The checkpoint a row is scored at follows its reading: none, the best periodic test (at the 2x "
+             "lengths; the first epoch to reach a tie); `@last`, the last checkpoint; `@best-per-scale`, each "
+             "scale at the best periodic test at that scale (seed 004's \"best test scores\"; `train.track_scales`), "
+             "other scales at the best one. Each record names its checkpoint and epoch.", "",
              "## Table 3: 1x and 2x the training lengths", "",
              "| task | model | reading | seeds | 1x coarse | 1x fine | 2x coarse | 2x fine | paper 1x coarse | "
              "paper 1x fine | paper 2x coarse | paper 2x fine | epochs | train time |",

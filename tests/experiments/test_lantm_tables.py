@@ -24,6 +24,20 @@ def test_one_seed_shows_its_numbers():
     assert "| copy | lstm |  |  |  |  |  |  | 58% | 97% | 0% | 52% |  |  |" in md  # not run: blank
 
 
+def test_rows_never_pool_checkpoint_rules():
+    """One run scored at its best, its last and its per-scale checkpoints gives three rows, each
+    seed's newest record within its rule; records from before the setting count as best."""
+    u = "lantm-invnorm-copy-s0@reproduce"
+    recs = [rec(0, 1.0, 1.0, scale=4, reading="reproduce", unit=u),
+            rec(0, 0.25, 0.5, scale=4, reading="reproduce", unit=u + "+continue@1000+eval@last"),
+            rec(0, 0.75, 0.9, scale=4, reading="reproduce", unit=u + "+eval@per-scale"),
+            rec(1, 0.5, 0.5, scale=4, reading="reproduce")]  # no unit: scored at best
+    md = render_tables(recs)
+    assert "| copy | 4x | reproduce | 193–256 | 2 | 75.0% [50.0%–100.0%] |" in md
+    assert "| copy | 4x | reproduce @last | 193–256 | 1 | 25.0% | 50.0% |" in md
+    assert "| copy | 4x | reproduce @best-per-scale | 193–256 | 1 | 75.0% | 90.0% |" in md
+
+
 def test_seeds_give_the_median_and_the_worst_and_best():
     recs = [rec(0, 0.2, 0.5, epochs=100, train_elapsed_s=60.0), rec(1, 1.0, 1.0, epochs=300, train_elapsed_s=180.0),
             rec(2, 0.6, 0.9, epochs=200, train_elapsed_s=120.0),
