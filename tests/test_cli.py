@@ -469,7 +469,8 @@ def _build_cases(root: Path) -> list[tuple[list, typing.Callable[..., list[str]]
         (bad_runs, lambda v: ["plot", v, "--out", out]),
         (_product(["length", "seed"], ["100000000", *BAD_INTS]) + [("length", "0")],
          lambda t: ["plot", good, "--out", out, "--set", f"{t[0]}={t[1]}"]),
-        (["checkpoint=first", "checkpoint=", "nope=1", "length"], lambda v: ["plot", good, "--out", out, "--set", v]),
+        (["checkpoint=first", "checkpoint=", "checkpoint=best0x", "checkpoint=best4x", "nope=1", "length"],
+         lambda v: ["plot", good, "--out", out, "--set", v]),
         (files, lambda v: ["plot", good, "--out", v]),
         # table
         (BAD_TEXT, lambda v: ["table", v]),

@@ -11,7 +11,7 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from memlab.commands._common import MAX_LENGTH, MAX_SEED, add_out, add_set, device_type
 from memlab.experiments import EXPERIMENTS
@@ -26,19 +26,23 @@ class TraceSettings:
 
     length: int = 20
     seed: int = 0
-    checkpoint: Literal["best", "last"] = "best"
+    checkpoint: str = "best"  # best | last | bestKx (a run trained with train.track_scales=K)
 
     def validate(self) -> None:
         from memlab.commands._common import check_int
+        from memlab.core.errors import ConfigError
+        from memlab.core.io import CHECKPOINTS, is_tracked_checkpoint
 
         check_int("length", self.length, 1, MAX_LENGTH)
         check_int("seed", self.seed, 0, MAX_SEED)
+        if self.checkpoint not in CHECKPOINTS and not is_tracked_checkpoint(self.checkpoint):
+            raise ConfigError(f"checkpoint={self.checkpoint!r} is not allowed; choose best, last or bestKx (e.g. best4x)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("item", metavar="EXPERIMENT|RUN",
                    help="an experiment (" + ", ".join(EXPERIMENTS) + ") or a run folder")
-    add_set(p, "RUN: length=N (default 20) seed=N (default 0) checkpoint=best|last; EXPERIMENT: its config keys")
+    add_set(p, "RUN: length=N (default 20) seed=N (default 0) checkpoint=best|last|bestKx; EXPERIMENT: its config keys")
     add_out(p, None, "folder of the figures (default: the experiment's results folder, or the run folder)")
     p.add_argument("--device", type=device_type, default="cpu", help="cpu, cuda, cuda:N or auto")
 
