@@ -472,8 +472,8 @@ class Trainer:
                     rec.update(test_fine=test.fine, test_coarse=test.coarse)
                     if cfg.select_scale:
                         rec["test_scale"] = cfg.select_scale
-                    for k, (lo, hi) in self.track:
-                        tk = self.evaluate(lo, hi, cfg.eval_batches, salt=self.epoch * 1009 + k)
+                    for k, (k_lo, k_hi) in self.track:  # not lo/hi: those are the training lengths
+                        tk = self.evaluate(k_lo, k_hi, cfg.eval_batches, salt=self.epoch * 1009 + k)
                         rec.update({f"test{k}x_fine": tk.fine, f"test{k}x_coarse": tk.coarse})
                         self._keep_best_tracked(k, tk)
                     if self.state_good and not self.best_test or (test.coarse, test.fine) > (self.best_test["coarse"], self.best_test["fine"]):

@@ -166,6 +166,19 @@ def test_track_scales_test_more_scales_and_choose_nothing(monkeypatch):
         Trainer(build_model("lstm", task.spec, overrides=MODEL), task, TrainConfig(track_scales=(600,)), progress=False)
 
 
+def test_track_scales_leave_the_training_lengths_alone():
+    """Regression: the tracked tests' lengths once leaked into training (a loop variable shared with
+    the training range), so after the first periodic test every batch was drawn at the last tracked
+    scale's lengths. Training batches stay in the task's training range whatever is tracked."""
+    tr = _trainer(eval_every=1, max_epochs=3, track_scales=(2, 3))
+    seen = []
+    orig = tr.train_step
+    tr.train_step = lambda b: seen.append((int(b.lengths.min()), int(b.lengths.max()))) or orig(b)
+    tr.fit()
+    lo, hi = tr.task.train_range
+    assert len(seen) == 9 and all(lo <= a and b <= hi for a, b in seen), seen
+
+
 def test_track_scales_keep_each_scales_best_checkpoint(tmp_path, monkeypatch):
     """A tracked scale's best periodic test (coarse, then fine; the first epoch of a tie) keeps its
     weights as best{k}x.pt, survives a resume, and is in the summary; scores are scripted so the
