@@ -33,9 +33,9 @@ class EvalSettings:
 
 def checkpoint_name(value: str) -> str:
     """argparse type of --checkpoint: best, last or bestKx (a one-line usage error otherwise)."""
-    from memlab.core.io import CHECKPOINTS, is_tracked_checkpoint
+    from memlab.core.io import is_checkpoint_name
 
-    if value in CHECKPOINTS or is_tracked_checkpoint(value):
+    if is_checkpoint_name(value):
         return value
     raise argparse.ArgumentTypeError(f"{value!r} is not allowed; choose best, last or bestKx (e.g. best4x)")
 

@@ -31,11 +31,11 @@ class TraceSettings:
     def validate(self) -> None:
         from memlab.commands._common import check_int
         from memlab.core.errors import ConfigError
-        from memlab.core.io import CHECKPOINTS, is_tracked_checkpoint
+        from memlab.core.io import is_checkpoint_name
 
         check_int("length", self.length, 1, MAX_LENGTH)
         check_int("seed", self.seed, 0, MAX_SEED)
-        if self.checkpoint not in CHECKPOINTS and not is_tracked_checkpoint(self.checkpoint):
+        if not is_checkpoint_name(self.checkpoint):
             raise ConfigError(f"checkpoint={self.checkpoint!r} is not allowed; choose best, last or bestKx (e.g. best4x)")
 
 

@@ -204,6 +204,11 @@ def is_tracked_checkpoint(name: object) -> bool:
     return k.isascii() and k.isdigit() and not k.startswith("0") and int(k) <= 1000
 
 
+def is_checkpoint_name(name: object) -> bool:
+    """Whether ``name`` names a run checkpoint: ``best``, ``last`` or ``bestKx``."""
+    return name in CHECKPOINTS or is_tracked_checkpoint(name)
+
+
 def portable_path(path: str | os.PathLike) -> str:
     """``path`` as a record should name it: relative to the working folder when it lies under it
     (records made in a scratch clone then name ``runs/...``, not the clone's absolute path),
