@@ -230,8 +230,8 @@ def _write_meta(exp: Experiment, out: Path, chash: str, cfg_dict: dict, invocati
     meta["experiment"] = exp.name
     meta["config"] = cfg_dict
     meta.setdefault("invocations", [])
-    if invocation:
-        meta["invocations"].append(invocation)
+    if invocation:  # each invocation keeps its own settings (hash-excluded ones differ between invocations)
+        meta["invocations"].append({**invocation, "config": invocation.get("config", cfg_dict)})
     meta["wall_seconds_total"] = sum(i.get("wall_seconds", 0.0) for i in meta["invocations"])
     meta["worker_cpu_seconds_total"] = sum(i.get("worker_cpu_seconds", 0.0) for i in meta["invocations"])
     atomic_write_json(path, meta)

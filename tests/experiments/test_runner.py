@@ -102,6 +102,8 @@ def test_resume_runs_only_the_units_not_recorded(tmp_path):
     assert len(calls(tmp_path)) == 7 and res["units_run"] == 0 and res["total"] == 15.0
     meta = json.loads((tmp_path / "toy.meta.json").read_text())
     assert [i["units"] for i in meta["invocations"]] == [3, 3]
+    # each invocation records its own settings, hash-excluded ones included
+    assert [i["config"]["fail_at"] for i in meta["invocations"]] == [3, ToyConfig().fail_at]
 
 
 def test_more_units_extend_a_finished_run(tmp_path):
