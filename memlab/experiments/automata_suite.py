@@ -191,7 +191,10 @@ def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> s
     from memlab.tasks.formal import AUTOMATA
 
     best = best_over_seeds(cell_scores(records, cfg.train_max))
-    models = [m for m in cfg.models if any(k[0] == m for k in best)] or sorted({k[0] for k in best})
+    # every model with records: the config's (the last invocation's) first, then the suite's order, then
+    # any other; a folder filled one model per invocation keeps them all
+    have = {k[0] for k in best}
+    models = list(dict.fromkeys(m for m in (*cfg.models, *SUITE_MODELS, *sorted(have)) if m in have))
     task_class = {r["task"]: r.get("automaton", "") for r in records}
     classes = [c for c in CLASS_ORDER if c in task_class.values()]
     max_len = max((r["length"] for r in records), default=0)

@@ -61,6 +61,18 @@ def test_suite_summary_by_class_on_hand_made_records():
     assert scores[("stack", "dyck", 0)]["id_n"] == 0
 
 
+def test_summary_shows_every_model_with_records_whatever_the_last_invocation_named():
+    """One model per invocation into one folder (the meta file keeps the last invocation's settings):
+    the tables still show every model that has records, the config's first, then the suite's order."""
+    from memlab.experiments.automata_suite import AutomataSuiteConfig, render_summary
+
+    recs = [_rec(m, "reverse-string", 0, 50, 0.5, 0.0, "dcf") for m in ("stack", "lstm", "stack-rnn")]
+    md = render_summary(AutomataSuiteConfig(models=("stack-rnn",), tasks=("reverse-string",), seeds=(0,)), recs)
+    rows = [l.split(" | ")[0] for l in md.splitlines() if l.startswith(("| lstm ", "| stack", "| dcf"))]
+    assert rows[:3] == ["| stack-rnn", "| lstm", "| stack"], rows
+    assert all(f"| dcf | reverse-string | {m} |" in md for m in ("stack", "lstm", "stack-rnn"))
+
+
 def test_eval_lengths_cover_every_training_length_whatever_the_stride():
     """A stride of 50 once scored only length 1 in distribution; every length <= train_max is scored."""
     from memlab.experiments.automata_suite import AutomataSuiteConfig, eval_lengths
