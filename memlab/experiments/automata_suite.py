@@ -203,7 +203,8 @@ def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> s
              f"{cfg.train_max}; scored at lengths up to {max_len}. Accuracy (%) = mean over the evaluated lengths "
              f"beyond {cfg.train_max} of the fine score (response symbols right, the end marker `<e>` included, so a "
              "one-symbol answer guessed at chance scores about 75%) / coarse score (sequences right) of the best "
-             "seed; a class's score is the mean over its tasks that ran. Train wall: seconds of training per cell "
+             "seed; a class's score is the mean over its tasks that ran, their number in brackets (models that ran "
+             "different tasks of a class are not compared on the same tasks). Train wall: seconds of training per cell "
              "(wall-time budget `max_time`; see the meta file for the machine's load).", "",
              "## By class (fine / coarse, out of distribution)", "",
              "| model | " + " | ".join(AUTOMATA.get(c, c) for c in classes) + " |",
@@ -213,7 +214,7 @@ def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> s
         for c in classes:
             vals = [best[(m, t)] for t in task_class if task_class[t] == c and (m, t) in best]
             row.append("–" if not vals else f"{_pct(statistics.fmean(v['ood_fine'] for v in vals))} / "
-                                             f"{_pct(statistics.fmean(v['ood_coarse'] for v in vals))}")
+                                             f"{_pct(statistics.fmean(v['ood_coarse'] for v in vals))} ({len(vals)})")
         lines.append(f"| {m} | " + " | ".join(row) + " |")
     lines += ["", "## By task", "",
               "| class | task | model | seeds | in-dist fine (lengths scored) | OOD fine | OOD coarse | train wall (s, median) |",

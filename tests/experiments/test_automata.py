@@ -55,8 +55,8 @@ def test_suite_summary_by_class_on_hand_made_records():
     best = best_over_seeds(scores)
     assert best[("stack", "reverse-string")]["ood_coarse"] == 0.5 and best[("stack", "reverse-string")]["seeds"] == 2
     md = render_summary(AutomataSuiteConfig(models=("lstm", "stack"), tasks=("parity",), seeds=(0,)), recs)
-    assert "| stack | – | 80.0 / 60.0 |" in md  # dcf: mean of 0.9 (reverse-string, best seed) and 0.7 (dyck)
-    assert "| lstm | 50.0 / 50.0 | – |" in md
+    assert "| stack | – | 80.0 / 60.0 (2) |" in md  # dcf: mean of 0.9 (reverse-string, best seed) and 0.7 (dyck)
+    assert "| lstm | 50.0 / 50.0 (1) | – |" in md
     assert "| dcf | reverse-string | stack | 2 | 100.0 (1) | 90.0 | 50.0 |" in md  # in-dist: 1 length scored
     assert scores[("stack", "dyck", 0)]["id_n"] == 0
 
