@@ -30,7 +30,9 @@ before presets existed, resolves to it), ``paper-code`` (all four items as relea
 ``reproduce`` (the default for new runs): items 1, 2 and 4 as released with item 3 as the paper's
 text; ``released`` is paper-code's model plus the released code's per-task run options (its
 ``xopts/*_largetrain.json``: ``init_magnitude``, the learning rate and its decay, one length per
-batch; ``memlab.experiments.hparams.seed004.RELEASED``). Why: in issue 13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880
+batch; ``memlab.experiments.hparams.seed004.RELEASED``); ``reproduce-text-optimiser`` is
+``reproduce``'s model with the text's optimiser (momentum 0.95, decay 0.95, Table 2's rate × 0.1,
+clipping at norm 1, no plateau halving), the one reading measured to learn reverse (stop 29). Why: in issue 13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880
 and reach 100% at 4x (seed 2), while adding item 3's bounded step gave 53% at 4x (seed 1).
 
 Start step: with the step gate of a write head shut (bias −10) and ``interpolate_steps``, the
@@ -87,6 +89,9 @@ for _p in PRESETS.values():
 #: ``released``: paper-code's model, the initial slot's strength learned from σ(−10) as released,
 #: and the released per-task run options (seed004.RELEASED)
 PRESETS["released"] = dict(PRESETS["paper-code"], init_slot_strength="learned")
+#: ``reproduce-text-optimiser``: ``reproduce``'s model trained with the text's optimiser (stop 29:
+#: the only reading found that learns reverse; see seed004.TRAIN_PROFILES)
+PRESETS["reproduce-text-optimiser"] = dict(PRESETS["reproduce"])
 
 
 @dataclass
@@ -108,7 +113,7 @@ class LANTMConfig:
     write_heads: int = 1
     temp_min: float = 1e-3  # SoftMax temperature floor: T = softplus(·) + temp_min
     softmax_temperature: str = "softplus"  # softplus: T = softplus(z) + temp_min; inverse: 1/T = that
-    preset: str = "paper-text"  # paper-text | paper-code | reproduce | released (see the module docstring)
+    preset: str = "paper-text"  # paper-text | paper-code | reproduce | released | reproduce-text-optimiser (module docstring)
     read_to_output: bool | None = None  # 1: y = W·h_t + σ(c_t)·W′·r_t
     read_first: bool | None = None  # 2: read before this step's write
     write_while_answering: bool | None = None  # 2: write during the response phase

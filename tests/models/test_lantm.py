@@ -392,3 +392,21 @@ def test_a_run_saved_before_a_new_model_setting_still_resumes(tmp_path):
     with pytest.raises(ConfigError, match="differs"):
         train_run("lantm-invnorm", "copy", {**more, "model": {**over["model"], "init_magnitude": 1}}, seed=0,
                   out=tmp_path, name="r", resume=True, progress=False)
+
+
+def test_reproduce_text_optimiser_preset_is_the_stop29_reverse_reading():
+    """``model.preset=reproduce-text-optimiser`` resolves to exactly what stop 29 ran as explicit
+    settings on ``reproduce`` (train.momentum=0.95 rms_alpha=0.95 clip_norm=1.0 lr=0.002 on reverse):
+    the same model and the same optimiser, so its runs train identically; the rate follows Table 2."""
+    from memlab.training.config import resolve_run_config
+
+    explicit = {"momentum": 0.95, "rms_alpha": 0.95, "clip_norm": 1.0, "lr": 0.002}
+    for model in ("lantm-invnorm", "lantm-softmax"):
+        named = resolve_run_config(model, "reverse", {"model": {"preset": "reproduce-text-optimiser"}})
+        spelt = resolve_run_config(model, "reverse", {"train": explicit})
+        assert named.model_cfg == {**spelt.model_cfg, "preset": "reproduce-text-optimiser"}
+        assert named.train == spelt.train
+        assert not named.train.plateau_halving and named.train.lr_halve_after == 0
+    addition = resolve_run_config("lantm-invnorm", "addition", {"model": {"preset": "reproduce-text-optimiser"}})
+    assert addition.train.lr == pytest.approx(0.001)  # Table 2's 0.01 × 0.1, as stop 29 ran addition
+    assert addition.model_cfg["read_first"] and addition.model_cfg["step_delta"] == 1e-4
