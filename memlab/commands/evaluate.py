@@ -33,11 +33,11 @@ class EvalSettings:
 
 def checkpoint_name(value: str) -> str:
     """argparse type of --checkpoint: best, last or bestKx (a one-line usage error otherwise)."""
-    from memlab.core.io import is_checkpoint_name
+    from memlab.core.io import CHECKPOINT_CHOICES, is_checkpoint_name
 
     if is_checkpoint_name(value):
         return value
-    raise argparse.ArgumentTypeError(f"{value!r} is not allowed; choose best, last or bestKx (e.g. best4x)")
+    raise argparse.ArgumentTypeError(f"{value!r} is not allowed; choose {CHECKPOINT_CHOICES}")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -31,12 +31,12 @@ class TraceSettings:
     def validate(self) -> None:
         from memlab.commands._common import check_int
         from memlab.core.errors import ConfigError
-        from memlab.core.io import is_checkpoint_name
+        from memlab.core.io import CHECKPOINT_CHOICES, is_checkpoint_name
 
         check_int("length", self.length, 1, MAX_LENGTH)
         check_int("seed", self.seed, 0, MAX_SEED)
         if not is_checkpoint_name(self.checkpoint):
-            raise ConfigError(f"checkpoint={self.checkpoint!r} is not allowed; choose best, last or bestKx (e.g. best4x)")
+            raise ConfigError(f"checkpoint={self.checkpoint!r} is not allowed; choose {CHECKPOINT_CHOICES}")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

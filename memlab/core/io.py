@@ -209,6 +209,10 @@ def is_checkpoint_name(name: object) -> bool:
     return name in CHECKPOINTS or is_tracked_checkpoint(name)
 
 
+#: what a checkpoint name may be, as every error about one says it
+CHECKPOINT_CHOICES = "best, last or bestKx (the best periodic test at tracked scale K, e.g. best4x)"
+
+
 def portable_path(path: str | os.PathLike) -> str:
     """``path`` as a record should name it: relative to the working folder when it lies under it
     (records made in a scratch clone then name ``runs/...``, not the clone's absolute path),

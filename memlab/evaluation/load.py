@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from memlab.core.errors import ConfigError, MemlabError
-from memlab.core.io import CHECKPOINTS, is_checkpoint_name, safe_torch_load
+from memlab.core.io import CHECKPOINT_CHOICES, is_checkpoint_name, safe_torch_load
 from memlab.tasks.base import Task
 from memlab.training.config import RunConfig, TrainConfig, read_run_config
 
@@ -74,8 +74,7 @@ def load_model_weights(model: nn.Module, path: str | Path, device: torch.device 
 def checkpoint_path(run_dir: str | Path, checkpoint: str = "best") -> Path:
     """The file ``checkpoint`` (best or last) of ``run_dir`` resolves to (best falls back to last)."""
     if not is_checkpoint_name(checkpoint):
-        raise ConfigError(f"checkpoint={checkpoint!r} is not allowed; choose one of {', '.join(CHECKPOINTS)} "
-                          "or bestKx (the best periodic test at tracked scale K, e.g. best4x)")
+        raise ConfigError(f"checkpoint={checkpoint!r} is not allowed; choose {CHECKPOINT_CHOICES}")
     ckpt_dir = Path(run_dir) / "checkpoints"
     path = ckpt_dir / f"{checkpoint}.pt"
     if checkpoint == "best" and not path.exists():

@@ -49,7 +49,7 @@ def test_best_falls_back_to_last_only_when_there_is_no_best(run, tmp_path):
     (d / "checkpoints" / "last.pt").unlink()
     with pytest.raises(MemlabError, match="has no checkpoint to load"):
         load_run(d, "best")
-    with pytest.raises(ConfigError, match="choose one of best, last"):
+    with pytest.raises(ConfigError, match="choose best, last or bestKx"):
         load_run(run[0], "newest")
 
 
