@@ -327,8 +327,12 @@ class LieAccess(nn.Module):
     """
 
     def __init__(self, spec: LANTMSpec, write_gate_bias: float = -6.0, init_slots: int = 0, init_step: str = "free",
-                 init_slot_strength: str = "one"):
+                 init_slot_strength: str = "one", init_step_norm: float = 1.0):
         super().__init__()
+        if not (isinstance(init_step_norm, (int, float)) and 0 < init_step_norm <= 100):
+            raise ValueError(f"init_step_norm={init_step_norm!r}; allowed: a number in (0, 100]")
+        if init_step_norm != 1.0 and spec.group.name != "translation":
+            raise ValueError(f"init_step_norm={init_step_norm!r} needs group=translation (group={spec.group.name})")
         if init_step not in INIT_STEPS:
             raise ValueError(f"init_step={init_step!r}; choose one of {', '.join(INIT_STEPS)}")
         if init_slot_strength not in INIT_SLOT_STRENGTHS:
@@ -347,7 +351,8 @@ class LieAccess(nn.Module):
         self.r0 = nn.Parameter(torch.zeros(R, m))
         # every head starts at the same key with the same step, so reads begin on the write line
         self.k0 = nn.Parameter(spec.group.init_key(1).repeat(A, 1))
-        self.v0 = nn.Parameter(spec.group.init_step(1).repeat(A, 1))
+        # a random direction of norm init_step_norm (1 unless set; the seed does not say how v_0 starts)
+        self.v0 = nn.Parameter(init_step_norm * spec.group.init_step(1).repeat(A, 1))
         self.init_slots = init_slots
         if init_slots:
             self.a0 = nn.Parameter(spec.group.init_key(1).repeat(init_slots, 1))  # (N0, n) on the start key

@@ -41,7 +41,10 @@ is |v_0| while every candidate step the controller emits has size ≈ 1 (``repro
 (``paper-code``, where ``interpolate_steps=false`` makes every step the controller's).
 ``init_step=normalised`` passes v_0 through the same step map, so the stride has the steps' size
 too (the text: "We normalized the step sizes to approximately 1"); ``free`` (default) keeps it as
-learned.
+learned. ``init_step_norm`` (default 1) is |v_0| at initialisation, in a random direction: the
+seed does not say how v_0 starts, and with the write gate shut it is the write stride the model
+starts from (addition's paper solution reads every second slot with steps of ≈ 1, a stride of
+≈ 0.5; stop 30 probes ``init_step_norm=0.5``).
 
 Initialisation: ``init_magnitude`` (the released code's option of that name; its copy-large,
 reverse-large, bigramFlip-small and double runs set it): a > 0 draws every weight from U(−a, a)
@@ -124,6 +127,7 @@ class LANTMConfig:
     init_slot: bool | None = None  # 4: one learnable initial memory slot
     init_slot_strength: str | None = None  # its strength: one | learned (σ(s_0 − 10), released)
     init_step: str = "free"  # start step v_0: free (as learned) | normalised (ṽ map, so |v_0| ≈ the steps' size)
+    init_step_norm: float = 1.0  # |v_0| at initialisation (random direction; translation group only)
     init_magnitude: float = 0.0  # released code's init_magnitude: a > 0 draws every weight from U(−a, a), forget bias 2
     kernel: str = "fused"  # fused | reference
     compile: bool = False  # torch.compile the reference step (kernel=reference only; ~100 s to compile on a CPU)
@@ -158,6 +162,10 @@ class LANTMConfig:
         check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
         check_range("model.init_magnitude", self.init_magnitude, 0, 100)
         check_choice("model.init_step", self.init_step, INIT_STEPS)
+        check_range("model.init_step_norm", self.init_step_norm, 0, 100, lo_open=True)
+        if self.init_step_norm != 1.0 and self.group != "translation":
+            raise ConfigError(f"model.init_step_norm={self.init_step_norm} needs model.group=translation "
+                              f"(group={self.group}: its start step is a group element, not a vector to scale)")
         check_choice("model.init_slot_strength", self.init_slot_strength, INIT_SLOT_STRENGTHS)
         if self.compile and self.kernel == "fused":
             raise ConfigError("model.compile=true applies to model.kernel=reference; the fused kernel is hand-written")
@@ -179,6 +187,7 @@ class LANTMCore(MemoryCore):
         read_first: bool = False, interpolate_steps: bool = True, init_slot: bool = False,
         read_to_output: bool = False, kernel: str = "fused", compile: bool = False,
         softmax_temperature: str = "softplus", init_step: str = "free", init_slot_strength: str = "one",
+        init_step_norm: float = 1.0,
     ):
         super().__init__()
         self.spec = make_spec(hidden, mem_width, key_dim, write_heads, read_heads, group, weighting, alpha, eps,
@@ -192,7 +201,8 @@ class LANTMCore(MemoryCore):
         # keeps the mean of the earlier uniform init
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
         self.controller = LSTMCore(LSTMCoreConfig(input_size=input_size + Rm, hidden_size=H, forget_bias=0.0, seed=seed))
-        self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0, init_step, init_slot_strength)
+        self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0, init_step, init_slot_strength,
+                                init_step_norm)
         self.h0 = nn.Parameter(torch.zeros(H))
         self.c0 = nn.Parameter(torch.zeros(H))
         self.out_gate = nn.Linear(H, 1) if read_to_output else None  # c_t = w_c·h_t + b_c
@@ -342,7 +352,7 @@ def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
         step_delta=cfg.step_delta, temp_min=cfg.temp_min, read_first=cfg.read_first,
         interpolate_steps=cfg.interpolate_steps, init_slot=cfg.init_slot, read_to_output=cfg.read_to_output,
         kernel=cfg.kernel, compile=cfg.compile, softmax_temperature=cfg.softmax_temperature,
-        init_step=cfg.init_step, init_slot_strength=cfg.init_slot_strength,
+        init_step=cfg.init_step, init_slot_strength=cfg.init_slot_strength, init_step_norm=cfg.init_step_norm,
     )
     model = LANTMModel(spec, core, cfg.embed, cfg.write_while_answering)
     if cfg.init_magnitude > 0:

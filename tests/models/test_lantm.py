@@ -40,6 +40,9 @@ from memlab.tasks import make_task
         ({"init_magnitude": -1}, r"model\.init_magnitude=-1\.0 is out of range; allowed: >= 0 and <= 100"),
         ({"init_magnitude": float("inf")}, r"model\.init_magnitude=inf"),
         ({"init_step": "unit"}, r"model\.init_step='unit' is not allowed; choose one of free, normalised"),
+        ({"init_step_norm": 0}, r"model\.init_step_norm=0\.0 is out of range"),
+        ({"init_step_norm": float("nan")}, r"model\.init_step_norm=nan"),
+        ({"init_step_norm": 0.5, "group": "so2"}, r"model\.init_step_norm=0\.5 needs model\.group=translation"),
     ],
 )
 def test_bad_settings_give_one_line_config_errors(bad, match):
@@ -410,3 +413,19 @@ def test_reproduce_text_optimiser_preset_is_the_stop29_reverse_reading():
     addition = resolve_run_config("lantm-invnorm", "addition", {"model": {"preset": "reproduce-text-optimiser"}})
     assert addition.train.lr == pytest.approx(0.001)  # Table 2's 0.01 × 0.1, as stop 29 ran addition
     assert addition.model_cfg["read_first"] and addition.model_cfg["step_delta"] == 1e-4
+
+
+def test_init_step_norm_scales_the_start_step_and_nothing_else():
+    """``model.init_step_norm=c``: v_0 starts as c times the default start step (same direction, same
+    draws from the RNG, so every other weight is as at c = 1); 1 is the model as before the setting."""
+    from memlab.models.lantm import build
+
+    task = make_task("addition", {})
+    models = {}
+    for c in (1.0, 0.5):
+        torch.manual_seed(3)
+        models[c] = build(from_dict(LANTMConfig, {"preset": "reproduce", "init_step_norm": c}), task.spec)
+    one, half = (dict(models[c].named_parameters()) for c in (1.0, 0.5))
+    v0 = next(k for k in one if k.endswith("access.v0"))
+    assert torch.allclose(half[v0], 0.5 * one[v0]) and torch.allclose(one[v0].norm(dim=-1), torch.ones(2))
+    assert all(torch.equal(one[k], half[k]) for k in one if k != v0)
