@@ -53,10 +53,18 @@ def lantm_trace_record(run: Any, length: int, seed: int) -> dict[str, Any]:
         # writes of the input phase (<s>, the input and the first </s>): the slots that hold the data
         "writes": keys[: n_in + 1, 0, :2].tolist(), "strengths": tr.strengths[: n_in + 1, 0, 0].cpu().tolist(),
         "reads": reads.tolist(),
+        # the read head during the input phase (steps 0..n_in): where it waits before the answer
+        "input_reads": keys[: n_in + 1, W, :2].tolist(),
         "gates": {"write key": gates[:, 0, 0].tolist(), "write step": gates[:, 0, 1].tolist(),
                   "read key": gates[:, W, 0].tolist(), "read step": gates[:, W, 1].tolist()},
         "answer": batch.targets[mask, 0].tolist(), "prediction": pred[mask.cpu()].tolist(),
     }
+    # how far each answer read lies from the nearest slot written in the input phase (0: on the line)
+    # and which slot that is (0 = the <s> write, j = input symbol j): whether the reads walk the line
+    full = keys[n_in - off: n_in - off + n_ans, W]  # every key coordinate, not only the two plotted
+    d = torch.cdist(full, keys[: n_in + 1, 0]) if n_ans > 0 else torch.zeros(0, n_in + 1)
+    rec["read_distance"] = d.amin(-1).tolist()
+    rec["read_slot"] = d.argmin(-1).tolist()
     rec["symbols_wrong"] = sum(int(a != p) for a, p in zip(rec["answer"], rec["prediction"]))
     rec.update(provenance(seed=seed))
     return rec

@@ -46,3 +46,10 @@ def test_lantm_trace_reads_are_the_reads_that_feed_the_answer(tmp_path, preset, 
     want = tr.keys[n_in - offset: n_in - offset + n_ans, 0, W, :2]
     assert rec["read_offset"] == offset
     assert torch.allclose(torch.tensor(rec["reads"]), want, atol=1e-4)
+    assert torch.allclose(torch.tensor(rec["input_reads"]), tr.keys[: n_in + 1, 0, W, :2], atol=1e-4)
+    assert len(rec["input_reads"]) == len(rec["writes"])
+    d = [min(((r[0] - w[0]) ** 2 + (r[1] - w[1]) ** 2) ** 0.5 for w in rec["writes"]) for r in rec["reads"]]
+    assert rec["read_distance"] == pytest.approx(d, abs=1e-4)
+    assert all(0 <= j < len(rec["writes"]) for j in rec["read_slot"]) and len(rec["read_slot"]) == len(rec["reads"])
+    assert all(abs(dist - ((r[0] - rec["writes"][j][0]) ** 2 + (r[1] - rec["writes"][j][1]) ** 2) ** 0.5) < 1e-4
+               for r, j, dist in zip(rec["reads"], rec["read_slot"], rec["read_distance"]))
