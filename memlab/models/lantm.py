@@ -30,10 +30,12 @@ before presets existed, resolves to it), ``paper-code`` (all four items as relea
 ``reproduce`` (the default for new runs): items 1, 2 and 4 as released with item 3 as the paper's
 text; ``released`` is paper-code's model plus the released code's per-task run options (its
 ``xopts/*_largetrain.json``: ``init_magnitude``, the learning rate and its decay, one length per
-batch; ``memlab.experiments.hparams.seed004.RELEASED``); ``reproduce-text-optimiser`` is
-``reproduce``'s model with the text's optimiser (momentum 0.95, decay 0.95, Table 2's rate × 0.1,
-clipping at norm 1, no plateau halving), the one reading measured to learn reverse (stop 29). Why: in issue 13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880
-and reach 100% at 4x (seed 2), while adding item 3's bounded step gave 53% at 4x (seed 1).
+batch; ``memlab.experiments.hparams.seed004.RELEASED``). Why ``reproduce`` is the default: in issue
+13's measurements items 1+2 made copy learn in ~100 epochs instead of ~880 and reach 100% at 4x
+(seed 2), while adding item 3's bounded step gave 53% at 4x (seed 1).
+``reproduce-text-optimiser`` is ``reproduce``'s model with the text's optimiser (momentum 0.95,
+decay 0.95, Table 2's rate × 0.1, clipping at norm 1, no plateau halving), the one reading
+measured to learn reverse (stop 29).
 
 Start step: with the step gate of a write head shut (bias −10) and ``interpolate_steps``, the
 head moves by its start step v_0 at every step, and v_0 is a free parameter, so the write stride
