@@ -45,7 +45,8 @@ def lantm_trace_record(run: Any, length: int, seed: int) -> dict[str, Any]:
     # (read_to_output, y_t = W·h_t + σ(c_t)·W′·r_t) the read of step n_in + i itself; otherwise the
     # read of the step before, which reaches the output through h_{t+1}
     off = 0 if getattr(model.core, "out_gate", None) is not None else 1
-    reads = keys[n_in - off: n_in - off + n_ans, W, :2]
+    read_keys = keys[n_in - off: n_in - off + n_ans, W]  # (n_ans, n): every coordinate; the figure plots two
+    reads = read_keys[:, :2]
     pred = out.argmax(-1)[:, 0].cpu()
     rec = {
         "kind": "lantm_trace", "run_dir": str(run.run_dir), "model": run.config.model, "task": run.config.task,
@@ -61,8 +62,7 @@ def lantm_trace_record(run: Any, length: int, seed: int) -> dict[str, Any]:
     }
     # how far each answer read lies from the nearest slot written in the input phase (0: on the line)
     # and which slot that is (0 = the <s> write, j = input symbol j): whether the reads walk the line
-    full = keys[n_in - off: n_in - off + n_ans, W]  # every key coordinate, not only the two plotted
-    d = torch.cdist(full, keys[: n_in + 1, 0]) if n_ans > 0 else torch.zeros(0, n_in + 1)
+    d = torch.cdist(read_keys, keys[: n_in + 1, 0]) if n_ans > 0 else torch.zeros(0, n_in + 1)
     rec["read_distance"] = d.amin(-1).tolist()
     rec["read_slot"] = d.argmin(-1).tolist()
     rec["symbols_wrong"] = sum(int(a != p) for a, p in zip(rec["answer"], rec["prediction"]))

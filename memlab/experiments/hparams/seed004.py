@@ -94,6 +94,8 @@ TRAIN_PROFILES["released"] = {**TRAIN_PROFILES["paper-code"], "lr_decay": 0.99, 
 # the rate is Table 2's × PAPER_TEXT_LR_SCALE as in paper-text
 TRAIN_PROFILES["text-optimiser"] = {**TRAIN_PROFILES["paper-code"], "momentum": 0.95, "rms_alpha": 0.95,
                                     "clip_norm": 1.0}
+#: the profiles whose rate is Table 2's × PAPER_TEXT_LR_SCALE (the others set ``lr`` themselves)
+TABLE2_RATE_PROFILES = ("paper-text", "text-optimiser")
 #: the released code's largetrain run options per (model, task): (learning_rate, decay_delay, init_magnitude)
 RELEASED: dict[str, dict[str, tuple[float, int, float]]] = {
     "lantm-invnorm": {"copy": (0.01, 600, 1.0), "reverse": (0.01, 600, 1.0), "bigramFlip": (0.01, 300, 0.0),
@@ -157,7 +159,7 @@ def paper_defaults(model: str, task: str, preset: str | None = None) -> dict[str
         m.update(hidden=row["hidden"], embed=row["embed"], mem_width=row["mem_width"])
     profile = PROFILE_OF_PRESET[preset]
     train = dict(TRAIN_PROFILES[profile])
-    if profile in ("paper-text", "text-optimiser"):
+    if profile in TABLE2_RATE_PROFILES:
         train["lr"] = (row["lr"] if row is not None else 0.02) * PAPER_TEXT_LR_SCALE
     if profile == "released":  # tasks outside the released runs keep paper-code's rate, decay after 300
         lr, delay, magnitude = RELEASED[model].get(_task_key(task), (train["lr"], 300, 0.0))
