@@ -109,6 +109,33 @@ def address(k_prev: Tensor, k_cand: Tensor, g: Tensor, v: Tensor, group: LieGrou
     return kbar, group.act(v, kbar)
 
 
+#: how the write heads' key gate g and step gate h behave: ``learned`` (the seed: biases start at
+#: ``write_gate_bias`` and train) or ``shut`` (held at σ(SHUT_GATE_BIAS) ≈ 1e-13 for every step)
+WRITE_GATES = ("learned", "shut")
+SHUT_GATE_BIAS = -30.0
+
+
+def write_gate_columns(spec: "LANTMSpec") -> list[int]:
+    """Columns of the instruction q holding the write heads' key gates g and step gates h."""
+    o0, A, W = spec.offsets()["sig"][0], spec.heads, spec.write_heads
+    return [*range(o0, o0 + W), *range(o0 + A, o0 + A + W)]
+
+
+def shut_write_gates(Wq: Tensor, bq: Tensor, spec: "LANTMSpec") -> tuple[Tensor, Tensor]:
+    """The instruction layer with the write heads' gates shut: Wq (H, Q), bq (Q,) -> the same with
+    the g and h columns of the write heads zeroed and their biases at ``SHUT_GATE_BIAS``.
+
+    So g = h = σ(−30) ≈ 9e-14 at every step whatever h_t is: with ``interpolate_steps`` each write
+    head keeps its start step and moves k_t = v_0·k_{t−1} (without it, v = ṽ and only g is held), the "straight line within the group of actions" of §3.4
+    reached "by merely left saturating the gates g and h for all t" (seed 004). Tweak 1 of §4 only
+    starts these gates shut (bias −10); trained, they open by a few percent and the write line
+    bends (stop 31). Those entries of Wq and bq get no gradient."""
+    cols = write_gate_columns(spec)
+    keep = torch.ones_like(bq)
+    keep[cols] = 0.0
+    return Wq * keep, bq * keep + (1.0 - keep) * SHUT_GATE_BIAS
+
+
 # --------------------------------------------------------------------------- spec, parameters, state
 
 
@@ -327,7 +354,7 @@ class LieAccess(nn.Module):
     """
 
     def __init__(self, spec: LANTMSpec, write_gate_bias: float = -6.0, init_slots: int = 0, init_step: str = "free",
-                 init_slot_strength: str = "one", init_step_norm: float = 1.0):
+                 init_slot_strength: str = "one", init_step_norm: float = 1.0, write_gates: str = "learned"):
         super().__init__()
         if not (isinstance(init_step_norm, (int, float)) and 0 < init_step_norm <= 100):
             raise ValueError(f"init_step_norm={init_step_norm!r}; allowed: a number in (0, 100]")
@@ -337,7 +364,10 @@ class LieAccess(nn.Module):
             raise ValueError(f"init_step={init_step!r}; choose one of {', '.join(INIT_STEPS)}")
         if init_slot_strength not in INIT_SLOT_STRENGTHS:
             raise ValueError(f"init_slot_strength={init_slot_strength!r}; choose one of {', '.join(INIT_SLOT_STRENGTHS)}")
+        if write_gates not in WRITE_GATES:
+            raise ValueError(f"write_gates={write_gates!r}; choose one of {', '.join(WRITE_GATES)}")
         self.spec = spec
+        self.write_gates = write_gates
         self.init_step = init_step
         H, R, A, Q, m, n = spec.hidden, spec.read_heads, spec.heads, spec.instr_size, spec.mem_width, spec.key_dim
         self.read_size = R * m
@@ -386,13 +416,20 @@ class LieAccess(nn.Module):
             return self.v0
         return self.spec.group.parameterise(self.v0, self.spec.normalise_steps, self.spec.step_delta)
 
+    def instruction_layer(self) -> tuple[Tensor, Tensor]:
+        """(Wq, bq) as the recurrence uses them: the parameters, or with ``write_gates="shut"``
+        ``shut_write_gates`` of them."""
+        if self.write_gates == "shut":
+            return shut_write_gates(self.Wq, self.bq, self.spec)
+        return self.Wq, self.bq
+
     def reads(self, state: AccessState) -> Tensor:
         """ρ_{t−1} flattened (B, R·m): what the controller sees beside x_t."""
         return state.reads.flatten(1)
 
     def forward(self, h: Tensor, state: AccessState) -> tuple[Tensor, AccessState]:
         """One access given the controller's h_t (B, H): (ρ_t (B, R·m), next state); always writes."""
-        (rho, k, v, a, M, S), _ = lie_access_step_ref(h, state, self.Wq, self.bq, self.spec)
+        (rho, k, v, a, M, S), _ = lie_access_step_ref(h, state, *self.instruction_layer(), self.spec)
         return rho.flatten(1), AccessState(rho, k, v, a, M, S)
 
     def state_size(self, steps: int = 0) -> int:
@@ -411,7 +448,7 @@ class LieAccess(nn.Module):
                     and controller.W_rm is None)
         if not standard:
             return None
-        p = LANTMParams(controller.W_x, controller.W_r, controller.b, self.Wq, self.bq)
+        p = LANTMParams(controller.W_x, controller.W_r, controller.b, *self.instruction_layer())
         hs, reads, final, _ = lantm_scan(xs, p, LANTMState(ctrl.r, ctrl.c, *mem), self.spec)
         return torch.cat([hs, reads.flatten(2)], -1), AccessState(*final[2:]), LSTMState(final.h, final.c)
 
@@ -437,6 +474,7 @@ class LieAccessConfig:
     step_delta: float = 1e-4
     interpolate_steps: bool = True
     write_gate_bias: float = -10.0
+    write_gates: str = "learned"  # learned | shut (the write heads' gates held shut)
     init_slots: int = 1
 
     def validate(self) -> None:
@@ -446,6 +484,7 @@ class LieAccessConfig:
         check_choice("model.group", self.group, GROUPS)
         check_choice("model.weighting", self.weighting, ("invnorm", "softmax"))
         check_choice("model.softmax_temperature", self.softmax_temperature, ("softplus", "inverse"))
+        check_choice("model.write_gates", self.write_gates, WRITE_GATES)
         for name in ("mem_width", "key_dim", "read_heads", "write_heads"):
             check_range(f"model.{name}", getattr(self, name), 1)
         check_range("model.init_slots", self.init_slots, 0)
@@ -465,7 +504,7 @@ def build_access(cfg: LieAccessConfig, controller_size: int) -> LieAccess:
     spec = make_spec(controller_size, cfg.mem_width, cfg.key_dim, cfg.write_heads, cfg.read_heads, cfg.group,
                      cfg.weighting, cfg.alpha, cfg.eps, cfg.normalise_steps, cfg.step_delta, cfg.temp_min,
                      cfg.read_first, cfg.interpolate_steps, cfg.softmax_temperature)
-    return LieAccess(spec, cfg.write_gate_bias, cfg.init_slots)
+    return LieAccess(spec, cfg.write_gate_bias, cfg.init_slots, write_gates=cfg.write_gates)
 
 
 def make_spec(hidden: int, mem_width: int, key_dim: int, write_heads: int, read_heads: int, group: str,

@@ -48,6 +48,12 @@ seed does not say how v_0 starts, and with the write gate shut it is the write s
 starts from (addition's paper solution reads every second slot with steps of ≈ 1, a stride of
 ≈ 0.5; stop 30 probes ``init_step_norm=0.5``).
 
+Write gates: tweak 1 only *starts* the write heads' key and step gates shut; they train, and on
+addition they open by 1–4% a step, so the write step turns and shrinks along the sequence and the
+write line bends (stop 31: read and write lines part beyond the training lengths).
+``write_gates=shut`` holds them at σ(−30) for every step (``lie_access.shut_write_gates``): the
+write heads move by v_0 along a straight line, as §3.4 describes; ``learned`` (default) is the seed's.
+
 Initialisation: ``init_magnitude`` (the released code's option of that name; its copy-large,
 reverse-large, bigramFlip-small and double runs set it): a > 0 draws every weight from U(−a, a)
 with forget-gate bias 2 (``init_uniform``); 0 (default) keeps PyTorch's inits.
@@ -69,7 +75,7 @@ from torch import Tensor, nn
 from memlab.controllers.lstm import LSTMCore, LSTMCoreConfig
 from memlab.core.errors import ConfigError, check_choice, check_range
 from memlab.core.interfaces import Batch, MemoryCore
-from memlab.memory.lie_access import INIT_SLOT_STRENGTHS, INIT_STEPS, LANTMParams, LANTMState, LieAccess, Trace, lantm_scan_ref, lantm_step_ref, make_spec
+from memlab.memory.lie_access import INIT_SLOT_STRENGTHS, INIT_STEPS, WRITE_GATES, LANTMParams, LANTMState, LieAccess, Trace, lantm_scan_ref, lantm_step_ref, make_spec
 from memlab.memory.lie_groups import GROUPS
 from memlab.models.base import CoreSequenceModel, ModelEntry
 from memlab.tasks.base import TaskSpec
@@ -130,6 +136,7 @@ class LANTMConfig:
     init_slot_strength: str | None = None  # its strength: one | learned (σ(s_0 − 10), released)
     init_step: str = "free"  # start step v_0: free (as learned) | normalised (ṽ map, so |v_0| ≈ the steps' size)
     init_step_norm: float = 1.0  # |v_0| at initialisation (random direction; translation group only)
+    write_gates: str = "learned"  # the write heads' key and step gates: learned (from write_gate_bias) | shut (held at ≈ 0)
     init_magnitude: float = 0.0  # released code's init_magnitude: a > 0 draws every weight from U(−a, a), forget bias 2
     kernel: str = "fused"  # fused | reference
     compile: bool = False  # torch.compile the reference step (kernel=reference only; ~100 s to compile on a CPU)
@@ -169,6 +176,7 @@ class LANTMConfig:
             raise ConfigError(f"model.init_step_norm={self.init_step_norm} needs model.group=translation "
                               f"(group={self.group}: its start step is a group element, not a vector to scale)")
         check_choice("model.init_slot_strength", self.init_slot_strength, INIT_SLOT_STRENGTHS)
+        check_choice("model.write_gates", self.write_gates, WRITE_GATES)
         if self.compile and self.kernel == "fused":
             raise ConfigError("model.compile=true applies to model.kernel=reference; the fused kernel is hand-written")
 
@@ -189,7 +197,7 @@ class LANTMCore(MemoryCore):
         read_first: bool = False, interpolate_steps: bool = True, init_slot: bool = False,
         read_to_output: bool = False, kernel: str = "fused", compile: bool = False,
         softmax_temperature: str = "softplus", init_step: str = "free", init_slot_strength: str = "one",
-        init_step_norm: float = 1.0,
+        init_step_norm: float = 1.0, write_gates: str = "learned",
     ):
         super().__init__()
         self.spec = make_spec(hidden, mem_width, key_dim, write_heads, read_heads, group, weighting, alpha, eps,
@@ -204,7 +212,7 @@ class LANTMCore(MemoryCore):
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
         self.controller = LSTMCore(LSTMCoreConfig(input_size=input_size + Rm, hidden_size=H, forget_bias=0.0, seed=seed))
         self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0, init_step, init_slot_strength,
-                                init_step_norm)
+                                init_step_norm, write_gates)
         self.h0 = nn.Parameter(torch.zeros(H))
         self.c0 = nn.Parameter(torch.zeros(H))
         self.out_gate = nn.Linear(H, 1) if read_to_output else None  # c_t = w_c·h_t + b_c
@@ -212,7 +220,7 @@ class LANTMCore(MemoryCore):
 
     def params(self) -> LANTMParams:
         c, a = self.controller, self.access
-        return LANTMParams(c.W_x, c.W_r, c.b, a.Wq, a.bq)
+        return LANTMParams(c.W_x, c.W_r, c.b, *a.instruction_layer())
 
     def initial_state(self, batch_size: int, device=None) -> LANTMState:
         h0, c0 = (p if device is None else p.to(device) for p in (self.h0, self.c0))
@@ -355,6 +363,7 @@ def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
         interpolate_steps=cfg.interpolate_steps, init_slot=cfg.init_slot, read_to_output=cfg.read_to_output,
         kernel=cfg.kernel, compile=cfg.compile, softmax_temperature=cfg.softmax_temperature,
         init_step=cfg.init_step, init_slot_strength=cfg.init_slot_strength, init_step_norm=cfg.init_step_norm,
+        write_gates=cfg.write_gates,
     )
     model = LANTMModel(spec, core, cfg.embed, cfg.write_while_answering)
     if cfg.init_magnitude > 0:

@@ -41,6 +41,7 @@ from memlab.tasks import make_task
         ({"init_magnitude": float("inf")}, r"model\.init_magnitude=inf"),
         ({"init_step": "unit"}, r"model\.init_step='unit' is not allowed; choose one of free, normalised"),
         ({"init_step_norm": 0}, r"model\.init_step_norm=0\.0 is out of range"),
+        ({"write_gates": "open"}, r"model\.write_gates='open' is not allowed; choose one of learned, shut"),
         ({"init_step_norm": float("nan")}, r"model\.init_step_norm=nan"),
         ({"init_step_norm": 0.5, "group": "so2"}, r"model\.init_step_norm=0\.5 needs model\.group=translation"),
     ],
@@ -429,3 +430,37 @@ def test_init_step_norm_scales_the_start_step_and_nothing_else():
     v0 = next(k for k in one if k.endswith("access.v0"))
     assert torch.allclose(half[v0], 0.5 * one[v0]) and torch.allclose(one[v0].norm(dim=-1), torch.ones(2))
     assert all(torch.equal(one[k], half[k]) for k in one if k != v0)
+
+
+def test_shut_write_gates_write_a_straight_line_with_no_gradient_through_them():
+    """``model.write_gates=shut``: the write heads' key and step gates are σ(−30) at every step, so a
+    write head moves by its start step v_0 (written slots evenly spaced on a line, whatever the
+    trained weights say); both kernels agree, and the gate columns of Wq and bq get no gradient.
+    ``learned`` (default) hands the parameters through unchanged."""
+    from memlab.models.lantm import build
+    from memlab.memory.lie_access import write_gate_columns
+
+    task = make_task("addition", {})
+    torch.manual_seed(0)
+    model = build(from_dict(LANTMConfig, {"preset": "reproduce", "write_gates": "shut"}), task.spec).double()
+    access = model.core.access
+    with torch.no_grad():  # weights that would open the gates wide if they were used
+        access.bq[write_gate_columns(access.spec)] = 10.0
+        access.Wq[:, write_gate_columns(access.spec)] = 5.0
+    batch = task.sample(4, 5, torch.Generator().manual_seed(1))
+    _, trace, final = model.trace(batch)
+    W = access.spec.write_heads
+    assert trace.gates[:, :, :W].max() < 1e-12
+    a = final.addresses[:, 1:]  # (B, N, n) after the initial slot
+    strides = a.diff(dim=1)  # every step the same vector
+    assert torch.allclose(strides, access.v0[0].expand_as(strides), atol=1e-9)
+    _, trace_ref, final_ref = model.trace(batch, impl="reference")
+    assert torch.allclose(final.addresses, final_ref.addresses, atol=1e-9)
+    assert torch.allclose(trace.keys, trace_ref.keys, atol=1e-9)
+    model(batch).square().sum().backward()
+    cols = write_gate_columns(access.spec)
+    assert access.Wq.grad[:, cols].abs().max() == 0 and access.bq.grad[cols].abs().max() == 0
+    assert access.Wq.grad.abs().sum() > 0
+    learned = build(from_dict(LANTMConfig, {"preset": "reproduce"}), task.spec).core.access
+    Wq, bq = learned.instruction_layer()
+    assert Wq is learned.Wq and bq is learned.bq
