@@ -365,3 +365,26 @@ def test_leaderboard_records_stay_inside_the_working_folder(tmp_path, capsys, va
     assert main(["table", "lantm-tables", "--set", f"leaderboard_records={value}", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and repr(value) in err and "not allowed" in err
+
+
+def test_per_task_section_shows_the_rows_the_per_task_preset_resolves_to():
+    """The `reproduce-per-task` section lists, per task, only the readings that preset trains in:
+    double's normalised start step (not plain `reproduce`), reverse's text optimiser spelt out on
+    `reproduce`, copy's `reproduce`, and runs labelled with the preset itself."""
+    from memlab.experiments.lantm_tables import per_task_readings
+
+    assert per_task_readings("lantm-invnorm", "reverse") == [
+        "reproduce-per-task", "reproduce-text-optimiser",
+        "reproduce+train.clip_norm=1.0+train.lr=0.002+train.momentum=0.95+train.rms_alpha=0.95"]
+    assert per_task_readings("lantm-invnorm", "double") == ["reproduce-per-task", "reproduce+model.init_step=normalised"]
+    recs = [rec(0, 1.0, 1.0, task="double", reading="reproduce+model.init_step=normalised"),
+            rec(0, 0.1, 0.2, task="double", reading="reproduce"),
+            rec(0, 0.9, 0.9, task="copy", reading="reproduce"),
+            rec(0, 0.3, 0.3, task="copy", reading="reproduce+model.init_step=normalised"),
+            rec(1, 0.8, 0.8, task="addition", reading="reproduce-per-task")]
+    section = render_tables(recs).split("one reading per task")[1].split("## Table 4")[0]
+    assert "| double | lantm-invnorm | reproduce+model.init_step=normalised | 1 | 100.0% |" in section
+    assert "| double | lantm-invnorm | reproduce |" not in section
+    assert "| copy | lantm-invnorm | reproduce | 1 | 90.0% |" in section
+    assert "| copy | lantm-invnorm | reproduce+model.init_step=normalised |" not in section
+    assert "| addition | lantm-invnorm | reproduce-per-task | 1 | 80.0% |" in section

@@ -464,3 +464,21 @@ def test_shut_write_gates_write_a_straight_line_with_no_gradient_through_them():
     learned = build(from_dict(LANTMConfig, {"preset": "reproduce"}), task.spec).core.access
     Wq, bq = learned.instruction_layer()
     assert Wq is learned.Wq and bq is learned.bq
+
+
+@pytest.mark.parametrize("model", ["lantm-invnorm", "lantm-softmax"])
+def test_per_task_preset_resolves_to_each_tasks_measured_reading(model):
+    """``model.preset=reproduce-per-task`` trains each Table 2 task exactly as its measured reading
+    (``PER_TASK_READINGS``: a preset plus model settings) spelt out, so its runs and those rows train
+    alike; a task outside Table 2 trains as ``reproduce``."""
+    from memlab.experiments.hparams.seed004 import PER_TASK_READINGS
+    from memlab.training.config import resolve_run_config
+
+    for task, (base, extra) in [*PER_TASK_READINGS.items(), ("parity", ("reproduce", {}))]:
+        named = resolve_run_config(model, task, {"model": {"preset": "reproduce-per-task"}})
+        spelt = resolve_run_config(model, task, {"model": {"preset": base, **extra}})
+        assert named.model_cfg == {**spelt.model_cfg, "preset": "reproduce-per-task"}, task
+        assert named.train == spelt.train, task
+    assert resolve_run_config(model, "double", {"model": {"preset": "reproduce-per-task"}}).model_cfg["init_step"] == "normalised"
+    explicit = resolve_run_config(model, "double", {"model": {"preset": "reproduce-per-task", "init_step": "free"}})
+    assert explicit.model_cfg["init_step"] == "free"  # an explicit key still wins
