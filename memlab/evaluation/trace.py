@@ -65,6 +65,13 @@ def lantm_trace_record(run: Any, length: int, seed: int) -> dict[str, Any]:
     d = torch.cdist(read_keys, keys[: n_in + 1, 0]) if n_ans > 0 else torch.zeros(0, n_in + 1)
     rec["read_distance"] = d.amin(-1).tolist()
     rec["read_slot"] = d.argmin(-1).tolist()
+    # the write line's shape: each input step's write stride |a_{t+1} − a_t| and how far its direction
+    # has turned from the first step's (degrees, first two key coordinates); a straight line keeps both
+    steps = keys[1 : n_in + 1, 0] - keys[:n_in, 0]  # (n_in, n)
+    rec["write_stride"] = steps.norm(dim=-1).tolist()
+    ang = torch.atan2(steps[:, 1], steps[:, 0]) if steps.shape[-1] > 1 else torch.zeros(len(steps))
+    turn = torch.remainder(ang - ang[:1] + torch.pi, 2 * torch.pi) - torch.pi if len(ang) else ang
+    rec["write_turn"] = torch.rad2deg(turn).tolist()
     rec["symbols_wrong"] = sum(int(a != p) for a, p in zip(rec["answer"], rec["prediction"]))
     rec.update(provenance(seed=seed))
     return rec

@@ -53,3 +53,28 @@ def test_lantm_trace_reads_are_the_reads_that_feed_the_answer(tmp_path, preset, 
     assert all(0 <= j < len(rec["writes"]) for j in rec["read_slot"]) and len(rec["read_slot"]) == len(rec["reads"])
     assert all(abs(dist - ((r[0] - rec["writes"][j][0]) ** 2 + (r[1] - rec["writes"][j][1]) ** 2) ** 0.5) < 1e-4
                for r, j, dist in zip(rec["reads"], rec["read_slot"], rec["read_distance"]))
+
+
+def test_trace_gives_the_write_lines_stride_and_turn(tmp_path):
+    """``write_stride`` is |a_{t+1} − a_t| of the input writes and ``write_turn`` each step's
+    direction against the first's, in degrees, wrapped to (−180, 180]: checked against the written
+    keys; with the write gates shut (a straight line) every stride is |v_0| and nothing turns."""
+    import math
+
+    for gates in ("learned", "shut"):
+        s = train_run("lantm-invnorm", "copy", {"model": {"hidden": 8, "mem_width": 4, "preset": "reproduce",
+                                                          "write_gates": gates},
+                                                "task": {"vocab": 4, "train_max": 6, "test_min": 5, "test_max": 6},
+                                                "train": {"max_epochs": 2, "eval_every": 1, "eval_batches": 1}},
+                      out=tmp_path, name=gates, progress=False)
+        rec = trace_record(s["run_dir"], 6, seed=0)
+        w = rec["writes"]
+        steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(w, w[1:])]
+        assert rec["write_stride"] == pytest.approx([math.hypot(*d) for d in steps], abs=1e-4)
+        first = math.atan2(steps[0][1], steps[0][0])
+        turn = [math.degrees((math.atan2(d[1], d[0]) - first + math.pi) % (2 * math.pi) - math.pi) for d in steps]
+        assert rec["write_turn"] == pytest.approx(turn, abs=1e-3)
+        if gates == "shut":
+            v0 = load_run(s["run_dir"]).model.core.access.v0[0].norm().item()
+            assert rec["write_stride"] == pytest.approx([v0] * len(steps), abs=1e-4)
+            assert max(abs(t) for t in rec["write_turn"]) < 1e-3
