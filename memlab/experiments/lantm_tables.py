@@ -185,6 +185,18 @@ def cell_reading(model: str, cfg: "LantmTablesConfig") -> str:
                      *_flat("train", _reading_train(cfg.train))])
 
 
+def cell_overrides(model: str, cfg: "LantmTablesConfig") -> dict[str, Any]:
+    """The settings a cell's run gets on top of its (model, task) defaults: the budget, then the
+    config's ``model``/``task``/``train`` sections. The LSTM takes only its own readings' presets
+    (the LANTM ones name no LSTM reading)."""
+    from memlab.core.config import deep_merge
+    from memlab.experiments.hparams.seed004 import LSTM_PRESETS
+
+    mcfg = {k: v for k, v in cfg.model.items() if not (model == "lstm" and k == "preset" and v not in LSTM_PRESETS)}
+    return deep_merge({"train": {"max_epochs": cfg.max_epochs, "max_time_s": cfg.max_time}},
+                      {k: v for k, v in (("model", mcfg), ("task", cfg.task), ("train", cfg.train)) if v})
+
+
 def _fingerprint(r: dict[str, Any]) -> str:
     """Short hash of a record's resolved settings (model, task, training; budget keys excluded)."""
     import hashlib
@@ -554,6 +566,11 @@ class LantmTables(Experiment):
                 rd = cell_reading(m, cfg)
                 out += [Unit(f"{m}-{t}-s{s}@{rd}{again}", {"model": m, "task": t, "seed": s, "reading": rd})
                         for s in cfg.seeds]
+        from memlab.training.config import resolve_run_config
+
+        for m in cfg.models:  # every cell's settings resolve before any unit runs or anything is written
+            for t in cfg.tasks:
+                resolve_run_config(m, t, cell_overrides(m, cfg))
         return out
 
     def unit_key(self, record: dict[str, Any]) -> str:
@@ -566,10 +583,8 @@ class LantmTables(Experiment):
 
     def run_unit(self, cfg: LantmTablesConfig, unit: Unit, ctx: RunContext) -> list[dict[str, Any]]:
         """Train (or resume, or reuse) the cell's run, then evaluate it at its scales."""
-        from memlab.core.config import deep_merge
         from memlab.core.io import read_jsonl
         from memlab.evaluation.evaluate import evaluate_run
-        from memlab.experiments.hparams.seed004 import LSTM_PRESETS
         from memlab.training.run import train_run
 
         model, task, seed = unit.params["model"], unit.params["task"], unit.params["seed"]
@@ -580,11 +595,7 @@ class LantmTables(Experiment):
         done = summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "done"
         t0 = time.perf_counter()
         if not done or cfg.continue_done:
-            # the LSTM takes only its own readings' presets (the LANTM ones name no LSTM reading)
-            mcfg = {k: v for k, v in cfg.model.items()
-                    if not (model == "lstm" and k == "preset" and v not in LSTM_PRESETS)}
-            over = deep_merge({"train": {"max_epochs": cfg.max_epochs, "max_time_s": cfg.max_time}},
-                              {k: v for k, v in (("model", mcfg), ("task", cfg.task), ("train", cfg.train)) if v})
+            over = cell_overrides(model, cfg)
             resume = (run_dir / "config.json").exists()
             if ctx.progress:
                 print(f"== {name}: {'resuming' if resume else 'training'} (max {cfg.max_time:.0f} s, "

@@ -388,3 +388,15 @@ def test_per_task_section_shows_the_rows_the_per_task_preset_resolves_to():
     assert "| copy | lantm-invnorm | reproduce | 1 | 90.0% |" in section
     assert "| copy | lantm-invnorm | reproduce+model.init_step=normalised |" not in section
     assert "| addition | lantm-invnorm | reproduce-per-task | 1 | 80.0% |" in section
+
+
+def test_a_bad_model_setting_fails_before_any_unit_runs_or_anything_is_written(tmp_path, capsys):
+    """Every cell's settings resolve when the units are made: a bad ``model.*`` value (or one the
+    LSTM does not have) is one line and exit 2 before the first unit, with no folder written."""
+    for bad in (["models=lantm-invnorm", "model.write_gates=open"], ["models=lantm-invnorm,lstm", "model.init_step=normalised"]):
+        argv = ["run", "lantm-tables", "--out", str(tmp_path / "res"), "--store", str(tmp_path / "runs"), "--no-progress",
+                "--set", "tasks=copy", *bad]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ("write_gates='open'" in err[0] or "model.init_step" in err[0])
+        assert not (tmp_path / "res").exists() and not (tmp_path / "runs").exists()
