@@ -126,8 +126,9 @@ def shut_write_gates(Wq: Tensor, bq: Tensor, spec: "LANTMSpec") -> tuple[Tensor,
     the g and h columns of the write heads zeroed and their biases at ``SHUT_GATE_BIAS``.
 
     So g = h = σ(−30) ≈ 9e-14 at every step whatever h_t is: with ``interpolate_steps`` each write
-    head keeps its start step and moves k_t = v_0·k_{t−1} (without it, v = ṽ and only g is held), the "straight line within the group of actions" of §3.4
-    reached "by merely left saturating the gates g and h for all t" (seed 004). Tweak 1 of §4 only
+    head keeps its start step and moves k_t = v_0·k_{t−1} (without it, v = ṽ and only g is held),
+    the "straight line within the group of actions" of §3.4 reached "by merely left saturating the
+    gates g and h for all t" (seed 004). Tweak 1 of §4 only
     starts these gates shut (bias −10); trained, they open by a few percent and the write line
     bends (stop 31). Those entries of Wq and bq get no gradient."""
     cols = write_gate_columns(spec)
@@ -375,9 +376,7 @@ class LieAccess(nn.Module):
         self.Wq = nn.Parameter(torch.empty(H, Q).uniform_(-bound, bound))
         self.bq = nn.Parameter(torch.zeros(Q))
         with torch.no_grad():
-            o0, W = spec.offsets()["sig"][0], spec.write_heads
-            self.bq[o0 : o0 + W] = write_gate_bias  # key gates g of the write heads
-            self.bq[o0 + A : o0 + A + W] = write_gate_bias  # step gates h of the write heads
+            self.bq[write_gate_columns(spec)] = write_gate_bias  # key gates g and step gates h of the write heads
         self.r0 = nn.Parameter(torch.zeros(R, m))
         # every head starts at the same key with the same step, so reads begin on the write line
         self.k0 = nn.Parameter(spec.group.init_key(1).repeat(A, 1))
