@@ -111,12 +111,12 @@ class LantmTablesConfig:
         check_range("eval_batches", self.eval_batches, 1, 1_000_000)
         preset = self.model.get("preset")
         if preset is not None:  # checked here too: a model that ignores a preset must not hide a typo
-            from memlab.experiments.hparams.seed004 import LSTM_PRESETS, PROFILE_OF_PRESET
+            from memlab.experiments.hparams.seed004 import LANTM_PRESETS, LSTM_PRESETS
 
-            allowed = [*PROFILE_OF_PRESET, *(p for p in LSTM_PRESETS if p not in PROFILE_OF_PRESET)]
+            allowed = [*LANTM_PRESETS, *(p for p in LSTM_PRESETS if p not in LANTM_PRESETS)]
             if preset not in allowed:
                 raise ConfigError(f"model.preset={preset!r} is not allowed; choose one of {', '.join(allowed)} "
-                                  f"(LANTM: {', '.join(PROFILE_OF_PRESET)}; LSTM: {', '.join(LSTM_PRESETS)})")
+                                  f"(LANTM: {', '.join(LANTM_PRESETS)}; LSTM: {', '.join(LSTM_PRESETS)})")
 
 
 def checkpoints_of_scales(run_dir: Path, scales: list[int], rule: str) -> dict[str, list[int]]:

@@ -98,10 +98,10 @@ def test_table2_is_the_seeds_table():
 
 
 def test_presets_resolve_and_explicit_keys_win():
-    from memlab.experiments.hparams.seed004 import PROFILE_OF_PRESET
+    from memlab.experiments.hparams.seed004 import LANTM_PRESETS
     from memlab.models.lantm import PRESETS
 
-    assert set(PRESETS) == set(PROFILE_OF_PRESET)
+    assert set(PRESETS) == set(LANTM_PRESETS)
     legacy = from_dict(LANTMConfig, {"impl": "ref", "write_gate_bias": -6.0})  # a config saved before presets
     assert legacy.preset == "paper-text" and legacy.kernel == "reference" and legacy.impl is None
     assert not legacy.read_to_output and not legacy.read_first and legacy.write_while_answering

@@ -119,7 +119,8 @@ PER_TASK_READINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "double": ("reproduce", {"init_step": "normalised"}),
     "addition": ("reproduce", {"init_step": "normalised"}),
 }
-PROFILE_OF_PRESET[PER_TASK_PRESET] = "per task (PER_TASK_READINGS)"
+#: every LANTM model preset: those with one training profile, then the per-task one
+LANTM_PRESETS = (*PROFILE_OF_PRESET, PER_TASK_PRESET)
 
 
 def per_task_reading(task: str) -> tuple[str, dict[str, Any]]:
@@ -173,8 +174,8 @@ def paper_defaults(model: str, task: str, preset: str | None = None) -> dict[str
         m = {} if row is None else {k: row[k] for k in ("hidden", "layers", "embed")}
         return {"model": m, "train": {"lr": 0.0002, **LSTM_TRAIN}}
     preset = preset or DEFAULT_PRESET
-    if preset not in PROFILE_OF_PRESET:
-        raise ConfigError(f"model.preset={preset!r} is not allowed; choose one of {', '.join(PROFILE_OF_PRESET)}")
+    if preset not in LANTM_PRESETS:
+        raise ConfigError(f"model.preset={preset!r} is not allowed; choose one of {', '.join(LANTM_PRESETS)}")
     if preset == PER_TASK_PRESET:  # the task's reading, under the per-task preset's name
         base, extra = per_task_reading(task)
         d = paper_defaults(model, task, base)
