@@ -332,7 +332,7 @@ class AccessState(NamedTuple):
 
 
 #: how the start step v_0 enters the state: ``free`` as learned, ``normalised`` through the step map
-INIT_STEPS = ("free", "normalised")
+INIT_STEPS = ("free", "normalised", "fixed")
 #: strength of the learnable initial slots: ``one`` fixed at 1; ``learned`` S_0 = σ(s_0 + INIT_SLOT_BIAS),
 #: s_0 learnable from 0, as the released code's initial memory strength (bias_init_mem_strength −10)
 INIT_SLOT_STRENGTHS = ("one", "learned")
@@ -410,9 +410,12 @@ class LieAccess(nn.Module):
         """v_0 (A, P): the learnable start step, or with ``init_step="normalised"`` that parameter
         through the candidate steps' map ṽ = v/√(‖v‖² + δ) (``group.parameterise``), so a head
         whose step gate stays shut (write heads, bias −10) moves by a step of the same size as
-        the controller's steps rather than by a free |v_0|."""
+        the controller's steps rather than by a free |v_0|; with ``init_step="fixed"`` v_0 as
+        initialised (|v_0| = ``init_step_norm``), held out of training (no gradient reaches it)."""
         if self.init_step == "free":
             return self.v0
+        if self.init_step == "fixed":
+            return self.v0.detach()
         return self.spec.group.parameterise(self.v0, self.spec.normalise_steps, self.spec.step_delta)
 
     def instruction_layer(self) -> tuple[Tensor, Tensor]:

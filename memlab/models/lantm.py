@@ -49,7 +49,10 @@ too (the text: "We normalized the step sizes to approximately 1"); ``free`` (def
 learned. ``init_step_norm`` (default 1) is |v_0| at initialisation, in a random direction: the
 seed does not say how v_0 starts, and with the write gate shut it is the write stride the model
 starts from (addition's paper solution reads every second slot with steps of ≈ 1, a stride of
-≈ 0.5; stop 30 probes ``init_step_norm=0.5``).
+≈ 0.5; stop 30 probes ``init_step_norm=0.5``). ``init_step=fixed`` holds v_0 at its initial value
+(|v_0| = ``init_step_norm``) through training: with ``write_gates=shut`` the write line is then
+straight with a stride chosen in advance (stop 31 saw a free v_0 grow from 0.5 to 3 when the gates
+were shut; stop 32 probes a stride fixed at 0.5 on addition).
 
 Write gates: tweak 1 only *starts* the write heads' key and step gates shut; they train, and on
 addition they open by 1–4% a step, so the write step turns and shrinks along the sequence and the
@@ -140,7 +143,7 @@ class LANTMConfig:
     write_gate_bias: float | None = None  # 4: initial bias of the write heads' key and step gates
     init_slot: bool | None = None  # 4: one learnable initial memory slot
     init_slot_strength: str | None = None  # its strength: one | learned (σ(s_0 − 10), released)
-    init_step: str = "free"  # start step v_0: free (as learned) | normalised (ṽ map, so |v_0| ≈ the steps' size)
+    init_step: str = "free"  # start step v_0: free (as learned) | normalised (ṽ map, so |v_0| ≈ the steps' size) | fixed (not trained)
     init_step_norm: float = 1.0  # |v_0| at initialisation (random direction; translation group only)
     write_gates: str = "learned"  # the write heads' key and step gates: learned (from write_gate_bias) | shut (held at ≈ 0)
     init_magnitude: float = 0.0  # released code's init_magnitude: a > 0 draws every weight from U(−a, a), forget bias 2

@@ -39,7 +39,7 @@ from memlab.tasks import make_task
         ({"softmax_temperature": "inverse", "temp_min": 0}, r"needs model\.temp_min > 0"),
         ({"init_magnitude": -1}, r"model\.init_magnitude=-1\.0 is out of range; allowed: >= 0 and <= 100"),
         ({"init_magnitude": float("inf")}, r"model\.init_magnitude=inf"),
-        ({"init_step": "unit"}, r"model\.init_step='unit' is not allowed; choose one of free, normalised"),
+        ({"init_step": "unit"}, r"model\.init_step='unit' is not allowed; choose one of free, normalised, fixed"),
         ({"init_step_norm": 0}, r"model\.init_step_norm=0\.0 is out of range"),
         ({"write_gates": "open"}, r"model\.write_gates='open' is not allowed; choose one of learned, shut"),
         ({"init_step_norm": float("nan")}, r"model\.init_step_norm=nan"),
@@ -464,6 +464,38 @@ def test_shut_write_gates_write_a_straight_line_with_no_gradient_through_them():
     learned = build(from_dict(LANTMConfig, {"preset": "reproduce"}), task.spec).core.access
     Wq, bq = learned.instruction_layer()
     assert Wq is learned.Wq and bq is learned.bq
+
+
+def test_fixed_start_step_is_not_trained_and_sets_the_shut_write_lines_stride():
+    """``model.init_step=fixed``: v_0 starts as with ``free`` (norm ``init_step_norm``) but no
+    gradient reaches it, so an optimiser step leaves it unchanged while it moves every other
+    weight; with the write gates shut the written slots lie ``init_step_norm`` apart, on both
+    kernels. ``free`` with the same seed gets a gradient on v_0 (the check can fail)."""
+    from memlab.models.lantm import build
+
+    task = make_task("addition", {})
+    batch = task.sample(4, 5, torch.Generator().manual_seed(1))
+    models = {}
+    for init_step in ("fixed", "free"):
+        torch.manual_seed(0)
+        cfg = {"preset": "reproduce", "write_gates": "shut", "init_step": init_step, "init_step_norm": 0.5}
+        models[init_step] = build(from_dict(LANTMConfig, cfg), task.spec).double()
+    fixed, free = models["fixed"], models["free"]
+    assert torch.equal(fixed.core.access.v0, free.core.access.v0)
+    before = {k: p.detach().clone() for k, p in fixed.named_parameters()}
+    opt = torch.optim.RMSprop(fixed.parameters(), lr=0.01)
+    fixed(batch).square().sum().backward()
+    free(batch).square().sum().backward()
+    assert fixed.core.access.v0.grad is None and free.core.access.v0.grad.abs().sum() > 0
+    opt.step()
+    after = dict(fixed.named_parameters())
+    v0 = next(k for k in after if k.endswith("access.v0"))
+    assert torch.equal(after[v0], before[v0])
+    assert any(not torch.equal(after[k], before[k]) for k in after if k != v0)
+    for impl in ("fast", "reference"):
+        _, _, final = fixed.trace(batch, impl=impl)
+        strides = final.addresses[:, 1:].diff(dim=1).norm(dim=-1)  # after the initial slot
+        assert torch.allclose(strides, torch.full_like(strides, 0.5), atol=1e-9), impl
 
 
 @pytest.mark.parametrize("model", ["lantm-invnorm", "lantm-softmax"])
