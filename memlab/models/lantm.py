@@ -146,6 +146,7 @@ class LANTMConfig:
     init_step: str = "free"  # start step v_0: free (as learned) | normalised (ṽ map, so |v_0| ≈ the steps' size) | fixed (not trained)
     init_step_norm: float = 1.0  # |v_0| at initialisation (random direction; translation group only)
     write_gates: str = "learned"  # the write heads' key and step gates: learned (from write_gate_bias) | shut (held at ≈ 0)
+    read_key_gate_bias: float = 0.0  # initial bias of the read heads' key gates g (0: σ = 0.5; the seed does not say)
     init_magnitude: float = 0.0  # released code's init_magnitude: a > 0 draws every weight from U(−a, a), forget bias 2
     kernel: str = "fused"  # fused | reference
     compile: bool = False  # torch.compile the reference step (kernel=reference only; ~100 s to compile on a CPU)
@@ -178,6 +179,7 @@ class LANTMConfig:
         if self.softmax_temperature == "inverse" and not self.temp_min > 0:
             raise ConfigError("model.softmax_temperature=inverse needs model.temp_min > 0 (1/T = softplus(z) + temp_min)")
         check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
+        check_range("model.read_key_gate_bias", self.read_key_gate_bias, -1e4, 1e4)
         check_range("model.init_magnitude", self.init_magnitude, 0, 100)
         check_choice("model.init_step", self.init_step, INIT_STEPS)
         check_range("model.init_step_norm", self.init_step_norm, 0, 100, lo_open=True)
@@ -206,7 +208,7 @@ class LANTMCore(MemoryCore):
         read_first: bool = False, interpolate_steps: bool = True, init_slot: bool = False,
         read_to_output: bool = False, kernel: str = "fused", compile: bool = False,
         softmax_temperature: str = "softplus", init_step: str = "free", init_slot_strength: str = "one",
-        init_step_norm: float = 1.0, write_gates: str = "learned",
+        init_step_norm: float = 1.0, write_gates: str = "learned", read_key_gate_bias: float = 0.0,
     ):
         super().__init__()
         self.spec = make_spec(hidden, mem_width, key_dim, write_heads, read_heads, group, weighting, alpha, eps,
@@ -221,7 +223,7 @@ class LANTMCore(MemoryCore):
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
         self.controller = LSTMCore(LSTMCoreConfig(input_size=input_size + Rm, hidden_size=H, forget_bias=0.0, seed=seed))
         self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0, init_step, init_slot_strength,
-                                init_step_norm, write_gates)
+                                init_step_norm, write_gates, read_key_gate_bias)
         self.h0 = nn.Parameter(torch.zeros(H))
         self.c0 = nn.Parameter(torch.zeros(H))
         self.out_gate = nn.Linear(H, 1) if read_to_output else None  # c_t = w_c·h_t + b_c
@@ -372,7 +374,7 @@ def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
         interpolate_steps=cfg.interpolate_steps, init_slot=cfg.init_slot, read_to_output=cfg.read_to_output,
         kernel=cfg.kernel, compile=cfg.compile, softmax_temperature=cfg.softmax_temperature,
         init_step=cfg.init_step, init_slot_strength=cfg.init_slot_strength, init_step_norm=cfg.init_step_norm,
-        write_gates=cfg.write_gates,
+        write_gates=cfg.write_gates, read_key_gate_bias=cfg.read_key_gate_bias,
     )
     model = LANTMModel(spec, core, cfg.embed, cfg.write_while_answering)
     if cfg.init_magnitude > 0:

@@ -228,6 +228,33 @@ def test_initial_slot_and_write_gate_bias():
     assert torch.allclose(st.reads, torch.full((2, 1, 2), math.tanh(0.3)), atol=1e-6)
 
 
+def test_read_key_gate_bias_sets_only_the_read_heads_key_gates():
+    """``read_key_gate_bias=b``: the read heads' key-gate biases start at b (two read heads here),
+    every other parameter is drawn as with the default 0, and the traced read key gates of a fresh
+    model sit near σ(b) rather than σ(0)."""
+    from memlab.memory.lie_access import read_key_gate_columns
+
+    cores = {}
+    for b in (0.0, -4.0):
+        torch.manual_seed(5)
+        cores[b] = LANTMCore(3, hidden=4, mem_width=2, read_heads=2, write_gate_bias=-10.0, read_key_gate_bias=b)
+    sp = cores[0.0].spec
+    o = sp.offsets()["sig"][0]
+    cols = read_key_gate_columns(sp)
+    assert cols == [o + 1, o + 2]  # after the one write head's key gate; the step gates follow
+    base, shifted = (dict(c.named_parameters()) for c in (cores[0.0], cores[-4.0]))
+    assert torch.equal(shifted["access.bq"][cols], torch.full((2,), -4.0))
+    rest = [i for i in range(sp.instr_size) if i not in cols]
+    assert torch.equal(shifted["access.bq"][rest], base["access.bq"][rest]) and base["access.bq"][cols].abs().max() == 0
+    assert all(torch.equal(base[k], shifted[k]) for k in base if k != "access.bq")
+    xs = torch.randn(6, 2, 3)
+    for b, core in cores.items():
+        with torch.no_grad():
+            _, _, trace = core.run(xs, kernel="reference")
+        g = trace.gates[:, :, sp.write_heads:, 0]  # (T, B, R) read key gates
+        assert (g - torch.sigmoid(torch.tensor(b))).abs().max() < 0.2, b
+
+
 def test_read_to_output_gates_the_current_read():
     core = LANTMCore(3, hidden=4, mem_width=2, read_to_output=True, read_first=True, init_slot=True).double()
     assert core.output_size == 4 + 2

@@ -34,6 +34,7 @@ from memlab.tasks import make_task
         ({"impl": "jit"}, r"model\.impl='jit' is not allowed; choose one of fast, ref"),
         ({"step_delta": 0}, r"model\.step_delta=0\.0 is out of range"),
         ({"write_gate_bias": float("nan")}, r"model\.write_gate_bias=nan"),
+        ({"read_key_gate_bias": float("-inf")}, r"model\.read_key_gate_bias=-inf"),
         ({"compile": True}, r"model\.compile=true applies to model\.kernel=reference"),
         ({"softmax_temperature": "cold"}, r"choose one of softplus, inverse"),
         ({"softmax_temperature": "inverse", "temp_min": 0}, r"needs model\.temp_min > 0"),
