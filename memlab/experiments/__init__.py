@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: name -> module path (one line per experiment)
 EXPERIMENTS: dict[str, str] = {
     "lantm-tables": "memlab.experiments.lantm_tables",
+    "lantm-heads": "memlab.experiments.lantm_heads",
     "ntm-table": "memlab.experiments.ntm_table",
     "demo": "memlab.experiments.demo",
     "stm-phase-diagram": "memlab.experiments.stm_phase_diagram",

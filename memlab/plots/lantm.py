@@ -234,3 +234,22 @@ def addition_figure(recs: Sequence[dict[str, Any]], out: str | Path, title: str 
     if title:
         fig.suptitle(title)
     return _save(fig, out)
+
+
+def heads_figure(records: Sequence[dict[str, Any]], out: str | Path) -> Path:
+    """``memlab run lantm-heads``: each run's share of traced problems answered right against the
+    median read key gate g of its answer reads, one marker per task (records only)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    markers = "osD^vP*X"
+    for i, task in enumerate(sorted({r["task"] for r in records})):
+        rs = [r for r in records if r["task"] == task and r.get("g_answer") is not None]
+        ax.scatter([r["g_answer"] for r in rs], [r["samples_right"] for r in rs], marker=markers[i % len(markers)],
+                   alpha=0.7, label=f"{task} ({len(rs)})")
+    ax.set_xlabel("median read key gate g while answering (0: steps along the line, 1: emitted keys)")
+    ax.set_ylabel("traced problems answered right")
+    ax.set_xlim(-0.03, 1.03)
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(fontsize=8, loc="center right")
+    ax.set_title("LANTM read heads while answering", fontsize=10)
+    return _save(fig, out)
