@@ -169,7 +169,8 @@ def cell_scores(records: list[dict[str, Any]], train_max: int) -> dict[tuple[str
 
 def best_over_seeds(scores: dict[tuple[str, str, int], dict[str, float]]) -> dict[tuple[str, str], dict[str, Any]]:
     """(model, task) -> the seed with the best out-of-distribution fine score (ties: coarse), plus
-    the seed count and the median training wall time."""
+    the seed count, the median training wall time and the median, min and max over seeds of the
+    out-of-distribution scores (``ood_fine_median`` …)."""
     groups: dict[tuple[str, str], list[dict[str, float]]] = {}
     for (m, t, _), v in scores.items():
         groups.setdefault((m, t), []).append(v)
@@ -178,12 +179,30 @@ def best_over_seeds(scores: dict[tuple[str, str, int], dict[str, float]]) -> dic
         ood = v["ood_fine"] if v["ood_fine"] == v["ood_fine"] else v["id_fine"]  # no OOD lengths: rank by ID
         return ood, v["ood_coarse"] if v["ood_coarse"] == v["ood_coarse"] else v["id_coarse"]
 
-    return {k: {**max(v, key=key), "seeds": len(v), "wall_median": statistics.median(x["wall"] for x in v)}
+    def spread(v: list[dict[str, float]], m: str) -> dict[str, float]:
+        xs = [x[m] for x in v if x[m] == x[m]]  # NaN (no lengths of that range scored) left out
+        if not xs:
+            return {f"{m}_median": float("nan"), f"{m}_min": float("nan"), f"{m}_max": float("nan")}
+        return {f"{m}_median": statistics.median(xs), f"{m}_min": min(xs), f"{m}_max": max(xs)}
+
+    return {k: {**max(v, key=key), "seeds": len(v), "wall_median": statistics.median(x["wall"] for x in v),
+                **spread(v, "ood_fine"), **spread(v, "ood_coarse")}
             for k, v in groups.items()}
 
 
 def _pct(x: float) -> str:
     return "–" if x != x else f"{100 * x:.1f}"
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def _spread(v: dict[str, Any], m: str) -> str:
+    """median [min–max] over seeds, in %; the median alone for one seed."""
+    if v["seeds"] == 1 or v[f"{m}_median"] != v[f"{m}_median"]:
+        return _pct(v[f"{m}_median"])
+    return f"{_pct(v[f'{m}_median'])} [{_pct(v[f'{m}_min'])}–{_pct(v[f'{m}_max'])}]"
 
 
 def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> str:
@@ -216,16 +235,33 @@ def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> s
             row.append("–" if not vals else f"{_pct(statistics.fmean(v['ood_fine'] for v in vals))} / "
                                              f"{_pct(statistics.fmean(v['ood_coarse'] for v in vals))} ({len(vals)})")
         lines.append(f"| {m} | " + " | ".join(row) + " |")
+    lines += ["", "## By class, median seed (fine / coarse, out of distribution)", "",
+              "Each task's median over its seeds, then the mean over the class's tasks; the smallest number of "
+              "seeds of those tasks follows the task count.", "",
+              "| model | " + " | ".join(AUTOMATA.get(c, c) for c in classes) + " |",
+              "|---|" + "---|" * len(classes)]
+    for m in models:
+        row = []
+        for c in classes:
+            vals = [best[(m, t)] for t in task_class if task_class[t] == c and (m, t) in best]
+            vals = [v for v in vals if v["ood_fine_median"] == v["ood_fine_median"]]
+            row.append("–" if not vals else f"{_pct(statistics.fmean(v['ood_fine_median'] for v in vals))} / "
+                                             f"{_pct(statistics.fmean(v['ood_coarse_median'] for v in vals))} "
+                                             f"({len(vals)}; {_seeds(min(v['seeds'] for v in vals))})")
+        lines.append(f"| {m} | " + " | ".join(row) + " |")
     lines += ["", "## By task", "",
-              "| class | task | model | seeds | in-dist fine (lengths scored) | OOD fine | OOD coarse | train wall (s, median) |",
-              "|---|---|---|---|---|---|---|---|"]
+              "OOD: the best seed's score, then the median over seeds with the worst and best seed in brackets.", "",
+              "| class | task | model | seeds | in-dist fine (lengths scored) | OOD fine | OOD coarse | "
+              "OOD fine, median [min–max] | OOD coarse, median [min–max] | train wall (s, median) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for c in classes:
         for t in [t for t in task_class if task_class[t] == c]:
             for m in models:
                 if (m, t) in best:
                     v = best[(m, t)]
                     lines.append(f"| {c} | {t} | {m} | {v['seeds']} | {_pct(v['id_fine'])} ({v['id_n']}) | {_pct(v['ood_fine'])} | "
-                                 f"{_pct(v['ood_coarse'])} | {v['wall_median']:.0f} |")
+                                 f"{_pct(v['ood_coarse'])} | {_spread(v, 'ood_fine')} | {_spread(v, 'ood_coarse')} | "
+                                 f"{v['wall_median']:.0f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -59,6 +59,11 @@ def test_suite_summary_by_class_on_hand_made_records():
     assert "| lstm | 50.0 / 50.0 (1) | – |" in md
     assert "| dcf | reverse-string | stack | 2 | 100.0 (1) | 90.0 | 50.0 |" in md  # in-dist: 1 length scored
     assert scores[("stack", "dyck", 0)]["id_n"] == 0
+    # the median over seeds with the spread: reverse-string's two seeds score 0.5 and 0.9 beyond 40
+    assert best[("stack", "reverse-string")]["ood_fine_median"] == pytest.approx(0.7)
+    assert "| dcf | reverse-string | stack | 2 | 100.0 (1) | 90.0 | 50.0 | 70.0 [50.0–90.0] | 25.0 [0.0–50.0] | 10 |" in md
+    assert "| dcf | dyck | stack | 1 | – (0) | 70.0 | 70.0 | 70.0 | 70.0 | 10 |" in md
+    assert "| stack | – | 70.0 / 47.5 (2; 1 seed) |" in md  # median seed: mean of 0.7 (reverse-string) and 0.7 (dyck)
 
 
 def test_summary_shows_every_model_with_records_whatever_the_last_invocation_named():
