@@ -61,10 +61,10 @@ write line bends (stop 31: read and write lines part beyond the training lengths
 write heads move by v_0 along a straight line, as §3.4 describes; ``learned`` (default) is the seed's.
 
 Read key gate: the read heads' key gates g start at σ(0) = 0.5 (the seed gives no value).
-``read_key_gate_bias=b`` starts them at σ(b). ``memlab run lantm-heads`` finds that every learned
-run answers with g ≈ 0 (its reads step along the write line), while most failed runs answer with g
-open and their reads parked near the line's start (``results/lantm-heads``). A negative b starts the
-reads moving by steps; stop 32 probes b = −4 on failed seeds.
+``read_key_gate_bias=b`` starts them at σ(b). ``memlab run lantm-heads`` finds that learned runs
+answer with g ≈ 0 (42 of 43 with g ≤ 0.11: their reads step along the write line), while 40 of 70
+failed runs answer with g open and their reads parked near the line's start (``results/lantm-heads``).
+A negative b starts the reads moving by steps; stop 32 probes b = −4 on failed seeds.
 
 Initialisation: ``init_magnitude`` (the released code's option of that name; its copy-large,
 reverse-large, bigramFlip-small and double runs set it): a > 0 draws every weight from U(−a, a)
