@@ -151,7 +151,8 @@ _NEUTRAL_TRAIN = {"lr_decay_every": 0, "lr_decay_after": 0, "select_scale": 0, "
 
 #: model settings added after records existed, at the value that computes as before they existed
 _NEUTRAL_MODEL = {"init_step": "free", "init_magnitude": 0.0, "init_slot_strength": "one", "init_step_norm": 1.0,
-                 "write_gates": "learned", "read_key_gate_bias": 0.0}
+                 "write_gates": "learned", "read_key_gate_bias": 0.0,
+                 "read_step_gate_bias": 0.0}
 
 
 def _reading_model(model_cfg: dict[str, Any]) -> dict[str, Any]:

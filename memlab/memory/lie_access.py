@@ -127,6 +127,12 @@ def read_key_gate_columns(spec: "LANTMSpec") -> list[int]:
     return list(range(o0 + W, o0 + A))
 
 
+def read_step_gate_columns(spec: "LANTMSpec") -> list[int]:
+    """Columns of the instruction q holding the read heads' step gates h."""
+    o0, A, W = spec.offsets()["sig"][0], spec.heads, spec.write_heads
+    return list(range(o0 + A + W, o0 + 2 * A))
+
+
 def shut_write_gates(Wq: Tensor, bq: Tensor, spec: "LANTMSpec") -> tuple[Tensor, Tensor]:
     """The instruction layer with the write heads' gates shut: Wq (H, Q), bq (Q,) -> the same with
     the g and h columns of the write heads zeroed and their biases at ``SHUT_GATE_BIAS``.
@@ -354,7 +360,9 @@ class LieAccess(nn.Module):
     ``write_gate_bias`` initialises the biases of the write heads' key gate g and step gate h
     strongly negative so they write in a straight line (seed 004 §4, tweak 1);
     ``read_key_gate_bias`` the bias of the read heads' key gate g (0, σ = 0.5, unless set: the seed
-    does not say; a negative value starts the reads moving by steps rather than to emitted keys).
+    does not say; a negative value starts the reads moving by steps rather than to emitted keys),
+    ``read_step_gate_bias`` that of their step gate h (negative: keep the previous step; with both
+    negative a read head starts riding the write line, from the same start key and step).
 
     A ``memlab.memory.MemoryAccess``: ``initial_state``, ``reads`` and ``forward(h_t, state)``
     (write, then read, or read first) for the generic composition (``ENTRY``), and
@@ -364,7 +372,7 @@ class LieAccess(nn.Module):
 
     def __init__(self, spec: LANTMSpec, write_gate_bias: float = -6.0, init_slots: int = 0, init_step: str = "free",
                  init_slot_strength: str = "one", init_step_norm: float = 1.0, write_gates: str = "learned",
-                 read_key_gate_bias: float = 0.0):
+                 read_key_gate_bias: float = 0.0, read_step_gate_bias: float = 0.0):
         super().__init__()
         if not (isinstance(init_step_norm, (int, float)) and 0 < init_step_norm <= 100):
             raise ValueError(f"init_step_norm={init_step_norm!r}; allowed: a number in (0, 100]")
@@ -387,6 +395,7 @@ class LieAccess(nn.Module):
         with torch.no_grad():
             self.bq[write_gate_columns(spec)] = write_gate_bias  # key gates g and step gates h of the write heads
             self.bq[read_key_gate_columns(spec)] = read_key_gate_bias  # key gates g of the read heads (0: σ = 0.5)
+            self.bq[read_step_gate_columns(spec)] = read_step_gate_bias  # step gates h of the read heads
         self.r0 = nn.Parameter(torch.zeros(R, m))
         # every head starts at the same key with the same step, so reads begin on the write line
         self.k0 = nn.Parameter(spec.group.init_key(1).repeat(A, 1))
@@ -488,6 +497,7 @@ class LieAccessConfig:
     write_gate_bias: float = -10.0
     write_gates: str = "learned"  # learned | shut (the write heads' gates held shut)
     read_key_gate_bias: float = 0.0  # initial bias of the read heads' key gates
+    read_step_gate_bias: float = 0.0  # initial bias of the read heads' step gates
     init_slots: int = 1
 
     def validate(self) -> None:
@@ -506,6 +516,7 @@ class LieAccessConfig:
         check_range("model.temp_min", self.temp_min, 0)
         check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
         check_range("model.read_key_gate_bias", self.read_key_gate_bias, -1e4, 1e4)
+        check_range("model.read_step_gate_bias", self.read_step_gate_bias, -1e4, 1e4)
         need = GROUPS[self.group].required_key_dim
         if need is not None and self.key_dim != need:
             raise ConfigError(f"model.group={self.group} acts on R^{need} only, but model.key_dim={self.key_dim}")
@@ -519,7 +530,7 @@ def build_access(cfg: LieAccessConfig, controller_size: int) -> LieAccess:
                      cfg.weighting, cfg.alpha, cfg.eps, cfg.normalise_steps, cfg.step_delta, cfg.temp_min,
                      cfg.read_first, cfg.interpolate_steps, cfg.softmax_temperature)
     return LieAccess(spec, cfg.write_gate_bias, cfg.init_slots, write_gates=cfg.write_gates,
-                     read_key_gate_bias=cfg.read_key_gate_bias)
+                     read_key_gate_bias=cfg.read_key_gate_bias, read_step_gate_bias=cfg.read_step_gate_bias)
 
 
 def make_spec(hidden: int, mem_width: int, key_dim: int, write_heads: int, read_heads: int, group: str,

@@ -65,6 +65,8 @@ Read key gate: the read heads' key gates g start at σ(0) = 0.5 (the seed gives 
 answer with g ≈ 0 (42 of 43 with g ≤ 0.11: their reads step along the write line), while 40 of 70
 failed runs answer with g open and their reads parked near the line's start (``results/lantm-heads``).
 A negative b starts the reads moving by steps; stop 32 probes b = −4 on failed seeds.
+``read_step_gate_bias`` does the same for the read heads' step gates h; with both negative a read
+head starts riding the write line (it starts from the write head's key and step).
 
 Initialisation: ``init_magnitude`` (the released code's option of that name; its copy-large,
 reverse-large, bigramFlip-small and double runs set it): a > 0 draws every weight from U(−a, a)
@@ -153,6 +155,7 @@ class LANTMConfig:
     init_step_norm: float = 1.0  # |v_0| at initialisation (random direction; translation group only)
     write_gates: str = "learned"  # the write heads' key and step gates: learned (from write_gate_bias) | shut (held at ≈ 0)
     read_key_gate_bias: float = 0.0  # initial bias of the read heads' key gates g (0: σ = 0.5; the seed does not say)
+    read_step_gate_bias: float = 0.0  # initial bias of the read heads' step gates h (0: σ = 0.5)
     init_magnitude: float = 0.0  # released code's init_magnitude: a > 0 draws every weight from U(−a, a), forget bias 2
     kernel: str = "fused"  # fused | reference
     compile: bool = False  # torch.compile the reference step (kernel=reference only; ~100 s to compile on a CPU)
@@ -186,6 +189,7 @@ class LANTMConfig:
             raise ConfigError("model.softmax_temperature=inverse needs model.temp_min > 0 (1/T = softplus(z) + temp_min)")
         check_range("model.write_gate_bias", self.write_gate_bias, -1e4, 1e4)
         check_range("model.read_key_gate_bias", self.read_key_gate_bias, -1e4, 1e4)
+        check_range("model.read_step_gate_bias", self.read_step_gate_bias, -1e4, 1e4)
         check_range("model.init_magnitude", self.init_magnitude, 0, 100)
         check_choice("model.init_step", self.init_step, INIT_STEPS)
         check_range("model.init_step_norm", self.init_step_norm, 0, 100, lo_open=True)
@@ -215,6 +219,7 @@ class LANTMCore(MemoryCore):
         read_to_output: bool = False, kernel: str = "fused", compile: bool = False,
         softmax_temperature: str = "softplus", init_step: str = "free", init_slot_strength: str = "one",
         init_step_norm: float = 1.0, write_gates: str = "learned", read_key_gate_bias: float = 0.0,
+        read_step_gate_bias: float = 0.0,
     ):
         super().__init__()
         self.spec = make_spec(hidden, mem_width, key_dim, write_heads, read_heads, group, weighting, alpha, eps,
@@ -229,7 +234,7 @@ class LANTMCore(MemoryCore):
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
         self.controller = LSTMCore(LSTMCoreConfig(input_size=input_size + Rm, hidden_size=H, forget_bias=0.0, seed=seed))
         self.access = LieAccess(self.spec, write_gate_bias, 1 if init_slot else 0, init_step, init_slot_strength,
-                                init_step_norm, write_gates, read_key_gate_bias)
+                                init_step_norm, write_gates, read_key_gate_bias, read_step_gate_bias)
         self.h0 = nn.Parameter(torch.zeros(H))
         self.c0 = nn.Parameter(torch.zeros(H))
         self.out_gate = nn.Linear(H, 1) if read_to_output else None  # c_t = w_c·h_t + b_c
@@ -381,6 +386,7 @@ def build(cfg: LANTMConfig, spec: TaskSpec) -> LANTMModel:
         kernel=cfg.kernel, compile=cfg.compile, softmax_temperature=cfg.softmax_temperature,
         init_step=cfg.init_step, init_slot_strength=cfg.init_slot_strength, init_step_norm=cfg.init_step_norm,
         write_gates=cfg.write_gates, read_key_gate_bias=cfg.read_key_gate_bias,
+        read_step_gate_bias=cfg.read_step_gate_bias,
     )
     model = LANTMModel(spec, core, cfg.embed, cfg.write_while_answering)
     if cfg.init_magnitude > 0:

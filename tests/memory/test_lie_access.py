@@ -228,31 +228,34 @@ def test_initial_slot_and_write_gate_bias():
     assert torch.allclose(st.reads, torch.full((2, 1, 2), math.tanh(0.3)), atol=1e-6)
 
 
-def test_read_key_gate_bias_sets_only_the_read_heads_key_gates():
-    """``read_key_gate_bias=b``: the read heads' key-gate biases start at b (two read heads here),
-    every other parameter is drawn as with the default 0, and the traced read key gates of a fresh
-    model sit near σ(b) rather than σ(0)."""
-    from memlab.memory.lie_access import read_key_gate_columns
+def test_read_gate_biases_set_only_the_read_heads_gates():
+    """``read_key_gate_bias=b`` and ``read_step_gate_bias=c``: the read heads' key- and step-gate
+    biases start at b and c (two read heads here), every other parameter is drawn as with the
+    defaults 0, and the traced read gates of a fresh model sit near σ(b) and σ(c)."""
+    from memlab.memory.lie_access import read_key_gate_columns, read_step_gate_columns
 
     cores = {}
     for b in (0.0, -4.0):
         torch.manual_seed(5)
-        cores[b] = LANTMCore(3, hidden=4, mem_width=2, read_heads=2, write_gate_bias=-10.0, read_key_gate_bias=b)
+        cores[b] = LANTMCore(3, hidden=4, mem_width=2, read_heads=2, write_gate_bias=-10.0, read_key_gate_bias=b,
+                             read_step_gate_bias=-b / 2)
     sp = cores[0.0].spec
     o = sp.offsets()["sig"][0]
-    cols = read_key_gate_columns(sp)
-    assert cols == [o + 1, o + 2]  # after the one write head's key gate; the step gates follow
+    cols, hcols = read_key_gate_columns(sp), read_step_gate_columns(sp)
+    assert cols == [o + 1, o + 2] and hcols == [o + 4, o + 5]  # after each block's one write-head gate
     base, shifted = (dict(c.named_parameters()) for c in (cores[0.0], cores[-4.0]))
     assert torch.equal(shifted["access.bq"][cols], torch.full((2,), -4.0))
-    rest = [i for i in range(sp.instr_size) if i not in cols]
-    assert torch.equal(shifted["access.bq"][rest], base["access.bq"][rest]) and base["access.bq"][cols].abs().max() == 0
+    assert torch.equal(shifted["access.bq"][hcols], torch.full((2,), 2.0))
+    rest = [i for i in range(sp.instr_size) if i not in cols + hcols]
+    assert torch.equal(shifted["access.bq"][rest], base["access.bq"][rest]) and base["access.bq"][cols + hcols].abs().max() == 0
     assert all(torch.equal(base[k], shifted[k]) for k in base if k != "access.bq")
     xs = torch.randn(6, 2, 3)
     for b, core in cores.items():
         with torch.no_grad():
             _, _, trace = core.run(xs, kernel="reference")
-        g = trace.gates[:, :, sp.write_heads:, 0]  # (T, B, R) read key gates
+        g, h = trace.gates[:, :, sp.write_heads:, 0], trace.gates[:, :, sp.write_heads:, 1]  # (T, B, R) read gates
         assert (g - torch.sigmoid(torch.tensor(b))).abs().max() < 0.2, b
+        assert (h - torch.sigmoid(torch.tensor(-b / 2))).abs().max() < 0.2, b
 
 
 def test_read_to_output_gates_the_current_read():

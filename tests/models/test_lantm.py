@@ -35,6 +35,7 @@ from memlab.tasks import make_task
         ({"step_delta": 0}, r"model\.step_delta=0\.0 is out of range"),
         ({"write_gate_bias": float("nan")}, r"model\.write_gate_bias=nan"),
         ({"read_key_gate_bias": float("-inf")}, r"model\.read_key_gate_bias=-inf"),
+        ({"read_step_gate_bias": float("nan")}, r"model\.read_step_gate_bias=nan"),
         ({"compile": True}, r"model\.compile=true applies to model\.kernel=reference"),
         ({"softmax_temperature": "cold"}, r"choose one of softplus, inverse"),
         ({"softmax_temperature": "inverse", "temp_min": 0}, r"needs model\.temp_min > 0"),
