@@ -205,10 +205,29 @@ def _spread(v: dict[str, Any], m: str) -> str:
     return f"{_pct(v[f'{m}_median'])} [{_pct(v[f'{m}_min'])}–{_pct(v[f'{m}_max'])}]"
 
 
-def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> str:
-    """SUMMARY.md from records only."""
+def _class_table(models: list[str], classes: list[str], task_class: dict[str, str],
+                 best: dict[tuple[str, str], dict[str, Any]], stat: str) -> list[str]:
+    """Rows of model × class: the mean over a class's tasks of each task's ``ood_fine{stat}`` /
+    ``ood_coarse{stat}`` (``stat``: "" the best seed's, "_median" the median seed's, which also
+    names the fewest seeds of those tasks)."""
     from memlab.tasks.formal import AUTOMATA
 
+    lines = ["| model | " + " | ".join(AUTOMATA.get(c, c) for c in classes) + " |", "|---|" + "---|" * len(classes)]
+    for m in models:
+        row = []
+        for c in classes:
+            vals = [best[(m, t)] for t in task_class if task_class[t] == c and (m, t) in best]
+            vals = [v for v in vals if not stat or v[f"ood_fine{stat}"] == v[f"ood_fine{stat}"]]
+            seeds = f"; {_seeds(min(v['seeds'] for v in vals))}" if stat and vals else ""
+            row.append("–" if not vals else f"{_pct(statistics.fmean(v[f'ood_fine{stat}'] for v in vals))} / "
+                                             f"{_pct(statistics.fmean(v[f'ood_coarse{stat}'] for v in vals))} "
+                                             f"({len(vals)}{seeds})")
+        lines.append(f"| {m} | " + " | ".join(row) + " |")
+    return lines
+
+
+def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> str:
+    """SUMMARY.md from records only."""
     best = best_over_seeds(cell_scores(records, cfg.train_max))
     # every model with records: the config's (the last invocation's) first, then the suite's order, then
     # any other; a folder filled one model per invocation keeps them all
@@ -225,30 +244,12 @@ def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> s
              "seed; a class's score is the mean over its tasks that ran, their number in brackets (models that ran "
              "different tasks of a class are not compared on the same tasks). Train wall: seconds of training per cell "
              "(wall-time budget `max_time`; see the meta file for the machine's load).", "",
-             "## By class (fine / coarse, out of distribution)", "",
-             "| model | " + " | ".join(AUTOMATA.get(c, c) for c in classes) + " |",
-             "|---|" + "---|" * len(classes)]
-    for m in models:
-        row = []
-        for c in classes:
-            vals = [best[(m, t)] for t in task_class if task_class[t] == c and (m, t) in best]
-            row.append("–" if not vals else f"{_pct(statistics.fmean(v['ood_fine'] for v in vals))} / "
-                                             f"{_pct(statistics.fmean(v['ood_coarse'] for v in vals))} ({len(vals)})")
-        lines.append(f"| {m} | " + " | ".join(row) + " |")
+             "## By class (fine / coarse, out of distribution)", ""]
+    lines += _class_table(models, classes, task_class, best, "")
     lines += ["", "## By class, median seed (fine / coarse, out of distribution)", "",
               "Each task's median over its seeds, then the mean over the class's tasks; the smallest number of "
-              "seeds of those tasks follows the task count.", "",
-              "| model | " + " | ".join(AUTOMATA.get(c, c) for c in classes) + " |",
-              "|---|" + "---|" * len(classes)]
-    for m in models:
-        row = []
-        for c in classes:
-            vals = [best[(m, t)] for t in task_class if task_class[t] == c and (m, t) in best]
-            vals = [v for v in vals if v["ood_fine_median"] == v["ood_fine_median"]]
-            row.append("–" if not vals else f"{_pct(statistics.fmean(v['ood_fine_median'] for v in vals))} / "
-                                             f"{_pct(statistics.fmean(v['ood_coarse_median'] for v in vals))} "
-                                             f"({len(vals)}; {_seeds(min(v['seeds'] for v in vals))})")
-        lines.append(f"| {m} | " + " | ".join(row) + " |")
+              "seeds of those tasks follows the task count.", ""]
+    lines += _class_table(models, classes, task_class, best, "_median")
     lines += ["", "## By task", "",
               "OOD: the best seed's score, then the median over seeds with the worst and best seed in brackets.", "",
               "| class | task | model | seeds | in-dist fine (lengths scored) | OOD fine | OOD coarse | "
