@@ -62,9 +62,9 @@ write heads move by v_0 along a straight line, as §3.4 describes; ``learned`` (
 
 Read key gate: the read heads' key gates g start at σ(0) = 0.5 (the seed gives no value).
 ``read_key_gate_bias=b`` starts them at σ(b). ``memlab run lantm-heads`` finds that learned runs
-answer with g ≈ 0 (42 of 43 with g ≤ 0.11: their reads step along the write line), while 40 of 70
-failed runs answer with g open and their reads parked near the line's start (``results/lantm-heads``).
-A negative b starts the reads moving by steps; stop 32 probes b = −4 on failed seeds.
+answer with g ≈ 0 (their reads step along the write line), while most failed runs answer with g
+open and their reads parked near the line's start (counts in ``results/lantm-heads/SUMMARY.md``).
+A negative b starts the reads moving by steps (stop 32: ``results/lantm/RUNS.md``).
 ``read_step_gate_bias`` does the same for the read heads' step gates h; with both negative a read
 head starts riding the write line (it starts from the write head's key and step).
 
