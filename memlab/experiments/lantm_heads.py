@@ -155,7 +155,7 @@ class LantmHeads(Experiment):
     title = "issue 13: how each trained LANTM's read head moves while answering (key gate, step, distance to the line)"
     config_cls = LantmHeadsConfig
     default_out = "results/lantm-heads"
-    hash_exclude = ("jobs", "select", "learned_at", "open_gate", "runs", "models")
+    hash_exclude = ("jobs", "select", "learned_at", "open_gate", "models")
     record_fields = {"run_id": str, "model": str, "task": str, "seed": int, "checkpoint": str,
                      "samples_right": NUMBER, "samples": int}
 

@@ -50,6 +50,12 @@ def test_records_summarise_the_traced_answer_reads(store, tmp_path):
     assert "| a | lantm-invnorm | copy | 0 |" in summary and (tmp_path / "o" / "heads.png").is_file()
     again = run_experiment(EXPERIMENT, {"runs": str(store), "samples": 3}, out_dir=tmp_path / "o", jobs=1, progress=False)
     assert again["units_run"] == 0  # resumed: nothing retraced
+    import shutil
+
+    other = tmp_path / "other"  # another store (a run of the same name) into the same folder: refused
+    shutil.copytree(store / "a", other / "a")
+    with pytest.raises(ConfigError, match="config"):
+        run_experiment(EXPERIMENT, {"runs": str(other), "samples": 3}, out_dir=tmp_path / "o", jobs=1, progress=False)
 
 
 def test_outcomes_split_failed_runs_by_the_read_key_gate():
