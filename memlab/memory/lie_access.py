@@ -115,22 +115,27 @@ WRITE_GATES = ("learned", "shut")
 SHUT_GATE_BIAS = -30.0
 
 
+def gate_columns(spec: "LANTMSpec", gate: str, heads: str) -> list[int]:
+    """Columns of the instruction q holding the ``gate`` ("key": g, "step": h) of the ``heads``
+    ("write": heads 0..W−1, "read": W..A−1); the sigmoid block is [g (A) | h (A) | strength (W)]."""
+    o0, A, W = spec.offsets()["sig"][0], spec.heads, spec.write_heads
+    first = o0 + (A if gate == "step" else 0)
+    return list(range(first, first + W)) if heads == "write" else list(range(first + W, first + A))
+
+
 def write_gate_columns(spec: "LANTMSpec") -> list[int]:
     """Columns of the instruction q holding the write heads' key gates g and step gates h."""
-    o0, A, W = spec.offsets()["sig"][0], spec.heads, spec.write_heads
-    return [*range(o0, o0 + W), *range(o0 + A, o0 + A + W)]
+    return gate_columns(spec, "key", "write") + gate_columns(spec, "step", "write")
 
 
 def read_key_gate_columns(spec: "LANTMSpec") -> list[int]:
     """Columns of the instruction q holding the read heads' key gates g."""
-    o0, A, W = spec.offsets()["sig"][0], spec.heads, spec.write_heads
-    return list(range(o0 + W, o0 + A))
+    return gate_columns(spec, "key", "read")
 
 
 def read_step_gate_columns(spec: "LANTMSpec") -> list[int]:
     """Columns of the instruction q holding the read heads' step gates h."""
-    o0, A, W = spec.offsets()["sig"][0], spec.heads, spec.write_heads
-    return list(range(o0 + A + W, o0 + 2 * A))
+    return gate_columns(spec, "step", "read")
 
 
 def shut_write_gates(Wq: Tensor, bq: Tensor, spec: "LANTMSpec") -> tuple[Tensor, Tensor]:
