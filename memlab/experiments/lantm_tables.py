@@ -567,11 +567,15 @@ class LantmTables(Experiment):
                 rd = cell_reading(m, cfg)
                 out += [Unit(f"{m}-{t}-s{s}@{rd}{again}", {"model": m, "task": t, "seed": s, "reading": rd})
                         for s in cfg.seeds]
+        from memlab.core.errors import ConfigError
         from memlab.training.config import resolve_run_config
 
         for m in cfg.models:  # every cell's settings resolve before any unit runs or anything is written
             for t in cfg.tasks:
-                resolve_run_config(m, t, cell_overrides(m, cfg))
+                try:
+                    resolve_run_config(m, t, cell_overrides(m, cfg))
+                except ConfigError as e:  # name the cell: the settings apply to every model in the list
+                    raise ConfigError(f"model {m} on task {t}: {e}") from e
         return out
 
     def unit_key(self, record: dict[str, Any]) -> str:

@@ -399,4 +399,7 @@ def test_a_bad_model_setting_fails_before_any_unit_runs_or_anything_is_written(t
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and ("write_gates='open'" in err[0] or "model.init_step" in err[0])
+        # the line names the cell whose settings failed: the LSTM, not the LANTM listed first
+        assert ("model lantm-invnorm on task copy:" in err[0]) if "write_gates" in err[0] else \
+            ("model lstm on task copy: unknown key model.init_step" in err[0])
         assert not (tmp_path / "res").exists() and not (tmp_path / "runs").exists()
