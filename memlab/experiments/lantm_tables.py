@@ -72,7 +72,9 @@ class LantmTablesConfig:
     models: tuple[ModelName, ...] = MODELS
     seeds: tuple[int, ...] = (0,)
     max_time: float = 3600.0
-    max_epochs: int = 1000
+    #: epochs per run; unset: per task, ``seed004.TABLES_EPOCHS`` (1000; bigramFlip 3000, addition 4000;
+    #: 1000 for a task outside Table 2)
+    max_epochs: int | None = None
     eval_batches: int = 100
     continue_done: bool = False
     #: the checkpoint each cell is evaluated at: ``best`` (best periodic test score; the first
@@ -107,7 +109,8 @@ class LantmTablesConfig:
                                   "inside the working folder ending in .jsonl (e.g. "
                                   "results/leaderboard-300s/records.jsonl)")
         check_range("max_time", self.max_time, 0, 30 * 86400, lo_open=True)
-        check_range("max_epochs", self.max_epochs, 1, 10_000_000)
+        if self.max_epochs is not None:
+            check_range("max_epochs", self.max_epochs, 1, 10_000_000)
         check_range("eval_batches", self.eval_batches, 1, 1_000_000)
         preset = self.model.get("preset")
         if preset is not None:  # checked here too: a model that ignores a preset must not hide a typo
@@ -156,9 +159,15 @@ _NEUTRAL_MODEL = {"init_step": "free", "init_magnitude": 0.0, "init_slot_strengt
 
 
 def _reading_model(model_cfg: dict[str, Any]) -> dict[str, Any]:
-    """The model settings that make a reading: no compute-only keys, no neutral later additions."""
-    return {k: v for k, v in model_cfg.items()
-            if k not in _NOT_READING and not (k in _NEUTRAL_MODEL and v == _NEUTRAL_MODEL[k])}
+    """The model settings that make a reading: no compute-only keys, no neutral later additions; a
+    spelt preset (``seed004.SPELLED_PRESETS``) as its base preset, since it resolves to the same values."""
+    from memlab.experiments.hparams.seed004 import SPELLED_PRESETS
+
+    out = {k: v for k, v in model_cfg.items()
+           if k not in _NOT_READING and not (k in _NEUTRAL_MODEL and v == _NEUTRAL_MODEL[k])}
+    if out.get("preset") in SPELLED_PRESETS:
+        out["preset"] = SPELLED_PRESETS[out["preset"]][0]
+    return out
 
 
 def _reading_train(train: dict[str, Any]) -> dict[str, Any]:
@@ -171,30 +180,49 @@ def _flat(prefix: str, d: dict[str, Any]) -> list[str]:
 
 
 def cell_reading(model: str, cfg: "LantmTablesConfig") -> str:
-    """The reading a config trains ``model`` in: the LANTM preset (``reproduce`` unless
-    ``model.preset`` says otherwise) or ``paper`` for the LSTM, then every other setting given
-    (``paper-text+train.lr=0.001``)."""
-    from memlab.experiments.hparams.seed004 import DEFAULT_PRESET, LSTM_PRESETS
+    """The reading a config trains ``model`` in: the LANTM preset (``seed004.TABLES_PRESET`` unless
+    ``model.preset`` says otherwise; a spelt preset as its base and settings,
+    ``reproduce+model.read_key_gate_bias=-4``) or ``paper`` for the LSTM, then every other setting
+    given (``paper-text+train.lr=0.001``)."""
+    from memlab.experiments.hparams.seed004 import LSTM_PRESETS, SPELLED_PRESETS, TABLES_PRESET
 
     m = {k: v for k, v in cfg.model.items() if k not in _NOT_READING}
     preset = m.pop("preset", None)
     if model == "lstm":  # its readings: paper (default) or released; a LANTM preset names neither
         base = str(preset) if preset in LSTM_PRESETS else "paper"
     else:
-        base = str(preset or DEFAULT_PRESET)
+        base = str(preset or TABLES_PRESET)
+        if base in SPELLED_PRESETS:
+            base, extra = SPELLED_PRESETS[base]
+            m = {**extra, **m}
     return "+".join([base, *_flat("model", m), *_flat("task", cfg.task),
                      *_flat("train", _reading_train(cfg.train))])
 
 
-def cell_overrides(model: str, cfg: "LantmTablesConfig") -> dict[str, Any]:
-    """The settings a cell's run gets on top of its (model, task) defaults: the budget, then the
-    config's ``model``/``task``/``train`` sections. The LSTM takes only its own readings' presets
-    (the LANTM ones name no LSTM reading)."""
+def cell_epochs(model: str, task: str, cfg: "LantmTablesConfig") -> int:
+    """The epochs a cell trains: ``max_epochs``, or unset ``seed004.TABLES_EPOCHS`` of (model, task)."""
+    from memlab.experiments.hparams.seed004 import TABLES_EPOCHS, TABLES_EPOCHS_OTHER
+
+    if cfg.max_epochs is not None:
+        return int(cfg.max_epochs)
+    return int(TABLES_EPOCHS.get(model, {}).get(task, TABLES_EPOCHS_OTHER))
+
+
+def cell_overrides(model: str, cfg: "LantmTablesConfig", task: str) -> dict[str, Any]:
+    """The settings a cell's run gets on top of its (model, task) defaults: the budget (the task's
+    epochs and tracked scales unless given), then the config's ``model``/``task``/``train`` sections,
+    a LANTM's preset ``seed004.TABLES_PRESET`` unless given. The LSTM takes only its own readings'
+    presets (the LANTM ones name no LSTM reading)."""
     from memlab.core.config import deep_merge
-    from memlab.experiments.hparams.seed004 import LSTM_PRESETS
+    from memlab.experiments.hparams.seed004 import LSTM_PRESETS, TABLES_PRESET, TABLES_TRACK_SCALES
 
     mcfg = {k: v for k, v in cfg.model.items() if not (model == "lstm" and k == "preset" and v not in LSTM_PRESETS)}
-    return deep_merge({"train": {"max_epochs": cfg.max_epochs, "max_time_s": cfg.max_time}},
+    if model != "lstm":
+        mcfg = {"preset": TABLES_PRESET, **mcfg}
+    budget = {"max_epochs": cell_epochs(model, task, cfg), "max_time_s": cfg.max_time}
+    if model != "lstm" and task in TABLES_TRACK_SCALES:
+        budget["track_scales"] = TABLES_TRACK_SCALES[task]
+    return deep_merge({"train": budget},
                       {k: v for k, v in (("model", mcfg), ("task", cfg.task), ("train", cfg.train)) if v})
 
 
@@ -559,11 +587,11 @@ class LantmTables(Experiment):
                 "train": {"eval_every": 1, "eval_batches": 1}}
 
     def units(self, cfg: LantmTablesConfig) -> list[Unit]:
-        again = (f"+continue@{cfg.max_epochs}" if cfg.continue_done else "") + \
-            ("" if cfg.checkpoint == "best" else f"+eval@{cfg.checkpoint}")
         out = []
         for t in cfg.tasks:
             for m in cfg.models:
+                again = (f"+continue@{cell_epochs(m, t, cfg)}" if cfg.continue_done else "") + \
+                    ("" if cfg.checkpoint == "best" else f"+eval@{cfg.checkpoint}")
                 rd = cell_reading(m, cfg)
                 out += [Unit(f"{m}-{t}-s{s}@{rd}{again}", {"model": m, "task": t, "seed": s, "reading": rd})
                         for s in cfg.seeds]
@@ -573,7 +601,7 @@ class LantmTables(Experiment):
         for m in cfg.models:  # every cell's settings resolve before any unit runs or anything is written
             for t in cfg.tasks:
                 try:
-                    resolve_run_config(m, t, cell_overrides(m, cfg))
+                    resolve_run_config(m, t, cell_overrides(m, cfg, t))
                 except ConfigError as e:  # name the cell: the settings apply to every model in the list
                     raise ConfigError(f"model {m} on task {t}: {e}") from e
         return out
@@ -600,11 +628,11 @@ class LantmTables(Experiment):
         done = summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "done"
         t0 = time.perf_counter()
         if not done or cfg.continue_done:
-            over = cell_overrides(model, cfg)
+            over = cell_overrides(model, cfg, task)
             resume = (run_dir / "config.json").exists()
             if ctx.progress:
                 print(f"== {name}: {'resuming' if resume else 'training'} (max {cfg.max_time:.0f} s, "
-                      f"{cfg.max_epochs} epochs)", flush=True)
+                      f"{cell_epochs(model, task, cfg)} epochs)", flush=True)
             train_run(model, task, over, seed=seed, out=ctx.store, name=name, resume=resume, progress=ctx.progress,
                       device=ctx.device)
         train_s = time.perf_counter() - t0

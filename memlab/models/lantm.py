@@ -37,8 +37,13 @@ batch; ``memlab.experiments.hparams.seed004.RELEASED``). Why ``reproduce`` is th
 decay 0.95, Table 2's rate × 0.1, clipping at norm 1, no plateau halving), the one reading
 measured to learn reverse (stop 29). ``reproduce-per-task`` trains each Table 2 task in the reading
 measured to reproduce it (``seed004.PER_TASK_READINGS``: copy as ``reproduce``, reverse with the
-text's optimiser, bigramFlip, double and addition with ``init_step=normalised``): no one reading
-learns all five (stop 30), so this one command runs the table as far as it is reproduced.
+text's optimiser, bigramFlip, double and addition with ``init_step=normalised``): at stop 30 no one
+reading learned all five. ``reproduce-read-gate`` is ``reproduce`` with the read heads' key gates
+started shut (``read_key_gate_bias=-4``, below): the one reading measured to meet the InvNorm
+targets on copy, reverse, bigramFlip and double (stops 32–33), and the reading ``memlab run
+lantm-tables`` trains by default (``seed004.TABLES_PRESET``; its reading label spells it
+``reproduce+model.read_key_gate_bias=-4``). ``memlab train`` and the other experiments keep
+``reproduce``, in which their committed records were trained.
 
 Start step: with the step gate of a write head shut (bias −10) and ``interpolate_steps``, the
 head moves by its start step v_0 at every step, and v_0 is a free parameter, so the write stride
@@ -60,8 +65,8 @@ write line bends (stop 31: read and write lines part beyond the training lengths
 ``write_gates=shut`` holds them at σ(−30) for every step (``lie_access.shut_write_gates``): the
 write heads move by v_0 along a straight line, as §3.4 describes; ``learned`` (default) is the seed's.
 
-Read key gate: the read heads' key gates g start at σ(0) = 0.5 (the seed gives no value).
-``read_key_gate_bias=b`` starts them at σ(b). ``memlab run lantm-heads`` finds that learned runs
+Read key gate: the read heads' key gates g start at σ(0) = 0.5 (the seed gives no value) in every
+preset but ``reproduce-read-gate`` (σ(−4)). ``read_key_gate_bias=b`` starts them at σ(b). ``memlab run lantm-heads`` finds that learned runs
 answer with g ≈ 0 (their reads step along the write line), while most failed runs answer with g
 open and their reads parked near the line's start (counts in ``results/lantm-heads/SUMMARY.md``).
 A negative b starts the reads moving by steps (stop 32: ``results/lantm/RUNS.md``).
@@ -111,6 +116,7 @@ PRESETS: dict[str, dict[str, object]] = {
 }
 for _p in PRESETS.values():
     _p["init_slot_strength"] = "one"
+    _p["read_key_gate_bias"] = 0.0
 #: ``released``: paper-code's model, the initial slot's strength learned from σ(−10) as released,
 #: and the released per-task run options (seed004.RELEASED)
 PRESETS["released"] = dict(PRESETS["paper-code"], init_slot_strength="learned")
@@ -120,6 +126,9 @@ PRESETS["reproduce-text-optimiser"] = dict(PRESETS["reproduce"])
 #: ``reproduce-per-task``: ``reproduce``'s model; per task the training and start step of the reading
 #: measured to reproduce that task (``seed004.PER_TASK_READINGS``)
 PRESETS["reproduce-per-task"] = dict(PRESETS["reproduce"])
+#: ``reproduce-read-gate``: ``reproduce`` with the read heads' key gates started shut, σ(−4) (stop 32–33:
+#: the one reading measured to meet the InvNorm targets on all five Table 3 tasks); lantm-tables' default
+PRESETS["reproduce-read-gate"] = dict(PRESETS["reproduce"], read_key_gate_bias=-4.0)
 
 
 @dataclass
@@ -141,7 +150,7 @@ class LANTMConfig:
     write_heads: int = 1
     temp_min: float = 1e-3  # SoftMax temperature floor: T = softplus(·) + temp_min
     softmax_temperature: str = "softplus"  # softplus: T = softplus(z) + temp_min; inverse: 1/T = that
-    preset: str = "paper-text"  # paper-text | paper-code | reproduce | released | reproduce-text-optimiser | reproduce-per-task
+    preset: str = "paper-text"  # paper-text | paper-code | reproduce | released | reproduce-text-optimiser | reproduce-per-task | reproduce-read-gate
     read_to_output: bool | None = None  # 1: y = W·h_t + σ(c_t)·W′·r_t
     read_first: bool | None = None  # 2: read before this step's write
     write_while_answering: bool | None = None  # 2: write during the response phase
@@ -154,7 +163,7 @@ class LANTMConfig:
     init_step: str = "free"  # start step v_0: free (as learned) | normalised (ṽ map, so |v_0| ≈ the steps' size) | fixed (not trained)
     init_step_norm: float = 1.0  # |v_0| at initialisation (random direction; translation group only)
     write_gates: str = "learned"  # the write heads' key and step gates: learned (from write_gate_bias) | shut (held at ≈ 0)
-    read_key_gate_bias: float = 0.0  # initial bias of the read heads' key gates g (0: σ = 0.5; the seed does not say)
+    read_key_gate_bias: float | None = None  # initial bias of the read heads' key gates g (0: σ = 0.5; the seed does not say)
     read_step_gate_bias: float = 0.0  # initial bias of the read heads' step gates h (0: σ = 0.5)
     init_magnitude: float = 0.0  # released code's init_magnitude: a > 0 draws every weight from U(−a, a), forget bias 2
     kernel: str = "fused"  # fused | reference

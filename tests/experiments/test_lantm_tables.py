@@ -106,7 +106,8 @@ def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
 
 def test_readings_are_separate_rows_and_units():
     """Cells of another reading (preset or setting) never pool with, or count as done for, the default's."""
-    cfg = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm", "lstm"), seeds=(0,))
+    cfg = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm", "lstm"), model={"preset": "reproduce"},
+                                seeds=(0,))
     assert [u.key for u in EXPERIMENT.units(cfg)] == ["lantm-invnorm-copy-s0@reproduce", "lstm-copy-s0@paper"]
     text = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm", "lstm"), model={"preset": "paper-text"},
                                  train={"lr": 0.001, "max_epochs": 9})
@@ -151,9 +152,10 @@ def test_settings_added_later_at_their_neutral_value_keep_the_reading():
     other = rec(1, 0.5, 0.5, reading="reproduce", task_cfg={}, train={"lr": 0.01},
                 model_cfg={"preset": "reproduce", "init_slot_strength": "learned"})
     assert "| copy | lantm-invnorm | reproduce [" in render_tables([old, other])
-    cfg2 = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm",), train={"select_scale": 1})
+    cfg2 = EXPERIMENT.config_cls(tasks=("copy",), models=("lantm-invnorm",), train={"select_scale": 1},
+                                 model={"preset": "reproduce"})
     assert [u.key for u in EXPERIMENT.units(cfg2)] == ["lantm-invnorm-copy-s0@reproduce+train.select_scale=1"]
-    cfg = EXPERIMENT.config_cls(tasks=("reverse",), models=("lantm-invnorm",),
+    cfg = EXPERIMENT.config_cls(tasks=("reverse",), models=("lantm-invnorm",), model={"preset": "reproduce"},
                                 train={"lr_decay": 0.99, "lr_decay_every": 2, "lr_decay_after": 300, "log": "tensorboard"})
     assert [u.key for u in EXPERIMENT.units(cfg)] == [
         "lantm-invnorm-reverse-s0@reproduce+train.lr_decay=0.99+train.lr_decay_after=300+train.lr_decay_every=2"]
@@ -403,3 +405,41 @@ def test_a_bad_model_setting_fails_before_any_unit_runs_or_anything_is_written(t
         assert ("model lantm-invnorm on task copy:" in err[0]) if "write_gates" in err[0] else \
             ("model lstm on task copy: unknown key model.init_step" in err[0])
         assert not (tmp_path / "res").exists() and not (tmp_path / "runs").exists()
+
+
+def test_the_default_reading_is_the_read_gate_preset_spelt_on_reproduce():
+    """Without ``model.preset`` the LANTM cells train ``reproduce-read-gate``: its label spells it
+    on ``reproduce`` (the label of the runs made with ``--set model.read_key_gate_bias=-4``), its run
+    resolves to the same model as those, and records of both pool as one reading. The LSTM's
+    reading is unchanged, and each cell's budget is its task's unless ``max_epochs`` is given."""
+    from memlab.experiments.lantm_tables import cell_overrides, record_readings
+    from memlab.training.config import resolve_run_config
+
+    spelt = "reproduce+model.read_key_gate_bias=-4"
+    default = EXPERIMENT.config_cls(tasks=("addition",), models=("lantm-invnorm", "lstm"), seeds=(0,))
+    named = EXPERIMENT.config_cls(tasks=("addition",), models=("lantm-invnorm",), model={"preset": "reproduce-read-gate"})
+    by_hand = EXPERIMENT.config_cls(tasks=("addition",), models=("lantm-invnorm",),
+                                    model={"preset": "reproduce", "read_key_gate_bias": -4})
+    assert [u.key for u in EXPERIMENT.units(default)] == [f"lantm-invnorm-addition-s0@{spelt}", "lstm-addition-s0@paper"]
+    assert [u.key for u in EXPERIMENT.units(named)] == [u.key for u in EXPERIMENT.units(by_hand)] == \
+        [f"lantm-invnorm-addition-s0@{spelt}"]
+    runs = {n: resolve_run_config("lantm-invnorm", "addition", cell_overrides("lantm-invnorm", c, "addition"), 0, "cpu")
+            for n, c in (("default", default), ("by_hand", by_hand))}
+    assert runs["default"].model_cfg["preset"] == "reproduce-read-gate"
+    assert runs["default"].model_cfg["read_key_gate_bias"] == runs["by_hand"].model_cfg["read_key_gate_bias"] == -4.0
+    assert {k: v for k, v in runs["default"].model_cfg.items() if k != "preset"} == \
+        {k: v for k, v in runs["by_hand"].model_cfg.items() if k != "preset"}
+    assert runs["default"].train == runs["by_hand"].train
+    assert runs["default"].train.max_epochs == 4000 and tuple(runs["default"].train.track_scales) == (1, 4)
+    lstm = resolve_run_config("lstm", "addition", cell_overrides("lstm", default, "addition"), 0, "cpu")
+    assert lstm.train.max_epochs == 1000 and not lstm.train.track_scales
+    assert "preset" not in lstm.model_cfg
+    given = EXPERIMENT.config_cls(tasks=("addition",), models=("lantm-invnorm",), max_epochs=7,
+                                  train={"track_scales": (1, 2)})
+    tr = resolve_run_config("lantm-invnorm", "addition", cell_overrides("lantm-invnorm", given, "addition"), 0, "cpu").train
+    assert tr.max_epochs == 7 and tuple(tr.track_scales) == (1, 2)
+    # records of the preset and of the settings spelt out are one reading, one row
+    recs = [rec(s, c, c, task="addition", reading=spelt, model_cfg=run.model_cfg, train={"lr": 0.01})
+            for s, c, run in ((0, 1.0, runs["default"]), (1, 0.5, runs["by_hand"]))]
+    assert set(record_readings(recs).values()) == {spelt}
+    assert f"| addition | lantm-invnorm | {spelt} | 2 | 75.0% [50.0%–100.0%] |" in render_tables(recs)

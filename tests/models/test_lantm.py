@@ -516,3 +516,47 @@ def test_per_task_preset_resolves_to_each_tasks_measured_reading(model):
     assert resolve_run_config(model, "double", {"model": {"preset": "reproduce-per-task"}}).model_cfg["init_step"] == "normalised"
     explicit = resolve_run_config(model, "double", {"model": {"preset": "reproduce-per-task", "init_step": "free"}})
     assert explicit.model_cfg["init_step"] == "free"  # an explicit key still wins
+
+
+def test_read_gate_preset_is_reproduce_with_the_read_key_gate_started_shut(tmp_path):
+    """``model.preset=reproduce-read-gate`` resolves to ``reproduce`` with ``read_key_gate_bias=-4``
+    (stop 32's runs, spelt out): the same settings, the same initial weights and the same training
+    reading. An explicit value wins; a config saved before the setting existed (no key) resumes as
+    its preset's 0, and the key gate's bias starts at the preset's value."""
+    from memlab.memory.lie_access import read_key_gate_columns
+    from memlab.training.config import resolve_run_config
+    from memlab.training.run import train_run
+
+    named = resolve_run_config("lantm-invnorm", "addition", {"model": {"preset": "reproduce-read-gate"}})
+    spelt = resolve_run_config("lantm-invnorm", "addition", {"model": {"preset": "reproduce", "read_key_gate_bias": -4}})
+    assert named.model_cfg == {**spelt.model_cfg, "preset": "reproduce-read-gate"} and named.train == spelt.train
+    assert named.model_cfg["read_key_gate_bias"] == -4.0
+    for preset in ("paper-text", "paper-code", "reproduce", "released", "reproduce-per-task"):
+        assert resolve_run_config("lantm-invnorm", "copy", {"model": {"preset": preset}}).model_cfg["read_key_gate_bias"] == 0.0
+    mine = resolve_run_config("lantm-invnorm", "copy", {"model": {"preset": "reproduce-read-gate", "read_key_gate_bias": -1}})
+    assert mine.model_cfg["read_key_gate_bias"] == -1.0
+    task = make_task("addition")
+    models = {}
+    for name, over in (("named", {"preset": "reproduce-read-gate"}), ("spelt", {"preset": "reproduce", "read_key_gate_bias": -4})):
+        torch.manual_seed(3)
+        models[name] = build_model("lantm-invnorm", task.spec, "addition", over)
+    a, b = (m.state_dict() for m in (models["named"], models["spelt"]))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    access = models["named"].core.access
+    cols = read_key_gate_columns(access.spec)
+    assert torch.allclose(access.bq.detach()[cols], torch.full((len(cols),), -4.0))
+    torch.manual_seed(3)
+    plain = build_model("lantm-invnorm", task.spec, "addition", {"preset": "reproduce"}).core.access
+    assert torch.allclose(plain.bq.detach()[cols], torch.zeros(len(cols)))
+    # a run saved before read_key_gate_bias existed resumes as its preset's neutral 0
+    over = {"model": {"preset": "reproduce", "hidden": 8, "embed": 4, "mem_width": 4},
+            "task": {"vocab": 4, "train_max": 3, "test_min": 4, "test_max": 5},
+            "train": {"max_epochs": 1, "batches_per_epoch": 1, "batch_size": 2, "eval_every": 0}}
+    train_run("lantm-invnorm", "copy", over, seed=0, out=tmp_path, name="r", progress=False)
+    path = tmp_path / "r" / "config.json"
+    cfg = json.loads(path.read_text())
+    assert cfg["model_cfg"].pop("read_key_gate_bias") == 0.0
+    path.write_text(json.dumps(cfg))
+    summary = train_run("lantm-invnorm", "copy", {**over, "train": {**over["train"], "max_epochs": 2}}, seed=0,
+                        out=tmp_path, name="r", resume=True, progress=False)
+    assert summary["epochs"] == 2
