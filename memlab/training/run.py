@@ -48,6 +48,19 @@ def default_run_id(model: str, task: str, seed: int) -> str:
     return f"{model}-{task}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _first_difference(was: dict[str, Any], now: dict[str, Any]) -> str:
+    """``key: saved -> requested`` for the first setting where two ``settings_of`` dicts differ."""
+    for key in sorted(set(was) | set(now)):
+        a, b = was.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if a.get(k) != b.get(k):
+                    return f"{key.removesuffix('_cfg')}.{k}: saved {a.get(k)!r}, requested {b.get(k)!r}"
+        elif a != b:
+            return f"{key}: saved {a!r}, requested {b!r}"
+    return "no setting differs"
+
+
 def train_run(
     model: str | None = None,
     task: str | None = None,
@@ -91,8 +104,10 @@ def train_run(
             if not (run_dir / "config.json").exists():
                 raise MemlabError(f"cannot resume: run folder {run_dir} does not exist")
             old = read_run_config(run_dir)
-            if settings_of(old) != settings_of(config):
-                raise ConfigError(f"cannot resume {run_dir}: its config differs from the one requested")
+            was, now = settings_of(old), settings_of(config)
+            if was != now:
+                raise ConfigError(f"cannot resume {run_dir}: its config differs from the one requested "
+                                  f"({_first_difference(was, now)})")
             old.train = config.train  # training limits may be extended on resume
             config = old
         elif run_dir.exists() and any(run_dir.iterdir()):

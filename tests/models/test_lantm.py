@@ -395,7 +395,8 @@ def test_a_run_saved_before_a_new_model_setting_still_resumes(tmp_path):
     more = {**over, "train": {**over["train"], "max_epochs": 2}}
     summary = train_run("lantm-invnorm", "copy", more, seed=0, out=tmp_path, name="r", resume=True, progress=False)
     assert summary["epochs"] == 2
-    with pytest.raises(ConfigError, match="differs"):
+    with pytest.raises(ConfigError, match=r"differs from the one requested \(model\.init_magnitude: saved 0\.0, "
+                                          r"requested 1\.0\)"):
         train_run("lantm-invnorm", "copy", {**more, "model": {**over["model"], "init_magnitude": 1}}, seed=0,
                   out=tmp_path, name="r", resume=True, progress=False)
 
