@@ -434,6 +434,11 @@ def test_the_default_reading_is_the_read_gate_preset_spelt_on_reproduce():
     lstm = resolve_run_config("lstm", "addition", cell_overrides("lstm", default, "addition"), 0, "cpu")
     assert lstm.train.max_epochs == 1000 and not lstm.train.track_scales
     assert "preset" not in lstm.model_cfg
+    from memlab.experiments.lantm_tables import cell_epochs
+
+    assert [cell_epochs("lantm-invnorm", t, default) for t in ("copy", "reverse", "bigramFlip", "double", "addition")] == \
+        [2000, 1000, 3000, 1000, 4000]
+    assert {cell_epochs(m, t, default) for m in ("lantm-softmax", "lstm") for t in ("copy", "addition")} == {1000}
     given = EXPERIMENT.config_cls(tasks=("addition",), models=("lantm-invnorm",), max_epochs=7,
                                   train={"track_scales": (1, 2)})
     tr = resolve_run_config("lantm-invnorm", "addition", cell_overrides("lantm-invnorm", given, "addition"), 0, "cpu").train
