@@ -3,15 +3,16 @@ trains one run in the store (``runs/lantm``, resumable), is evaluated at its sca
 tables (``results/lantm/tables.md``) show the median over seeds with the worst and best seed,
 beside the paper's numbers.
 
-Each cell is trained in a *reading* (issue 13): the LANTM ``model.preset`` (``reproduce``, the
-default; ``paper-text``; ``paper-code``), the LSTM's ``paper`` training, plus every other
+Each cell is trained in a *reading* (issue 13): the LANTM ``model.preset`` (``reproduce-read-gate``,
+the default here, labelled ``reproduce+model.read_key_gate_bias=-4``; ``reproduce``; ``paper-text``;
+``paper-code``; …), the LSTM's ``paper`` training, plus every other
 ``model.*``/``task.*``/``train.*`` setting given to the experiment (``paper-text+train.lr=0.001``).
 The reading is part of each unit's key and run name, and the tables have one row per reading,
 so cells of different settings are never pooled and old cells never count as done for a new
 reading. Records written before readings existed (no settings recorded) show as
 ``unrecorded``. The ablation of issue 13 is the same cells in three readings:
 
-    memlab run lantm-tables --set tasks=copy,reverse models=lantm-invnorm seeds=0,1,2
+    memlab run lantm-tables --set tasks=copy,reverse models=lantm-invnorm seeds=0,1,2 model.preset=reproduce
     memlab run lantm-tables --set tasks=copy,bigramFlip models=lantm-invnorm model.preset=paper-text
     memlab table lantm-tables
 
@@ -72,8 +73,8 @@ class LantmTablesConfig:
     models: tuple[ModelName, ...] = MODELS
     seeds: tuple[int, ...] = (0,)
     max_time: float = 3600.0
-    #: epochs per run; unset: per task, ``seed004.TABLES_EPOCHS`` (1000; bigramFlip 3000, addition 4000;
-    #: 1000 for a task outside Table 2)
+    #: epochs per run; unset: per (model, task), ``seed004.TABLES_EPOCHS`` (InvNorm copy 2000,
+    #: bigramFlip 3000, addition 4000; every other cell 1000)
     max_epochs: int | None = None
     eval_batches: int = 100
     continue_done: bool = False
@@ -478,7 +479,7 @@ def render_tables(records: list[dict], leaderboard: list[dict] | None = None, no
              "problems; with more than one seed, the worst and the best seed follow in brackets (the paper "
              "tabulates best scores). Blank: not run. The paper's numbers are rounded to integers.", "",
              "Each row is one *reading* (the settings a cell was trained in; rows never pool readings): "
-             "`reproduce` is the default LANTM preset (the released code's output path, read-before-write, "
+             "`reproduce` is the default LANTM preset of `memlab train` (the released code's output path, read-before-write, "
              "no writes while answering, write-gate bias −10, learnable initial slot, and its optimiser: plain "
              "RMSProp, decay 0.99, lr 0.01, clipping at 32; the text's unit steps), `paper-text` memlab's reading "
              "before issue 13 (RMSProp with momentum 0.95, plateau halving), `paper-code` the released "
@@ -487,7 +488,8 @@ def render_tables(records: list[dict], leaderboard: list[dict] | None = None, no
              "(momentum 0.95, decay 0.95, Table 2's rate × 0.1, clipping at 1, no plateau halving; the same settings "
              "as the `reproduce+train.clip_norm=1.0+train.lr=…+train.momentum=0.95+train.rms_alpha=0.95` rows), "
              "`reproduce-per-task` each task in the reading measured to reproduce it (its own section after "
-             "Table 3), "
+             "Table 3), `reproduce+model.read_key_gate_bias=-4` `reproduce` with the read heads' key gates "
+             "started at σ(−4): the preset `reproduce-read-gate`, which lantm-tables trains by default, "
              "`paper` the LSTM's seed 004 training (Table 2) and `released` the "
              "released code's LSTM runs; `+key=value` names any other setting. "
              f"`{UNRECORDED}`: cells trained before readings were recorded (the paper-text reading at "
