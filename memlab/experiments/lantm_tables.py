@@ -167,7 +167,7 @@ def _reading_model(model_cfg: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in model_cfg.items()
            if k not in _NOT_READING and not (k in _NEUTRAL_MODEL and v == _NEUTRAL_MODEL[k])}
     if out.get("preset") in SPELLED_PRESETS:
-        out["preset"] = SPELLED_PRESETS[out["preset"]][0]
+        out["preset"] = SPELLED_PRESETS[out["preset"]]
     return out
 
 
@@ -185,7 +185,7 @@ def cell_reading(model: str, cfg: "LantmTablesConfig") -> str:
     ``model.preset`` says otherwise; a spelt preset as its base and settings,
     ``reproduce+model.read_key_gate_bias=-4``) or ``paper`` for the LSTM, then every other setting
     given (``paper-text+train.lr=0.001``)."""
-    from memlab.experiments.hparams.seed004 import LSTM_PRESETS, SPELLED_PRESETS, TABLES_PRESET
+    from memlab.experiments.hparams.seed004 import LSTM_PRESETS, SPELLED_PRESETS, TABLES_PRESET, spelt_preset
 
     m = {k: v for k, v in cfg.model.items() if k not in _NOT_READING}
     preset = m.pop("preset", None)
@@ -194,7 +194,7 @@ def cell_reading(model: str, cfg: "LantmTablesConfig") -> str:
     else:
         base = str(preset or TABLES_PRESET)
         if base in SPELLED_PRESETS:
-            base, extra = SPELLED_PRESETS[base]
+            base, extra = spelt_preset(base)
             m = {**extra, **m}
     return "+".join([base, *_flat("model", m), *_flat("task", cfg.task),
                      *_flat("train", _reading_train(cfg.train))])
@@ -218,11 +218,11 @@ def cell_overrides(model: str, cfg: "LantmTablesConfig", task: str) -> dict[str,
     from memlab.experiments.hparams.seed004 import LSTM_PRESETS, TABLES_PRESET, TABLES_TRACK_SCALES
 
     mcfg = {k: v for k, v in cfg.model.items() if not (model == "lstm" and k == "preset" and v not in LSTM_PRESETS)}
+    budget = {"max_epochs": cell_epochs(model, task, cfg), "max_time_s": cfg.max_time}
     if model != "lstm":
         mcfg = {"preset": TABLES_PRESET, **mcfg}
-    budget = {"max_epochs": cell_epochs(model, task, cfg), "max_time_s": cfg.max_time}
-    if model != "lstm" and task in TABLES_TRACK_SCALES:
-        budget["track_scales"] = TABLES_TRACK_SCALES[task]
+        if task in TABLES_TRACK_SCALES:
+            budget["track_scales"] = TABLES_TRACK_SCALES[task]
     return deep_merge({"train": budget},
                       {k: v for k, v in (("model", mcfg), ("task", cfg.task), ("train", cfg.train)) if v})
 

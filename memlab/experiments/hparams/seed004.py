@@ -132,10 +132,21 @@ def per_task_reading(task: str) -> tuple[str, dict[str, Any]]:
 #: the preset new LANTM runs get: the released code's items 1, 2, 4 with the text's unit steps (see
 #: ``memlab.models.lantm``); configs written before presets existed resolve to ``paper-text``
 DEFAULT_PRESET = "reproduce"
-#: presets that are another preset plus model settings: (that preset, the settings as ``--set`` spells
-#: them). Reading labels spell them out, so runs made with the preset and runs made with the settings
-#: on the base preset are one reading (``reproduce-read-gate`` = ``reproduce+model.read_key_gate_bias=-4``)
-SPELLED_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {"reproduce-read-gate": ("reproduce", {"read_key_gate_bias": -4})}
+#: presets that are another preset plus model settings -> that preset. Reading labels spell them out
+#: (``spelt_preset``), so runs made with the preset and runs made with the settings on the base preset
+#: are one reading (``reproduce-read-gate`` = ``reproduce+model.read_key_gate_bias=-4``)
+SPELLED_PRESETS: dict[str, str] = {"reproduce-read-gate": "reproduce"}
+
+
+def spelt_preset(preset: str) -> tuple[str, dict[str, Any]]:
+    """(base preset, the settings where ``preset`` differs from it, as ``--set`` spells them: a whole
+    float as an int) for a preset of ``SPELLED_PRESETS``; the values come from ``models.lantm.PRESETS``."""
+    from memlab.models.lantm import PRESETS
+
+    base = SPELLED_PRESETS[preset]
+    return base, {k: int(v) if isinstance(v, float) and v.is_integer() else v
+                  for k, v in PRESETS[preset].items() if PRESETS[base].get(k) != v}
+
 #: the LANTM preset ``memlab run lantm-tables`` trains when ``model.preset`` is not given: the one reading
 #: measured to meet the InvNorm targets on copy, reverse, bigramFlip and double, and the only one in which
 #: addition holds 2x in some seeds (stops 32–33, ``results/lantm/RUNS.md``).
