@@ -584,8 +584,8 @@ class LantmTables(Experiment):
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"tasks": ("copy",), "models": ("lstm",), "max_epochs": 2, "max_time": 60.0, "eval_batches": 2,
-                "model": {"hidden": 16, "layers": 1, "embed": 4},
-                "task": {"vocab": 4, "train_max": 3, "test_min": 2, "test_max": 3},
+                "model": {"hidden": 16, "embed": 4},  # sizes every model takes (no LSTM-only layers)
+                "task": {"train_max": 3, "test_min": 2, "test_max": 3},  # ranges every task takes (no copy-only vocab)
                 "train": {"eval_every": 1, "eval_batches": 1}}
 
     def units(self, cfg: LantmTablesConfig) -> list[Unit]:

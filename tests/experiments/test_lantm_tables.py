@@ -61,6 +61,17 @@ def test_units_and_old_records():
     assert eval_scales("lantm-invnorm", "copy") == [1, 2, 4, 5] and eval_scales("lstm", "copy") == [1, 2]
 
 
+def test_quick_sizes_resolve_for_every_model():
+    """--quick's sizes apply to every model and task of the tables (a LANTM takes no ``model.layers``,
+    addition no ``task.vocab``)."""
+    from memlab.experiments.lantm_tables import MODELS, TASKS
+    from memlab.experiments.runner import resolve_config
+
+    cfg, _ = resolve_config(EXPERIMENT, [f"models={','.join(MODELS)}", f"tasks={','.join(TASKS)}"], quick=True)
+    units = EXPERIMENT.units(cfg)  # resolves every cell's settings; raises on a key a model does not take
+    assert {u.params["model"] for u in units} == set(MODELS) and len(units) == len(TASKS) * len(MODELS)
+
+
 def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
     argv = ["run", "lantm-tables", "--quick", "--out", str(tmp_path / "res"), "--store", str(tmp_path / "runs"),
             "--jobs", "1", "--no-progress", "--json"]
@@ -68,11 +79,11 @@ def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["units_run"] == 1 and res["cells"] == 1
     rows = [json.loads(l) for l in (tmp_path / "res" / "records.jsonl").read_text().splitlines()]
-    reading = "paper+model.embed=4+model.hidden=16+model.layers=1+task.test_max=3+task.test_min=2+task.train_max=3+task.vocab=4"
+    reading = "paper+model.embed=4+model.hidden=16+task.test_max=3+task.test_min=2+task.train_max=3"
     assert [r["scale"] for r in rows] == [1, 2] and all(r["unit"] == f"lstm-copy-s0@{reading}" for r in rows)
     assert rows[0]["epochs"] == 2 and rows[0]["model_cfg"]["hidden"] == 16 and rows[0]["train"]["max_epochs"] == 2
     # everything needed to rerun the cell: reading, settings, seed, commits, cost, the checkpoint evaluated
-    assert rows[0]["reading"] == reading and rows[0]["seed"] == 0 and rows[0]["task_cfg"]["vocab"] == 4
+    assert rows[0]["reading"] == reading and rows[0]["seed"] == 0 and rows[0]["task_cfg"]["train_max"] == 3
     assert rows[0]["run_commit"] and rows[0]["commit"] and (not rows[0].get("dirty") or rows[0]["diff_sha256"])
     assert rows[0]["checkpoint"].endswith(f"@{rows[0]['checkpoint_epoch']}") and rows[0]["checkpoint_train_s"] >= 0
     assert rows[0]["checkpoint_sequences_seen"] == rows[0]["checkpoint_epoch"] * 10 * 32
