@@ -25,7 +25,6 @@ lantm-tables`` (``results/lantm/runs`` holds the committed ones).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,10 +72,14 @@ class LantmHeadsConfig:
                 raise ConfigError(f"select={name!r} is not a run folder name; allowed: names of folders under runs")
 
 
-def _run_config(run_dir: Path) -> dict[str, Any] | None:
+def _run_model(run_dir: Path) -> str | None:
+    """The model a run folder trained (``read_run_config``), or None for what is not a run folder."""
+    from memlab.core.errors import MemlabError
+    from memlab.training.config import read_run_config
+
     try:
-        return json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError):
+        return read_run_config(run_dir).model
+    except MemlabError:  # ConfigError is one too: a folder of another kind, or a corrupt config
         return None
 
 
@@ -167,8 +170,7 @@ class LantmHeads(Experiment):
         for d in sorted(Path(cfg.runs).iterdir()):
             if cfg.select and d.name not in cfg.select:
                 continue
-            conf = _run_config(d)
-            if not conf or conf.get("model") not in cfg.models or not (d / "checkpoints" / f"{cfg.checkpoint}.pt").is_file():
+            if _run_model(d) not in cfg.models or not (d / "checkpoints" / f"{cfg.checkpoint}.pt").is_file():
                 continue
             units.append(Unit(f"{d.name}@{cfg.checkpoint}", {"run_dir": str(d)}))
         return units

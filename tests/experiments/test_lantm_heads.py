@@ -26,6 +26,20 @@ def store(tmp_path_factory):
     return out
 
 
+def test_only_lantm_run_folders_are_units(store, tmp_path):
+    """Units are the LANTM run folders with the checkpoint; a folder that is no run (no config.json),
+    one whose config.json is corrupt, and the LSTM run are skipped."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(store, runs)
+    (runs / "notes").mkdir()
+    shutil.copytree(store / "a", runs / "broken")
+    (runs / "broken" / "config.json").write_text("{not json")
+    cfg = EXPERIMENT.config_cls(runs=str(runs))
+    assert [u.key for u in EXPERIMENT.units(cfg)] == ["a@best"]
+
+
 def test_records_summarise_the_traced_answer_reads(store, tmp_path):
     """One record per LANTM run folder (the LSTM run is skipped); its medians are those of the
     answer reads of the traced problems, computed here from the trace records themselves."""
