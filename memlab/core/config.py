@@ -202,3 +202,30 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
+
+
+def config_differences(saved: dict[str, Any], requested: dict[str, Any], limit: int = 6) -> list[str]:
+    """``key: saved X, requested Y`` for the first ``limit`` settings (nested sections as dotted
+    keys, in sorted order) where two config dicts differ; a key one side lacks shows as ``absent``.
+    What a refused resume or a record folder of another configuration names."""
+    out: list[str] = []
+
+    def show(v: Any) -> str:
+        s = "absent" if v is _ABSENT else repr(v)
+        return s if len(s) <= 60 else s[:57] + "..."
+
+    def walk(a: dict[str, Any], b: dict[str, Any], prefix: str) -> None:
+        for k in sorted(set(a) | set(b), key=str):
+            if len(out) >= limit:
+                return
+            x, y = a.get(k, _ABSENT), b.get(k, _ABSENT)
+            if isinstance(x, dict) and isinstance(y, dict):
+                walk(x, y, f"{prefix}{k}.")
+            elif x != y:
+                out.append(f"{prefix}{k}: saved {show(x)}, requested {show(y)}")
+
+    walk(saved, requested, "")
+    return out
+
+
+_ABSENT = object()

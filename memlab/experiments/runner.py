@@ -195,8 +195,10 @@ def _drop_torn_tail(path: Path) -> None:
 
 
 def _config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return ", ".join(keys[:6]) + (" …" if len(keys) > 6 else "")
+    from memlab.core.config import config_differences
+
+    diffs = config_differences(dict(old), dict(new), limit=4)
+    return "; ".join(diffs) + (" …" if len(diffs) == 4 else "")
 
 
 def _check_hash(exp: Experiment, out: Path, chash: str, cfg_dict: dict, fresh: bool) -> None:

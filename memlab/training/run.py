@@ -49,16 +49,14 @@ def default_run_id(model: str, task: str, seed: int) -> str:
 
 
 def _first_difference(was: dict[str, Any], now: dict[str, Any]) -> str:
-    """``key: saved -> requested`` for the first setting where two ``settings_of`` dicts differ."""
-    for key in sorted(set(was) | set(now)):
-        a, b = was.get(key), now.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            for k in sorted(set(a) | set(b)):
-                if a.get(k) != b.get(k):
-                    return f"{key.removesuffix('_cfg')}.{k}: saved {a.get(k)!r}, requested {b.get(k)!r}"
-        elif a != b:
-            return f"{key}: saved {a!r}, requested {b!r}"
-    return "no setting differs"
+    """``key: saved -> requested`` for the first setting where two ``settings_of`` dicts differ
+    (sections named as in ``--set``: ``model.preset``, not ``model_cfg.preset``)."""
+    from memlab.core.config import config_differences
+
+    def named(d: dict[str, Any]) -> dict[str, Any]:
+        return {k.removesuffix("_cfg"): v for k, v in d.items()}
+
+    return (config_differences(named(was), named(now), limit=1) or ["no setting differs"])[0]
 
 
 def train_run(

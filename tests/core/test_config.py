@@ -3,7 +3,7 @@ from typing import Literal
 
 import pytest
 
-from memlab.core.config import from_dict, parse_overrides
+from memlab.core.config import config_differences, from_dict, parse_overrides
 from memlab.core.errors import ConfigError
 
 
@@ -43,3 +43,14 @@ def test_parse_overrides_nests_and_rejects_malformed():
         "train": {"lr": "0.1"}, "model": {"hidden": "3"}, "x": "y"}
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["nonsense"])
+
+
+def test_config_differences_name_dotted_keys_with_both_values():
+    saved = {"seed": 0, "model": {"preset": "reproduce", "hidden": 50}, "train": {"lr": 0.01}}
+    requested = {"seed": 0, "model": {"preset": "reproduce-read-gate", "hidden": 50}, "train": {"lr": 0.01, "clip": 1}}
+    assert config_differences(saved, requested) == [
+        "model.preset: saved 'reproduce', requested 'reproduce-read-gate'", "train.clip: saved absent, requested 1"]
+    assert config_differences(saved, requested, limit=1) == ["model.preset: saved 'reproduce', requested 'reproduce-read-gate'"]
+    assert config_differences(saved, saved) == []
+    long = config_differences({"xs": list(range(100))}, {"xs": []})[0]  # long values are cut, one line
+    assert long.startswith("xs: saved [0, 1, 2") and "..." in long and len(long) < 120

@@ -117,7 +117,7 @@ def test_config_hash_mismatch_is_one_line_unless_fresh(tmp_path):
     with pytest.raises(ConfigError) as e:
         run_experiment(TOY, ["scale=2"], out_dir=tmp_path, jobs=1, progress=False)
     msg = str(e.value)
-    assert "\n" not in msg and "--fresh" in msg and "scale" in msg
+    assert "\n" not in msg and "--fresh" in msg and "scale: saved 1.0, requested 2.0" in msg
     assert len(calls(tmp_path)) == 6  # nothing ran
     res = run_experiment(TOY, ["scale=2"], out_dir=tmp_path, jobs=1, fresh=True, progress=False)
     assert res["total"] == 30.0 and len(records(tmp_path)) == 12
