@@ -14,7 +14,8 @@ timed batches' lengths spread evenly over 1–40 (``stratified_lengths``) so tha
 range's mean, not that of a few random draws.
 
 The Stack-RNN runs twice: ``stack-rnn`` with its default fused kernel
-(``memlab.memory.kernels.stack_rnn_scan``: one autograd node, hand-written BPTT) and
+(``memlab.memory.kernels.stack_rnn_scan``: one autograd node, hand-written BPTT, its loops in C++
+where the kernels' library builds) and
 ``stack-rnn-reference`` (``model.kernel=reference``: autograd through the composed step), so
 ``stack_rnn_*_speedup`` is a ratio measured side by side; the neural stack has no fused kernel
 (reference step). The same fixed list of batches is timed for every model in interleaved rounds

@@ -88,6 +88,28 @@ def test_bad_settings_are_one_line_errors(key, value):
 # --------------------------------------------------------------------------- fused sequence kernel
 
 
+@pytest.fixture(params=["cpp", "python"])
+def loops(request, monkeypatch):
+    """The fused kernel's loops under test: the C++ ops (csrc/stack_rnn_scan.cpp; skipped where the
+    library is not built) or the Python loops (``MEMLAB_NO_CPP=1``). Fails when a kernel run took
+    other loops than the ones asked for."""
+    import memlab.memory.kernels.stack_rnn_scan as K
+    from memlab.memory.kernels import cpp
+
+    if request.param == "python":
+        monkeypatch.setenv("MEMLAB_NO_CPP", "1")
+    elif not cpp.has("stack_rnn_scan_fwd"):
+        pytest.skip("the C++ kernels are not built here (no compiler, a failed build or MEMLAB_NO_CPP=1)")
+    ran = []
+    for name in ("_scan_forward", "_scan_forward_cpp", "_scan_backward", "_scan_backward_cpp"):
+        fn = getattr(K, name)
+        monkeypatch.setattr(K, name, lambda *a, _fn=fn, _n=name, **kw: ran.append(_n) or _fn(*a, **kw))
+    yield request.param
+    want = {"_scan_forward_cpp", "_scan_backward_cpp"} if request.param == "cpp" else {"_scan_forward", "_scan_backward"}
+    assert ran and set(ran) <= want and any(r.startswith("_scan_forward") for r in ran), \
+        f"the kernel ran {sorted(set(ran))}, not {sorted(want)}"
+
+
 def _perturbed_core(controller="lstm", **kw):
     """A float64 Stack-RNN core whose parameters and learned initial state are all away from zero,
     so every gradient path carries signal."""
@@ -138,7 +160,7 @@ def _assert_agree(core, fused, ref):
                                 dict(n_stacks=2, depth=4, cell_size=2, top_k=4),
                                 dict(n_stacks=3, depth=1, cell_size=1, top_k=1)],
                          ids=["1x6x3-top2", "2x4x2-top-all", "3x1x1-depth1"])
-def test_fused_kernel_matches_composed_reference_float64(kw):
+def test_fused_kernel_matches_composed_reference_float64(kw, loops):
     """stack_rnn_scan's hand-written BPTT against autograd through the composed per-step reference
     (the LSTM's own forward, then StackRNNAccess.forward): outputs, final state (stacks, h, c)
     and the gradient of every parameter (controller, action/value layer, learned initial state),
@@ -156,7 +178,7 @@ def test_fused_kernel_matches_composed_reference_float64(kw):
 
 @pytest.mark.parametrize("depth", [4, 7, 12], ids=["depth<T", "depth=T", "depth>T"])
 @pytest.mark.parametrize("start", ["empty", "top-two"])
-def test_fused_kernel_active_rows_match_reference_float64(depth, start):
+def test_fused_kernel_active_rows_match_reference_float64(depth, start, loops):
     """From an empty stack (the model's initial state), or one filled in its top two rows only,
     the kernel updates and back-propagates only the rows a push can have reached (n_t = n_0 + t,
     at most the depth): outputs, final state and every parameter gradient still agree with the
@@ -180,7 +202,7 @@ def test_fused_kernel_active_rows_match_reference_float64(depth, start):
     torch.testing.assert_close(state0.memory.S, S_ref.detach(), rtol=1e-12, atol=1e-12)
 
 
-def test_fused_kernel_gradcheck():
+def test_fused_kernel_gradcheck(loops):
     """float64 gradcheck of stack_rnn_scan w.r.t. all its inputs (initial stack, h, c included)."""
     from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan
 
@@ -193,7 +215,7 @@ def test_fused_kernel_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: stack_rnn_scan(*a, spec), args, eps=1e-6, atol=1e-7)
 
 
-def test_fused_kernel_equals_its_own_reference_loop():
+def test_fused_kernel_equals_its_own_reference_loop(loops):
     """stack_rnn_scan and stack_rnn_scan_ref (the step written with autograd ops) agree, and
     no_grad runs the two-slot forward to the same values."""
     from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan, stack_rnn_scan_ref
@@ -207,6 +229,41 @@ def test_fused_kernel_equals_its_own_reference_loop():
         fast = stack_rnn_scan(*args, spec)
     for a, b in zip(fast, ref):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_cpp_loops_match_python_loops_float32(monkeypatch):
+    """The C++ and the Python loops of the fused kernel at training sizes in float32 (LSTM 32, one
+    stack of depth 16 and cells of 8 read at its top 2, 12 steps, the stack filling from empty):
+    outputs, final state and every parameter gradient agree to float32 rounding (the C++ loop
+    takes tanh c_t as 2σ(2 c_t) − 1, as the Python loop does)."""
+    from memlab.core.interfaces import tree_leaves
+    from memlab.memory.kernels import cpp
+    from memlab.models.compose import make_core
+
+    if not cpp.has("stack_rnn_scan_fwd"):
+        pytest.skip("the C++ kernels are not built here (no compiler, a failed build or MEMLAB_NO_CPP=1)")
+    torch.manual_seed(6)
+    core = make_core("stack-rnn", 8, controller_size=32, depth=16, cell_size=8, top_k=2)
+    with torch.no_grad():
+        for p in core.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    xs = torch.randn(12, 4, 8)
+    runs = []
+    for no_cpp in ("0", "1"):
+        monkeypatch.setenv("MEMLAB_NO_CPP", no_cpp)
+        ys, state = core.forward_sequence(xs)
+        loss = ys.square().sum() + sum(v.square().sum() for v in tree_leaves(state))
+        runs.append((ys.detach(), [v.detach() for v in tree_leaves(state)],
+                     torch.autograd.grad(loss, list(core.parameters()), allow_unused=True)))
+    (ys_c, st_c, g_c), (ys_p, st_p, g_p) = runs
+    torch.testing.assert_close(ys_c, ys_p, rtol=1e-5, atol=1e-6)
+    for a, b in zip(st_c, st_p):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for (name, _), a, b in zip(core.named_parameters(), g_c, g_p):
+        if a is None or b is None:
+            assert a is None and b is None, name
+            continue
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()), msg=lambda m: f"{name}: {m}")
 
 
 def test_fused_kernel_without_grad_and_frees_its_saved_tensors():

@@ -30,7 +30,12 @@ and a weight-gradient product per step). This kernel:
 The three products are the floor: ~6·T·B·4C·(C + R + I) flops a sequence batch, ~10 GFLOP for the
 benchmark's mean per-length batch, which one core of the benchmark machine does at ~70–80 GFLOP/s
 (~70 % of a training step's time; ``memlab bench stack-step``, ``benchmarks/stack_step.py``).
-What remains above them is elementwise work and Python dispatch.
+What remains above them is elementwise work and dispatch. The two loops also exist in C++
+(``csrc/stack_rnn_scan.cpp``, built once by ``memlab.memory.kernels.cpp``): the same ATen calls
+issued from C++ instead of Python, and the LSTM cell's elementwise work as plain loops. They run
+wherever the library builds (float32/float64 on CPU; ``MEMLAB_NO_CPP=1`` keeps the Python loops)
+and gave 1,373 against 1,215 seq/s on 2 threads, 864 against 812 on one (``memlab bench
+stack-step``, the machine otherwise idle; BENCHMARKS.md has the record).
 
 The update it implements (``memlab.memory.stack_rnn``, Joulin & Mikolov 2015):
 
@@ -54,6 +59,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from memlab.memory.kernels import cpp
 from memlab.memory.stack_rnn import stack_rnn_update
 
 
@@ -276,15 +282,42 @@ def _scan_backward(gys: Tensor, gS: Tensor | None, gc: Tensor | None, W_x: Tenso
     return GU[:, :, CR:], g_W[:, CR:], g_b.sum(0), g_W[:, :CR], g_W_ctl, gout.sum((0, 2)), g_S0, gY, gc
 
 
+def _cpp_ops(x: Tensor):
+    """``torch.ops.memlab`` when the C++ loops (csrc/stack_rnn_scan.cpp) run this call: float32 or
+    float64 CPU tensors, the library built and not disabled (``MEMLAB_NO_CPP=1``); else None."""
+    return cpp.ops() if cpp.usable(x, "stack_rnn_scan_fwd", "stack_rnn_scan_bwd") else None
+
+
+def _scan_forward_cpp(ops, xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: Tensor, b_ctl: Tensor,
+                      S0: Tensor, y0: Tensor, c0: Tensor, spec: StackRNNSpec, save: bool, ns: list[int]):
+    """``_scan_forward`` by the C++ loops: the same buffers and returns."""
+    Y, Ss, cs, Z, OUT, TC = ops.stack_rnn_scan_fwd(xs.contiguous(), W_x, b, W_hr, W_ctl, b_ctl, S0, y0, c0,
+                                                   list(spec), ns, save)
+    T = xs.shape[0]
+    return Y, Ss, cs, Z, OUT, TC, (T if save else T % 2)
+
+
+def _scan_backward_cpp(ops, gys: Tensor, gS: Tensor | None, gc: Tensor | None, W_x: Tensor, W_hr: Tensor,
+                       W_ctl: Tensor, spec: StackRNNSpec, ns: list[int], Y: Tensor, Ss: Tensor, cs: Tensor, Z: Tensor,
+                       OUT: Tensor, TC: Tensor):
+    """``_scan_backward`` by the C++ loops: the same gradients (S_0's None unless every n_t is p)."""
+    *grads, gS0, gY, gc0 = ops.stack_rnn_scan_bwd(gys, gS, gc, W_x, W_hr, W_ctl, list(spec), ns, Y, Ss, cs, Z, OUT, TC)
+    g_S0 = gS0.permute(3, 1, 0, 2) if ns[0] == spec.p and min(ns) == spec.p else None
+    return (*grads, g_S0, gY, gc0)
+
+
 class _StackRNNScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xs, W_x, b, W_hr, W_ctl, b_ctl, S0, y0, c0, spec):
         ns = _active_rows(S0, spec, xs.shape[0], whole=ctx.needs_input_grad[6])
+        ops = _cpp_ops(xs)
         with torch.inference_mode():  # fewer dispatch steps per op than no_grad; outputs copied below
-            Y, Ss, cs, Z, OUT, TC, last = _scan_forward(xs, W_x, b, W_hr, W_ctl, b_ctl, S0, y0, c0, spec,
-                                                        save=True, ns=ns)
+            args = (xs, W_x, b, W_hr, W_ctl, b_ctl, S0, y0, c0, spec)
+            Y, Ss, cs, Z, OUT, TC, last = (_scan_forward(*args, save=True, ns=ns) if ops is None else
+                                           _scan_forward_cpp(ops, *args, save=True, ns=ns))
             S_T = _stacks_out(Ss, last, ns[-1])
         ctx.sv, ctx.spec, ctx.ns = (Y, Ss, cs, Z, OUT, TC), spec, ns  # inference tensors, read only by the backward
+        ctx.ops = ops
         ctx.save_for_backward(W_x, W_hr, W_ctl)
         # outputs are copies, never tensors the backward keeps (a kept output is a reference cycle
         # through its grad_fn that only the cyclic garbage collector frees)
@@ -296,7 +329,8 @@ class _StackRNNScan(torch.autograd.Function):
     def backward(ctx, gys, gS, gc):
         W_x, W_hr, W_ctl = ctx.saved_tensors
         with torch.no_grad():  # not inference mode: the gradients are handed to autograd uncopied
-            grads = _scan_backward(gys.contiguous(), gS, gc, W_x, W_hr, W_ctl, ctx.spec, ctx.ns, *ctx.sv)
+            args = (gys.contiguous(), gS, gc, W_x, W_hr, W_ctl, ctx.spec, ctx.ns, *ctx.sv)
+            grads = _scan_backward(*args) if ctx.ops is None else _scan_backward_cpp(ctx.ops, *args)
         return (*grads, None)
 
 
@@ -318,7 +352,9 @@ def stack_rnn_scan(xs: Tensor, W_x: Tensor, b: Tensor, W_hr: Tensor, W_ctl: Tens
         return _StackRNNScan.apply(*args, spec)
     with torch.no_grad():
         ns = _active_rows(S0, spec, T, whole=False)
-        Y, Ss, cs, _, _, _, last = _scan_forward(*args, spec, save=False, ns=ns)
+        ops = _cpp_ops(xs)
+        Y, Ss, cs, _, _, _, last = (_scan_forward(*args, spec, save=False, ns=ns) if ops is None else
+                                    _scan_forward_cpp(ops, *args, spec, save=False, ns=ns))
         return Y[1:, :, : spec.C + spec.R], _stacks_out(Ss, last, ns[-1]).contiguous(), cs[last]
 
 
