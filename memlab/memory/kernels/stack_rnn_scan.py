@@ -33,9 +33,8 @@ benchmark's mean per-length batch, which one core of the benchmark machine does 
 What remains above them is elementwise work and dispatch. The two loops also exist in C++
 (``csrc/stack_rnn_scan.cpp``, built once by ``memlab.memory.kernels.cpp``): the same ATen calls
 issued from C++ instead of Python, and the LSTM cell's elementwise work as plain loops. They run
-wherever the library builds (float32/float64 on CPU; ``MEMLAB_NO_CPP=1`` keeps the Python loops)
-and gave 1,373 against 1,215 seq/s on 2 threads, 864 against 812 on one (``memlab bench
-stack-step``, the machine otherwise idle; BENCHMARKS.md has the record).
+wherever the library builds (float32/float64 on CPU; ``MEMLAB_NO_CPP=1`` keeps the Python loops);
+``memlab bench stack-step`` times them (BENCHMARKS.md).
 
 The update it implements (``memlab.memory.stack_rnn``, Joulin & Mikolov 2015):
 
