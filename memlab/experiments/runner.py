@@ -197,8 +197,8 @@ def _drop_torn_tail(path: Path) -> None:
 def _config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     from memlab.core.config import config_differences
 
-    diffs = config_differences(dict(old), dict(new), limit=4)
-    return "; ".join(diffs) + (" …" if len(diffs) == 4 else "")
+    diffs = config_differences(dict(old), dict(new), limit=5)  # four shown, "…" when there are more
+    return "; ".join(diffs[:4]) + (" …" if len(diffs) > 4 else "")
 
 
 def _check_hash(exp: Experiment, out: Path, chash: str, cfg_dict: dict, fresh: bool) -> None:
