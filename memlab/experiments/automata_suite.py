@@ -237,7 +237,7 @@ def render_summary(cfg: AutomataSuiteConfig, records: list[dict[str, Any]]) -> s
     classes = [c for c in CLASS_ORDER if c in task_class.values()]
     max_len = max((r["length"] for r in records), default=0)
     lines = [f"# Tasks by automaton class ({len(records)} records)", "",
-             "Rendered by `memlab table automata-suite` from `records.jsonl`. Trained on lengths 1–"
+             "Rendered by `memlab table automata-suite` from `records-<model>.jsonl`. Trained on lengths 1–"
              f"{cfg.train_max}; scored at lengths up to {max_len}. Accuracy (%) = mean over the evaluated lengths "
              f"beyond {cfg.train_max} of the fine score (response symbols right, the end marker `<e>` included, so a "
              "one-symbol answer guessed at chance scores about 75%) / coarse score (sequences right) of the best "
@@ -275,6 +275,7 @@ class AutomataSuite(Experiment):
     config_cls = AutomataSuiteConfig
     default_out = "results/automata"
     default_store = "runs/automata"
+    records_shard = "model"  # records-<model>.jsonl: one model's cells × lengths per file
     hash_exclude = ("models", "tasks", "seeds", "max_time", "max_epochs")
 
     def quick_overrides(self) -> dict[str, Any]:

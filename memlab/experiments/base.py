@@ -12,9 +12,14 @@ A new experiment is one file ``memlab/experiments/<name>.py`` holding a module-l
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+#: a shard's value as it may appear in a file name
+_SHARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class Experiment:
         config_cls: a dataclass built with ``core.config.from_dict`` (unknown keys are errors).
         default_out: the results folder, e.g. ``"results/stm"``.
         records_file: the JSONL file under the output folder (existing experiments keep theirs).
+        records_shard: a record field (e.g. ``"model"``) whose value names the file each record is
+            appended to, ``<records_file stem>-<value>.jsonl``, so that no one file grows past
+            what a repository keeps comfortably; every shard (and a ``records_file`` written
+            before sharding) is read back together. ``None``: one file.
         meta_file: the config hash and wall/CPU time of every invocation (default
             ``<name>.meta.json``).
         hash_exclude: config fields that do not change any unit's result (jobs, max_time, the
@@ -63,6 +72,7 @@ class Experiment:
     config_cls: type = type(None)
     default_out: str = "results"
     records_file: str = "records.jsonl"
+    records_shard: str | None = None
     meta_file: str | None = None
     hash_exclude: tuple[str, ...] = ()
     default_store: str = "runs"
@@ -97,6 +107,30 @@ class Experiment:
     @property
     def meta_name(self) -> str:
         return self.meta_file or f"{self.name}.meta.json"
+
+    def records_paths(self, out_dir: str | os.PathLike) -> list[Path]:
+        """The record files under ``out_dir`` that exist: ``records_file``, then the shards by name."""
+        out = Path(out_dir)
+        paths = [out / self.records_file] if (out / self.records_file).is_file() else []
+        if self.records_shard:
+            stem, suffix = Path(self.records_file).stem, Path(self.records_file).suffix
+            paths += sorted(p for p in out.glob(f"{stem}-*{suffix}") if p.is_file())
+        return paths
+
+    def records_label(self, out_dir: str | os.PathLike) -> str:
+        """Where the records are, for messages: ``records_file``'s path, or its shards' pattern."""
+        p = Path(self.records_file)
+        return str(Path(out_dir) / (f"{p.stem}-*{p.suffix}" if self.records_shard else p.name))
+
+    def record_path(self, out_dir: str | os.PathLike, record: dict[str, Any]) -> Path:
+        """The file ``record`` is appended to: its shard, or ``records_file``."""
+        if not self.records_shard:
+            return Path(out_dir) / self.records_file
+        value = str(record[self.records_shard])
+        if not _SHARD_NAME.fullmatch(value):
+            raise ValueError(f"{self.name}: record field {self.records_shard}={value!r} cannot name a records file")
+        p = Path(self.records_file)
+        return Path(out_dir) / f"{p.stem}-{value}{p.suffix}"
 
     def __repr__(self) -> str:
         return f"<experiment {self.name}>"

@@ -165,17 +165,20 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def load_records(exp: Experiment, out_dir: Path, chash: str | None = None) -> list[dict[str, Any]]:
-    """The records of ``exp`` under ``out_dir`` (those of config ``chash`` or without a hash)."""
-    path = Path(out_dir) / exp.records_file
-    recs = read_records(path)
-    for i, r in enumerate(recs):
-        missing = [f for f in exp.record_fields if f not in r]
-        if missing:
-            raise MemlabError(f"{path}: record {i + 1} has no {', '.join(missing)}; not a {exp.name} record")
-    if isinstance(exp.record_fields, dict):  # field -> type(s): values of another type are one-line errors too
-        from memlab.experiments._records import check_records
+    """The records of ``exp`` under ``out_dir`` (those of config ``chash`` or without a hash),
+    from every file of ``exp.records_paths`` in turn."""
+    recs: list[dict[str, Any]] = []
+    for path in exp.records_paths(out_dir) or [Path(out_dir) / exp.records_file]:
+        part = read_records(path)
+        for i, r in enumerate(part):
+            missing = [f for f in exp.record_fields if f not in r]
+            if missing:
+                raise MemlabError(f"{path}: record {i + 1} has no {', '.join(missing)}; not a {exp.name} record")
+        if isinstance(exp.record_fields, dict):  # field -> type(s): values of another type are one-line errors too
+            from memlab.experiments._records import check_records
 
-        check_records(recs, exp.record_fields, str(path))
+            check_records(part, exp.record_fields, str(path))
+        recs += part
     if chash is None:
         return recs
     return [r for r in recs if r.get("config_hash", chash) == chash]
@@ -204,9 +207,9 @@ def _config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 def _check_hash(exp: Experiment, out: Path, chash: str, cfg_dict: dict, fresh: bool) -> None:
     """Raise ConfigError if ``out`` holds records of another configuration (unless ``fresh``,
     which deletes the records and meta file)."""
-    records_path, meta_path = out / exp.records_file, out / exp.meta_name
+    meta_path = out / exp.meta_name
     if fresh:
-        for p in (records_path, meta_path):
+        for p in (*exp.records_paths(out), meta_path):
             if p.exists():
                 p.unlink()
         return
@@ -289,13 +292,13 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
                      store=Path(store))
 
     _check_hash(exp, out, chash, cfg_dict, fresh)
-    _drop_torn_tail(out / exp.records_file)
+    for p in exp.records_paths(out):
+        _drop_torn_tail(p)
     done = {exp.unit_key(r) for r in load_records(exp, out, chash)}
     todo = [u for u in units if u.key not in done]
     if not todo or (out / exp.meta_name).exists():
         _write_meta(exp, out, chash, cfg_dict, None)  # else written with the first unit's records
 
-    records_path = out / exp.records_file
     if runner_ex is None:
         runner_ex = LocalExecutor(max(1, min(jobs if jobs is not None else (os.cpu_count() or 1), len(todo) or 1)))
     n_jobs = runner_ex.jobs if runner_ex.name == "local" else (jobs or 0)
@@ -316,7 +319,12 @@ def run_experiment(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
         n_run += 1
         extra = {"experiment": exp.name, "unit": unit.key, "config_hash": chash,
                  "unit_wall_s": round(wall, 3), "unit_cpu_s": round(cpu, 3)}
-        append_jsonl(records_path, [{**prov, **extra, **r} for r in recs])
+        by_file: dict[Path, list[dict]] = {}
+        for r in recs:
+            full = {**prov, **extra, **r}
+            by_file.setdefault(exp.record_path(out, full), []).append(full)
+        for path, part in by_file.items():
+            append_jsonl(path, part)
         if n_run == 1 and not (out / exp.meta_name).exists():
             _write_meta(exp, out, chash, cfg_dict, None)  # from now on, another config is an error
         if bar is not None:
@@ -352,7 +360,7 @@ def _progress_postfix(bar, done: int, left: int, executor) -> None:
 
 
 # --------------------------------------------------------------------------- render only
-def _from_records(exp: Experiment, what: str, fn, records_path: Path, *args: Any) -> Any:
+def _from_records(exp: Experiment, what: str, fn, records_path: str, *args: Any) -> Any:
     """``fn(*args)`` (summarise or plot); a record without the fields it needs is one line."""
     try:
         return fn(*args)
@@ -365,7 +373,7 @@ def _from_records(exp: Experiment, what: str, fn, records_path: Path, *args: Any
 
 def _summarise_and_plot(exp: Experiment, cfg: Any, records: list[dict], out: Path, tables: bool,
                         plots: bool) -> tuple[dict[str, Any], list[str]]:
-    path = out / exp.records_file
+    path = exp.records_label(out)
     headline = dict(_from_records(exp, "summarise", exp.summarise, path, cfg, records, out) or {}) if tables else {}
     figures = [str(p) for p in (_from_records(exp, "plot", exp.plot, path, cfg, records, out) or [])] if plots else []
     return headline, figures
@@ -374,7 +382,7 @@ def _summarise_and_plot(exp: Experiment, cfg: Any, records: list[dict], out: Pat
 def _render(exp: Experiment, cfg: Any, out: Path, chash: str | None, plots: bool) -> dict[str, Any]:
     records = load_records(exp, out, chash)
     headline, figures = _summarise_and_plot(exp, cfg, records, out, True, plots)
-    headline.update(experiment=exp.name, out_dir=str(out), records=str(out / exp.records_file),
+    headline.update(experiment=exp.name, out_dir=str(out), records=exp.records_label(out),
                     n_records=len(records), config_hash=chash, figures=figures)
     return headline
 
@@ -385,8 +393,8 @@ def render_experiment(exp: Experiment, out_dir: str | os.PathLike | None = None,
     """Summarise (``tables``) and plot (``plots``) ``exp`` from the records under ``out_dir``: no
     compute. The config is the one saved in the meta file (else the defaults), with ``overrides``."""
     out = Path(out_dir) if out_dir is not None else default_out_dir(exp, quick)
-    records_path = out / exp.records_file
-    if not records_path.exists():
+    records_path = exp.records_label(out)
+    if not exp.records_paths(out):
         raise MemlabError(f"no records at {records_path}; run `memlab run {exp.name}` first (or pass --out DIR)")
     meta = read_meta(out / exp.meta_name)
     saved = meta.get("config") if isinstance(meta.get("config"), dict) else None
@@ -394,6 +402,6 @@ def render_experiment(exp: Experiment, out_dir: str | os.PathLike | None = None,
     chash = meta.get("config_hash") if saved is not None and not overrides else None
     records = load_records(exp, out, chash)
     headline, figures = _summarise_and_plot(exp, cfg, records, out, tables, plots)
-    headline.update(experiment=exp.name, out_dir=str(out), records=str(records_path), n_records=len(records),
+    headline.update(experiment=exp.name, out_dir=str(out), records=records_path, n_records=len(records),
                     figures=figures)
     return headline

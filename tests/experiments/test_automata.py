@@ -21,8 +21,10 @@ def test_quick_runs_resumes_and_rerenders(tmp_path, name):
     out, store = tmp_path / "out", tmp_path / "runs"
     res = run_experiment(exp, quick=True, out_dir=out, store=store, jobs=1, progress=False)
     assert res["units_run"] == res["units"] == (2 if name == "transduction" else 4)
-    recs = read_jsonl(out / "records.jsonl")
-    assert all(r["automaton"] and r["model"] in ("lstm", "stack") and 0 <= r["fine"] <= 1 for r in recs)
+    files = [p.name for p in exp.records_paths(out)]
+    assert files == (["records.jsonl"] if name == "transduction" else ["records-lstm.jsonl", "records-stack.jsonl"])
+    recs = [r for p in exp.records_paths(out) for r in read_jsonl(p)]
+    assert recs and all(r["automaton"] and r["model"] in ("lstm", "stack") and 0 <= r["fine"] <= 1 for r in recs)
     assert all(r["stop_reason"] and r["epochs"] == 2 and r["train_elapsed_s"] is not None for r in recs)
     if name == "automata-suite":
         lengths = sorted({r["length"] for r in recs if r["task"] == "parity"})
@@ -115,8 +117,7 @@ def test_committed_small_runs_rerender(name, folder, tmp_path):
     from pathlib import Path
 
     committed = Path(__file__).resolve().parents[2] / folder
-    if not (committed / "records.jsonl").exists():
-        pytest.skip(f"no committed records at {folder}")
+    assert get_experiment(name).records_paths(committed), f"no committed records at {folder}"
     for p in committed.iterdir():
         if p.is_file() and p.suffix not in (".md", ".png"):
             shutil.copy2(p, tmp_path / p.name)

@@ -22,7 +22,7 @@ def test_committed_summaries_rerender_from_records(name, tmp_path):
     except ImportError as e:  # a registry line whose module has not landed yet
         pytest.skip(f"experiment {name} is registered but its module does not import yet: {e}")
     committed = ROOT / exp.default_out
-    if not (committed / exp.records_file).exists():
+    if not exp.records_paths(committed):
         pytest.skip(f"{name}: no committed records at {exp.default_out}/{exp.records_file}")
     _rerenders(exp, exp.default_out, tmp_path, f"memlab table {name}")
 

@@ -280,3 +280,53 @@ def test_a_selection_that_names_a_value_twice_is_one_line(tmp_path):
     assert run_experiment(Picks(), {"picks": [1, 3]}, out_dir=tmp_path / "b", jobs=1, progress=False)["units"] == 2
     with pytest.raises(RuntimeError, match="unit key 'same' is not unique"):
         run_experiment(Clash(), out_dir=tmp_path / "c", jobs=1, progress=False)
+
+
+class ShardedToy(Toy):
+    """Toy with its records split by a field: ``records-even.jsonl`` and ``records-odd.jsonl``."""
+
+    records_shard = "part"
+
+    def run_unit(self, cfg: ToyConfig, unit: Unit, ctx: RunContext) -> list[dict]:
+        return [{**r, "part": "odd" if r["i"] % 2 else "even"} for r in super().run_unit(cfg, unit, ctx)]
+
+
+def test_sharded_records_are_split_by_field_and_read_together(tmp_path):
+    exp = ShardedToy()
+    res = run_experiment(exp, out_dir=tmp_path, jobs=1, progress=False)
+    assert res["total"] == 15.0 and res["units_run"] == 6
+    assert not (tmp_path / "records.jsonl").exists()
+    assert [p.name for p in exp.records_paths(tmp_path)] == ["records-even.jsonl", "records-odd.jsonl"]
+    for part, want in (("even", {0, 2, 4}), ("odd", {1, 3, 5})):
+        rows = [json.loads(l) for l in (tmp_path / f"records-{part}.jsonl").read_text().splitlines()]
+        assert {r["i"] for r in rows} == want and {r["part"] for r in rows} == {part} and len(rows) == 6
+    assert res["records"] == str(tmp_path / "records-*.jsonl")
+    assert render_experiment(exp, tmp_path, plots=False)["total"] == 15.0
+
+
+def test_sharding_resumes_a_single_file_and_fresh_removes_every_shard(tmp_path):
+    # a folder written before sharding (records.jsonl, units u0–u2) is read beside the shards
+    with pytest.raises(MemlabError, match="u3 failed"):
+        run_experiment(TOY, {"fail_at": 3}, out_dir=tmp_path, jobs=1, progress=False)
+    exp = ShardedToy()
+    res = run_experiment(exp, out_dir=tmp_path, jobs=1, progress=False)
+    assert calls(tmp_path)[4:] == ["u3", "u4", "u5"] and res["total"] == 15.0
+    assert len(exp.records_paths(tmp_path)) == 3
+    # a torn last line in a shard is cut, and its unit runs again
+    with open(tmp_path / "records-odd.jsonl", "a") as f:
+        f.write('{"unit": "u7", "i": 7, "val')
+    res = run_experiment(exp, {"n": 6}, out_dir=tmp_path, jobs=1, progress=False)
+    assert res["units_run"] == 0 and (tmp_path / "records-odd.jsonl").read_text().endswith("}\n")
+    with pytest.raises(ConfigError, match="another configuration"):
+        run_experiment(exp, {"scale": 2}, out_dir=tmp_path, jobs=1, progress=False)
+    res = run_experiment(exp, {"scale": 2}, out_dir=tmp_path, jobs=1, fresh=True, progress=False)
+    assert res["total"] == 30.0 and not (tmp_path / "records.jsonl").exists()
+    assert sum(len(p.read_text().splitlines()) for p in exp.records_paths(tmp_path)) == 12
+
+
+def test_a_shard_value_that_cannot_name_a_file_is_refused(tmp_path):
+    exp = ShardedToy()
+    assert exp.record_path(tmp_path, {"part": "lstm"}) == tmp_path / "records-lstm.jsonl"
+    for bad in ("../x", "a/b", "", ".hidden"):
+        with pytest.raises(ValueError, match="cannot name a records file"):
+            exp.record_path(tmp_path, {"part": bad})
