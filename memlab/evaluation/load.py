@@ -114,15 +114,28 @@ def build_run(config: RunConfig, device: torch.device | str | None = None):
     return model, task, config.train
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best", device: torch.device | str | None = "cpu") -> LoadedRun:
+def load_run(run_dir: str | Path, checkpoint: str = "best", device: torch.device | str | None = "cpu",
+             model_overrides: dict[str, Any] | None = None) -> LoadedRun:
     """Load a run folder's model at its ``best`` (falling back to ``last``) or ``last`` checkpoint.
 
+    ``model_overrides``: model settings that change how the trained weights are used, not their
+    shapes (e.g. the Stack-RNN's ``eval_actions`` or ``depth``), merged over the run's own; a
+    setting that changes a weight's shape fails as a checkpoint of other model sizes.
     Every failure is one MemlabError/ConfigError line: no folder, no or corrupt config.json
     (``null``, ``[]``, no ``task``, unknown keys), no checkpoint, a corrupt one, or one from
     other model sizes.
     """
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
+    if model_overrides:  # resolved (typed, checked) by the model's config class, as the run's own are
+        import dataclasses
+
+        from memlab.core.config import deep_merge, from_dict, to_dict
+        from memlab.models import get_entry
+
+        merged = deep_merge(dict(config.model_cfg), dict(model_overrides))
+        resolved = to_dict(from_dict(get_entry(config.model).config_cls, merged, prefix="model."))
+        config = dataclasses.replace(config, model_cfg=resolved)
     path = checkpoint_path(run_dir, checkpoint)
     model, task, train = build_run(config, device)
     dev = next((p.device for p in model.parameters()), torch.device(device or "cpu"))

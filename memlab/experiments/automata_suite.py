@@ -57,6 +57,9 @@ class AutomataSuiteConfig:
     eval_batch_size: int = 32
     checkpoint: Literal["last", "best"] = "last"
     model: dict[str, Any] = field(default_factory=dict)  # extra model.* settings for every model
+    # model settings applied only when the trained checkpoint is loaded for scoring (e.g. the Stack-RNN's
+    # eval_actions=hard): training and its run folder are those of the same cell without them
+    eval_model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)  # extra train.* settings
 
     def validate(self) -> None:
@@ -112,9 +115,11 @@ def size_overrides(model: str, size: int) -> dict[str, Any]:
 
 
 def train_and_evaluate(model: str, task: str, seed: int, *, name: str, ctx: RunContext, overrides: dict[str, Any],
-                       lengths: list[int | str], batches: int, batch_size: int, checkpoint: str) -> list[dict[str, Any]]:
-    """Train (or resume, or reuse when done) run ``name`` in ``ctx.store``, load ``checkpoint``,
-    score it at ``lengths``: one record per length with the cell's training cost."""
+                       lengths: list[int | str], batches: int, batch_size: int, checkpoint: str,
+                       eval_model: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Train (or resume, or reuse when done) run ``name`` in ``ctx.store``, load ``checkpoint``
+    (with the model settings ``eval_model`` over the run's own), score it at ``lengths``: one
+    record per length with the cell's training cost."""
     from memlab.evaluation import evaluate, load_run
     from memlab.experiments._cells import train_or_resume
     from memlab.tasks import automaton_class
@@ -125,7 +130,7 @@ def train_and_evaluate(model: str, task: str, seed: int, *, name: str, ctx: RunC
     train_or_resume(model, task, seed, name=name, ctx=ctx, overrides=overrides, finished=("done",))
     train_s = time.perf_counter() - t0
     summary = json.loads(summary_path.read_text())
-    run = load_run(run_dir, checkpoint, device=ctx.device)
+    run = load_run(run_dir, checkpoint, device=ctx.device, model_overrides=eval_model)
     t1 = time.perf_counter()
     recs = evaluate(run.model, run.task, lengths=lengths, batches=batches, batch_size=batch_size, seed=seed,
                     device=ctx.device)
@@ -136,6 +141,8 @@ def train_and_evaluate(model: str, task: str, seed: int, *, name: str, ctx: RunC
                  stop_reason=summary.get("stop_reason"), sequences_seen=summary.get("sequences_seen"),
                  checkpoint=f"{run.checkpoint_path.name}@{run.epoch}", n_params=n_params,
                  eval_s=round(time.perf_counter() - t1, 1))
+        if eval_model:  # as the model resolved them (typed)
+            r["eval_model"] = {k: run.config.model_cfg.get(k, v) for k, v in eval_model.items()}
     return recs
 
 
@@ -277,6 +284,7 @@ class AutomataSuite(Experiment):
     default_store = "runs/automata"
     records_shard = "model"  # records-<model>.jsonl: one model's cells × lengths per file
     hash_exclude = ("models", "tasks", "seeds", "max_time", "max_epochs")
+    hash_unless_set = ("eval_model",)  # added in stop 35: the folders made before keep their hash
 
     def quick_overrides(self) -> dict[str, Any]:
         return {"models": ("lstm", "stack"), "tasks": ("parity", "reverse-string"), "seeds": (0,), "size": 8,
@@ -306,7 +314,7 @@ class AutomataSuite(Experiment):
         lengths = eval_lengths(cfg, make_task(p["task"], over["task"]))
         return train_and_evaluate(p["model"], p["task"], p["seed"], name=run_name(unit.key, over), ctx=ctx,
                                   overrides=over, lengths=lengths, batches=cfg.eval_batches,
-                                  batch_size=cfg.eval_batch_size, checkpoint=cfg.checkpoint)
+                                  batch_size=cfg.eval_batch_size, checkpoint=cfg.checkpoint, eval_model=cfg.eval_model)
 
     def summarise(self, cfg: AutomataSuiteConfig, records: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
         from memlab.core.io import atomic_write_text

@@ -60,6 +60,8 @@ class Experiment:
             ``<name>.meta.json``).
         hash_exclude: config fields that do not change any unit's result (jobs, max_time, the
             selection of units …); changing them never invalidates existing records.
+        hash_unless_set: config fields added after records were made: left out of the hash while
+            at their defaults, so those records keep their hash; set, they count like any other.
         default_store: the run store for experiments that train (``RunContext.store``).
         record_fields: fields every record must have, or a mapping field → type(s) (e.g.
             ``{"N": int, "MC": NUMBER}`` with ``_records.NUMBER``) that also checks their types; a
@@ -75,6 +77,7 @@ class Experiment:
     records_shard: str | None = None
     meta_file: str | None = None
     hash_exclude: tuple[str, ...] = ()
+    hash_unless_set: tuple[str, ...] = ()
     default_store: str = "runs"
     record_fields: tuple[str, ...] | dict[str, type | tuple[type, ...]] = ()
 

@@ -16,6 +16,12 @@ composition feeds it back to the controller with x_{t+1} (the paper's P s_{t−1
 ``stack_rnn_update_ref`` the per-cell loop of the two equations above (tests: equal in float64,
 values and gradients; a hard push then a hard pop gives back the stack).
 
+Soft actions blur the stack a little at every step, and on sequences far longer than those
+trained on the blur adds up. Joulin & Mikolov discretise the actions for that reason.
+``model.eval_actions=hard`` does so at evaluation only (the module in eval mode): each stack
+takes its most likely action outright, a_t = one_hot(argmax a_t); training keeps the soft actions,
+so the setting changes no trained weight and can be given when a checkpoint is loaded.
+
 Kernels (``model.kernel``): ``fused`` (the default) runs a whole sequence through
 ``memlab.memory.kernels.stack_rnn_scan`` (one autograd node, hand-written BPTT, the LSTM
 controller inlined) where the controller is the standard LSTM, else the reference;
@@ -28,7 +34,7 @@ Shapes: B batch, K stacks, p depth, m cell width.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -62,6 +68,11 @@ def stack_rnn_update_ref(S: Tensor, a: Tensor, c: Tensor) -> Tensor:
     return torch.stack(rows, dim=2)
 
 
+def hard_actions(a: Tensor) -> Tensor:
+    """a (B, K, 3) action weights -> (B, K, 3) one-hot at each stack's largest weight."""
+    return torch.nn.functional.one_hot(a.argmax(-1), a.shape[-1]).to(a.dtype)
+
+
 # --------------------------------------------------------------------------- module
 
 
@@ -73,6 +84,7 @@ class StackRNNConfig:
     depth: int = 64  # p, cells per stack (a push beyond it drops the bottom cell)
     cell_size: int = 8  # m
     top_k: int = 2  # cells of each stack fed back to the controller
+    eval_actions: Literal["soft", "hard"] = "soft"  # hard: one-hot argmax actions in eval mode only
 
     def validate(self) -> None:
         check_range("model.n_stacks", self.n_stacks, 1, 1024)
@@ -114,7 +126,15 @@ class StackRNNAccess(nn.Module):
     def controls(self, h: Tensor) -> tuple[Tensor, Tensor]:
         """h_t (B, C) -> a_t (B, K, 3) on the simplex, c_t (B, K, m) in (0, 1)."""
         out = self.ctl(h).view(h.shape[0], self.K, 3 + self.m)  # (B, K, 3 + m)
-        return torch.softmax(out[..., :3], dim=-1), torch.sigmoid(out[..., 3:])
+        a = torch.softmax(out[..., :3], dim=-1)
+        if self.hard_actions:
+            a = hard_actions(a)
+        return a, torch.sigmoid(out[..., 3:])
+
+    @property
+    def hard_actions(self) -> bool:
+        """Whether this step takes one-hot actions: ``eval_actions=hard`` and the module in eval mode."""
+        return self.cfg.eval_actions == "hard" and not self.training
 
     def forward(self, h: Tensor, state: StackRNNState) -> tuple[Tensor, StackRNNState]:
         a, c = self.controls(h)
@@ -130,8 +150,8 @@ class StackRNNAccess(nn.Module):
         from memlab.controllers.lstm import LSTMCore
         from memlab.memory.kernels.stack_rnn_scan import StackRNNSpec, stack_rnn_scan
 
-        if not (isinstance(controller, LSTMCore) and controller.standard):
-            return None
+        if not (isinstance(controller, LSTMCore) and controller.standard) or self.hard_actions:
+            return None  # the kernel's actions are soft: hard ones take the reference step
         I = xs.shape[-1]
         W_in = controller.W_x  # (4C, I + R): the controller reads [x_t, r_{t−1}]
         W_hr = torch.cat([controller.W_r, W_in[:, I:]], 1)  # weights of y_{t−1} = [h_{t−1}, r_{t−1}]
@@ -155,4 +175,5 @@ ENTRY = MemoryEntry(
     smoke={"controller_size": 8, "depth": 6, "cell_size": 3},
 )
 
-__all__ = ["StackRNNConfig", "StackRNNState", "StackRNNAccess", "stack_rnn_update", "stack_rnn_update_ref", "ENTRY"]
+__all__ = ["StackRNNConfig", "StackRNNState", "StackRNNAccess", "stack_rnn_update", "stack_rnn_update_ref", "hard_actions",
+           "ENTRY"]

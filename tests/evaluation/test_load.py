@@ -152,3 +152,26 @@ def test_evaluate_run_records_only_where_asked(run, tmp_path):
     n = len(read_jsonl(loose / "r" / "evals.jsonl"))
     evaluate_run(loose / "r", lengths=[3], batches=1, batch_size=4, record_in_run=False)
     assert len(read_jsonl(loose / "r" / "evals.jsonl")) == n
+
+
+def test_model_overrides_change_use_not_weights(run, tmp_path):
+    """``model_overrides`` merge over the run's model settings when it is loaded: a setting of how
+    the weights are used (the Stack-RNN's eval_actions, its depth) loads the same weights; an
+    unknown setting or one that changes a weight's shape is one line."""
+    s = train_run("stack-rnn", "copy", {**TINY, "model": {"controller_size": 8, "depth": 6, "cell_size": 3}},
+                  seed=0, out=tmp_path, name="sr", progress=False)
+    assert s["epochs"] == 2
+    base = load_run(tmp_path / "sr")
+    other = load_run(tmp_path / "sr", model_overrides={"eval_actions": "hard", "depth": 12})
+    assert other.model.core.access.cfg.eval_actions == "hard" and other.model.core.access.p == 12
+    assert base.model.core.access.cfg.eval_actions == "soft" and base.model.core.access.p == 6
+    assert json.loads((tmp_path / "sr" / "config.json").read_text())["model_cfg"]["depth"] == 6  # the run is untouched
+    for (k, v), b in zip(other.model.state_dict().items(), base.model.state_dict().values()):
+        assert torch.equal(v, b), k
+    with pytest.raises(ConfigError, match="eval_actions") as e:
+        load_run(tmp_path / "sr", model_overrides={"eval_actions": "sometimes"})
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="eval_actions"):
+        load_run(run[0], model_overrides={"eval_actions": "hard"})  # the LSTM has no such setting
+    with pytest.raises(MemlabError, match="model sizes|size"):
+        load_run(tmp_path / "sr", model_overrides={"controller_size": 16})

@@ -123,3 +123,27 @@ def test_committed_small_runs_rerender(name, folder, tmp_path):
             shutil.copy2(p, tmp_path / p.name)
     render_experiment(get_experiment(name), tmp_path, plots=False)
     assert (tmp_path / "SUMMARY.md").read_bytes() == (committed / "SUMMARY.md").read_bytes()
+
+
+def test_eval_model_scores_the_same_trained_run_with_other_model_settings(tmp_path):
+    """``eval_model`` applies model settings when the checkpoint is loaded for scoring only: the
+    second folder reuses the first one's trained run (same run folder, no new training) and its
+    records say which settings they were scored with; the two configs hash apart."""
+    exp = get_experiment("automata-suite")
+    store = tmp_path / "runs"
+    over = ["models=stack-rnn", "tasks=reverse-string", "model.depth=6"]
+    soft = run_experiment(exp, over, quick=True, out_dir=tmp_path / "soft", store=store, jobs=1, progress=False)
+    runs = sorted(p.name for p in store.iterdir() if p.is_dir())
+    mtime = (store / runs[0] / "summary.json").stat().st_mtime_ns
+    hard = run_experiment(exp, over + ["eval_model.eval_actions=hard", "eval_model.depth=12"], quick=True,
+                          out_dir=tmp_path / "hard", store=store, jobs=1, progress=False)
+    assert sorted(p.name for p in store.iterdir() if p.is_dir()) == runs and len(runs) == 1
+    assert (store / runs[0] / "summary.json").stat().st_mtime_ns == mtime  # not trained again
+    assert hard["config_hash"] != soft["config_hash"]
+    recs = [r for p in exp.records_paths(tmp_path / "hard") for r in read_jsonl(p)]
+    assert recs and all(r["eval_model"] == {"eval_actions": "hard", "depth": 12} for r in recs)
+    assert all("eval_model" not in r for p in exp.records_paths(tmp_path / "soft") for r in read_jsonl(p))
+    assert {r["run_id"] for r in recs} == set(runs)
+    with pytest.raises(ConfigError, match="eval_actions"):
+        run_experiment(exp, over + ["eval_model.eval_actions=always"], quick=True, out_dir=tmp_path / "bad",
+                       store=store, jobs=1, progress=False)

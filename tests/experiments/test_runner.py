@@ -330,3 +330,20 @@ def test_a_shard_value_that_cannot_name_a_file_is_refused(tmp_path):
     for bad in ("../x", "a/b", "", ".hidden"):
         with pytest.raises(ValueError, match="cannot name a records file"):
             exp.record_path(tmp_path, {"part": bad})
+
+
+def test_a_field_added_later_keeps_older_hashes_until_it_is_set():
+    """``hash_unless_set``: at its default the field is left out of the hash (records made before
+    it existed keep theirs); set to anything else it counts."""
+    from memlab.experiments.runner import config_hash
+
+    class Later(Toy):
+        hash_unless_set = ("scale",)
+
+    exp = Later()
+    _, d = resolve_config(exp)
+    before = {k: v for k, v in d.items() if k != "scale"}  # the config as saved before the field
+    assert config_hash(exp, d) == config_hash(exp, before) != config_hash(TOY, d)
+    _, d2 = resolve_config(exp, {"scale": 2.0})
+    assert config_hash(exp, d2) != config_hash(exp, d)
+    assert config_hash(exp, d2) == config_hash(TOY, d2)

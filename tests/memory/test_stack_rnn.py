@@ -327,3 +327,48 @@ def test_fused_kernel_on_cuda_matches_cpu():
     torch.testing.assert_close(ys_gpu.cpu(), ys_cpu)
     for a, b in zip(g_gpu, g_cpu):
         torch.testing.assert_close(a.cpu(), b)
+
+
+# --------------------------------------------------------------------------- hard actions at evaluation
+
+
+def test_hard_actions_are_one_hot_at_the_largest_weight():
+    a = torch.tensor([[[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]]], dtype=D)
+    assert SR.hard_actions(a).tolist() == [[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]]
+    assert SR.hard_actions(a).dtype == D
+
+
+def test_eval_actions_hard_takes_one_hot_actions_in_eval_mode_only():
+    """Training keeps the soft actions (and the fused kernel); in eval mode ``eval_actions=hard``
+    steps the stacks with one-hot actions through the reference step; ``soft`` stays soft."""
+    from memlab.models.compose import make_core
+
+    torch.manual_seed(0)
+    xs = torch.randn(7, 3, 4)
+    hard = make_core("stack-rnn", 4, controller_size=6, depth=5, cell_size=3, eval_actions="hard")
+    soft = make_core("stack-rnn", 4, controller_size=6, depth=5, cell_size=3)
+    soft.load_state_dict(hard.state_dict())
+    ys_train, _ = hard.forward_sequence(xs)  # training mode: the fused kernel, soft actions
+    assert "StackRNNScan" in type(ys_train.grad_fn).__name__
+    torch.testing.assert_close(ys_train, soft.forward_sequence(xs)[0])
+    # the access alone, in eval mode: the update with one-hot actions and the soft pushed value
+    acc = hard.access.eval()
+    h, S = torch.randn(3, 6), torch.randn(3, 1, 5, 3)
+    a_soft, c = soft.access.controls(h)
+    r, new = acc(h, SR.StackRNNState(S))
+    torch.testing.assert_close(new.S, SR.stack_rnn_update(S, SR.hard_actions(a_soft), c))
+    assert not torch.allclose(new.S, SR.stack_rnn_update(S, a_soft, c))
+    # composed, in eval mode: no fused kernel, the reference step's one-hot actions
+    hard.eval()
+    soft.eval()
+    st = hard.initial_state(3)
+    assert hard.access.fused_sequence(hard.controller, xs, st.memory, st.controller) is None
+    with torch.no_grad():
+        ys_hard, _ = hard.forward_sequence(xs)
+        ys_soft, _ = soft.forward_sequence(xs)
+        state, ys = hard.initial_state(3), []
+        for x in xs:
+            y, state = hard.forward(x, state)
+            ys.append(y)
+    torch.testing.assert_close(ys_hard, torch.stack(ys))
+    assert not torch.allclose(ys_hard, ys_soft)
