@@ -85,6 +85,21 @@ class AutomataSuiteConfig:
         check_range("eval_stride", self.eval_stride, 1, 100_000)
         check_range("eval_batches", self.eval_batches, 1, 1_000_000)
         check_range("eval_batch_size", self.eval_batch_size, 1, 65_536)
+        self._check_model_settings()
+
+    def _check_model_settings(self) -> None:
+        """``model`` and ``eval_model`` as each model resolves them for each task, before any cell
+        trains (else an eval_model a model does not take would fail only after its training)."""
+        from memlab.core.config import deep_merge, from_dict
+        from memlab.models import get_entry
+
+        for m in self.models:
+            entry = get_entry(m)
+            for t in self.tasks:
+                base = deep_merge(deep_merge(entry.model_defaults(t), size_overrides(m, self.size)), self.model)
+                from_dict(entry.config_cls, base, prefix="model.")
+                if self.eval_model:
+                    from_dict(entry.config_cls, deep_merge(base, self.eval_model), prefix="eval_model.")
 
 
 def length_allowed(task: Any, k: int) -> bool:

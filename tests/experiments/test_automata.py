@@ -147,3 +147,14 @@ def test_eval_model_scores_the_same_trained_run_with_other_model_settings(tmp_pa
     with pytest.raises(ConfigError, match="eval_actions"):
         run_experiment(exp, over + ["eval_model.eval_actions=always"], quick=True, out_dir=tmp_path / "bad",
                        store=store, jobs=1, progress=False)
+
+
+@pytest.mark.parametrize("setting,match", [("eval_model.eval_actions=hard", "unknown key eval_model.eval_actions"),
+                                           ("model.depth=8", "unknown key model.depth"),
+                                           ("model.hidden=0", "model.hidden")])
+def test_model_settings_a_model_does_not_take_fail_before_any_training(tmp_path, setting, match):
+    exp = get_experiment("automata-suite")
+    with pytest.raises(ConfigError, match=match) as e:
+        run_experiment(exp, ["models=lstm", "tasks=parity", setting], quick=True, out_dir=tmp_path / "out",
+                       store=tmp_path / "runs", jobs=1, progress=False)
+    assert "\n" not in str(e.value) and not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
