@@ -90,16 +90,15 @@ class AutomataSuiteConfig:
     def _check_model_settings(self) -> None:
         """``model`` and ``eval_model`` as each model resolves them for each task, before any cell
         trains (else an eval_model a model does not take would fail only after its training)."""
-        from memlab.core.config import deep_merge, from_dict
-        from memlab.models import get_entry
+        from memlab.core.config import deep_merge
+        from memlab.models import model_config
 
         for m in self.models:
-            entry = get_entry(m)
+            over = deep_merge(size_overrides(m, self.size), self.model)  # as AutomataSuite.overrides gives them
             for t in self.tasks:
-                base = deep_merge(deep_merge(entry.model_defaults(t), size_overrides(m, self.size)), self.model)
-                from_dict(entry.config_cls, base, prefix="model.")
+                model_config(m, t, over)
                 if self.eval_model:
-                    from_dict(entry.config_cls, deep_merge(base, self.eval_model), prefix="eval_model.")
+                    model_config(m, t, deep_merge(over, self.eval_model), prefix="eval_model.")
 
 
 def length_allowed(task: Any, k: int) -> bool:

@@ -61,27 +61,17 @@ def resolve_config(exp: Experiment, overrides: Mapping[str, Any] | Sequence[str]
     return cfg, to_dict(cfg)
 
 
-def _field_default(cls: type, name: str) -> Any:
-    """The JSON form of dataclass ``cls``'s default for field ``name`` (a unique sentinel if none)."""
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            if f.default is not dataclasses.MISSING:
-                value = f.default
-            elif f.default_factory is not dataclasses.MISSING:
-                value = f.default_factory()
-            else:
-                break
-            return json.loads(json.dumps(value, default=str))
-    return object()
-
-
 def config_hash(exp: Experiment, cfg_dict: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
     """12 hex digits of SHA-1 over the config without ``exp.hash_exclude``, nor the fields of
     ``exp.hash_unless_set`` left at their defaults (plus ``extra``)."""
     d = {k: v for k, v in cfg_dict.items() if k not in exp.hash_exclude}
-    for k in exp.hash_unless_set:
-        if k in d and d[k] == _field_default(exp.config_cls, k):
-            del d[k]
+    if exp.hash_unless_set:
+        from memlab.core.config import to_dict
+
+        defaults = to_dict(exp.config_cls())
+        for k in exp.hash_unless_set:
+            if k in d and d[k] == defaults.get(k):
+                del d[k]
     if extra:
         d.update(extra)
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -39,13 +39,18 @@ def get_entry(name: str):
     return MODELS[name]
 
 
-def build_model(name: str, spec, task_name: str | None = None, overrides: dict[str, Any] | None = None):
-    """Build model ``name`` for a task: per-task defaults, then ``overrides`` (typed, checked)."""
+def model_config(name: str, task_name: str, overrides: dict[str, Any] | None = None, *, prefix: str = "model."):
+    """Model ``name``'s typed, checked config for task ``task_name``: its per-task defaults, then
+    ``overrides``; an error names the key as ``prefix`` + key."""
     from memlab.core.config import deep_merge, from_dict
 
     entry = get_entry(name)
-    cfg = from_dict(entry.config_cls, deep_merge(entry.model_defaults(task_name or spec.name), overrides or {}), prefix="model.")
-    return entry.build(cfg, spec)
+    return from_dict(entry.config_cls, deep_merge(entry.model_defaults(task_name), overrides or {}), prefix=prefix)
+
+
+def build_model(name: str, spec, task_name: str | None = None, overrides: dict[str, Any] | None = None):
+    """Build model ``name`` for a task: per-task defaults, then ``overrides`` (typed, checked)."""
+    return get_entry(name).build(model_config(name, task_name or spec.name, overrides), spec)
 
 
 def __getattr__(attr: str):  # the base classes, imported on use (PEP 562)
@@ -56,4 +61,4 @@ def __getattr__(attr: str):  # the base classes, imported on use (PEP 562)
     raise AttributeError(f"module 'memlab.models' has no attribute {attr!r}")
 
 
-__all__ = ["MODELS", "FAMILIES", "ModelEntry", "SequenceModel", "CoreSequenceModel", "get_entry", "build_model"]
+__all__ = ["MODELS", "FAMILIES", "ModelEntry", "SequenceModel", "CoreSequenceModel", "get_entry", "model_config", "build_model"]
