@@ -30,6 +30,7 @@ VERBS: dict[str, str] = {
     "eval": "memlab.commands.evaluate",
     "run": "memlab.commands.run",
     "table": "memlab.commands.table",
+    "merge": "memlab.commands.merge",
     "plot": "memlab.commands.plot",
     "bench": "memlab.commands.bench",
     "runs": "memlab.commands.runs",
@@ -45,6 +46,7 @@ grammar: memlab VERB [ITEM …] [--set k=v …] [--out DIR] [--json] [--threads 
   eval RUN [RUN …] [--scales 1,2,4 | --lengths 20,40]              fine/coarse scores of trained runs
   run EXPERIMENT [--quick] [--fresh] [--jobs N] [--seed S]          any experiment: resumable, parallel, records → tables → figures
   table EXPERIMENT | readme | bench                                 re-render tables from records (no compute)
+  merge EXPERIMENT --from DIR [--from DIR …]                        add records run elsewhere (own --out), re-render
   plot EXPERIMENT | RUN [--set length=… seed=… checkpoint=…]        figures from records / a trace figure of a trained run
   bench NAME [--quick]                                              one benchmark → results/bench/NAME.json
   runs                                                              the store index

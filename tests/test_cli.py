@@ -100,6 +100,23 @@ def test_error_paths_are_one_line_exit_2(capsys, tmp_path, argv, needles):
     assert not list(tmp_path.rglob("config.json")) and not list(tmp_path.rglob("*.jsonl"))  # nothing half-written
 
 
+def test_merge_cli_adds_records_once_and_refuses_bad_folders(capsys, tmp_path):
+    a, into = tmp_path / "a", tmp_path / "into"
+    assert _run(capsys, "run", "theory-saxe", "--quick", "--out", str(a), "--no-progress", "--no-plot")[0] == 0
+    code, out, _ = _run(capsys, "merge", "theory-saxe", "--from", str(a), "--out", str(into), "--json")
+    assert code == 0
+    res = json.loads(out.strip().splitlines()[-1])
+    n = len((a / "saxe.jsonl").read_text().splitlines())
+    assert res["records_added"] == n > 0 and res["table"]["n_records"] == n
+    assert (into / "saxe.jsonl").read_text() == (a / "saxe.jsonl").read_text()
+    code, out, _ = _run(capsys, "merge", "theory-saxe", "--from", str(a), "--out", str(into))
+    assert code == 0 and out.startswith("merged 0 record(s) of 0 unit(s) and 0 invocation(s)")
+    for bad, needle in ((tmp_path / "missing", "is not a folder"), (tmp_path, "holds no theory-saxe records"),
+                        (into, "named twice or is --out")):
+        code, _, err = _run(capsys, "merge", "theory-saxe", "--from", str(bad), "--out", str(into))
+        _one_line_error(code, err, str(bad), needle)
+
+
 def test_a_benchmark_on_a_device_this_machine_lacks_is_one_line_exit_2(capsys, tmp_path):
     import torch
 
@@ -433,12 +450,14 @@ def _build_cases(root: Path) -> list[tuple[list, typing.Callable[..., list[str]]
              "task.test_min=2", "task.test_max=3", "train.max_epochs=1", "train.eval_every=1", "train.eval_batches=1"]
     verbs = {"list": ["list"], "train": train, "eval": ["eval", good], "run": ["run", "demo", "--quick", "--out", out],
              "table": ["table", "lantm-tables", "--out", out], "plot": ["plot", good, "--out", out],
-             "bench": ["bench", "no-such"], "runs": ["runs", "--out", out]}
+             "bench": ["bench", "no-such"], "runs": ["runs", "--out", out],
+             "merge": ["merge", "lantm-tables", "--from", str(root / "missing"), "--out", out]}
     cases: list[tuple[list, typing.Callable[..., list[str]]]] = [
         # options every verb has, and usage errors
         (_product(verbs, BAD_COUNTS), lambda t: verbs[t[0]] + ["--threads", t[1]]),
         (_product(verbs, ["--frob", "--set", "--out", "--threads"]), lambda t: verbs[t[0]] + [t[1]]),
-        ([[], ["nope"], ["list", "gadgets"], ["run"], ["table"], ["plot"], ["bench"], ["eval"]], lambda v: v),
+        ([[], ["nope"], ["list", "gadgets"], ["run"], ["table"], ["plot"], ["bench"], ["eval"], ["merge"],
+          ["merge", "demo"], ["merge", "demo", "--from"]], lambda v: v),
         # train
         (BAD_INTS, lambda v: train + ["--seed", v]),
         ([t for t in BAD_TEXT if t.strip() not in MODELS], lambda v: train + ["--model", v]),
@@ -478,6 +497,9 @@ def _build_cases(root: Path) -> list[tuple[list, typing.Callable[..., list[str]]
         (["not-json", "list", "no-figures"],
          lambda v: ["table", "bench", "--set", f"records={root / 'bad-bench' / v}", "--out", out]),
         (["readme-missing-include", "no-readme", "missing", "file"], lambda v: ["table", "readme", "--out", str(root / v)]),
+        # merge
+        (BAD_TEXT, lambda v: ["merge", v, "--from", out]),
+        (["", "x\x00y"], lambda v: ["merge", "demo", "--from", v, "--out", out]),
         # bench, runs, list
         (BAD_TEXT, lambda v: ["bench", v]),
         (files, lambda v: ["runs", "--out", v]),
@@ -502,6 +524,9 @@ def _build_cases(root: Path) -> list[tuple[list, typing.Callable[..., list[str]]
             (["mid-garbage", "not-dicts", "bad-meta", "binary"],
              lambda v, name=name, recs=recs: ["plot", name, "--out", str(recs / v)]),
             ([str(root / "missing"), file], lambda v, name=name: ["table", name, "--out", v]),
+            ([*MALFORMED_RECORDS, "bad-meta"],
+             lambda v, name=name, recs=recs: ["merge", name, "--from", str(recs / v), "--out", out]),
+            ([str(root / "missing"), file], lambda v, name=name: ["merge", name, "--from", v, "--out", out]),
         ]
     return [(values, fn) for values, fn in cases if values]
 
