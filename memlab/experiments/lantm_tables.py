@@ -474,7 +474,7 @@ def render_tables(records: list[dict], leaderboard: list[dict] | None = None, no
     cells = seed_records(records)
     lb = leaderboard_rows(leaderboard or [])
     lines = ["# LANTM reproduction (seed 004 Tables 3 and 4)", "",
-             "Rendered by `memlab table lantm-tables` from `records.jsonl` (one record per run and scale). "
+             "Rendered by `memlab table lantm-tables` from `records-<task>.jsonl` (one record per run and scale). "
              "\"Ours\" is the median over seeds of each seed's newest evaluation, on 100 batches of 32 fresh "
              "problems; with more than one seed, the worst and the best seed follow in brackets (the paper "
              "tabulates best scores). Blank: not run. The paper's numbers are rounded to integers.", "",
@@ -574,6 +574,7 @@ class LantmTables(Experiment):
     config_cls = LantmTablesConfig
     default_out = "results/lantm"
     default_store = "runs/lantm"
+    records_shard = "task"  # records-<task>.jsonl (one file had grown to 2.9 MB)
     # which cells exist, how long each trains and in which reading do not change what a finished
     # cell's record says (each record carries its reading and its run's resolved settings; the
     # reading is part of the unit key, so cells of another reading are never taken as done); the

@@ -78,7 +78,7 @@ def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
     assert main(argv) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["units_run"] == 1 and res["cells"] == 1
-    rows = [json.loads(l) for l in (tmp_path / "res" / "records.jsonl").read_text().splitlines()]
+    rows = [json.loads(l) for l in (tmp_path / "res" / "records-copy.jsonl").read_text().splitlines()]
     reading = "paper+model.embed=4+model.hidden=16+task.test_max=3+task.test_min=2+task.train_max=3"
     assert [r["scale"] for r in rows] == [1, 2] and all(r["unit"] == f"lstm-copy-s0@{reading}" for r in rows)
     assert rows[0]["epochs"] == 2 and rows[0]["model_cfg"]["hidden"] == 16 and rows[0]["train"]["max_epochs"] == 2
@@ -93,14 +93,14 @@ def test_quick_run_trains_evaluates_and_resumes(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["units_run"] == 0
     # trained on (continue_done) and scored at its last checkpoint: records say which one
     assert main(argv + ["--set", "continue_done=true", "max_epochs=3", "checkpoint=last"]) == 0
-    rows = [json.loads(l) for l in (tmp_path / "res" / "records.jsonl").read_text().splitlines()]
+    rows = [json.loads(l) for l in (tmp_path / "res" / "records-copy.jsonl").read_text().splitlines()]
     again = [r for r in rows if r["unit"].endswith("+continue@3+eval@last")]
     assert [r["scale"] for r in again] == [1, 2] and all(r["checkpoint"] == "last.pt@3" for r in again)
     assert again[0]["epochs"] == 3 and again[0]["run_id"] == rows[0]["run_id"]
     # seed 004's "best test scores": each scale at its own best periodic test (train.track_scales)
     assert main(argv + ["--set", "continue_done=true", "max_epochs=4", "checkpoint=per-scale",
                         "train.track_scales=2"]) == 0
-    rows = [json.loads(l) for l in (tmp_path / "res" / "records.jsonl").read_text().splitlines()]
+    rows = [json.loads(l) for l in (tmp_path / "res" / "records-copy.jsonl").read_text().splitlines()]
     per = {r["scale"]: r for r in rows if r["unit"].endswith("+continue@4+eval@per-scale")}
     kept = json.loads((tmp_path / "runs" / rows[0]["run_id"] / "summary.json").read_text())["best_track"]
     assert per[2]["checkpoint"] == f"best2x.pt@{kept['2']['epoch']}" and kept["2"]["epoch"] in (3, 4)
@@ -206,11 +206,12 @@ def test_neutral_settings_cover_every_key_added_since_the_first_recorded_reading
     from memlab.models.lantm import LANTMConfig
     from memlab.training.config import TrainConfig
 
-    path = Path(__file__).resolve().parents[2] / "results" / "lantm" / "records.jsonl"
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    folder = Path(__file__).resolve().parents[2] / "results" / "lantm"
+    recs = [json.loads(line) for path in lt.EXPERIMENT.records_paths(folder)
+            for line in path.read_text().splitlines() if line.strip()]
     recorded = sorted((r for r in recs if r.get("model_cfg") and str(r.get("model", "")).startswith("lantm")),
                       key=lambda r: r["time"])
-    assert recorded, "no LANTM record with settings in results/lantm/records.jsonl"
+    assert recorded, "no LANTM record with settings in results/lantm/records-*.jsonl"
     first = recorded[0]
     for cls, old_keys, neutral, exempt in (
             (LANTMConfig, set(first["model_cfg"]), lt._NEUTRAL_MODEL, set(lt._NOT_READING) | {"preset"}),
