@@ -151,7 +151,8 @@ def test_eval_model_scores_the_same_trained_run_with_other_model_settings(tmp_pa
 
 @pytest.mark.parametrize("setting,match", [("eval_model.eval_actions=hard", "unknown key eval_model.eval_actions"),
                                            ("model.depth=8", "unknown key model.depth"),
-                                           ("model.hidden=0", "model.hidden")])
+                                           ("model.hidden=0", "model.hidden"),
+                                           ("eval_model.hidden=0", r"^eval_model\.hidden=0 is out of range")])
 def test_model_settings_a_model_does_not_take_fail_before_any_training(tmp_path, setting, match):
     exp = get_experiment("automata-suite")
     with pytest.raises(ConfigError, match=match) as e:
