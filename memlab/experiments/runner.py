@@ -245,9 +245,14 @@ def _write_meta(exp: Experiment, out: Path, chash: str, cfg_dict: dict, invocati
     meta.setdefault("invocations", [])
     if invocation:  # each invocation keeps its own settings (hash-excluded ones differ between invocations)
         meta["invocations"].append({**invocation, "config": invocation.get("config", cfg_dict)})
+    atomic_write_json(path, _with_totals(meta))
+    return meta
+
+
+def _with_totals(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with the wall and worker CPU seconds summed over its invocations."""
     meta["wall_seconds_total"] = sum(i.get("wall_seconds", 0.0) for i in meta["invocations"])
     meta["worker_cpu_seconds_total"] = sum(i.get("worker_cpu_seconds", 0.0) for i in meta["invocations"])
-    atomic_write_json(path, meta)
     return meta
 
 
@@ -512,10 +517,15 @@ def merge_experiment(exp: Experiment, sources: Sequence[str | os.PathLike], out_
             first_meta = smeta
         known = {_canonical(i) for i in (meta.get("invocations") or []) + invocations}
         invocations += [i for i in (smeta.get("invocations") or []) if _canonical(i) not in known]
-    out = prepare_out_dir(out)
     by_file: dict[Path, list[dict[str, Any]]] = {}
     for r in new:
-        by_file.setdefault(exp.record_path(out, r), []).append(r)
+        try:
+            path = exp.record_path(out, r)
+        except (KeyError, ValueError) as e:
+            raise MemlabError(f"unit {exp.unit_key(r)!r}: a record whose {exp.records_shard} names no records "
+                              f"file ({type(e).__name__}: {str(e)[:80]})") from None
+        by_file.setdefault(path, []).append(r)
+    out = prepare_out_dir(out)
     for path, part in by_file.items():
         _drop_torn_tail(path)
         append_jsonl(path, part)
@@ -526,9 +536,7 @@ def merge_experiment(exp: Experiment, sources: Sequence[str | os.PathLike], out_
         meta.update(config_hash=chash, experiment=exp.name)
         meta.setdefault("invocations", [])
         meta["invocations"] += invocations
-        meta["wall_seconds_total"] = sum(i.get("wall_seconds", 0.0) for i in meta["invocations"])
-        meta["worker_cpu_seconds_total"] = sum(i.get("worker_cpu_seconds", 0.0) for i in meta["invocations"])
-        atomic_write_json(out / exp.meta_name, meta)
+        atomic_write_json(out / exp.meta_name, _with_totals(meta))
     return {"experiment": exp.name, "out_dir": str(out), "sources": [str(s) for s in sources],
             "records_added": len(new), "units_added": len({exp.unit_key(r) for r in new}),
             "invocations_added": len(invocations), "records": exp.records_label(out)}

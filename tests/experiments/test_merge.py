@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from memlab.core.errors import ConfigError
+from memlab.core.errors import ConfigError, MemlabError
 from memlab.experiments.base import Experiment, RunContext, Unit
 from memlab.experiments.runner import merge_experiment, render_experiment, run_experiment
 
@@ -128,3 +128,15 @@ def test_merge_keeps_shards(tmp_path):
     assert sorted(p.name for p in a.glob("records*.jsonl")) == ["records-even.jsonl", "records-odd.jsonl"]
     assert [json.loads(l)["i"] for l in (a / "records-even.jsonl").read_text().splitlines()] == [0, 2]
     assert [json.loads(l)["i"] for l in (a / "records-odd.jsonl").read_text().splitlines()] == [1, 3]
+
+
+def test_merge_refuses_a_record_whose_shard_names_no_file(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(SHARDED, a, lo=0, hi=1)
+    run(SHARDED, b, lo=1, hi=2)
+    rec = json.loads((b / "records-odd.jsonl").read_text())
+    (b / "records-odd.jsonl").write_text(json.dumps({**rec, "part": "../up"}) + "\n")
+    before = snapshot(a)
+    with pytest.raises(MemlabError, match="unit 'u1': a record whose part names no records file"):
+        merge_experiment(SHARDED, [b], a)
+    assert snapshot(a) == before and not (tmp_path / "up.jsonl").exists()
