@@ -1,6 +1,6 @@
 """``memlab merge EXPERIMENT --from DIR [--from DIR …]``: add records made elsewhere (another
 machine, worktree or cluster node, each run with its own ``--out``) to the experiment's folder,
-then re-render its tables. No compute; see ``memlab.experiments.runner.merge_experiment``."""
+then re-render its tables. No compute; see ``memlab.experiments._merge.merge_experiment``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict:
     from memlab.commands.run import report
     from memlab.experiments import get_experiment
-    from memlab.experiments.runner import merge_experiment, render_experiment
+    from memlab.experiments._merge import merge_experiment
+    from memlab.experiments.runner import render_experiment
 
     exp = get_experiment(args.experiment)
     res = merge_experiment(exp, args.sources, args.out)

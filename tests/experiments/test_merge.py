@@ -10,7 +10,8 @@ import pytest
 
 from memlab.core.errors import ConfigError, MemlabError
 from memlab.experiments.base import Experiment, RunContext, Unit
-from memlab.experiments.runner import merge_experiment, render_experiment, run_experiment
+from memlab.experiments._merge import merge_experiment
+from memlab.experiments.runner import render_experiment, run_experiment
 
 
 @dataclass
