@@ -58,6 +58,7 @@ def merge_experiment(exp: Experiment, sources: Sequence[str | os.PathLike], out_
     meta = read_meta(out / exp.meta_name, fix="repair or move it")
     have = load_records(exp, out) if out.is_dir() else []
     chash = meta.get("config_hash") or next((r["config_hash"] for r in have if r.get("config_hash")), None)
+    ref, ref_meta = out, meta  # where the config hash that sources must match comes from
     seen = {_canonical(r) for r in have}
     by_unit: dict[str, set[str]] = {}
     for i, r in enumerate(have):
@@ -85,12 +86,13 @@ def merge_experiment(exp: Experiment, sources: Sequence[str | os.PathLike], out_
             raise ConfigError(f"--from {s} holds {exp.name} records of {len(hashes)} configurations "
                               f"({', '.join(sorted(hashes))}); merge a folder of one")
         if chash is None and hashes:
-            chash = next(iter(hashes))
+            chash, ref, ref_meta = next(iter(hashes)), s, smeta
         if hashes - {chash}:
             other = sorted(hashes - {chash})[0]
-            diff = (_config_diff(meta["config"], smeta["config"])
-                    if isinstance(meta.get("config"), dict) and isinstance(smeta.get("config"), dict) else "")
-            raise ConfigError(f"--from {s} holds {exp.name} records of another configuration ({other}, {out} has "
+            diff = (_config_diff(*({k: v for k, v in m["config"].items() if k not in exp.hash_exclude}
+                                   for m in (ref_meta, smeta)))
+                    if isinstance(ref_meta.get("config"), dict) and isinstance(smeta.get("config"), dict) else "")
+            raise ConfigError(f"--from {s} holds {exp.name} records of another configuration ({other}, {ref} has "
                               f"{chash}{'; differs in ' + diff if diff else ''}); only records of one config merge")
         fresh_units: dict[str, list[dict[str, Any]]] = {}
         for i, r in enumerate(recs):
