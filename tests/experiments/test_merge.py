@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +117,8 @@ def test_merge_refuses_other_configs_and_differing_units_and_writes_nothing(tmp_
         merge_experiment(SLICE, [a], a)
     with pytest.raises(ConfigError, match="named twice"):
         merge_experiment(SLICE, [c, c], tmp_path / "d")
-    with pytest.raises(ConfigError, match=f"another configuration .*, {c} has [0-9a-f]+; differs in scale: saved 1.0, requested 2.0\\)"):
+    want = f"another configuration .*, {re.escape(str(c))} has [0-9a-f]+; differs in scale: saved 1.0, requested 2.0\\)"
+    with pytest.raises(ConfigError, match=want):
         merge_experiment(SLICE, [c, b], tmp_path / "d")  # into a new folder: the first source sets the config
     with pytest.raises(ConfigError, match="at least one"):
         merge_experiment(SLICE, [], a)
