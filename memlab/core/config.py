@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import types
 import typing
 from typing import Any, TypeVar
@@ -158,12 +157,7 @@ def from_dict(cls: type[T], data: dict[str, Any] | None = None, *, prefix: str =
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)
     if callable(validate):
-        try:
-            validate()
-        except ConfigError as e:  # a model config's checks spell its keys model.*: name them as given
-            if not prefix or prefix == "model." or "model." not in str(e):
-                raise
-            raise ConfigError(re.sub(r"\bmodel\.", prefix, str(e))) from None
+        validate()
     return obj
 
 

@@ -7,6 +7,7 @@ readout, ``memlab.models.compose``); ``FAMILIES`` lists the models with a file o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from memlab.core.errors import ConfigError
@@ -45,7 +46,12 @@ def model_config(name: str, task_name: str, overrides: dict[str, Any] | None = N
     from memlab.core.config import deep_merge, from_dict
 
     entry = get_entry(name)
-    return from_dict(entry.config_cls, deep_merge(entry.model_defaults(task_name), overrides or {}), prefix=prefix)
+    try:
+        return from_dict(entry.config_cls, deep_merge(entry.model_defaults(task_name), overrides or {}), prefix=prefix)
+    except ConfigError as e:  # model configs' own checks spell their keys model.*: name them as given
+        if prefix == "model." or "model." not in str(e):
+            raise
+        raise ConfigError(re.sub(r"\bmodel\.", prefix, str(e))) from None
 
 
 def build_model(name: str, spec, task_name: str | None = None, overrides: dict[str, Any] | None = None):
