@@ -60,11 +60,9 @@ def merge_experiment(exp: Experiment, sources: Sequence[str | os.PathLike], out_
     chash = meta.get("config_hash") or next((r["config_hash"] for r in have if r.get("config_hash")), None)
     ref, ref_meta = out, meta  # where the config hash that sources must match comes from
     seen = {_canonical(r) for r in have}
-    by_unit: dict[str, set[str]] = {}
-    for i, r in enumerate(have):
-        by_unit.setdefault(_unit_key(exp, r, out, i), set()).add(_canonical(r))
-    origin = {k: str(out) for k in by_unit}
+    origin = {_unit_key(exp, r, out, i): str(out) for i, r in enumerate(have)}  # unit -> the folder of its records
     new: list[dict[str, Any]] = []
+    units_added = 0
     invocations: list[dict[str, Any]] = []
     first_meta: dict[str, Any] | None = None
     resolved = {out.resolve()}
@@ -100,15 +98,15 @@ def merge_experiment(exp: Experiment, sources: Sequence[str | os.PathLike], out_
             if c in seen:
                 continue
             key = _unit_key(exp, r, s, i)
-            if key in by_unit and key not in fresh_units:
+            if key in origin and key not in fresh_units:
                 raise ConfigError(f"unit {key!r} has other records in {origin[key]} than in {s}; "
                                   "keep one of them (merge skips only records that are the same)")
             fresh_units.setdefault(key, []).append(r)
             seen.add(c)
         for key, part in fresh_units.items():
-            by_unit[key] = {_canonical(r) for r in part}
             origin[key] = str(s)
             new += part
+        units_added += len(fresh_units)
         if first_meta is None and smeta:
             first_meta = smeta
         known = {_canonical(i) for i in (meta.get("invocations") or []) + invocations}
@@ -134,5 +132,5 @@ def merge_experiment(exp: Experiment, sources: Sequence[str | os.PathLike], out_
         meta["invocations"] += invocations
         atomic_write_json(out / exp.meta_name, _with_totals(meta))
     return {"experiment": exp.name, "out_dir": str(out), "sources": [str(s) for s in sources],
-            "records_added": len(new), "units_added": len({exp.unit_key(r) for r in new}),
+            "records_added": len(new), "units_added": units_added,
             "invocations_added": len(invocations), "records": exp.records_label(out)}
